@@ -1,0 +1,112 @@
+# mdevd — the one entry point: build, check, demo, bench, fuzz, install.
+#
+#   make            build ./mdevd/mdevd
+#   make demo       the main job on the embedded default: a real-kernel guest (QEMU) with the
+#                   kernel's sample mdev drivers, where mdevd lists, plans and applies a policy
+#   make check      every test: unit (plain and ASan+UBSan), CLI golden files, the real-kernel VM
+#   make bench      benchmarks, written to docs/benchmarks.md
+#
+# `make demo` and `make check` install what they need on Debian 12 (scripts/deps.sh).
+
+PKGS      := libpci libcjson uuid
+CC        ?= cc
+BUILD     ?= build/release
+SAN       ?=
+PREFIX    ?= /usr/local
+WERROR    ?= $(if $(CI),-Werror,)
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+            -Wno-unused-parameter -Wvla $(WERROR)
+ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) $(SAN) -D_GNU_SOURCE -Iinclude -Imdevd -Ipolicy \
+              $(PKG_CFLAGS) -MMD -MP
+LDLIBS   := $(PKG_LIBS)
+
+LIB_SRCS := $(filter-out mdevd/main.c,$(wildcard mdevd/*.c)) $(wildcard policy/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/mdevd/main.o
+BIN      := $(BUILD)/mdevd/mdevd
+TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all deps check check-unit check-asan check-cli check-vm demo bench format format-check \
+        install clean vm-prepare
+
+all: mdevd/mdevd
+
+mdevd/mdevd: $(BIN)
+	cp $(BIN) $@
+
+$(BIN): $(MAIN_OBJ) $(BUILD)/libmdevd.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libmdevd.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libmdevd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(shell pkg-config --cflags cmocka) -o $@ $< \
+		$(BUILD)/libmdevd.a $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+deps:
+	@scripts/deps.sh
+
+# Unit tests against fixture trees; the runner ends with "N passed, N failed".
+check-unit: $(TESTS) mdevd/mdevd
+	@tests/unit/run.sh $(TESTS)
+
+check-asan:
+	$(MAKE) BUILD=build/asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer \
+		-fno-sanitize-recover=all" CFLAGS="-O1 -g" build/asan/tests-ok
+
+build/asan/tests-ok: $(TESTS)
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/unit/run.sh $(TESTS)
+
+check-cli: mdevd/mdevd
+	@tests/cli/run.sh
+
+check-vm: mdevd/mdevd
+	@tests/vm/run.sh tests/vm/guest-tests.sh
+
+check: deps
+	$(MAKE) all
+	$(MAKE) format-check
+	$(MAKE) check-unit
+	$(MAKE) check-asan
+	$(MAKE) check-cli
+	$(MAKE) check-vm
+
+demo: deps
+	$(MAKE) all
+	@tests/vm/run.sh tests/vm/demo.sh
+
+vm-prepare:
+	@tests/vm/prepare.sh
+
+bench: deps
+	$(MAKE) all
+	@tests/bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	@out=$$(clang-format --dry-run $$(git ls-files '*.c' '*.h') 2>&1); \
+	if [ -n "$$out" ]; then echo "$$out" | head -40; \
+		echo "format-check: run 'make format'"; exit 1; fi; echo "format-check: clean"
+
+install: mdevd/mdevd
+	install -D -m 0755 mdevd/mdevd $(DESTDIR)$(PREFIX)/bin/mdevd
+	install -D -m 0644 docs/mdevd.8 $(DESTDIR)$(PREFIX)/share/man/man8/mdevd.8
+	install -D -m 0644 docs/mdevd-policy.5 $(DESTDIR)$(PREFIX)/share/man/man5/mdevd-policy.5
+
+clean:
+	rm -rf build/release build/asan mdevd/mdevd
+
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)

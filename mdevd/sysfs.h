@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sysfs: every sysfs access of mdevd goes through these calls, relative to one
+ * root directory fd (STYLE.md rule 6): production passes /sys, tests a fixture tree.
+ * Paths are relative ("class/mdev_bus/mtty"). None of these calls logs.
+ */
+#pragma once
+
+#include <stddef.h>
+
+/*
+ * sysfs_open_root - open @path as the sysfs root. Sets *out_fd (owned by the caller)
+ * on success. Returns 0 or -errno from open(2) (-ENOENT, -ENOTDIR, -EACCES).
+ */
+int sysfs_open_root(const char *path, int *out_fd);
+
+/*
+ * sysfs_read_attr - read a whole attribute file @path under @dirfd into @buf
+ * (NUL-terminated, trailing white space and newlines stripped). One open, one
+ * read, one close for contents shorter than @size.
+ * Returns the length (>= 0), -ENOENT when the attribute is absent (optional
+ * attributes use this to mean "absent"), -EFBIG when it does not fit @size,
+ * or another -errno from open/read.
+ */
+int sysfs_read_attr(int dirfd, const char *path, char *buf, size_t size);
+
+/*
+ * sysfs_read_uint / sysfs_read_int - read a decimal attribute. Leading/trailing
+ * white space is ignored; anything else that is not a number in range gives -EINVAL.
+ * *out is written only on success. Returns 0, -EINVAL, or what sysfs_read_attr returns.
+ */
+int sysfs_read_uint(int dirfd, const char *path, unsigned int *out);
+int sysfs_read_int(int dirfd, const char *path, int *out);
+
+/*
+ * sysfs_read_link_name - the last path component of the symlink @path (e.g. the
+ * group number of ".../iommu_group", the driver of ".../driver"), into @buf.
+ * Returns its length, -ENOENT when there is no such link, -EFBIG when @buf is too small,
+ * or another -errno from readlinkat(2).
+ */
+int sysfs_read_link_name(int dirfd, const char *path, char *buf, size_t size);
+
+/*
+ * sysfs_write_attr - write @value to the attribute @path in a single write(2),
+ * as the kernel's store handlers expect. Returns 0 or the negative errno the
+ * kernel returned from open/write (for mdev "create": -EEXIST, -EINVAL, -ENOSPC,
+ * -EUSERS, -ENODEV, ...).
+ */
+int sysfs_write_attr(int dirfd, const char *path, const char *value);
+
+/*
+ * sysfs_list_dir - names in directory @path (without "." and ".."), sorted with
+ * strcmp. On success *names is a new array of @*n new strings (free each, then the
+ * array; sysfs_names_free() does both). Returns 0, -ENOENT when the directory does
+ * not exist, -ENOMEM, or another -errno.
+ */
+int sysfs_list_dir(int dirfd, const char *path, char ***names, size_t *n);
+
+/* sysfs_names_free - free what sysfs_list_dir() returned. */
+void sysfs_names_free(char **names, size_t n);
