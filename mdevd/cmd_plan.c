@@ -1,6 +1,415 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Stub: replaced by plan and apply. */
+/*
+ * The commands that change or would change mdevs: plan, apply, create, remove.
+ * plan and apply share the planner; create and remove are the single-mdev tools
+ * an operator reaches for by hand, with the same safety checks.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "apply.h"
 #include "cli.h"
+#include "cli_common.h"
+#include "inuse.h"
+#include "lifecycle.h"
 #include "log.h"
-int cmd_plan(const struct cli_globals *g, int argc, char **argv) { log_warnx("not yet"); return EXIT_ERROR; }
-int cmd_apply(const struct cli_globals *g, int argc, char **argv) { log_warnx("not yet"); return EXIT_ERROR; }
+#include "mdevd/inventory.h"
+#include "mdevd/macro.h"
+#include "mdevd/plan.h"
+#include "output_plan.h"
+#include "sysfs.h"
+
+DEFINE_CLEANUP(struct inventory, inventory_free)
+DEFINE_CLEANUP(struct plan, plan_free)
+DEFINE_CLEANUP(struct policy, policy_free)
+
+static void report_skipped(void *userdata, const char *path, int err, const char *what)
+{
+	log_warnx("%s: skipped: %s", path, what);
+}
+
+static void plan_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: mdevd plan --policy FILE [-o json]\n"
+		"\n"
+		"Show what 'mdevd apply' would do to make this node match the policy: which\n"
+		"mdevs it would create (with their deterministic UUIDs), which it would remove\n"
+		"and which it keeps, each with its reason. Nothing is changed.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --policy FILE   the policy (see mdevd-policy(5))\n"
+		"  -o, --output FMT    human (default) or json\n"
+		"\n"
+		"Exit status: 0 nothing to do, 2 changes pending, 1 error.\n"
+		"\n"
+		"Example:\n"
+		"  mdevd plan --policy /etc/mdevd/policy.json -o json\n");
+}
+
+static void print_plan_human(const struct plan *plan)
+{
+	size_t n_keep = plan->n_actions - plan->n_create - plan->n_remove;
+
+	if (plan->n_actions == 0 && plan->n_shortfalls == 0) {
+		printf("Nothing to do: the policy selects no mdev types on this node.\n");
+		return;
+	}
+	for (size_t i = 0; i < plan->n_actions; i++) {
+		const struct plan_action *a = &plan->actions[i];
+		char slot[16] = "-";
+
+		if (a->reason != PLAN_REASON_FOREIGN && a->reason != PLAN_REASON_FOREIGN_REMOVE)
+			snprintf(slot, sizeof(slot), "%u", a->slot);
+		printf("%-6s  %s  %-14s %-16s slot %-3s  %s", plan_action_kind_str(a->kind), a->uuid,
+		       a->parent, a->type_id, slot, plan_reason_str(a->reason));
+		if (a->reason == PLAN_REASON_IN_USE)
+			printf(" (/dev/vfio/%d)", a->iommu_group);
+		putchar('\n');
+	}
+	for (size_t i = 0; i < plan->n_shortfalls; i++) {
+		const struct plan_shortfall *s = &plan->shortfalls[i];
+
+		printf("short   %s: %s: the policy asks for %u, only %u fit (available_instances)\n",
+		       s->parent, s->type_id, s->wanted, s->planned);
+	}
+	printf("Plan: %zu to create, %zu to remove, %zu kept.\n", plan->n_create, plan->n_remove,
+	       n_keep);
+}
+
+int cmd_plan(const struct cli_globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'p' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	_cleanup_(inventory_freep) struct inventory *inv = NULL;
+	_cleanup_(policy_freep) struct policy *pol = NULL;
+	_cleanup_(plan_freep) struct plan *plan = NULL;
+	_cleanup_close_ int sysfs_fd = -1, proc_fd = -1;
+	enum cli_output output = OUTPUT_HUMAN;
+	const char *policy_path = NULL;
+	char machine_id[MACHINE_ID_LEN];
+	struct pol_error perr = {};
+	struct plan_context ctx;
+	struct inuse in = {};
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "p:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			policy_path = optarg;
+			break;
+		case 'o':
+			if (cli_parse_output(optarg, &output) < 0) {
+				log_warnx("plan: -o %s: expected 'human' or 'json'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			plan_usage(stdout);
+			return EXIT_OK;
+		default:
+			plan_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!policy_path || optind < argc) {
+		log_warnx("plan: %s", policy_path ? "unexpected argument" : "--policy FILE is required");
+		plan_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (cli_open_sysfs(g, &sysfs_fd) < 0 || cli_open_proc(g, &proc_fd) < 0 ||
+	    cli_machine_id(g, machine_id) < 0 || cli_load_policy(policy_path, &pol) < 0)
+		return EXIT_ERROR;
+	r = inventory_load(sysfs_fd, g->sysfs_root, INVENTORY_TYPES | INVENTORY_MDEVS,
+			   report_skipped, NULL, &inv);
+	if (r < 0) {
+		log_warn(r, "%s: cannot read the node's mdevs", g->sysfs_root);
+		return EXIT_ERROR;
+	}
+	r = pol_validate(pol, inv, &perr);
+	if (r < 0) {
+		log_warnx("%s: %s: %s", policy_path, perr.path, perr.message);
+		return EXIT_ERROR;
+	}
+	r = inuse_scan(proc_fd, &in);
+	if (r < 0) {
+		log_warn(r, "%s: cannot scan processes for open VFIO groups", g->proc_root);
+		return EXIT_ERROR;
+	}
+	if (in.unreadable)
+		log_warnx("%u processes could not be inspected (not root?): mdevs they might hold "
+			  "are not marked in use here; apply removes nothing in that case",
+			  in.unreadable);
+	ctx = (struct plan_context){
+		.machine_id = machine_id,
+		.in_use_groups = in.groups,
+		.n_in_use_groups = in.n_groups,
+	};
+	r = plan_build(inv, pol, &ctx, &plan);
+	inuse_release(&in);
+	if (r < 0) {
+		log_warn(r, "cannot build a plan");
+		return EXIT_ERROR;
+	}
+	if (output == OUTPUT_JSON)
+		r = output_plan_json(plan, stdout);
+	else
+		print_plan_human(plan);
+	if (r < 0) {
+		log_warn(r, "cannot print the plan");
+		return EXIT_ERROR;
+	}
+	return plan->n_create || plan->n_remove ? EXIT_PENDING : EXIT_OK;
+}
+
+static void apply_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: mdevd apply --policy FILE [--dry-run]\n"
+		"\n"
+		"Create and remove mdevs until this node matches the policy. Removals come\n"
+		"first (they free capacity), then creates, each followed by a fresh read of the\n"
+		"parent; rounds repeat until nothing is left to do. An mdev whose VFIO group is\n"
+		"open is never removed. Safe to interrupt and run again: UUIDs are derived from\n"
+		"the machine id, parent, type and slot, so a re-run picks up where it stopped.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --policy FILE   the policy (see mdevd-policy(5))\n"
+		"  -n, --dry-run       say what would be done; change nothing\n"
+		"  -q, --quiet         print only warnings and the summary\n"
+		"\n"
+		"Exit status: 0 the node matches the policy, 1 error, 3 matches as far as it\n"
+		"can: some requested mdevs did not fit, or removals wait for devices in use.\n"
+		"\n"
+		"Example:\n"
+		"  mdevd apply --policy /etc/mdevd/policy.json\n");
+}
+
+int cmd_apply(const struct cli_globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'p' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	_cleanup_(policy_freep) struct policy *pol = NULL;
+	_cleanup_close_ int sysfs_fd = -1, proc_fd = -1;
+	struct apply_options o = {};
+	struct apply_result res;
+	const char *policy_path = NULL;
+	char machine_id[MACHINE_ID_LEN];
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "p:nqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			policy_path = optarg;
+			break;
+		case 'n':
+			o.dry_run = true;
+			break;
+		case 'q':
+			log_set_quiet(true);
+			break;
+		case 'h':
+			apply_usage(stdout);
+			return EXIT_OK;
+		default:
+			apply_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!policy_path || optind < argc) {
+		log_warnx("apply: %s",
+			  policy_path ? "unexpected argument" : "--policy FILE is required");
+		apply_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (cli_open_sysfs(g, &sysfs_fd) < 0 || cli_open_proc(g, &proc_fd) < 0 ||
+	    cli_machine_id(g, machine_id) < 0 || cli_load_policy(policy_path, &pol) < 0)
+		return EXIT_ERROR;
+	o.sysfs_fd = sysfs_fd;
+	o.sysfs_path = g->sysfs_root;
+	o.proc_fd = proc_fd;
+	o.machine_id = machine_id;
+	r = apply_policy(&o, pol, &res);
+	if (r == -EINVAL)
+		return EXIT_ERROR; /* the policy does not fit this node: already reported */
+	printf("%s%u created, %u removed, %u failed, %u did not fit, %u kept in use "
+	       "(%u round%s).\n",
+	       o.dry_run ? "Dry run: " : "", res.created, res.removed, res.failed,
+	       res.no_capacity + res.shortfall, res.kept_in_use, res.rounds,
+	       res.rounds == 1 ? "" : "s");
+	if (r < 0 || res.failed)
+		return EXIT_ERROR;
+	if (res.shortfall || res.no_capacity || res.kept_in_use)
+		return EXIT_PARTIAL;
+	return EXIT_OK;
+}
+
+static void create_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: mdevd create --parent PARENT --type TYPE_ID [--uuid UUID]\n"
+		"\n"
+		"Create one mdev by hand, outside any policy (it is then not owned by mdevd,\n"
+		"and 'apply' leaves it alone unless the policy sets removeUnowned). Without\n"
+		"--uuid a random UUID is used. The kernel's answer is printed as it is:\n"
+		"EEXIST (UUID taken on some parent), ENOSPC/EUSERS (no capacity), ENODEV\n"
+		"(parent going away).\n"
+		"\n"
+		"Example:\n"
+		"  mdevd create --parent mtty --type mtty-2\n");
+}
+
+static int random_uuid(char out[MDEVD_UUID_STR_LEN])
+{
+	/* The kernel hands out a fresh random (version 4) UUID on every read. */
+	int r = sysfs_read_attr(AT_FDCWD, "/proc/sys/kernel/random/uuid", out, MDEVD_UUID_STR_LEN);
+
+	return r == MDEVD_UUID_STR_LEN - 1 ? 0 : (r < 0 ? r : -EIO);
+}
+
+int cmd_create(const struct cli_globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "parent", required_argument, NULL, 'p' },
+		{ "type", required_argument, NULL, 't' },
+		{ "uuid", required_argument, NULL, 'u' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *parent = NULL, *type = NULL, *uuid = NULL;
+	_cleanup_close_ int sysfs_fd = -1;
+	char buf[MDEVD_UUID_STR_LEN];
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "p:t:u:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			parent = optarg;
+			break;
+		case 't':
+			type = optarg;
+			break;
+		case 'u':
+			uuid = optarg;
+			break;
+		case 'h':
+			create_usage(stdout);
+			return EXIT_OK;
+		default:
+			create_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!parent || !type || optind < argc) {
+		log_warnx("create: --parent and --type are required");
+		create_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!uuid) {
+		r = random_uuid(buf);
+		if (r < 0) {
+			log_warn(r, "cannot get a random UUID from the kernel (pass --uuid)");
+			return EXIT_ERROR;
+		}
+		uuid = buf;
+	}
+	if (cli_open_sysfs(g, &sysfs_fd) < 0)
+		return EXIT_ERROR;
+	r = lifecycle_create(sysfs_fd, parent, type, uuid);
+	if (r < 0) {
+		const char *why = lifecycle_create_error_str(r);
+
+		log_warnx("%s: %s: create %s failed: %s (%s)", parent, type, uuid,
+			  why ? why : strerror(-r), lifecycle_errno_name(r));
+		return EXIT_ERROR;
+	}
+	printf("%s\n", uuid);
+	return EXIT_OK;
+}
+
+static int parse_group(const char *s, int *group)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (end == s || *end || v < 0 || v > 1000000)
+		return -EINVAL;
+	*group = (int)v;
+	return 0;
+}
+
+static void remove_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: mdevd remove UUID\n"
+		"\n"
+		"Remove one mdev by hand. Refused when the mdev is in use (its /dev/vfio/N is\n"
+		"open): the kernel would block the write until the VM lets go and may unplug\n"
+		"the device from the running guest. Stop the VM first.\n");
+}
+
+int cmd_remove(const struct cli_globals *g, int argc, char **argv)
+{
+	_cleanup_close_ int sysfs_fd = -1, proc_fd = -1;
+	char path[128], gbuf[16];
+	const char *uuid;
+	int group = -1, r;
+
+	if (argc == 2 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {
+		remove_usage(stdout);
+		return EXIT_OK;
+	}
+	if (argc != 2) {
+		remove_usage(stderr);
+		return EXIT_USAGE;
+	}
+	uuid = argv[1];
+	if (strlen(uuid) != MDEVD_UUID_STR_LEN - 1 || strchr(uuid, '/')) {
+		log_warnx("remove: %s: not a UUID", uuid);
+		return EXIT_USAGE;
+	}
+	if (cli_open_sysfs(g, &sysfs_fd) < 0 || cli_open_proc(g, &proc_fd) < 0)
+		return EXIT_ERROR;
+	snprintf(path, sizeof(path), "bus/mdev/devices/%s", uuid);
+	if (faccessat(sysfs_fd, path, F_OK, 0) < 0) {
+		log_warnx("remove: %s: no such mdev", uuid);
+		return EXIT_ERROR;
+	}
+	snprintf(path, sizeof(path), "bus/mdev/devices/%s/iommu_group", uuid);
+	r = sysfs_read_link_name(sysfs_fd, path, gbuf, sizeof(gbuf));
+	if (r >= 0 && parse_group(gbuf, &group) == 0) {
+		r = inuse_group_is_open(proc_fd, group);
+		if (r != 0) {
+			if (r < 0)
+				log_warn(r, "remove: %s: cannot tell whether it is in use", uuid);
+			else
+				log_warnx("remove: %s: in use (/dev/vfio/%d is open): refusing; stop "
+					  "the VM that holds it first", uuid, group);
+			return EXIT_ERROR;
+		}
+	}
+	r = lifecycle_remove(sysfs_fd, uuid);
+	if (r < 0) {
+		const char *why = lifecycle_remove_error_str(r);
+
+		log_warnx("remove: %s: %s (%s)", uuid, why ? why : strerror(-r),
+			  lifecycle_errno_name(r));
+		return EXIT_ERROR;
+	}
+	printf("removed %s\n", uuid);
+	return EXIT_OK;
+}

@@ -27,6 +27,8 @@ static const struct command {
 	{ "policy", cmd_policy, "check a policy file: 'policy check FILE'" },
 	{ "plan", cmd_plan, "show what 'apply' would change to match a policy" },
 	{ "apply", cmd_apply, "create and remove mdevs so the node matches a policy" },
+	{ "create", cmd_create, "create one mdev by hand (not owned by mdevd)" },
+	{ "remove", cmd_remove, "remove one mdev by hand, refused while it is in use" },
 };
 
 static void usage(FILE *f)

@@ -3,12 +3,98 @@
  * plan: the pure planner. plan = f(inventory, policy, context). No I/O, no
  * clock, no randomness: the same inputs always give the same plan, byte for byte.
  *
- * Ownership of mdevs: an mdev is *owned* by mdevd iff its UUID is one that
- * plan_derive_uuid() yields for its (machine id, parent, type id, slot index)
- * with a slot index below the type's capacity on that parent (live instances +
- * available_instances). Owned mdevs are created and removed to match the
- * policy; foreign ones are kept unless the policy sets removeUnowned.
- * Nothing in use (plan_context.in_use_groups) is ever planned for removal.
+ * Slots and UUIDs. The policy asks for instances of a type on a parent; the
+ * planner numbers them: slot 0, 1, 2, ... of (parent, type). Slot s has the fixed
+ * UUID plan_derive_uuid(machine id, parent, type id, s), so a reboot or a restart
+ * recreates the same UUIDs and libvirt XML that names them stays valid.
+ *
+ * Ownership. An mdev is *owned* by mdevd iff its UUID is the one derived for its
+ * own parent and type at some slot below plan_owned_slot_limit() (the type's
+ * capacity, live instances + available_instances, but never less than
+ * PLAN_OWNED_SLOTS_MIN, so that owned instances are still recognised after the
+ * capacity shrank, e.g. when another type took shared capacity). plan_build()
+ * also recognises slots below the exact count the policy asks for on that
+ * (parent, type). An owned mdev above both bounds looks foreign: it is kept
+ * (unless removeUnowned is set), never removed as "no longer wanted".
+ *
+ * Which parents a policy manages, and which (parent, type, count) it wants:
+ *
+ * (a) mediatedDeviceTypes only (no mdevd.layouts): KubeVirt's behaviour, mirrored
+ *     from KubeVirt's MDEVTypesManager (pkg/virt-handler/device-manager/
+ *     mediated_devices_types.go: discoverConfigurableMDEVTypes(),
+ *     configureDesiredMDEVTypes(), getNextAvailableParentToConfigure()), made
+ *     deterministic (KubeVirt builds its ring from a Go map, in random order).
+ *     A list entry matches a type when it equals the type id, or when both,
+ *     normalised (pol_normalize_name: trimmed, spaces to '_'), equal the type's name.
+ *     1. A parent that offers none of the listed types is not managed.
+ *     2. A parent that has live instances (owned or not) of a listed type keeps
+ *        that type; of several, the first in ring order (below).
+ *     3. A parent with live instances none of which is of a listed type and at
+ *        least one of which mdevd did not create is left alone, as KubeVirt skips
+ *        parents that are already configured (getAlreadyConfiguredMdevParents()),
+ *        unless removeUnowned is set. It is not managed.
+ *     4. The other parents take types round-robin: the ring is the listed type ids
+ *        offered by those parents, in list order (type ids matching one entry in id
+ *        order, each id once). Going round the ring, each type takes the first
+ *        parent, in name order, that offers it and has no type yet; a type with no
+ *        such parent left drops out; it ends when every parent has a type.
+ *     Every managed parent's type is filled to capacity (POL_COUNT_MAX below); every
+ *     other type on a managed parent is wanted 0 times. Unlike KubeVirt, a parent
+ *     that keeps its type is topped up to capacity, and mdevs of a type that is no
+ *     longer listed are only removed when mdevd owns them and the parent is managed.
+ *
+ * (b) mdevd.layouts: each layout selects parents ("all", a parent name, a PCI
+ *     address, or vendor:device of the parent's PCI function). A parent belongs to
+ *     the first layout that selects it; later layouts skip it. Each type request is
+ *     resolved on each selected parent by type id, else by normalised name (first
+ *     type in id order); a request the parent does not offer is skipped on that
+ *     parent (pol_validate() reports requests no selected parent offers); a second
+ *     request that resolves to the same type on a parent is skipped. The parent
+ *     gets exactly the requested count of each type and 0 of every other type. A
+ *     layout with no types empties its parents of owned mdevs.
+ *
+ * Counts. An exact count N wants slots 0..N-1. POL_COUNT_MAX ("max", and every
+ * type of mode (a)) wants every live owned instance of the type kept, plus as many
+ * new slots (lowest free slot numbers first) as there is capacity: available_instances
+ * plus the planned removals of that same (parent, type).
+ *
+ * What happens to each live mdev:
+ *   owned, on a managed parent, its slot wanted     KEEP   WANTED
+ *   owned, on a managed parent, not wanted          REMOVE NOT_WANTED
+ *   not owned, on a managed parent, removeUnowned   REMOVE FOREIGN_REMOVE
+ *   not owned, otherwise                            KEEP   FOREIGN
+ *   owned, on a parent the policy does not manage   KEEP   UNMANAGED
+ *   any REMOVE above whose IOMMU group is in use    KEEP   IN_USE
+ * So an empty policy, or one that no longer mentions a parent, removes nothing;
+ * to empty a parent, select it with a layout that asks for 0 (or for no types).
+ * A shrinking exact count removes the highest slots (the ones >= N); an in-use
+ * one among them stays, and goes in a later plan once it is free.
+ *
+ * Creates. A wanted slot without a live instance is created while capacity lasts:
+ * creates of (parent, type) never exceed available_instances as read plus the
+ * planned REMOVEs of that same (parent, type). Types on one parent may share
+ * capacity (mbochs: memory; mdpy: a counter; NVIDIA time-sliced vGPU: one type per
+ * GPU, every other type reads 0 once one exists); the planner cannot know how, so
+ * it trusts each type's available_instances, and the applier re-reads it before
+ * each create and skips a type that no longer fits. A slot whose UUID is already
+ * live elsewhere (on another parent, or of another type: UUIDs are global, the
+ * kernel would answer EEXIST) is not created unless that mdev is planned for
+ * removal (REMOVEs run first); it counts as blocked. Whatever is wanted and not
+ * planned goes to plan.shortfalls.
+ *
+ * Convergence. A plan with REMOVEs and shortfalls is normal: switching a
+ * time-sliced GPU from type A to type B removes A's instances, while B still reads
+ * available_instances 0 and is a shortfall. The applier runs rounds of inventory ->
+ * plan -> apply until a plan has no CREATE and no REMOVE; the second round sees B's
+ * capacity and creates it. With nothing changing the node from outside, the plan
+ * of a node that the previous plan was applied to has no CREATE and no REMOVE
+ * beyond what capacity, in-use groups or blocked UUIDs held back.
+ *
+ * Backends. Actions speak of (parent, type, slot); for PARENT_BACKEND_MDEV the
+ * applier writes the UUID to <type>/create or the instance's remove. The planner
+ * treats PARENT_BACKEND_NVIDIA_VGPU parents the same way (the inventory lists their
+ * types and live instances); an applier for that backend maps a CREATE to writing
+ * the type to nvidia/current_vgpu_type and uses the UUID only as a name.
  */
 #pragma once
 
@@ -24,20 +110,23 @@
  */
 #define MDEVD_UUID_NAMESPACE "6d646576-6400-4a5e-9d1c-6d6465766400"
 
+/* Ownership is checked over at least this many slots, whatever the capacity reads now. */
+#define PLAN_OWNED_SLOTS_MIN 64U
+
 enum plan_action_kind {
 	PLAN_CREATE, /* create an instance of type_id on parent with uuid */
 	PLAN_REMOVE, /* remove the instance uuid */
 	PLAN_KEEP,   /* the instance stays: wanted, foreign, or in use (see reason) */
 };
 
-/* Why an action is there; the CLI turns these into words. */
+/* Why an action is there; plan_reason_str() turns these into words. */
 enum plan_reason {
-	PLAN_REASON_WANTED,       /* CREATE/KEEP: the policy asks for this slot */
-	PLAN_REASON_NOT_WANTED,   /* REMOVE: owned, and the policy no longer asks for it */
-	PLAN_REASON_FOREIGN,      /* KEEP: not created by mdevd and removeUnowned is off */
+	PLAN_REASON_WANTED,         /* CREATE/KEEP: the policy asks for this slot */
+	PLAN_REASON_NOT_WANTED,     /* REMOVE: owned, and the policy no longer asks for it */
+	PLAN_REASON_FOREIGN,        /* KEEP: not created by mdevd and not to be removed */
 	PLAN_REASON_FOREIGN_REMOVE, /* REMOVE: not created by mdevd, removeUnowned is on */
-	PLAN_REASON_IN_USE,       /* KEEP: would be removed, but its IOMMU group is open */
-	PLAN_REASON_UNMANAGED,    /* KEEP: on a parent or type the policy does not manage */
+	PLAN_REASON_IN_USE,         /* KEEP: would be removed, but its IOMMU group is open */
+	PLAN_REASON_UNMANAGED,      /* KEEP: owned, on a parent the policy does not manage */
 };
 
 struct plan_action {
@@ -46,34 +135,43 @@ struct plan_action {
 	char uuid[MDEVD_UUID_STR_LEN];
 	const char *parent;  /* borrowed from the inventory */
 	const char *type_id; /* borrowed from the inventory */
+	bool owned;          /* the UUID is mdevd's (always true for CREATE) */
 	unsigned int slot;   /* slot index for owned instances; 0 for foreign ones */
-	int iommu_group;     /* KEEP/REMOVE: the instance's group, -1 for CREATE */
+	int iommu_group;     /* KEEP/REMOVE: the instance's group (-1: none); -1 for CREATE */
 };
 
-/* A slot the policy asks for that cannot be planned because the parent lacks capacity. */
+/* A (parent, type) that gets fewer instances than the policy asks for. */
 struct plan_shortfall {
-	const char *parent;  /* borrowed from the inventory */
-	const char *type_id; /* borrowed from the inventory */
-	unsigned int wanted; /* instances the policy asks for */
-	unsigned int planned; /* instances that exist or are planned */
+	const char *parent;   /* borrowed from the inventory */
+	const char *type_id;  /* borrowed from the inventory */
+	unsigned int wanted;  /* instances the policy asks for (for "max": owned + capacity) */
+	unsigned int planned; /* wanted slots that exist and stay, or are planned */
+	/*
+	 * Of the missing ones (wanted - planned), how many are held back because
+	 * their UUID is live as another mdev (another parent or type) that stays;
+	 * the rest lack capacity.
+	 */
+	unsigned int blocked;
 };
 
 struct plan {
 	/*
-	 * Ordered: all REMOVEs first (they free capacity), then CREATEs in policy
-	 * order, parent by parent; KEEPs last. Sorting inside each group is
-	 * deterministic (parent name, type id, slot).
+	 * Ordered: all REMOVEs first (they free capacity), sorted by parent name,
+	 * type id, owned before foreign, slot, UUID; then CREATEs in policy order
+	 * (mode (a): parent name order; layouts: layout order, parent name order,
+	 * type requests as written, slot ascending); then KEEPs, sorted like REMOVEs.
 	 */
 	struct plan_action *actions;
 	size_t n_actions;
 	size_t n_create, n_remove; /* counts of CREATE and REMOVE actions */
-	struct plan_shortfall *shortfalls;
+	struct plan_shortfall *shortfalls; /* in the order of CREATEs */
 	size_t n_shortfalls;
 };
 
 struct plan_context {
-	const char *machine_id; /* /etc/machine-id contents, 32 hex digits; borrowed */
-	/* IOMMU groups held open by some process (from /proc/ * /fd): in use. */
+	/* /etc/machine-id contents without the newline: exactly 32 lower-case hex digits. */
+	const char *machine_id;
+	/* IOMMU groups held open by some process (from /proc/ * /fd): in use. Borrowed. */
 	const int *in_use_groups;
 	size_t n_in_use_groups;
 };
@@ -82,16 +180,10 @@ struct plan_context {
  * plan_build - compute the actions that take the node in @inv to @pol.
  * @inv, @pol, @ctx: borrowed; @pol should have passed pol_validate() against @inv.
  * @out: set to a new plan on success (free with plan_free()); it borrows strings
- *       from @inv, so free it before the inventory.
+ *       from @inv, so free it before the inventory. Untouched on error.
  *
- * KubeVirt semantics when the policy has no mdevd.layouts: every parent that
- * offers one of mediatedDeviceTypes gets exactly one of them, filled to its
- * capacity; a parent that already has instances of a listed type keeps that type;
- * other parents take the listed types round-robin in list order.
- * With mdevd.layouts: each matched parent gets exactly the requested counts.
- * Creates never exceed available_instances as read (plus what planned removals
- * of the same type free); the rest is reported in plan.shortfalls.
- * Returns 0, -EINVAL (no machine id) or -ENOMEM.
+ * The rules are in the comment at the top of this header.
+ * Returns 0, -EINVAL (machine id missing or not 32 lower-case hex digits) or -ENOMEM.
  */
 int plan_build(const struct inventory *inv, const struct policy *pol,
 	       const struct plan_context *ctx, struct plan **out);
@@ -102,20 +194,41 @@ void plan_free(struct plan *plan);
 /*
  * plan_derive_uuid - mdevd's deterministic UUID for a slot.
  * Name-based (SHA-1, version 5) UUID in MDEVD_UUID_NAMESPACE over the string
- * "<machine_id>/<parent>/<type_id>/<slot>". Writes the lower-case canonical form
- * to @out. Returns 0.
+ * "<machine_id>/<parent>/<type_id>/<slot>" (slot in decimal). Writes the
+ * lower-case canonical form to @out, only on success.
+ * Returns 0, -EINVAL (an argument is NULL) or -ENAMETOOLONG (the name exceeds
+ * 1023 bytes; sysfs names are at most 255).
  */
 int plan_derive_uuid(const char *machine_id, const char *parent, const char *type_id,
 		     unsigned int slot, char out[MDEVD_UUID_STR_LEN]);
 
 /*
- * plan_is_owned - is @m one of mdevd's? Checks the UUIDs derived for its parent
- * and type over every slot index below the type's capacity. On true, *slot (if
- * not NULL) is set to the slot index. Returns true or false.
+ * plan_owned_slot_limit - the slots ownership is checked over for @type:
+ * max(PLAN_OWNED_SLOTS_MIN, n_instances + available_instances). @type may be NULL
+ * (a type the inventory does not list): PLAN_OWNED_SLOTS_MIN.
+ */
+unsigned int plan_owned_slot_limit(const struct mdev_type *type);
+
+/*
+ * plan_is_owned - is @m one of mdevd's? Compares its UUID with those derived for
+ * its parent and type at every slot below plan_owned_slot_limit() of that type.
+ * On true, *slot (if not NULL) is set to the slot index. Returns true or false.
  */
 bool plan_is_owned(const struct inventory *inv, const struct mdev_instance *m,
 		   const char *machine_id, unsigned int *slot);
 
-/* Human word for an action kind / reason ("create", "not wanted by the policy"). */
+/*
+ * Human words for an action kind ("create", "remove", "keep") and a reason
+ * ("wanted by the policy", ...). Static strings; "?" for a value out of range.
+ * PLAN_REASON_IN_USE gives "in use: its /dev/vfio group is open"; for the group's
+ * number use plan_action_reason().
+ */
 const char *plan_action_kind_str(enum plan_action_kind kind);
 const char *plan_reason_str(enum plan_reason reason);
+
+/*
+ * plan_action_reason - the reason of @a in words, with the group named for an
+ * in-use instance ("in use: /dev/vfio/12 is open"). Writes at most @size bytes to
+ * @buf, always NUL-terminated (truncated when short). Returns @buf.
+ */
+const char *plan_action_reason(const struct plan_action *a, char *buf, size_t size);

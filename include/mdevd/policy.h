@@ -1,22 +1,48 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * policy: what the operator declares. Parsed from JSON in one of three shapes
- * (the policy engine tells them apart by their keys):
+ * policy: what the operator declares. Parsed from JSON in one of three shapes,
+ * told apart by the top-level "kind":
  *
- *   - a bare config:  {"permittedHostDevices": {...}, "mediatedDevicesConfiguration": {...},
- *                      "mdevd": {...}}
- *   - a KubeVirt CR:  {"apiVersion": "kubevirt.io/v1", "kind": "KubeVirt",
- *                      "spec": {"configuration": {<bare config>}}}
- *   - an OpenShift HyperConverged CR: {"kind": "HyperConverged", "spec": {<bare config>}},
- *                      which spells the PCI selector "pciDeviceSelector".
+ *   - a bare config (no "kind"):
+ *         {"permittedHostDevices": {...}, "mediatedDevicesConfiguration": {...},
+ *          "mdevd": {...}}
+ *   - a whole KubeVirt CR ("kind": "KubeVirt"): the config is
+ *         spec.configuration.{permittedHostDevices,mediatedDevicesConfiguration}
+ *   - a whole OpenShift HyperConverged CR ("kind": "HyperConverged"): the config is
+ *         spec.{permittedHostDevices,mediatedDevicesConfiguration}; this CR spells the PCI
+ *         selector "pciDeviceSelector" and lets entries be "disabled" (those are skipped).
+ *
+ * In the CR shapes every other key (apiVersion, metadata, status, other spec keys)
+ * is ignored: it is a whole CR. Inside the sections mdevd reads, and everywhere in a
+ * bare config, an unknown key is an error (with a suggestion when a known key is
+ * close). The "mdevd" section is always at the top level of the document, beside
+ * "kind" in the CR shapes (the API server would prune it inside spec).
  *
  * Source of truth for the KubeVirt shapes: kubevirt.io/api/core/v1 types
  * PermittedHostDevices, PciHostDevice, MediatedHostDevice,
- * MediatedDevicesConfiguration. The "mdevd" section is ours; docs/mdevd-policy.5
- * documents it.
+ * MediatedDevicesConfiguration, NodeMediatedDeviceTypesConfig, and the
+ * hyperconverged-cluster-operator's HyperConvergedSpec. USB host devices
+ * ("usb" / "usbHostDevices") are accepted and ignored: mdevd does not manage them.
+ * nodeMediatedDeviceTypes needs the node's labels, which mdevd does not read yet: a
+ * non-empty list is rejected.
+ *
+ * The mdevd section (ours; docs/mdevd-policy.5 documents it):
+ *
+ *   "mdevd": {
+ *     "layouts": [
+ *       {"parents": ["0000:65:00.0", "10de:1eb8", "mtty"], "types": {"GRID T4-1Q": 4}},
+ *       {"parents": "all", "types": {"mtty-2": "max"}}     (only when no other layout)
+ *     ],
+ *     "removeUnowned": false
+ *   }
+ *
+ * A parent is matched by at most one layout: the same parent string in two layouts,
+ * "all" beside any other layout, or (checked by pol_validate() against the node) two
+ * strings that select the same parent are errors. A layout's types object maps a type
+ * id or a type name (compared after pol_normalize_name() on both sides) to a count.
  *
  * The policy engine does no I/O: the caller reads the file and passes the
- * bytes. Only policy/parse.c sees cJSON.
+ * bytes. Only policy/parse.c sees cJSON. A struct policy owns all of its data.
  */
 #pragma once
 
@@ -24,6 +50,18 @@
 #include <stddef.h>
 
 #include "inventory.h"
+
+/* Limits of what pol_parse() accepts. */
+#define POL_MAX_SIZE    (16u << 20) /* bytes of JSON */
+#define POL_MAX_ENTRIES 1024        /* entries of any one list, and parents/types over all layouts */
+#define POL_NAME_MAX    256         /* bytes of a type, parent or selector string, with the NUL */
+
+/* Which document shape the policy came in. */
+enum pol_shape {
+	POL_SHAPE_BARE,           /* a bare config */
+	POL_SHAPE_KUBEVIRT,       /* a KubeVirt CR: config at $.spec.configuration */
+	POL_SHAPE_HYPERCONVERGED, /* a HyperConverged CR: config at $.spec */
+};
 
 /* permittedHostDevices.pciHostDevices[] */
 struct pol_pci_device {
@@ -41,38 +79,50 @@ struct pol_mdev_device {
 
 /* How a layout names its parents: one string each, told apart by shape. */
 enum pol_parent_kind {
-	POL_PARENT_ADDRESS,       /* "0000:65:00.0": the parent with that PCI address */
+	POL_PARENT_ADDRESS,       /* "0000:65:00.0" (or "65:00.0"): the parent with that PCI address */
 	POL_PARENT_VENDOR_DEVICE, /* "10de:1eb8": every PCI parent with that vendor:device */
 	POL_PARENT_NAME,          /* "mtty": the parent with that class/mdev_bus name */
 };
 
 struct pol_parent_match {
 	enum pol_parent_kind kind;
-	char *value; /* normalised: addresses and vendor:device in lower case */
+	/* normalised: addresses in lower case with the domain, vendor:device in lower case */
+	char *value;
 };
 
 #define POL_COUNT_MAX (-1) /* "max": as many as the parent offers */
 
 /* One entry of a layout's "types" object. */
 struct pol_type_request {
-	char *type;  /* as written: a type id ("mtty-2") or a type name ("GRID T4-1Q") */
-	int count;   /* exact number of instances per matched parent, or POL_COUNT_MAX */
+	char *type; /* as written: a type id ("mtty-2") or a type name ("GRID T4-1Q") */
+	int count;  /* exact number of instances per matched parent (>= 0), or POL_COUNT_MAX */
 };
 
 /* mdevd.layouts[]: exact instance counts of types on a set of parents. */
 struct pol_layout {
-	bool all_parents; /* "parents": "all" */
-	struct pol_parent_match *parents;
+	bool all_parents; /* "parents": "all"; then parents is NULL */
+	struct pol_parent_match *parents; /* in the order written, no duplicates */
 	size_t n_parents;
-	struct pol_type_request *types; /* in the order written */
+	struct pol_type_request *types; /* in the order written; may be empty: "no mdevs here" */
 	size_t n_types;
 };
 
 struct policy {
-	/* mediatedDevicesConfiguration.mediatedDeviceTypes (or the older mediatedDevicesTypes) */
+	enum pol_shape shape;
+
+	/*
+	 * mediatedDevicesConfiguration.mediatedDeviceTypes (or the deprecated
+	 * mediatedDevicesTypes): type ids, in the order written, no duplicates.
+	 */
 	char **mediated_device_types;
 	size_t n_mediated_device_types;
+	/* JSON path of that list, for messages ("$.spec.mediatedDevicesConfiguration.
+	 * mediatedDeviceTypes"); NULL when the policy has none. */
+	char *mediated_device_types_path;
+	/* mediatedDevicesConfiguration.enabled: false (KubeVirt: do not create or remove mdevs). */
+	bool mediated_devices_disabled;
 
+	/* Entries a HyperConverged CR marks "disabled" are left out. */
 	struct pol_pci_device *pci_devices;
 	size_t n_pci_devices;
 	struct pol_mdev_device *mdev_devices;
@@ -87,42 +137,83 @@ struct policy {
 };
 
 #define POL_ERROR_MAX 512
+#define POL_PATH_MAX  256
 
 /* Where and why a policy was rejected. */
 struct pol_error {
-	char path[256];            /* JSON path, e.g. "$.mdevd.layouts[1].types[\"nvidia-9999\"]" */
+	/* JSON path, e.g. "$.mdevd.layouts[1].types[\"nvidia-9999\"]"; "$" for syntax errors.
+	 * A path that does not fit is cut short. */
+	char path[POL_PATH_MAX];
 	char message[POL_ERROR_MAX]; /* the reason, one sentence, no trailing newline */
-	int line;                  /* 1-based line of a JSON syntax error, 0 otherwise */
+	int line;                    /* 1-based line of a JSON syntax error, 0 otherwise */
 };
 
 /*
  * pol_parse - parse and check the shape of a policy.
  * @json, @len: the document's bytes (need not be NUL-terminated); borrowed.
  * @out:        set to a new policy on success (free with policy_free()); untouched on error.
- * @err:        filled on -EINVAL; may be NULL.
+ * @err:        filled on -EINVAL (and on -ENOMEM, with a message saying so); may be NULL.
  *
- * Checks everything that needs no node: JSON syntax, known keys (an unknown key
- * is an error, with a suggestion when a known key is close), value types, selector
- * and resource-name syntax, counts >= 0, duplicate types in one layout.
+ * Checks everything that needs no node: JSON syntax (err->line is set, err->message
+ * says the line, column and what is there), a single document with nothing after it,
+ * known keys (an unknown key is an error, with a suggestion when a known key is
+ * close), duplicate keys, value types, selector and resource-name syntax, counts
+ * (whole numbers >= 0 or "max"), duplicate types in one layout, parents in two
+ * layouts, and the limits above. A leading UTF-8 byte order mark is skipped.
  * Returns 0, -EINVAL (rejected: see @err) or -ENOMEM.
  */
 int pol_parse(const char *json, size_t len, struct policy **out, struct pol_error *err);
 
 /*
- * pol_validate - check a parsed policy against a node's inventory.
- * Every type a layout or mediatedDeviceTypes names must be offered by at least
- * one parent the entry selects; every explicit parent must exist.
- * Returns 0 or -EINVAL with @err naming the path and listing what is offered.
+ * pol_validate - check a parsed policy against a node's inventory (INVENTORY_TYPES
+ * is enough).
+ *   - every explicit layout parent (address, name, vendor:device) selects some parent;
+ *   - no parent is selected by two layouts;
+ *   - every type a layout names is offered (by id, or by name after
+ *     pol_normalize_name()) by at least one parent the layout selects, and no two
+ *     entries of one layout name the same type of one parent;
+ *   - every mediatedDeviceTypes entry (a type id) is offered by some parent.
+ * An mdevNameSelector or pciVendorSelector that matches nothing is not an error:
+ * devices may appear later.
+ * @pol, @inv: borrowed. @err: filled on -EINVAL; may be NULL.
+ * Returns 0, -EINVAL with @err naming the path and listing what is offered, or -ENOMEM.
  */
 int pol_validate(const struct policy *pol, const struct inventory *inv, struct pol_error *err);
 
-/* policy_free - release a policy. NULL is a no-op. */
+/* policy_free - release a policy and everything it owns. NULL is a no-op. */
 void policy_free(struct policy *pol);
 
 /*
  * pol_normalize_name - KubeVirt's name normalisation for mdevNameSelector and
  * type names: leading/trailing white space trimmed, inner spaces turned into '_'.
- * Writes at most @size bytes to @buf (always NUL-terminated). Returns 0 or
- * -ENAMETOOLONG when @buf is too small.
+ * Writes at most @size bytes to @buf (always NUL-terminated when @size > 0).
+ * Returns 0 or -ENAMETOOLONG when @buf is too small.
  */
 int pol_normalize_name(const char *name, char *buf, size_t size);
+
+/* pol_shape_str - "bare config", "KubeVirt CR", "HyperConverged CR". */
+const char *pol_shape_str(enum pol_shape shape);
+
+/*
+ * pol_resource_name_error - check @name by Kubernetes' rules for extended resource
+ * names (what a device plugin may register). Returns NULL when @name is valid, else
+ * a static sentence fragment saying why not (e.g. "needs a domain prefix, like
+ * \"nvidia.com/GRID_T4-1Q\"").
+ */
+const char *pol_resource_name_error(const char *name);
+
+/*
+ * Lookups for the planner. All take borrowed pointers and return borrowed ones.
+ *
+ * pol_parent_matches - does @m select @p? An address matches the parent's PCI
+ * address (or its name), vendor:device every PCI parent with those ids, a name the
+ * parent's class/mdev_bus name.
+ * pol_layout_matches - does @l select @p ("all", or one of its parents)?
+ * pol_get_layout - the one layout of @pol that selects @p, or NULL.
+ * pol_find_type - the type of @p that @type names: a type id first, else the
+ * first type whose name equals @type after pol_normalize_name() on both; or NULL.
+ */
+bool pol_parent_matches(const struct pol_parent_match *m, const struct mdev_parent *p);
+bool pol_layout_matches(const struct pol_layout *l, const struct mdev_parent *p);
+const struct pol_layout *pol_get_layout(const struct policy *pol, const struct mdev_parent *p);
+const struct mdev_type *pol_find_type(const struct mdev_parent *p, const char *type);

@@ -26,33 +26,31 @@ die() { printf 'prepare: error: %s\n' "$*" >&2; exit 1; }
 [ "$(uname -m)" = x86_64 ] || die "only x86_64 hosts are supported"
 
 # ---------------------------------------------------------------- host tools
-# Package -> a file it provides; install only what is missing.
+# Install only the packages dpkg does not already report as installed.
 need_pkgs=""
-want() { # want PKG [FILE]
-	if [ -n "${2:-}" ]; then
-		[ -e "$2" ] && return 0
-	elif dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; then
+want() { # want PKG
+	if dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; then
 		return 0
 	fi
 	need_pkgs="$need_pkgs $1"
 }
-want qemu-system-x86 /usr/bin/qemu-system-x86_64
-want busybox-static /bin/busybox
-want kmod /sbin/depmod
-want cpio /usr/bin/cpio
+want qemu-system-x86
+want busybox-static
+want kmod
+want cpio
 want build-essential
-want gcc-12 /usr/bin/gcc-12
-want make /usr/bin/make
-want bc /usr/bin/bc
-want xz-utils /usr/bin/xz
-want gzip /bin/gzip
+want gcc-12
+want make
+want bc
+want xz-utils
+want gzip
 want libelf1
 want libssl3
-want python3 /usr/bin/python3
-want jq /usr/bin/jq
-want uuid-runtime /usr/bin/uuidgen
-want mdevctl /usr/sbin/mdevctl
-want coreutils /usr/bin/timeout
+want python3
+want jq
+want uuid-runtime
+want mdevctl
+want coreutils
 
 if [ -n "$need_pkgs" ]; then
 	[ -z "${MDEVD_VM_NO_APT:-}" ] || die "missing host packages:$need_pkgs"
@@ -187,7 +185,7 @@ fi
 
 # --------------------------------------------------------------- initramfs
 # Top-level modules; their dependencies come from modprobe --show-depends.
-TOP_MODULES="virtio_pci 9pnet_virtio 9p vfio vfio_iommu_type1 mdev irqbypass vfio_virqfd vfio-pci-core vfio-pci mtty mdpy mbochs e1000e"
+TOP_MODULES="overlay virtio_pci 9pnet_virtio 9p vfio vfio_iommu_type1 mdev irqbypass vfio_virqfd vfio-pci-core vfio-pci mtty mdpy mbochs e1000e"
 
 init_src=$here/init.sh
 cpio_out=$out/initramfs.cpio.gz

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * cli_common: steps several commands share. Each logs its own failure with the
+ * file or path it concerns, so callers only map the result to an exit status.
+ */
+#pragma once
+
+#include "cli.h"
+#include "mdevd/policy.h"
+
+#define MACHINE_ID_LEN 33 /* 32 hex digits + NUL */
+
+/* Open the sysfs root from --sysfs-root into *fd. Returns 0 or -errno (logged). */
+int cli_open_sysfs(const struct cli_globals *g, int *fd);
+
+/* Open the proc root from --proc-root into *fd. Returns 0 or -errno (logged). */
+int cli_open_proc(const struct cli_globals *g, int *fd);
+
+/*
+ * The machine id used to derive UUIDs: --machine-id, else /etc/machine-id
+ * (systemd's format: 32 lower-case hex digits). Returns 0, or -EINVAL / -errno (logged,
+ * with the fix: "pass --machine-id").
+ */
+int cli_machine_id(const struct cli_globals *g, char buf[MACHINE_ID_LEN]);
+
+/*
+ * Read and parse the policy file @path (at most 16 MiB). On success *out is a new
+ * policy (policy_free()). A rejected policy is logged as "<path>: <$.json.path>: <reason>".
+ * Returns 0, -EINVAL (rejected), -EFBIG, -ENOMEM or -errno from reading.
+ */
+int cli_load_policy(const char *path, struct policy **out);

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * inuse: which IOMMU groups some process holds open, from the kernel's
+ * evidence: the links in /proc/<pid>/fd that point at /dev/vfio/<group>.
+ *
+ * Why not probe with open(/dev/vfio/N)? A group opens only once, so a probe
+ * open would itself take the group from the VM that is about to open it, and a
+ * process that fork()s while holding a VFIO fd hands it to the child. mdevd never
+ * opens a VFIO group; it only reads /proc.
+ *
+ * Only group files are recognised; iommufd's /dev/vfio/devices/vfioN cdevs are
+ * not mapped to groups yet (Linux 6.1 has none).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct inuse {
+	int *groups;           /* sorted, unique IOMMU group numbers held open */
+	size_t n_groups;
+	unsigned int unreadable; /* processes whose fd table could not be read (EACCES) */
+};
+
+/*
+ * inuse_scan - scan every /proc/<pid>/fd under @proc_fd (an O_DIRECTORY fd of the
+ * proc root; borrowed). Processes that exit mid-scan are skipped. A process whose
+ * fd directory is not readable counts in ->unreadable: the caller must then assume
+ * any group may be open (mdevd runs as root, where this does not happen).
+ * On success fills @out (free with inuse_release()). Returns 0, -ENOMEM, or
+ * -errno when @proc_fd itself cannot be listed.
+ */
+int inuse_scan(int proc_fd, struct inuse *out);
+
+/* inuse_release - free what inuse_scan() filled. */
+void inuse_release(struct inuse *in);
+
+/* inuse_has_group - is @group among the groups held open? */
+bool inuse_has_group(const struct inuse *in, int group);
+
+/*
+ * inuse_group_is_open - rescan /proc for one group just before a destructive step.
+ * Returns 1 when some process holds /dev/vfio/@group open or the scan was
+ * incomplete (unreadable processes: assume it is open), 0 when not, -errno on error.
+ */
+int inuse_group_is_open(int proc_fd, int group);

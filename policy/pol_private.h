@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Private to the policy engine (parse.c, validate.c, policy.c): JSON paths for
+ * messages and filling struct pol_error.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "mdevd/macro.h"
+#include "mdevd/policy.h"
+
+/* A JSON path under construction: "$.mdevd.layouts[1].types[\"mtty-2\"]". */
+struct pol_path {
+	char buf[POL_PATH_MAX];
+	size_t len;
+};
+
+/*
+ * Each push returns the length before it, to hand to pol_path_pop(). A path that
+ * does not fit is cut short (and stays short until popped).
+ * pol_path_push_key - ".key" when key is a plain identifier, else "[\"key\"]".
+ * pol_path_push_quoted - always "[\"key\"]" (for keys that are data, like type names).
+ */
+void pol_path_init(struct pol_path *p, const char *root);
+size_t pol_path_push_key(struct pol_path *p, const char *key);
+size_t pol_path_push_quoted(struct pol_path *p, const char *key);
+size_t pol_path_push_index(struct pol_path *p, size_t i);
+void pol_path_pop(struct pol_path *p, size_t len);
+
+/* pol_fail - fill @err (may be NULL) with @path and the message; returns -EINVAL. */
+int pol_fail(struct pol_error *err, const char *path, const char *fmt, ...) _printf_(3, 4);
+
+/* pol_config_root - "$", "$.spec.configuration" or "$.spec". */
+const char *pol_config_root(enum pol_shape shape);

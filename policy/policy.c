@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The policy's lifetime, name normalisation, resource-name rules and lookups. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mdevd/macro.h"
+#include "mdevd/policy.h"
+#include "pol_private.h"
+
+void policy_free(struct policy *pol)
+{
+	if (!pol)
+		return;
+	for (size_t i = 0; i < pol->n_mediated_device_types; i++)
+		free(pol->mediated_device_types[i]);
+	free(pol->mediated_device_types);
+	free(pol->mediated_device_types_path);
+	for (size_t i = 0; i < pol->n_pci_devices; i++) {
+		free(pol->pci_devices[i].selector);
+		free(pol->pci_devices[i].resource_name);
+	}
+	free(pol->pci_devices);
+	for (size_t i = 0; i < pol->n_mdev_devices; i++) {
+		free(pol->mdev_devices[i].name_selector);
+		free(pol->mdev_devices[i].resource_name);
+	}
+	free(pol->mdev_devices);
+	for (size_t i = 0; i < pol->n_layouts; i++) {
+		struct pol_layout *l = &pol->layouts[i];
+
+		for (size_t j = 0; j < l->n_parents; j++)
+			free(l->parents[j].value);
+		free(l->parents);
+		for (size_t j = 0; j < l->n_types; j++)
+			free(l->types[j].type);
+		free(l->types);
+	}
+	free(pol->layouts);
+	free(pol);
+}
+
+int pol_normalize_name(const char *name, char *buf, size_t size)
+{
+	const char *end;
+	size_t n;
+
+	if (size == 0)
+		return -ENAMETOOLONG;
+	while (isspace((unsigned char)*name))
+		name++;
+	end = name + strlen(name);
+	while (end > name && isspace((unsigned char)end[-1]))
+		end--;
+	n = (size_t)(end - name);
+	if (n >= size) {
+		buf[0] = '\0';
+		return -ENAMETOOLONG;
+	}
+	for (size_t i = 0; i < n; i++)
+		buf[i] = name[i] == ' ' ? '_' : name[i];
+	buf[n] = '\0';
+	return 0;
+}
+
+const char *pol_shape_str(enum pol_shape shape)
+{
+	switch (shape) {
+	case POL_SHAPE_BARE:
+		return "bare config";
+	case POL_SHAPE_KUBEVIRT:
+		return "KubeVirt CR";
+	case POL_SHAPE_HYPERCONVERGED:
+		return "HyperConverged CR";
+	}
+	return "?";
+}
+
+const char *pol_config_root(enum pol_shape shape)
+{
+	switch (shape) {
+	case POL_SHAPE_BARE:
+		return "$";
+	case POL_SHAPE_KUBEVIRT:
+		return "$.spec.configuration";
+	case POL_SHAPE_HYPERCONVERGED:
+		return "$.spec";
+	}
+	return "$";
+}
+
+static bool is_dns_label_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+static bool is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* RFC 1123 subdomain as Kubernetes checks it (IsDNS1123Subdomain), without the length. */
+static bool is_dns_subdomain(const char *s, size_t n)
+{
+	size_t label = 0;
+
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!is_dns_label_char(c))
+			return false;
+		if (label == 0 && c == '-')
+			return false;
+		label++;
+	}
+	return label > 0 && s[n - 1] != '-';
+}
+
+/*
+ * Kubernetes' IsExtendedResourceName (k8s.io/kubernetes pkg/apis/core/helper):
+ * not a native resource (it has a '/' and no "kubernetes.io/"), not starting with
+ * "requests.", and "requests." + name must pass IsQualifiedName: a prefix that is a
+ * DNS-1123 subdomain of at most 253 characters (so the domain has at most 244),
+ * then '/', then a name of at most 63 characters of [A-Za-z0-9_.-] that starts and
+ * ends alphanumeric.
+ */
+const char *pol_resource_name_error(const char *name)
+{
+	static const char requests[] = "requests.";
+	const char *slash, *n;
+	size_t dlen, nlen;
+
+	if (!name || !*name)
+		return "is empty";
+	if (strncmp(name, requests, strlen(requests)) == 0)
+		return "must not start with \"requests.\" (Kubernetes reserves it for quotas)";
+	slash = strchr(name, '/');
+	if (!slash)
+		return "needs a domain prefix, like \"nvidia.com/GRID_T4-1Q\"";
+	if (strstr(name, "kubernetes.io/"))
+		return "must not be in the kubernetes.io domain (Kubernetes reserves it for its own "
+		       "resources)";
+	if (strchr(slash + 1, '/'))
+		return "must have exactly one '/', between the domain and the name";
+	dlen = (size_t)(slash - name);
+	if (dlen == 0)
+		return "has an empty domain before the '/'";
+	if (dlen > 253 - strlen(requests))
+		return "has a domain longer than 244 characters";
+	if (!is_dns_subdomain(name, dlen))
+		return "has a domain that is not a DNS subdomain (lower-case letters, digits, '-' "
+		       "and '.', each part starting and ending with a letter or digit)";
+	n = slash + 1;
+	nlen = strlen(n);
+	if (nlen == 0)
+		return "has an empty name after the '/'";
+	if (nlen > 63)
+		return "has a name longer than 63 characters after the '/'";
+	if (!is_alnum(n[0]) || !is_alnum(n[nlen - 1]))
+		return "has a name that does not start and end with a letter or digit";
+	for (size_t i = 0; i < nlen; i++)
+		if (!is_alnum(n[i]) && n[i] != '-' && n[i] != '_' && n[i] != '.')
+			return "has a name with characters other than letters, digits, '-', '_' and "
+			       "'.' (write spaces as '_')";
+	return NULL;
+}
+
+bool pol_parent_matches(const struct pol_parent_match *m, const struct mdev_parent *p)
+{
+	switch (m->kind) {
+	case POL_PARENT_ADDRESS:
+		return (p->pci_address && strcasecmp(p->pci_address, m->value) == 0) ||
+		       strcasecmp(p->name, m->value) == 0;
+	case POL_PARENT_VENDOR_DEVICE: {
+		char vd[16];
+
+		if (!p->pci_address)
+			return false;
+		snprintf(vd, sizeof(vd), "%04x:%04x", p->vendor_id, p->device_id);
+		return streq(vd, m->value);
+	}
+	case POL_PARENT_NAME:
+		return streq(p->name, m->value);
+	}
+	return false;
+}
+
+bool pol_layout_matches(const struct pol_layout *l, const struct mdev_parent *p)
+{
+	if (l->all_parents)
+		return true;
+	for (size_t i = 0; i < l->n_parents; i++)
+		if (pol_parent_matches(&l->parents[i], p))
+			return true;
+	return false;
+}
+
+const struct pol_layout *pol_get_layout(const struct policy *pol, const struct mdev_parent *p)
+{
+	for (size_t i = 0; i < pol->n_layouts; i++)
+		if (pol_layout_matches(&pol->layouts[i], p))
+			return &pol->layouts[i];
+	return NULL;
+}
+
+const struct mdev_type *pol_find_type(const struct mdev_parent *p, const char *type)
+{
+	char want[POL_NAME_MAX], have[POL_NAME_MAX];
+
+	for (size_t i = 0; i < p->n_types; i++)
+		if (streq(p->types[i].id, type))
+			return &p->types[i];
+	if (pol_normalize_name(type, want, sizeof(want)) < 0 || !want[0])
+		return NULL;
+	for (size_t i = 0; i < p->n_types; i++) {
+		const char *name = p->types[i].name ? p->types[i].name : p->types[i].id;
+
+		if (pol_normalize_name(name, have, sizeof(have)) == 0 && streq(have, want))
+			return &p->types[i];
+	}
+	return NULL;
+}
+
+/* JSON paths. */
+
+void pol_path_init(struct pol_path *p, const char *root)
+{
+	p->len = 0;
+	p->buf[0] = '\0';
+	pol_path_pop(p, 0);
+	snprintf(p->buf, sizeof(p->buf), "%s", root);
+	p->len = strlen(p->buf);
+}
+
+static void path_putc(struct pol_path *p, char c)
+{
+	if (p->len + 1 < sizeof(p->buf)) {
+		p->buf[p->len++] = c;
+		p->buf[p->len] = '\0';
+	}
+}
+
+static void path_puts(struct pol_path *p, const char *s)
+{
+	while (*s)
+		path_putc(p, *s++);
+}
+
+static bool is_identifier(const char *s)
+{
+	if (!(isalpha((unsigned char)*s) || *s == '_'))
+		return false;
+	for (; *s; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '_'))
+			return false;
+	return true;
+}
+
+size_t pol_path_push_quoted(struct pol_path *p, const char *key)
+{
+	size_t saved = p->len;
+
+	path_puts(p, "[\"");
+	for (const unsigned char *s = (const unsigned char *)key; *s; s++) {
+		if (*s == '"' || *s == '\\') {
+			path_putc(p, '\\');
+			path_putc(p, (char)*s);
+		} else if (*s < 0x20 || *s == 0x7f) {
+			char esc[8];
+
+			snprintf(esc, sizeof(esc), "\\u%04x", *s);
+			path_puts(p, esc);
+		} else {
+			path_putc(p, (char)*s);
+		}
+	}
+	path_puts(p, "\"]");
+	return saved;
+}
+
+size_t pol_path_push_key(struct pol_path *p, const char *key)
+{
+	size_t saved = p->len;
+
+	if (!is_identifier(key))
+		return pol_path_push_quoted(p, key);
+	path_putc(p, '.');
+	path_puts(p, key);
+	return saved;
+}
+
+size_t pol_path_push_index(struct pol_path *p, size_t i)
+{
+	size_t saved = p->len;
+	char idx[32];
+
+	snprintf(idx, sizeof(idx), "[%zu]", i);
+	path_puts(p, idx);
+	return saved;
+}
+
+void pol_path_pop(struct pol_path *p, size_t len)
+{
+	if (len < sizeof(p->buf)) {
+		p->len = len;
+		p->buf[len] = '\0';
+	}
+}
+
+int pol_fail(struct pol_error *err, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return -EINVAL;
+	snprintf(err->path, sizeof(err->path), "%s", path);
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	err->line = 0;
+	return -EINVAL;
+}

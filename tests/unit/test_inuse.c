@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * inuse: a fake proc tree (pids with fd links) in a temp dir. The links point at
+ * paths that need not exist: inuse only reads link targets, as on real /proc.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "inuse.h"
+
+struct fake_proc {
+	char dir[64];
+	int fd;
+};
+
+static void add_fd(struct fake_proc *p, const char *pid, const char *fd, const char *target)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", p->dir, pid);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%s/fd", p->dir, pid);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%s/fd/%s", p->dir, pid, fd);
+	assert_int_equal(symlink(target, path), 0);
+}
+
+static int setup(void **state)
+{
+	struct fake_proc *p = calloc(1, sizeof(*p));
+
+	strcpy(p->dir, "/tmp/mdevd-test-proc-XXXXXX");
+	assert_non_null(mkdtemp(p->dir));
+	add_fd(p, "1", "0", "/dev/null");
+	add_fd(p, "1", "1", "socket:[1234]");
+	add_fd(p, "42", "3", "/dev/vfio/vfio");
+	add_fd(p, "42", "4", "/dev/vfio/17");
+	add_fd(p, "42", "5", "/dev/vfio/3");
+	add_fd(p, "77", "9", "/dev/vfio/17");
+	add_fd(p, "77", "10", "/dev/vfio/devices/vfio0");
+	add_fd(p, "77", "11", "/dev/vfio/12abc");
+	/* Not a pid: ignored even though it has an fd dir. */
+	add_fd(p, "self", "1", "/dev/vfio/99");
+	p->fd = open(p->dir, O_RDONLY | O_DIRECTORY);
+	assert_true(p->fd >= 0);
+	*state = p;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fake_proc *p = *state;
+	char cmd[128];
+
+	close(p->fd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", p->dir);
+	assert_int_equal(system(cmd), 0);
+	free(p);
+	return 0;
+}
+
+static void test_scan_finds_groups(void **state)
+{
+	struct fake_proc *p = *state;
+	struct inuse in;
+
+	assert_int_equal(inuse_scan(p->fd, &in), 0);
+	/* Sorted and unique: 3 and 17 (17 is held twice); vfio container, cdevs, junk ignored. */
+	assert_int_equal(in.n_groups, 2);
+	assert_int_equal(in.groups[0], 3);
+	assert_int_equal(in.groups[1], 17);
+	assert_int_equal(in.unreadable, 0);
+	assert_true(inuse_has_group(&in, 17));
+	assert_true(inuse_has_group(&in, 3));
+	assert_false(inuse_has_group(&in, 99));
+	assert_false(inuse_has_group(&in, 12));
+	assert_false(inuse_has_group(&in, -1));
+	inuse_release(&in);
+}
+
+static void test_group_is_open(void **state)
+{
+	struct fake_proc *p = *state;
+
+	assert_int_equal(inuse_group_is_open(p->fd, 17), 1);
+	assert_int_equal(inuse_group_is_open(p->fd, 4), 0);
+}
+
+static void test_empty_proc(void **state)
+{
+	char dir[] = "/tmp/mdevd-test-proc-XXXXXX";
+	struct inuse in;
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	assert_int_equal(inuse_scan(fd, &in), 0);
+	assert_int_equal(in.n_groups, 0);
+	assert_false(inuse_has_group(&in, 0));
+	inuse_release(&in);
+	close(fd);
+	rmdir(dir);
+}
+
+static void test_real_proc_sees_own_open_file(void **state)
+{
+	/* The real /proc: no VFIO here, but the scan must run through without error. */
+	struct inuse in;
+	int fd = open("/proc", O_RDONLY | O_DIRECTORY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(inuse_scan(fd, &in), 0);
+	inuse_release(&in);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_scan_finds_groups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_is_open, setup, teardown),
+		cmocka_unit_test(test_empty_proc),
+		cmocka_unit_test(test_real_proc_sees_own_open_file),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

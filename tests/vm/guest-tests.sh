@@ -1,0 +1,400 @@
+#!/bin/bash
+# tests/vm/guest-tests.sh — mdevd against a real kernel: runs inside the test
+# VM (tests/vm/run.sh tests/vm/guest-tests.sh [FILTER]). FILTER is a regular
+# expression on test function names (e.g. 'types|foreign').
+#
+# Prints "ok N - desc" / "not ok N - desc" (+ "#" diagnostics) per test and
+# ends with "N passed, N failed"; exits non-zero on any failure.
+set -eu
+
+: "${MDEVD:?run me through tests/vm/run.sh}" "${REPO:?}" "${RESULTS:=/tmp}"
+. "$REPO/tests/vm/lib.sh"
+POL=$REPO/tests/vm/policies
+filter=${1:-.}
+work=$(mktemp -d)
+trap '[ -s "$work/pids" ] && xargs -r kill <"$work/pids" 2>/dev/null; rm -rf "$work"' EXIT
+
+n=0 passed=0 failed=0
+failures=()
+
+# ------------------------------------------------------------------ helpers
+say() { printf '%s\n' "$*"; }
+# md ARGS... -> runs mdevd; stdout in $work/out, stderr in $work/err, status in $rc
+md() {
+	rc=0
+	"$MDEVD" "$@" >"$work/out" 2>"$work/err" || rc=$?
+	say "\$ mdevd $* -> exit $rc"
+	sed 's/^/  out: /' "$work/out" | head -n 40
+	sed 's/^/  err: /' "$work/err" | head -n 20
+}
+# Each test runs in a subshell: fail ends the test.
+fail() { say "FAIL: $*"; exit 1; }
+expect_rc() { # expect_rc WANT [WANT...]
+	local w
+	for w in "$@"; do [ "$rc" = "$w" ] && return 0; done
+	fail "mdevd exited $rc, expected $*"
+}
+jqo() { jq -r "$@" "$work/out"; } # jq on the last mdevd stdout
+# sysfs view of live mdevs: "uuid parent type group" sorted
+sys_mdevs() {
+	local m p t g
+	for m in /sys/bus/mdev/devices/*; do
+		[ -e "$m" ] || continue
+		p=$(readlink -f "$m/..") t=$(readlink -f "$m/mdev_type") g=$(readlink -f "$m/iommu_group")
+		printf '%s %s %s %s\n' "${m##*/}" "${p##*/}" "${t##*/}" "${g##*/}"
+	done | sort
+}
+sys_uuids() { sys_mdevs | cut -d' ' -f1; }
+count() { vm_mdev_count "$@"; }
+avail() { cat "/sys/class/mdev_bus/$1/mdev_supported_types/$2/available_instances"; }
+reset_mdevs() {
+	vm_mdev_remove_all
+	[ "$(count)" = 0 ] || fail "could not remove all mdevs before the test"
+}
+group_of() { local g; g=$(readlink -f "/sys/bus/mdev/devices/$1/iommu_group"); echo "${g##*/}"; }
+new_uuid() { cat /proc/sys/kernel/random/uuid; }
+
+run_test() { # run_test FUNCTION DESCRIPTION
+	[[ $1 =~ $filter ]] || return 0
+	n=$((n + 1))
+	local t0=$SECONDS st=0
+	("$1") >"$work/log" 2>&1 || st=$?
+	if [ $st = 0 ]; then
+		passed=$((passed + 1))
+		say "ok $n - $2 ($((SECONDS - t0))s)"
+	else
+		failed=$((failed + 1))
+		failures+=("$n - $2")
+		say "not ok $n - $2"
+		tail -n 60 "$work/log" | sed 's/^/#   /'
+	fi
+	cp "$work/log" "$RESULTS/test-$n-$1.log" 2>/dev/null || true
+	# Leave no held VFIO groups behind: removing an mdev in use blocks.
+	if [ -s "$work/pids" ]; then
+		xargs -r kill <"$work/pids" 2>/dev/null || true
+		: >"$work/pids"
+		sleep 0.2
+	fi
+}
+
+# -------------------------------------------------------------------- tests
+t_binary() {
+	[ -x "$MDEVD" ] || fail "$MDEVD is not built"
+	md --version
+	expect_rc 0
+}
+
+t_types() { # (a) the 8 sample types with their capacities
+	reset_mdevs
+	md types -o json
+	expect_rc 0
+	jq -e . "$work/out" >/dev/null || fail "types -o json is not JSON"
+	local got want
+	got=$(jqo '[.[] | .parent as $p | .types[] | "\($p) \(.id) \(.available_instances) \(.device_api)"] | sort | .[]')
+	want=$(printf '%s\n' \
+		"mbochs mbochs-large 4 vfio-pci" "mbochs mbochs-medium 16 vfio-pci" "mbochs mbochs-small 64 vfio-pci" \
+		"mdpy mdpy-hd 4 vfio-pci" "mdpy mdpy-vga 4 vfio-pci" "mdpy mdpy-xga 4 vfio-pci" \
+		"mtty mtty-1 24 vfio-pci" "mtty mtty-2 12 vfio-pci" | sort)
+	say "got:"
+	say "$got"
+	[ "$got" = "$want" ] || fail "types differ from the expected 8 sample types; want:
+$want"
+	[ "$(jqo '.[] | select(.parent=="mtty") | .types[] | select(.id=="mtty-2") | .name')" = "Dual port serial" ] ||
+		fail "mtty-2 name is not 'Dual port serial'"
+	[ "$(jqo '.[] | select(.parent=="mbochs") | .types[] | select(.id=="mbochs-large") | .description')" = "virtual display, 64 MB video memory" ] ||
+		fail "mbochs-large description wrong"
+}
+
+t_types_shared() { # (a) shared pools are re-read: mtty ports, mdpy counter, mbochs memory
+	reset_mdevs
+	new_uuid >/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-2/create
+	new_uuid >/sys/class/mdev_bus/mdpy/mdev_supported_types/mdpy-hd/create
+	new_uuid >/sys/class/mdev_bus/mbochs/mdev_supported_types/mbochs-large/create
+	md types -o json
+	expect_rc 0
+	local got want
+	got=$(jqo '[.[] | .types[] | "\(.id)=\(.available_instances)"] | sort | join(" ")')
+	want="mbochs-large=3 mbochs-medium=12 mbochs-small=48 mdpy-hd=3 mdpy-vga=3 mdpy-xga=3 mtty-1=22 mtty-2=11"
+	say "got:  $got"
+	say "want: $want"
+	[ "$got" = "$want" ] || fail "available_instances after one create per parent"
+}
+
+t_policy_check() { # policy check: valid files pass, invalid ones fail with a path
+	local f
+	for f in mixed converge demo kubevirt mtty-2-by-name mbochs-small-max remove-unowned; do
+		md policy check "$POL/$f.json"
+		expect_rc 0
+	done
+	md policy check "$POL/invalid-count.json"
+	expect_rc 1
+	grep -q 'mtty-2\|types\|layouts' "$work/err" || fail "no JSON path in the error message"
+	md policy check "$POL/invalid-syntax.json"
+	expect_rc 1
+	[ -s "$work/err" ] || fail "no message for a syntax error"
+}
+
+t_mixed_capacity() { # (b) mtty + mbochs; shared memory decides what fits
+	reset_mdevs
+	md plan --policy "$POL/mixed.json" -o json
+	expect_rc 2
+	[ "$(jqo '[.actions[] | select(.action=="create")] | length')" = 11 ] ||
+		fail "plan should create 3 mtty-2 + 4 mbochs-large + 4 mbochs-medium"
+	md apply --policy "$POL/mixed.json"
+	expect_rc 3
+	grep -q mbochs "$work/err" || fail "message does not name the parent mbochs"
+	grep -q 'mbochs-medium\|mbochs-large' "$work/err" || fail "message does not name the type"
+	grep -qi 'ENOSPC\|no space' "$work/err" || fail "message does not say ENOSPC"
+	[ "$(count mtty mtty-2)" = 3 ] || fail "expected 3 mtty-2, got $(count mtty mtty-2)"
+	local l m
+	l=$(count mbochs mbochs-large) m=$(count mbochs mbochs-medium)
+	say "created: mbochs-large=$l mbochs-medium=$m"
+	[ $((l * 64 + m * 16)) = 256 ] || fail "mbochs memory not filled: large=$l medium=$m"
+	[ "$l" -le 4 ] && [ "$m" -le 3 ] || fail "more mbochs than requested"
+	# Policy order is large first: all 4 large fit and no medium.
+	[ "$l" = 4 ] && [ "$m" = 0 ] || fail "expected the 4 mbochs-large (listed first) to win, got large=$l medium=$m"
+	# Re-applying creates nothing more and reports the same shortfall.
+	local before
+	before=$(sys_uuids)
+	md apply --policy "$POL/mixed.json"
+	expect_rc 3
+	[ "$(sys_uuids)" = "$before" ] || fail "re-apply changed the set of mdevs"
+}
+
+t_converge_noop() { # (c) a policy that fits converges; re-plan/re-apply are no-ops
+	reset_mdevs
+	md apply --policy "$POL/converge.json"
+	expect_rc 0
+	[ "$(count mtty mtty-2)" = 3 ] && [ "$(count mbochs mbochs-large)" = 2 ] &&
+		[ "$(count mbochs mbochs-medium)" = 8 ] || fail "wrong counts: $(sys_mdevs)"
+	local before
+	before=$(sys_uuids)
+	md plan --policy "$POL/converge.json" -o json
+	expect_rc 0
+	[ "$(jqo '[.actions[] | select(.action=="create" or .action=="remove")] | length')" = 0 ] ||
+		fail "plan is not empty after apply"
+	md plan --policy "$POL/converge.json"
+	expect_rc 0
+	md apply --policy "$POL/converge.json"
+	expect_rc 0
+	[ "$(sys_uuids)" = "$before" ] || fail "re-apply changed the set of mdevs"
+	md apply --policy "$POL/converge.json" --dry-run
+	expect_rc 0
+}
+
+t_dry_run() { # apply --dry-run touches nothing
+	reset_mdevs
+	md apply --policy "$POL/converge.json" --dry-run
+	[ "$rc" != 1 ] || fail "dry-run failed"
+	[ "$(count)" = 0 ] || fail "dry-run created mdevs: $(sys_mdevs)"
+}
+
+t_uuid_stable() { # (d) rmmod/modprobe mtty destroys its mdevs; re-apply gives the same UUIDs
+	reset_mdevs
+	md apply --policy "$POL/converge.json"
+	expect_rc 0
+	local before after
+	before=$(sys_mdevs | awk '$2=="mtty" {print $1}')
+	[ "$(echo "$before" | wc -l)" = 3 ] || fail "expected 3 mtty mdevs"
+	rmmod mtty || fail "rmmod mtty failed"
+	[ "$(count mtty)" = 0 ] || fail "mtty mdevs survived rmmod"
+	[ ! -e /sys/class/mdev_bus/mtty ] || fail "mtty parent still registered"
+	vm_modprobe mtty || fail "modprobe mtty failed"
+	[ -e /sys/class/mdev_bus/mtty ] || fail "mtty parent did not come back"
+	md plan --policy "$POL/converge.json" -o json
+	expect_rc 2
+	md apply --policy "$POL/converge.json"
+	expect_rc 0
+	after=$(sys_mdevs | awk '$2=="mtty" {print $1}')
+	say "before: $(echo $before)"
+	say "after:  $(echo $after)"
+	[ "$before" = "$after" ] || fail "UUIDs differ after the module reload"
+	local u
+	for u in $after; do
+		[ "${u:14:1}" = 5 ] || fail "UUID $u is not a version 5 UUID"
+	done
+}
+
+t_machine_id() { # UUIDs depend on the machine id
+	reset_mdevs
+	md --machine-id 0123456789abcdef0123456789abcdef plan --policy "$POL/mtty-3.json" -o json
+	expect_rc 2
+	local a b
+	a=$(jqo '[.actions[] | select(.action=="create") | .uuid] | sort | join(" ")')
+	md --machine-id fedcba9876543210fedcba9876543210 plan --policy "$POL/mtty-3.json" -o json
+	expect_rc 2
+	b=$(jqo '[.actions[] | select(.action=="create") | .uuid] | sort | join(" ")')
+	say "a: $a"
+	say "b: $b"
+	[ -n "$a" ] && [ "$a" != "$b" ] || fail "UUIDs do not depend on --machine-id"
+}
+
+t_in_use() { # (e) an mdev held open survives a shrink; released, the shrink proceeds
+	reset_mdevs
+	md apply --policy "$POL/mtty-3.json"
+	expect_rc 0
+	[ "$(count mtty mtty-2)" = 3 ] || fail "expected 3 mtty-2"
+	md plan --policy "$POL/mtty-1.json" -o json
+	expect_rc 2
+	local victim g holder
+	victim=$(jqo '[.actions[] | select(.action=="remove")][0].uuid')
+	[ -n "$victim" ] && [ "$victim" != null ] || fail "plan removes nothing when shrinking 3 -> 1"
+	g=$(group_of "$victim")
+	[ -c "/dev/vfio/$g" ] || fail "/dev/vfio/$g missing for $victim"
+	# Hold the group open in a background process (fd 9 of sleep).
+	sleep 600 9<>"/dev/vfio/$g" &
+	holder=$!
+	echo $holder >>"$work/pids"
+	sleep 0.5
+	kill -0 $holder || fail "could not hold /dev/vfio/$g open"
+	say "holding /dev/vfio/$g ($victim) in pid $holder"
+	md plan --policy "$POL/mtty-1.json" -o json
+	[ "$(jqo --arg u "$victim" '[.actions[] | select(.uuid==$u) | .action] | join(",")')" = keep ] ||
+		fail "plan does not keep the held mdev $victim"
+	jqo --arg u "$victim" '.actions[] | select(.uuid==$u) | .reason' | grep -qi 'use' ||
+		fail "plan's reason for $victim does not say it is in use"
+	md plan --policy "$POL/mtty-1.json"
+	grep -qi 'in use' "$work/out" "$work/err" || fail "human plan does not say 'in use'"
+	md apply --policy "$POL/mtty-1.json"
+	[ "$rc" != 1 ] || fail "apply errored instead of skipping the mdev in use"
+	[ -e "/sys/bus/mdev/devices/$victim" ] || fail "the mdev in use was removed"
+	[ "$(count mtty mtty-2)" = 2 ] || fail "expected the free surplus mdev removed and the held one kept: $(count mtty mtty-2) left"
+	kill $holder
+	wait $holder 2>/dev/null || true
+	md plan --policy "$POL/mtty-1.json" -o json
+	expect_rc 2
+	md apply --policy "$POL/mtty-1.json"
+	expect_rc 0
+	[ "$(count mtty mtty-2)" = 1 ] || fail "shrink did not proceed after release"
+	[ ! -e "/sys/bus/mdev/devices/$victim" ] || fail "released mdev $victim still there"
+}
+
+t_over_capacity() { # (f) 5 mdpy-vga on a counter of 4: clean EUSERS message
+	reset_mdevs
+	md apply --policy "$POL/mdpy-over.json"
+	expect_rc 3
+	grep -q mdpy-vga "$work/err" || fail "message does not name the type mdpy-vga"
+	grep -q 'mdpy' "$work/err" || fail "message does not name the parent"
+	grep -qi 'EUSERS\|too many users' "$work/err" || fail "message does not say EUSERS"
+	[ "$(count mdpy mdpy-vga)" = 4 ] || fail "expected 4 mdpy-vga created, got $(count mdpy mdpy-vga)"
+	! grep -qi 'segmentation\|assert\|internal error' "$work/err" || fail "unclean failure"
+}
+
+t_max() { # "max" fills the parent
+	reset_mdevs
+	md apply --policy "$POL/mbochs-small-max.json"
+	expect_rc 0
+	[ "$(count mbochs mbochs-small)" = 64 ] || fail "expected 64 mbochs-small, got $(count mbochs mbochs-small)"
+	md plan --policy "$POL/mbochs-small-max.json"
+	expect_rc 0
+}
+
+t_by_name() { # a type given by its name ("Dual port serial") on parents "all"
+	reset_mdevs
+	md apply --policy "$POL/mtty-2-by-name.json"
+	expect_rc 0
+	[ "$(count mtty mtty-2)" = 2 ] || fail "expected 2 mtty-2, got: $(sys_mdevs)"
+	[ "$(count)" = 2 ] || fail "other mdevs created: $(sys_mdevs)"
+}
+
+t_kubevirt() { # KubeVirt mediatedDevicesConfiguration is understood
+	reset_mdevs
+	md policy check "$POL/kubevirt.json"
+	expect_rc 0
+	md plan --policy "$POL/kubevirt.json" -o json
+	expect_rc 2
+	local bad
+	bad=$(jqo '[.actions[] | select(.action=="create" and (.type!="mtty-2" or .parent!="mtty"))] | length')
+	[ "$bad" = 0 ] || fail "KubeVirt policy plans creates outside mtty/mtty-2"
+	[ "$(jqo '[.actions[] | select(.action=="create")] | length')" -ge 1 ] || fail "nothing to create"
+}
+
+t_pci() { # (g) edu bound to vfio-pci shows up with its IOMMU group
+	md pci -o json
+	expect_rc 0
+	local bdf g
+	bdf=$(vm_pci_find 1234:11e8)
+	[ -n "$bdf" ] || fail "no edu device in the guest"
+	[ "$(vm_pci_driver "$bdf")" = vfio-pci ] || fail "edu is not bound to vfio-pci in sysfs"
+	g=$(readlink -f "/sys/bus/pci/devices/$bdf/iommu_group")
+	g=${g##*/}
+	say "edu $bdf group $g"
+	[ "$(jqo --arg a "$bdf" '[.[] | select(.address==$a)] | length')" = 1 ] || fail "edu $bdf not listed"
+	[ "$(jqo --arg a "$bdf" '.[] | select(.address==$a) | "\(.vendor):\(.device)"')" = 1234:11e8 ] ||
+		fail "vendor:device is not 1234:11e8"
+	[ "$(jqo --arg a "$bdf" '.[] | select(.address==$a) | .driver')" = vfio-pci ] || fail "driver is not vfio-pci"
+	[ "$(jqo --arg a "$bdf" '.[] | select(.address==$a) | .iommu_group | tostring')" = "$g" ] ||
+		fail "iommu_group is not $g"
+	jqo --arg a "$bdf" '.[] | select(.address==$a) | .class' | grep -q . || fail "no class"
+	jqo --arg a "$bdf" '.[] | select(.address==$a) | has("numa_node")' | grep -q true || fail "no numa_node"
+	local nic
+	nic=$(vm_pci_find 8086:10d3)
+	[ "$(jqo --arg a "$nic" '.[] | select(.address==$a) | .driver')" = e1000e ] || fail "e1000e $nic not on e1000e"
+	[ "$(jqo 'length')" = "$(ls /sys/bus/pci/devices | wc -l)" ] || fail "pci lists a different number of functions than sysfs"
+}
+
+t_foreign() { # (h) a foreign mdev survives; removeUnowned removes it
+	reset_mdevs
+	local f
+	f=$(uuidgen 2>/dev/null || new_uuid)
+	echo "$f" >/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-2/create || fail "could not create foreign mdev"
+	md plan --policy "$POL/mtty-1.json" -o json
+	[ "$(jqo --arg u "$f" '[.actions[] | select(.uuid==$u and .action=="remove")] | length')" = 0 ] ||
+		fail "plan removes the foreign mdev"
+	md apply --policy "$POL/mtty-1.json"
+	[ "$rc" = 0 ] || [ "$rc" = 3 ] || fail "apply failed"
+	[ -e "/sys/bus/mdev/devices/$f" ] || fail "foreign mdev $f was removed without removeUnowned"
+	md apply --policy "$POL/empty.json"
+	[ -e "/sys/bus/mdev/devices/$f" ] || fail "foreign mdev $f was removed by an empty policy"
+	md apply --policy "$POL/remove-unowned.json"
+	expect_rc 0
+	[ ! -e "/sys/bus/mdev/devices/$f" ] || fail "foreign mdev $f survived removeUnowned: true"
+	[ "$(count mtty mtty-2)" = 2 ] || fail "expected 2 mtty-2 after remove-unowned policy"
+}
+
+t_list() { # (i) list -o json matches /sys/bus/mdev/devices
+	reset_mdevs
+	md apply --policy "$POL/converge.json"
+	new_uuid >/sys/class/mdev_bus/mdpy/mdev_supported_types/mdpy-xga/create
+	md list -o json
+	expect_rc 0
+	local got want
+	got=$(jqo '.[] | "\(.uuid) \(.parent) \(.type) \(.iommu_group | tostring)"' | sort)
+	want=$(sys_mdevs)
+	say "sysfs:"
+	say "$want"
+	[ "$got" = "$want" ] || fail "list differs from sysfs; list said:
+$got"
+	reset_mdevs
+	md list -o json
+	expect_rc 0
+	[ "$(jqo 'length')" = 0 ] || fail "list not empty with no mdevs"
+}
+
+# --------------------------------------------------------------------- main
+say "# mdevd VM tests: kernel $(uname -r), $MDEVD"
+run_test t_binary "mdevd binary runs in the guest"
+run_test t_types "types -o json: 8 sample types with their capacities"
+run_test t_types_shared "types -o json: shared pools (mtty ports, mdpy counter, mbochs memory)"
+run_test t_policy_check "policy check: valid policies pass, invalid ones fail with a path"
+run_test t_mixed_capacity "apply mtty + mbochs: shared memory decides, exit 3 with ENOSPC"
+run_test t_converge_noop "re-plan and re-apply of a converged policy are no-ops"
+run_test t_dry_run "apply --dry-run creates nothing"
+run_test t_uuid_stable "rmmod/modprobe mtty: re-apply restores the same UUIDs"
+run_test t_machine_id "UUIDs depend on --machine-id"
+run_test t_in_use "an mdev held open survives a shrink; released, the shrink proceeds"
+run_test t_over_capacity "over capacity: 5 mdpy-vga on a counter of 4 gives EUSERS"
+run_test t_max "\"max\" fills mbochs with 64 mbochs-small"
+run_test t_by_name "type given by name on parents \"all\""
+run_test t_kubevirt "KubeVirt mediatedDevicesConfiguration policy"
+run_test t_pci "pci -o json: edu on vfio-pci with its IOMMU group"
+run_test t_foreign "foreign mdev kept without removeUnowned, removed with it"
+run_test t_list "list -o json matches /sys/bus/mdev/devices"
+vm_mdev_remove_all
+
+if [ $failed -gt 0 ]; then
+	say "# failed:"
+	for f in "${failures[@]}"; do say "#   $f"; done
+fi
+say "$passed passed, $failed failed"
+[ $failed = 0 ]
