@@ -4,6 +4,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "apply.h"
 #include "inuse.h"
@@ -19,6 +21,15 @@ DEFINE_CLEANUP(struct plan, plan_free)
 static void report_skipped(void *userdata, const char *path, int err, const char *what)
 {
 	log_warnx("%s: skipped: %s", path, what);
+}
+
+/* Re-read after a step: does bus/mdev/devices/<uuid> exist? */
+static bool mdev_present(const struct apply_options *o, const char *uuid)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "bus/mdev/devices/%s", uuid);
+	return faccessat(o->sysfs_fd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 static int do_remove(const struct apply_options *o, const struct plan_action *a,
@@ -54,6 +65,12 @@ static int do_remove(const struct apply_options *o, const struct plan_action *a,
 
 		log_warnx("%s: remove failed: %s (%s)", a->uuid, why ? why : strerror(-r),
 			  lifecycle_errno_name(r));
+		res->failed++;
+		return 0;
+	}
+	if (mdev_present(o, a->uuid)) {
+		log_warnx("%s: the kernel accepted the remove, but the mdev is still there",
+			  a->uuid);
 		res->failed++;
 		return 0;
 	}
@@ -102,6 +119,12 @@ static int do_create(const struct apply_options *o, const struct plan_action *a,
 			res->no_capacity++;
 		else
 			res->failed++;
+		return 0;
+	}
+	if (!mdev_present(o, a->uuid)) {
+		log_warnx("%s: %s: the kernel accepted %s, but no such mdev appeared", a->parent,
+			  a->type_id, a->uuid);
+		res->failed++;
 		return 0;
 	}
 	log_info("created %s (%s on %s, slot %u)", a->uuid, a->type_id, a->parent, a->slot);

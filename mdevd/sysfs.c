@@ -114,6 +114,52 @@ int sysfs_read_link_name(int dirfd, const char *path, char *buf, size_t size)
 	return (int)blen;
 }
 
+int sysfs_read_link(int dirfd, const char *path, char *buf, size_t size)
+{
+	ssize_t len;
+
+	if (size == 0)
+		return -EFBIG;
+	len = readlinkat(dirfd, path, buf, size);
+	if (len < 0)
+		return -errno;
+	if ((size_t)len >= size)
+		return -EFBIG;
+	buf[len] = '\0';
+	return (int)len;
+}
+
+int sysfs_count_dir(int dirfd, const char *path, size_t *n)
+{
+	_cleanup_close_ int fd = -1;
+	struct dirent *de;
+	size_t count = 0;
+	DIR *dir;
+
+	fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dir = fdopendir(fd);
+	if (!dir)
+		return -errno;
+	steal_fd(fd); /* closedir() closes it now */
+	while ((errno = 0, de = readdir(dir))) {
+		if (de->d_name[0] == '.' &&
+		    (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+			continue;
+		count++;
+	}
+	if (errno) {
+		int r = -errno;
+
+		closedir(dir);
+		return r;
+	}
+	closedir(dir);
+	*n = count;
+	return 0;
+}
+
 int sysfs_write_attr(int dirfd, const char *path, const char *value)
 {
 	_cleanup_close_ int fd = -1;

@@ -41,6 +41,21 @@ int sysfs_read_int(int dirfd, const char *path, int *out);
 int sysfs_read_link_name(int dirfd, const char *path, char *buf, size_t size);
 
 /*
+ * sysfs_read_link - the whole target of the symlink @path (as readlinkat(2) gives it,
+ * usually relative), NUL-terminated, into @buf. Returns its length, -ENOENT when there is
+ * no such link, -EINVAL when @path is no symlink, -EFBIG when @buf is too small, or
+ * another -errno from readlinkat(2).
+ */
+int sysfs_read_link(int dirfd, const char *path, char *buf, size_t size);
+
+/*
+ * sysfs_count_dir - the number of entries (without "." and "..") of directory @path,
+ * with one open and getdents but no allocation per name. Sets *n on success.
+ * Returns 0, -ENOENT when the directory does not exist, or another -errno.
+ */
+int sysfs_count_dir(int dirfd, const char *path, size_t *n);
+
+/*
  * sysfs_write_attr - write @value to the attribute @path in a single write(2),
  * as the kernel's store handlers expect. Returns 0 or the negative errno the
  * kernel returned from open/write (for mdev "create": -EEXIST, -EINVAL, -ENOSPC,

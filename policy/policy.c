@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mdevd/macro.h"
 #include "mdevd/policy.h"
@@ -236,9 +237,6 @@ const struct mdev_type *pol_find_type(const struct mdev_parent *p, const char *t
 
 void pol_path_init(struct pol_path *p, const char *root)
 {
-	p->len = 0;
-	p->buf[0] = '\0';
-	pol_path_pop(p, 0);
 	snprintf(p->buf, sizeof(p->buf), "%s", root);
 	p->len = strlen(p->buf);
 }

@@ -110,8 +110,13 @@
  */
 #define MDEVD_UUID_NAMESPACE "6d646576-6400-4a5e-9d1c-6d6465766400"
 
-/* Ownership is checked over at least this many slots, whatever the capacity reads now. */
+/*
+ * Ownership is checked over at least PLAN_OWNED_SLOTS_MIN slots, whatever the
+ * capacity reads now, and at most PLAN_OWNED_SLOTS_MAX (a bound on the work per
+ * foreign mdev should a driver report absurd capacities).
+ */
 #define PLAN_OWNED_SLOTS_MIN 64U
+#define PLAN_OWNED_SLOTS_MAX 4096U
 
 enum plan_action_kind {
 	PLAN_CREATE, /* create an instance of type_id on parent with uuid */
@@ -157,9 +162,11 @@ struct plan_shortfall {
 struct plan {
 	/*
 	 * Ordered: all REMOVEs first (they free capacity), sorted by parent name,
-	 * type id, owned before foreign, slot, UUID; then CREATEs in policy order
-	 * (mode (a): parent name order; layouts: layout order, parent name order,
-	 * type requests as written, slot ascending); then KEEPs, sorted like REMOVEs.
+	 * type id, owned before foreign, slot descending (an interrupted shrink
+	 * leaves the low slots), UUID; then CREATEs in policy order (mode (a):
+	 * parent name order; layouts: layout order, parent name order, type
+	 * requests as written, slot ascending); then KEEPs, sorted by parent name,
+	 * type id, owned before foreign, slot ascending, UUID.
 	 */
 	struct plan_action *actions;
 	size_t n_actions;
@@ -204,8 +211,9 @@ int plan_derive_uuid(const char *machine_id, const char *parent, const char *typ
 
 /*
  * plan_owned_slot_limit - the slots ownership is checked over for @type:
- * max(PLAN_OWNED_SLOTS_MIN, n_instances + available_instances). @type may be NULL
- * (a type the inventory does not list): PLAN_OWNED_SLOTS_MIN.
+ * n_instances + available_instances, clamped to [PLAN_OWNED_SLOTS_MIN,
+ * PLAN_OWNED_SLOTS_MAX]. @type may be NULL (a type the inventory does not
+ * list): PLAN_OWNED_SLOTS_MIN.
  */
 unsigned int plan_owned_slot_limit(const struct mdev_type *type);
 

@@ -2,7 +2,7 @@
 /*
  * gen-tree - write a sysfs-shaped tree of a large vGPU node under DIR, for `make bench`.
  *
- *   gen-tree DIR
+ *   gen-tree [-g GPUS] DIR
  *
  * The node: 8 NVIDIA GPUs (10de:1eb8), each behind its own PCIe root port, each with 32
  * SR-IOV VFs; every VF is an mdev parent offering 24 types (nvidia-222 .. nvidia-245),
@@ -23,7 +23,8 @@
  *   bus/mdev/devices/                (no mdev instances yet)
  *
  * All symlinks are relative, as the kernel makes them. DIR is created if missing and must
- * be empty. Prints a one-line summary (functions, parents, type dirs, files, links).
+ * be empty. -g GPUS makes a smaller node (fewer GPUs, same 300 others) for profiling under
+ * valgrind. Prints a one-line summary (functions, parents, type dirs, files, links).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +47,7 @@
 static int root_fd = -1;
 static unsigned long n_files, n_dirs, n_links;
 static unsigned int next_group;
+static int n_gpus = N_GPUS;
 
 static void die(const char *fmt, ...)
 {
@@ -324,7 +326,7 @@ static void add_gpus(void)
 {
 	char dir[512], bdf[16], path[512];
 
-	for (int g = 0; g < N_GPUS; g++) {
+	for (int g = 0; g < n_gpus; g++) {
 		unsigned int rr = gpu_root[g], bb = rr + 1;
 		char pf_dir[512], pf_bdf[16];
 		struct func pf = {
@@ -463,8 +465,14 @@ static void add_others(void)
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: gen-tree DIR\n");
+	if (argc == 4 && strcmp(argv[1], "-g") == 0) {
+		n_gpus = atoi(argv[2]);
+		argv += 2;
+		argc -= 2;
+	}
+	if (argc != 2 || n_gpus < 0 || n_gpus > N_GPUS) {
+		fprintf(stderr, "usage: gen-tree [-g GPUS] DIR   (GPUS: 0..%d, default %d)\n",
+			N_GPUS, N_GPUS);
 		return 64;
 	}
 	mkdirs(AT_FDCWD, argv[1]);
@@ -487,8 +495,8 @@ int main(int argc, char **argv)
 
 	printf("gen-tree: %s: %d PCI functions (%d GPUs x %d VFs + %d others), %d mdev parents, "
 	       "%d type dirs; %lu files, %lu dirs, %lu symlinks\n",
-	       argv[1], N_GPUS * (1 + N_VFS) + N_OTHER, N_GPUS, N_VFS, N_OTHER, N_GPUS * N_VFS,
-	       N_GPUS * N_VFS * N_TYPES, n_files, n_dirs, n_links);
+	       argv[1], n_gpus * (1 + N_VFS) + N_OTHER, n_gpus, N_VFS, N_OTHER, n_gpus * N_VFS,
+	       n_gpus * N_VFS * N_TYPES, n_files, n_dirs, n_links);
 	close(root_fd);
 	return 0;
 }

@@ -116,7 +116,7 @@ def main():
         ("floor", "`tests/bench/floor DIR`", fl, "floor"),
         ("mdevctl 1.2 ¹", "`mdevctl types --dumpjson`", mc, "mdevctl"),
         ("mdevd ¹", "`mdevd types -o json`", mdns, None),
-        ("wrapper alone ¹", "`true`", wr, None),
+        ("wrapper alone ¹", "`/bin/true`", wr, None),
     ]
     t = []
     t.append("| program | command | mean ± σ (ms) | median (ms) | min (ms) | user / sys (ms) "

@@ -14,6 +14,7 @@
 #   MDEVD_VM_VFIO_IDS="1234:11e8"  PCI vendor:device bound to vfio-pci at boot
 #   MDEVD_VM_CMDLINE=...   extra kernel command line
 #   MDEVD_VM_OVERLAY=0     chroot into the plain read-only 9p root (no overlay)
+#   MDEVD_VM_MDEVD=PATH    the mdevd binary to test (default <repo>/mdevd/mdevd)
 set -eu
 
 die() { printf 'vm: error: %s\n' "$*" >&2; exit 125; }
@@ -34,7 +35,8 @@ script=$(cd "$(dirname "$script")" && pwd)/$(basename "$script")
 qemu=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 is not installed; the VM tests cannot run"
 [ -f "$out/vmlinuz" ] && [ -f "$out/initramfs.cpio.gz" ] || die "kernel or initramfs missing in $out"
 
-mdevd=$repo/mdevd/mdevd
+mdevd=${MDEVD_VM_MDEVD:-$repo/mdevd/mdevd}
+case $mdevd in /*) ;; *) mdevd=$PWD/$mdevd ;; esac
 [ -x "$mdevd" ] || printf 'vm: warning: %s is not built (run make)\n' "$mdevd" >&2
 
 accel=${MDEVD_VM_ACCEL:-}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * resource: the policy's selectors group inventory items into named pools, one
+ * per Kubernetes resource name. Pure: no I/O (the in-use / health facts come in
+ * through the inventory).
+ *
+ * Source of truth: KubeVirt's permittedHostDevices semantics
+ * (pkg/virt-handler/device-manager): mdevNameSelector is compared with the mdev
+ * type's name, both normalised (trimmed, spaces -> '_'), exactly; a type without a
+ * name file uses its type id. pciVendorSelector is "vendor:device", compared
+ * case-insensitively; only functions bound to vfio-pci are served.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "inventory.h"
+#include "policy.h"
+
+enum resource_kind {
+	RESOURCE_MDEV, /* device ids are mdev UUIDs */
+	RESOURCE_PCI,  /* device ids are PCI addresses */
+};
+
+/* One device in a pool. */
+struct resource_device {
+	char id[MDEVD_UUID_STR_LEN]; /* UUID (mdev) or BDF (PCI); stable across restarts */
+	int iommu_group;             /* -1 when none: then the device is not healthy */
+	int numa_node;               /* -1 when unknown: topology left out */
+	const char *parent;          /* mdev: parent name; PCI: PF address or own address (borrowed) */
+	bool healthy;
+};
+
+/* A device that matches a selector but is not served, and why ("bound to nvidia, not vfio-pci"). */
+struct resource_unserved {
+	char id[MDEVD_UUID_STR_LEN];
+	char *reason; /* owned */
+};
+
+struct resource_pool {
+	char *name; /* resource name, e.g. "nvidia.com/GRID_T4-1Q" (owned) */
+	enum resource_kind kind;
+	bool external_resource_provider;
+	struct resource_device *devices; /* sorted by id */
+	size_t n_devices;
+	struct resource_unserved *unserved;
+	size_t n_unserved;
+};
+
+struct resource_set {
+	struct resource_pool *pools; /* sorted by name */
+	size_t n_pools;
+};
+
+/*
+ * resource_build - the pools @pol's permittedHostDevices describe on the node @inv.
+ * @out: set to a new set on success (resource_set_free()); it borrows strings from
+ * @inv, so free it first. Returns 0 or -ENOMEM.
+ */
+int resource_build(const struct inventory *inv, const struct policy *pol,
+		   struct resource_set **out);
+
+void resource_set_free(struct resource_set *set);
+
+/*
+ * resource_env_name - the KubeVirt env var for a pool's Allocate response:
+ * "PCI_RESOURCE_<NAME>" or "MDEV_PCI_RESOURCE_<NAME>", <NAME> = the resource name
+ * upper-cased with '/' and '.' turned into '_'
+ * ("nvidia.com/GRID_T4-1Q" -> "MDEV_PCI_RESOURCE_NVIDIA_COM_GRID_T4-1Q").
+ * Writes to @buf (NUL-terminated). Returns 0 or -ENAMETOOLONG.
+ */
+int resource_env_name(enum resource_kind kind, const char *resource_name, char *buf,
+		      size_t size);

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * mdev: discovery of mdev parents, their types and live mdev instances, read through
+ * sysfs.h relative to one sysfs root fd. The results are the inventory's own structs
+ * (include/mdevd/inventory.h); inventory.c assembles them into a snapshot.
+ * Nothing here logs: skipped entries go to the inventory_report_fn.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mdevd/inventory.h"
+
+/*
+ * mdev_parents_load - every entry of class/mdev_bus/ with its types.
+ * @count_instances: also count each type's devices/ entries into n_instances (one more
+ *                   open + getdents per type); when false n_instances stays 0. The
+ *                   `types` command leaves it off to stay within a few syscalls per type.
+ * On success *out is a new array of *n parents sorted by name, each with types sorted
+ * by id (free with mdev_parents_free()). A parent or type that is malformed or vanishes
+ * during the scan is reported through @report and left out.
+ * Returns 0, -ENOMEM, or -errno when class/mdev_bus exists but cannot be read
+ * (a missing class/mdev_bus is no error: no parents).
+ */
+int mdev_parents_load(int sysfs_fd, bool count_instances, inventory_report_fn report,
+		      void *userdata, struct mdev_parent **out, size_t *n);
+
+/* mdev_parents_free - free an array from mdev_parents_load() and all it owns. */
+void mdev_parents_free(struct mdev_parent *parents, size_t n);
+
+/*
+ * mdev_instances_load - every entry of bus/mdev/devices/. On success *out is a new array
+ * of *n instances sorted by UUID (free with mdev_instances_free()). Entries whose name is
+ * no UUID (-EINVAL) or that vanish during the scan (-ENOENT) are reported and left out.
+ * Returns 0, -ENOMEM, or -errno when bus/mdev/devices exists but cannot be read.
+ */
+int mdev_instances_load(int sysfs_fd, inventory_report_fn report, void *userdata,
+			struct mdev_instance **out, size_t *n);
+
+/* mdev_instances_free - free an array from mdev_instances_load() and all it owns. */
+void mdev_instances_free(struct mdev_instance *mdevs, size_t n);
+
+/*
+ * mdev_uuid_normalize - check that @s is a UUID in canonical 8-4-4-4-12 hex form (either
+ * case) and write it lower-cased into @out. Returns 0 or -EINVAL (@out untouched).
+ */
+int mdev_uuid_normalize(const char *s, char out[MDEVD_UUID_STR_LEN]);
+
+/* mdev_is_bdf - whether @s has the form of a PCI address "dddd:bb:ss.f" (hex digits). */
+bool mdev_is_bdf(const char *s);

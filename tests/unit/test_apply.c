@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * apply: the applier's safety rules on a fixture tree built in a temp dir.
+ * A fixture's `create`/`remove` are plain files, so a write leaves its bytes
+ * there and nothing else happens: that is what these tests look at. The real
+ * kernel's answers are exercised by the VM tests (tests/vm/).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "apply.h"
+#include "lifecycle.h"
+#include "mdevd/plan.h"
+#include "mdevd/policy.h"
+
+#define MACHINE_ID "0123456789abcdef0123456789abcdef"
+
+struct tree {
+	char root[64]; /* sysfs root */
+	char proc[64]; /* proc root */
+	int sysfs_fd, proc_fd;
+	char owned[MDEVD_UUID_STR_LEN]; /* slot 0 of t1 on p0 */
+};
+
+static void xmkdirs(const char *root, const char *rel)
+{
+	char path[512], *p;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	for (p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		mkdir(path, 0755);
+		*p = '/';
+	}
+	mkdir(path, 0755);
+}
+
+static void xwrite(const char *root, const char *rel, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void xlink(const char *root, const char *rel, const char *target)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	assert_int_equal(symlink(target, path), 0);
+}
+
+static void xread(const char *root, const char *rel, char *buf, size_t size)
+{
+	char path[512];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, size - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+/* One virtual parent p0 with type t1 (2 free) and one owned live mdev in IOMMU group 5. */
+static int setup(void **state)
+{
+	struct tree *t = calloc(1, sizeof(*t));
+	const char *dev = "devices/virtual/p0/p0";
+	char rel[256];
+
+	strcpy(t->root, "/tmp/mdevd-test-sys-XXXXXX");
+	strcpy(t->proc, "/tmp/mdevd-test-proc-XXXXXX");
+	assert_non_null(mkdtemp(t->root));
+	assert_non_null(mkdtemp(t->proc));
+	plan_derive_uuid(MACHINE_ID, "p0", "t1", 0, t->owned);
+
+	xmkdirs(t->root, "class/mdev_bus");
+	xmkdirs(t->root, "bus/mdev/devices");
+	xmkdirs(t->root, "kernel/iommu_groups/5");
+	snprintf(rel, sizeof(rel), "%s/mdev_supported_types/t1/devices", dev);
+	xmkdirs(t->root, rel);
+	xlink(t->root, "class/mdev_bus/p0", "../../devices/virtual/p0/p0");
+	snprintf(rel, sizeof(rel), "%s/mdev_supported_types/t1/name", dev);
+	xwrite(t->root, rel, "Type one\n");
+	snprintf(rel, sizeof(rel), "%s/mdev_supported_types/t1/available_instances", dev);
+	xwrite(t->root, rel, "2\n");
+	snprintf(rel, sizeof(rel), "%s/mdev_supported_types/t1/device_api", dev);
+	xwrite(t->root, rel, "vfio-pci\n");
+	snprintf(rel, sizeof(rel), "%s/mdev_supported_types/t1/create", dev);
+	xwrite(t->root, rel, "");
+
+	snprintf(rel, sizeof(rel), "%s/%s", dev, t->owned);
+	xmkdirs(t->root, rel);
+	snprintf(rel, sizeof(rel), "%s/%s/mdev_type", dev, t->owned);
+	xlink(t->root, rel, "../mdev_supported_types/t1");
+	snprintf(rel, sizeof(rel), "%s/%s/iommu_group", dev, t->owned);
+	xlink(t->root, rel, "../../../../../kernel/iommu_groups/5");
+	snprintf(rel, sizeof(rel), "%s/%s/remove", dev, t->owned);
+	xwrite(t->root, rel, "");
+	snprintf(rel, sizeof(rel), "bus/mdev/devices/%s", t->owned);
+	{
+		char target[256];
+
+		snprintf(target, sizeof(target), "../../../devices/virtual/p0/p0/%s", t->owned);
+		xlink(t->root, rel, target);
+	}
+	snprintf(rel, sizeof(rel), "%s/mdev_supported_types/t1/devices/%s", dev, t->owned);
+	{
+		char target[256];
+
+		snprintf(target, sizeof(target), "../../../%s", t->owned);
+		xlink(t->root, rel, target);
+	}
+
+	t->sysfs_fd = open(t->root, O_RDONLY | O_DIRECTORY);
+	t->proc_fd = open(t->proc, O_RDONLY | O_DIRECTORY);
+	assert_true(t->sysfs_fd >= 0 && t->proc_fd >= 0);
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct tree *t = *state;
+	char cmd[256];
+
+	close(t->sysfs_fd);
+	close(t->proc_fd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", t->root, t->proc);
+	assert_int_equal(system(cmd), 0);
+	free(t);
+	return 0;
+}
+
+static struct policy *parse(const char *json)
+{
+	struct policy *pol = NULL;
+	struct pol_error err;
+
+	assert_int_equal(pol_parse(json, strlen(json), &pol, &err), 0);
+	return pol;
+}
+
+static void hold_group(struct tree *t, const char *pid, int group)
+{
+	char rel[128], target[64];
+
+	snprintf(rel, sizeof(rel), "%s/fd", pid);
+	xmkdirs(t->proc, rel);
+	snprintf(rel, sizeof(rel), "%s/fd/7", pid);
+	snprintf(target, sizeof(target), "/dev/vfio/%d", group);
+	xlink(t->proc, rel, target);
+}
+
+static struct apply_options options(struct tree *t)
+{
+	return (struct apply_options){
+		.sysfs_fd = t->sysfs_fd,
+		.sysfs_path = t->root,
+		.proc_fd = t->proc_fd,
+		.machine_id = MACHINE_ID,
+	};
+}
+
+static void test_in_use_mdev_is_not_removed(void **state)
+{
+	struct tree *t = *state;
+	struct policy *pol = parse("{\"mdevd\":{\"layouts\":[{\"parents\":[\"p0\"],"
+				   "\"types\":{\"t1\":0}}]}}");
+	struct apply_options o = options(t);
+	struct apply_result res;
+	char rel[256], buf[64];
+
+	hold_group(t, "4242", 5);
+	assert_int_equal(apply_policy(&o, pol, &res), 0);
+	assert_int_equal(res.removed, 0);
+	assert_int_equal(res.kept_in_use, 1);
+	snprintf(rel, sizeof(rel), "devices/virtual/p0/p0/%s/remove", t->owned);
+	xread(t->root, rel, buf, sizeof(buf));
+	assert_string_equal(buf, ""); /* never written */
+	policy_free(pol);
+}
+
+static void test_unused_owned_mdev_is_removed(void **state)
+{
+	struct tree *t = *state;
+	struct policy *pol = parse("{\"mdevd\":{\"layouts\":[{\"parents\":[\"p0\"],"
+				   "\"types\":{\"t1\":0}}]}}");
+	struct apply_options o = options(t);
+	struct apply_result res;
+	char rel[256], buf[64];
+
+	hold_group(t, "4242", 6); /* another group: not ours */
+	assert_int_equal(apply_policy(&o, pol, &res), 0);
+	/* Written once; a fixture's mdev does not vanish, and the re-read says so. */
+	assert_int_equal(res.removed, 0);
+	assert_int_equal(res.failed, 1);
+	assert_int_equal(res.rounds, 1);
+	assert_int_equal(res.kept_in_use, 0);
+	snprintf(rel, sizeof(rel), "devices/virtual/p0/p0/%s/remove", t->owned);
+	xread(t->root, rel, buf, sizeof(buf));
+	assert_string_equal(buf, "1");
+	policy_free(pol);
+}
+
+static void test_dry_run_writes_nothing(void **state)
+{
+	struct tree *t = *state;
+	struct policy *pol = parse("{\"mdevd\":{\"layouts\":[{\"parents\":[\"p0\"],"
+				   "\"types\":{\"t1\":2}}]}}");
+	struct apply_options o = options(t);
+	struct apply_result res;
+	char buf[64];
+
+	o.dry_run = true;
+	assert_int_equal(apply_policy(&o, pol, &res), 0);
+	assert_int_equal(res.created, 0);
+	assert_int_equal(res.rounds, 1);
+	xread(t->root, "devices/virtual/p0/p0/mdev_supported_types/t1/create", buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	policy_free(pol);
+}
+
+static void test_create_writes_derived_uuid(void **state)
+{
+	struct tree *t = *state;
+	struct policy *pol = parse("{\"mdevd\":{\"layouts\":[{\"parents\":[\"p0\"],"
+				   "\"types\":{\"t1\":2}}]}}");
+	struct apply_options o = options(t);
+	struct apply_result res;
+	char want[MDEVD_UUID_STR_LEN], buf[64];
+
+	/* Slot 0 exists; slot 1 is created: its derived UUID is what lands in `create`. */
+	plan_derive_uuid(MACHINE_ID, "p0", "t1", 1, want);
+	assert_int_equal(apply_policy(&o, pol, &res), 0);
+	/* Written once; no mdev appears in a fixture, and the re-read says so. */
+	assert_int_equal(res.created, 0);
+	assert_int_equal(res.failed, 1);
+	assert_int_equal(res.rounds, 1);
+	xread(t->root, "devices/virtual/p0/p0/mdev_supported_types/t1/create", buf, sizeof(buf));
+	assert_string_equal(buf, want);
+	policy_free(pol);
+}
+
+static void test_no_capacity_is_not_written(void **state)
+{
+	struct tree *t = *state;
+	struct policy *pol = parse("{\"mdevd\":{\"layouts\":[{\"parents\":[\"p0\"],"
+				   "\"types\":{\"t1\":3}}]}}");
+	struct apply_options o = options(t);
+	struct apply_result res;
+	char buf[64];
+
+	/* The planner saw 2 free; the parent now says 0 (shared capacity used elsewhere). */
+	xwrite(t->root, "devices/virtual/p0/p0/mdev_supported_types/t1/available_instances", "0\n");
+	assert_int_equal(apply_policy(&o, pol, &res), 0);
+	assert_int_equal(res.created, 0);
+	assert_true(res.shortfall >= 2);
+	xread(t->root, "devices/virtual/p0/p0/mdev_supported_types/t1/create", buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	policy_free(pol);
+}
+
+static void test_lifecycle_words(void **state)
+{
+	assert_non_null(strstr(lifecycle_create_error_str(-EEXIST), "already used"));
+	assert_non_null(strstr(lifecycle_create_error_str(-ENOSPC), "no capacity"));
+	assert_non_null(strstr(lifecycle_create_error_str(-EUSERS), "no capacity"));
+	assert_non_null(strstr(lifecycle_create_error_str(-ENODEV), "going away"));
+	assert_null(lifecycle_create_error_str(-EIO));
+	assert_string_equal(lifecycle_errno_name(-EUSERS), "EUSERS");
+	assert_string_equal(lifecycle_errno_name(-ENOSPC), "ENOSPC");
+	assert_non_null(strstr(lifecycle_remove_error_str(-ENOENT), "already gone"));
+}
+
+static void test_lifecycle_refuses_path_tricks(void **state)
+{
+	struct tree *t = *state;
+
+	assert_int_equal(lifecycle_create(t->sysfs_fd, "../p0", "t1", "x"), -EINVAL);
+	assert_int_equal(lifecycle_create(t->sysfs_fd, "p0", "t1/../t1", "x"), -EINVAL);
+	assert_int_equal(lifecycle_remove(t->sysfs_fd, "../../x"), -EINVAL);
+	assert_int_equal(lifecycle_remove(t->sysfs_fd, "00000000-0000-0000-0000-000000000000"),
+			 -ENOENT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_in_use_mdev_is_not_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unused_owned_mdev_is_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dry_run_writes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_writes_derived_uuid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_capacity_is_not_written, setup, teardown),
+		cmocka_unit_test(test_lifecycle_words),
+		cmocka_unit_test_setup_teardown(test_lifecycle_refuses_path_tricks, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
