@@ -138,9 +138,16 @@ static void report_shortfalls(const struct plan *plan, struct apply_result *res)
 	for (size_t i = 0; i < plan->n_shortfalls; i++) {
 		const struct plan_shortfall *s = &plan->shortfalls[i];
 
-		log_warnx("%s: %s: the policy asks for %u, only %u fit (no capacity left on the "
-			  "parent: the kernel answers ENOSPC/EUSERS beyond available_instances)",
-			  s->parent, s->type_id, s->wanted, s->planned);
+		if (s->blocked)
+			log_warnx("%s: %s: the policy asks for %u, %u planned; %u slot%s held back: "
+				  "the UUID is already used by another mdev (EEXIST)",
+				  s->parent, s->type_id, s->wanted, s->planned, s->blocked,
+				  s->blocked == 1 ? "" : "s");
+		if (s->wanted - s->planned > s->blocked)
+			log_warnx("%s: %s: the policy asks for %u, only %u fit: no capacity left on "
+				  "the parent (available_instances is 0; the kernel would answer "
+				  "ENOSPC or EUSERS)",
+				  s->parent, s->type_id, s->wanted, s->planned);
 		res->shortfall += s->wanted - s->planned;
 	}
 }

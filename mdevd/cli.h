@@ -37,6 +37,10 @@ int cmd_plan(const struct cli_globals *g, int argc, char **argv);
 int cmd_apply(const struct cli_globals *g, int argc, char **argv);
 int cmd_create(const struct cli_globals *g, int argc, char **argv);
 int cmd_remove(const struct cli_globals *g, int argc, char **argv);
+int cmd_dp_serve(const struct cli_globals *g, int argc, char **argv);
+int cmd_run(const struct cli_globals *g, int argc, char **argv);
+int cmd_status(const struct cli_globals *g, int argc, char **argv);
+int cmd_hostdev(const struct cli_globals *g, int argc, char **argv);
 
 /* Parse "-o json|human" / "--output=..." values. Returns 0 or -EINVAL. */
 int cli_parse_output(const char *value, enum cli_output *out);

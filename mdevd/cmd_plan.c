@@ -62,21 +62,22 @@ static void print_plan_human(const struct plan *plan)
 	}
 	for (size_t i = 0; i < plan->n_actions; i++) {
 		const struct plan_action *a = &plan->actions[i];
-		char slot[16] = "-";
+		char slot[16] = "-", reason[128];
 
-		if (a->reason != PLAN_REASON_FOREIGN && a->reason != PLAN_REASON_FOREIGN_REMOVE)
+		if (a->owned)
 			snprintf(slot, sizeof(slot), "%u", a->slot);
-		printf("%-6s  %s  %-14s %-16s slot %-3s  %s", plan_action_kind_str(a->kind), a->uuid,
-		       a->parent, a->type_id, slot, plan_reason_str(a->reason));
-		if (a->reason == PLAN_REASON_IN_USE)
-			printf(" (/dev/vfio/%d)", a->iommu_group);
-		putchar('\n');
+		plan_action_reason(a, reason, sizeof(reason));
+		printf("%-6s  %s  %-14s %-16s slot %-3s  %s\n", plan_action_kind_str(a->kind),
+		       a->uuid, a->parent, a->type_id, slot, reason);
 	}
 	for (size_t i = 0; i < plan->n_shortfalls; i++) {
 		const struct plan_shortfall *s = &plan->shortfalls[i];
 
-		printf("short   %s: %s: the policy asks for %u, only %u fit (available_instances)\n",
-		       s->parent, s->type_id, s->wanted, s->planned);
+		printf("short   %s: %s: the policy asks for %u, only %u fit", s->parent, s->type_id,
+		       s->wanted, s->planned);
+		if (s->blocked)
+			printf(" (%u held back: UUID used by another mdev)", s->blocked);
+		printf("\n");
 	}
 	printf("Plan: %zu to create, %zu to remove, %zu kept.\n", plan->n_create, plan->n_remove,
 	       n_keep);

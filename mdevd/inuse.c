@@ -152,7 +152,8 @@ void inuse_release(struct inuse *in)
 
 bool inuse_has_group(const struct inuse *in, int group)
 {
-	return group >= 0 && bsearch(&group, in->groups, in->n_groups, sizeof(int), cmp_int);
+	return group >= 0 && in->n_groups > 0 &&
+	       bsearch(&group, in->groups, in->n_groups, sizeof(int), cmp_int);
 }
 
 int inuse_group_is_open(int proc_fd, int group)

@@ -29,6 +29,10 @@ static const struct command {
 	{ "apply", cmd_apply, "create and remove mdevs so the node matches a policy" },
 	{ "create", cmd_create, "create one mdev by hand (not owned by mdevd)" },
 	{ "remove", cmd_remove, "remove one mdev by hand, refused while it is in use" },
+	{ "dp-serve", cmd_dp_serve, "serve the policy's pools to kubelet (test driver)" },
+	{ "run", cmd_run, "the node service: apply, serve device plugins, follow uevents" },
+	{ "status", cmd_status, "what is served, what is not and why, what is pending" },
+	{ "hostdev", cmd_hostdev, "libvirt <hostdev> XML for an mdev, a PCI function or a pool" },
 };
 
 static void usage(FILE *f)

@@ -16,14 +16,14 @@
 #include "mdevd/plan.h"
 #include "mdevd_uuid.h"
 
-/* Room for a normalised type name; sysfs attribute names and values are short. */
-#define NAME_BUF 256
+/* Room for a normalised type name: the policy's names are shorter, sysfs names too. */
+#define NAME_BUF POL_NAME_MAX
 
 /* One live mdev, as the planner sees it; one per inv->mdevs[], same order. */
 struct live {
 	const struct mdev_instance *m;
 	const struct mdev_type *type; /* NULL when the inventory lacks its parent or type */
-	size_t pidx;                  /* index in inv->parents; valid when has_parent */
+	size_t pidx;		      /* index in inv->parents; valid when has_parent */
 	bool has_parent;
 	bool owned;
 	unsigned int slot; /* when owned */
@@ -35,7 +35,7 @@ struct live {
 struct want {
 	size_t pidx;
 	const struct mdev_type *type; /* borrowed from the inventory */
-	int count;                    /* exact, or POL_COUNT_MAX */
+	int count;		      /* exact, or POL_COUNT_MAX */
 };
 
 struct planner {
@@ -80,37 +80,13 @@ static int grow(void **array, size_t *cap, size_t n, size_t elem_size)
 	return 0;
 }
 
-/*
- * KubeVirt's normalisation of type names: trimmed, inner spaces to '_'.
- * TODO: use pol_normalize_name() once policy/parse.c provides it; this is a
- * stand-in with the semantics documented in policy.h.
- */
-static int normalize_name(const char *name, char *buf, size_t size)
-{
-	const char *end;
-	size_t len;
-
-	while (isspace((unsigned char)*name))
-		name++;
-	end = name + strlen(name);
-	while (end > name && isspace((unsigned char)end[-1]))
-		end--;
-	len = (size_t)(end - name);
-	if (len >= size)
-		return -ENAMETOOLONG;
-	for (size_t i = 0; i < len; i++)
-		buf[i] = name[i] == ' ' ? '_' : name[i];
-	buf[len] = '\0';
-	return 0;
-}
-
 /* Does the policy's @want (a type id or a type name) name @t? */
 static bool type_name_matches(const struct mdev_type *t, const char *want)
 {
 	char a[NAME_BUF], b[NAME_BUF];
 
-	if (normalize_name(want, a, sizeof(a)) < 0 ||
-	    normalize_name(t->name ? t->name : t->id, b, sizeof(b)) < 0)
+	if (pol_normalize_name(want, a, sizeof(a)) < 0 ||
+	    pol_normalize_name(t->name ? t->name : t->id, b, sizeof(b)) < 0)
 		return false;
 	return streq(a, b);
 }
@@ -237,7 +213,7 @@ static int add_want(struct planner *p, size_t pidx, const struct mdev_type *type
 	r = grow((void **)&p->wants, &p->cap_wants, p->n_wants, sizeof(*p->wants));
 	if (r < 0)
 		return r;
-	p->wants[p->n_wants++] = (struct want){ .pidx = pidx, .type = type, .count = count };
+	p->wants[p->n_wants++] = (struct want){.pidx = pidx, .type = type, .count = count};
 	p->managed[pidx] = true;
 	return 0;
 }
@@ -383,9 +359,10 @@ static int wants_from_type_list(struct planner *p)
 					r = grow((void **)&ring, &cap_ring, n_ring, sizeof(*ring));
 					if (r < 0)
 						return r;
-					ring[n_ring++] = (struct ring_entry){
-						.id = parent->types[ti].id, .rank = rank, .alive = true
-					};
+					ring[n_ring++] =
+						(struct ring_entry){.id = parent->types[ti].id,
+								    .rank = rank,
+								    .alive = true};
 					break;
 				}
 				if (streq(ring[k].id, parent->types[ti].id)) {
@@ -511,7 +488,8 @@ static void classify_actions(struct planner *p)
 			continue;
 		}
 		w = l->type ? find_want(p, l->pidx, l->type) : NULL;
-		if (l->owned && w && (w->count == POL_COUNT_MAX || l->slot < (unsigned int)w->count)) {
+		if (l->owned && w &&
+		    (w->count == POL_COUNT_MAX || l->slot < (unsigned int)w->count)) {
 			l->kind = PLAN_KEEP;
 			l->reason = PLAN_REASON_WANTED;
 			continue;
@@ -549,8 +527,7 @@ static int uint_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int add_create(struct planner *p, const struct want *w, unsigned int slot,
-		      const char *uuid)
+static int add_create(struct planner *p, const struct want *w, unsigned int slot, const char *uuid)
 {
 	int r;
 
@@ -736,7 +713,7 @@ static int assemble(struct planner *p, struct plan **out)
 int plan_build(const struct inventory *inv, const struct policy *pol,
 	       const struct plan_context *ctx, struct plan **out)
 {
-	_cleanup_(planner_release) struct planner p = { .inv = inv, .pol = pol, .ctx = ctx };
+	_cleanup_(planner_release) struct planner p = {.inv = inv, .pol = pol, .ctx = ctx};
 	int r;
 
 	if (!inv || !pol || !ctx || !out || !machine_id_valid(ctx->machine_id))
@@ -753,7 +730,8 @@ int plan_build(const struct inventory *inv, const struct policy *pol,
 			return r;
 	}
 	classify_ownership(&p);
-	if (pol->n_layouts == 0) {
+	/* enabled: false turns KubeVirt's list off; mdevd's own layouts still apply. */
+	if (pol->n_layouts == 0 && !pol->mediated_devices_disabled) {
 		r = wants_from_type_list(&p);
 		if (r < 0)
 			return r;

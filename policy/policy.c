@@ -150,8 +150,8 @@ const char *pol_resource_name_error(const char *name)
 	if (!slash)
 		return "needs a domain prefix, like \"nvidia.com/GRID_T4-1Q\"";
 	if (strstr(name, "kubernetes.io/"))
-		return "must not be in the kubernetes.io domain (Kubernetes reserves it for its own "
-		       "resources)";
+		return "must not be in the kubernetes.io domain (Kubernetes reserves it for "
+		       "its own resources)";
 	if (strchr(slash + 1, '/'))
 		return "must have exactly one '/', between the domain and the name";
 	dlen = (size_t)(slash - name);
@@ -172,8 +172,8 @@ const char *pol_resource_name_error(const char *name)
 		return "has a name that does not start and end with a letter or digit";
 	for (size_t i = 0; i < nlen; i++)
 		if (!is_alnum(n[i]) && n[i] != '-' && n[i] != '_' && n[i] != '.')
-			return "has a name with characters other than letters, digits, '-', '_' and "
-			       "'.' (write spaces as '_')";
+			return "has a name with characters other than letters, digits, '-', "
+			       "'_' and '.' (write spaces as '_')";
 	return NULL;
 }
 

@@ -38,12 +38,17 @@
  *        order, each id once). Going round the ring, each type takes the first
  *        parent, in name order, that offers it and has no type yet; a type with no
  *        such parent left drops out; it ends when every parent has a type.
+ *     mediatedDevicesConfiguration.enabled: false (pol->mediated_devices_disabled)
+ *     turns this mode off: no parent is managed.
  *     Every managed parent's type is filled to capacity (POL_COUNT_MAX below); every
  *     other type on a managed parent is wanted 0 times. Unlike KubeVirt, a parent
  *     that keeps its type is topped up to capacity, and mdevs of a type that is no
  *     longer listed are only removed when mdevd owns them and the parent is managed.
  *
- * (b) mdevd.layouts: each layout selects parents ("all", a parent name, a PCI
+ * (b) mdevd.layouts (they replace mediatedDeviceTypes, and apply whatever
+ *     mediatedDevicesConfiguration.enabled says: they are mdevd's own section, and a
+ *     cluster that runs mdevd next to KubeVirt turns KubeVirt's handling off):
+ *     each layout selects parents ("all", a parent name, a PCI
  *     address, or vendor:device of the parent's PCI function). A parent belongs to
  *     the first layout that selects it; later layouts skip it. Each type request is
  *     resolved on each selected parent by type id, else by normalised name (first
@@ -56,7 +61,8 @@
  * Counts. An exact count N wants slots 0..N-1. POL_COUNT_MAX ("max", and every
  * type of mode (a)) wants every live owned instance of the type kept, plus as many
  * new slots (lowest free slot numbers first) as there is capacity: available_instances
- * plus the planned removals of that same (parent, type).
+ * plus the planned removals of that same (parent, type). New "max" slots stay below
+ * plan_owned_slot_limit(), so the next plan still recognises them.
  *
  * What happens to each live mdev:
  *   owned, on a managed parent, its slot wanted     KEEP   WANTED
@@ -86,9 +92,9 @@
  * time-sliced GPU from type A to type B removes A's instances, while B still reads
  * available_instances 0 and is a shortfall. The applier runs rounds of inventory ->
  * plan -> apply until a plan has no CREATE and no REMOVE; the second round sees B's
- * capacity and creates it. With nothing changing the node from outside, the plan
- * of a node that the previous plan was applied to has no CREATE and no REMOVE
- * beyond what capacity, in-use groups or blocked UUIDs held back.
+ * capacity and creates it. On a node nothing else changes, rounds reach a plan with
+ * no CREATE and no REMOVE; what capacity, in-use groups or blocked UUIDs still hold
+ * back stays in its shortfalls until the node changes.
  *
  * Backends. Actions speak of (parent, type, slot); for PARENT_BACKEND_MDEV the
  * applier writes the UUID to <type>/create or the instance's remove. The planner
@@ -126,12 +132,12 @@ enum plan_action_kind {
 
 /* Why an action is there; plan_reason_str() turns these into words. */
 enum plan_reason {
-	PLAN_REASON_WANTED,         /* CREATE/KEEP: the policy asks for this slot */
-	PLAN_REASON_NOT_WANTED,     /* REMOVE: owned, and the policy no longer asks for it */
-	PLAN_REASON_FOREIGN,        /* KEEP: not created by mdevd and not to be removed */
+	PLAN_REASON_WANTED,	    /* CREATE/KEEP: the policy asks for this slot */
+	PLAN_REASON_NOT_WANTED,	    /* REMOVE: owned, and the policy no longer asks for it */
+	PLAN_REASON_FOREIGN,	    /* KEEP: not created by mdevd and not to be removed */
 	PLAN_REASON_FOREIGN_REMOVE, /* REMOVE: not created by mdevd, removeUnowned is on */
-	PLAN_REASON_IN_USE,         /* KEEP: would be removed, but its IOMMU group is open */
-	PLAN_REASON_UNMANAGED,      /* KEEP: owned, on a parent the policy does not manage */
+	PLAN_REASON_IN_USE,	    /* KEEP: would be removed, but its IOMMU group is open */
+	PLAN_REASON_UNMANAGED,	    /* KEEP: owned, on a parent the policy does not manage */
 };
 
 struct plan_action {
@@ -140,7 +146,7 @@ struct plan_action {
 	char uuid[MDEVD_UUID_STR_LEN];
 	const char *parent;  /* borrowed from the inventory */
 	const char *type_id; /* borrowed from the inventory */
-	bool owned;          /* the UUID is mdevd's (always true for CREATE) */
+	bool owned;	     /* the UUID is mdevd's (always true for CREATE) */
 	unsigned int slot;   /* slot index for owned instances; 0 for foreign ones */
 	int iommu_group;     /* KEEP/REMOVE: the instance's group (-1: none); -1 for CREATE */
 };
@@ -170,7 +176,7 @@ struct plan {
 	 */
 	struct plan_action *actions;
 	size_t n_actions;
-	size_t n_create, n_remove; /* counts of CREATE and REMOVE actions */
+	size_t n_create, n_remove;	   /* counts of CREATE and REMOVE actions */
 	struct plan_shortfall *shortfalls; /* in the order of CREATEs */
 	size_t n_shortfalls;
 };

@@ -52,20 +52,20 @@
 #include "inventory.h"
 
 /* Limits of what pol_parse() accepts. */
-#define POL_MAX_SIZE    (16u << 20) /* bytes of JSON */
-#define POL_MAX_ENTRIES 1024        /* entries of any one list, and parents/types over all layouts */
-#define POL_NAME_MAX    256         /* bytes of a type, parent or selector string, with the NUL */
+#define POL_MAX_SIZE	(16u << 20) /* bytes of JSON */
+#define POL_MAX_ENTRIES 1024 /* entries of any one list, and parents/types over all layouts */
+#define POL_NAME_MAX	256  /* bytes of a type, parent or selector string, with the NUL */
 
 /* Which document shape the policy came in. */
 enum pol_shape {
-	POL_SHAPE_BARE,           /* a bare config */
-	POL_SHAPE_KUBEVIRT,       /* a KubeVirt CR: config at $.spec.configuration */
+	POL_SHAPE_BARE,		  /* a bare config */
+	POL_SHAPE_KUBEVIRT,	  /* a KubeVirt CR: config at $.spec.configuration */
 	POL_SHAPE_HYPERCONVERGED, /* a HyperConverged CR: config at $.spec */
 };
 
 /* permittedHostDevices.pciHostDevices[] */
 struct pol_pci_device {
-	char *selector;      /* "vendor:device", lower case, e.g. "10de:1eb8" */
+	char *selector;	     /* "vendor:device", lower case, e.g. "10de:1eb8" */
 	char *resource_name; /* e.g. "nvidia.com/TU104GL_Tesla_T4" */
 	bool external_resource_provider;
 };
@@ -79,9 +79,9 @@ struct pol_mdev_device {
 
 /* How a layout names its parents: one string each, told apart by shape. */
 enum pol_parent_kind {
-	POL_PARENT_ADDRESS,       /* "0000:65:00.0" (or "65:00.0"): the parent with that PCI address */
+	POL_PARENT_ADDRESS, /* "0000:65:00.0" (or "65:00.0"): the parent with that PCI address */
 	POL_PARENT_VENDOR_DEVICE, /* "10de:1eb8": every PCI parent with that vendor:device */
-	POL_PARENT_NAME,          /* "mtty": the parent with that class/mdev_bus name */
+	POL_PARENT_NAME,	  /* "mtty": the parent with that class/mdev_bus name */
 };
 
 struct pol_parent_match {
@@ -100,7 +100,7 @@ struct pol_type_request {
 
 /* mdevd.layouts[]: exact instance counts of types on a set of parents. */
 struct pol_layout {
-	bool all_parents; /* "parents": "all"; then parents is NULL */
+	bool all_parents;		  /* "parents": "all"; then parents is NULL */
 	struct pol_parent_match *parents; /* in the order written, no duplicates */
 	size_t n_parents;
 	struct pol_type_request *types; /* in the order written; may be empty: "no mdevs here" */
@@ -145,7 +145,7 @@ struct pol_error {
 	 * A path that does not fit is cut short. */
 	char path[POL_PATH_MAX];
 	char message[POL_ERROR_MAX]; /* the reason, one sentence, no trailing newline */
-	int line;                    /* 1-based line of a JSON syntax error, 0 otherwise */
+	int line;		     /* 1-based line of a JSON syntax error, 0 otherwise */
 };
 
 /*

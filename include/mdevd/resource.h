@@ -28,8 +28,14 @@ struct resource_device {
 	char id[MDEVD_UUID_STR_LEN]; /* UUID (mdev) or BDF (PCI); stable across restarts */
 	int iommu_group;             /* -1 when none: then the device is not healthy */
 	int numa_node;               /* -1 when unknown: topology left out */
-	const char *parent;          /* mdev: parent name; PCI: PF address or own address (borrowed) */
-	bool healthy;
+	/*
+	 * Where the device sits, for GetPreferredAllocation's "same parent" rule (borrowed from
+	 * the inventory): an mdev's parent name, or the parent's PF address when the parent is
+	 * an SR-IOV VF (NVIDIA Ampere+: one vGPU per VF, so the PF is the shared card); a PCI
+	 * function's PF address when it is a VF, else its own address.
+	 */
+	const char *parent;
+	bool healthy; /* false when the device has no IOMMU group (it cannot be assigned) */
 };
 
 /* A device that matches a selector but is not served, and why ("bound to nvidia, not vfio-pci"). */
@@ -38,6 +44,14 @@ struct resource_unserved {
 	char *reason; /* owned */
 };
 
+/*
+ * One pool per distinct resource name of the policy, even when nothing on the node matches
+ * yet (its plugin then lists no devices, and devices may appear later). Two selectors with
+ * the same resource name and kind share one pool; a device that an earlier pool (in policy
+ * order, mediatedDevices before pciHostDevices) already holds is not listed twice: it goes
+ * into the later pool's unserved list. A selector whose resource name is already used by a
+ * pool of the other kind serves nothing: its matches are unserved, with that reason.
+ */
 struct resource_pool {
 	char *name; /* resource name, e.g. "nvidia.com/GRID_T4-1Q" (owned) */
 	enum resource_kind kind;
@@ -55,13 +69,19 @@ struct resource_set {
 
 /*
  * resource_build - the pools @pol's permittedHostDevices describe on the node @inv.
+ * mediatedDevices match live mdev instances (INVENTORY_TYPES | INVENTORY_MDEVS), and
+ * pciHostDevices PCI functions (INVENTORY_PCI).
  * @out: set to a new set on success (resource_set_free()); it borrows strings from
  * @inv, so free it first. Returns 0 or -ENOMEM.
  */
 int resource_build(const struct inventory *inv, const struct policy *pol,
 		   struct resource_set **out);
 
+/* resource_set_free - release a set. NULL is a no-op. */
 void resource_set_free(struct resource_set *set);
+
+/* resource_get_pool - the pool named @name, or NULL (borrowed). */
+const struct resource_pool *resource_get_pool(const struct resource_set *set, const char *name);
 
 /*
  * resource_env_name - the KubeVirt env var for a pool's Allocate response:

@@ -72,8 +72,12 @@ def main():
     r_floor, s_floor = ratio(md, fl)
     r_ctl, s_ctl = ratio(mc, mdns)
     r_ctl_sub = (mc["mean"] - wr["mean"]) / md["mean"]
-    ok_floor = r_floor <= TARGET_FLOOR
-    ok_ctl = r_ctl >= TARGET_MDEVCTL
+    # the verdicts use the ratio of medians: this is a shared 2-core machine and a burst of
+    # someone else's work in one command's runs drags its mean, much less its median
+    m_floor = md["median"] / fl["median"]
+    m_ctl = mc["median"] / mdns["median"]
+    ok_floor = m_floor <= TARGET_FLOOR
+    ok_ctl = m_ctl >= TARGET_MDEVCTL
 
     st = {k: strace_table(k) for k in ("mdevd", "floor", "mdevctl")}
     rs = {k: rss(k) for k in ("mdevd", "floor", "mdevctl")}
@@ -94,10 +98,11 @@ def main():
           % (per_type("mdevd"), per_type("floor"), per_type("mdevctl")))
     print("bench: peak RSS: mdevd %s KiB, floor %s KiB, mdevctl %s KiB"
           % (rs["mdevd"], rs["floor"], rs["mdevctl"]))
-    for name, r, s, ok, tgt in (("mdevd/floor", r_floor, s_floor, ok_floor, "<= 1.25"),
-                                ("mdevctl/mdevd", r_ctl, s_ctl, ok_ctl, ">= 2")):
-        print("bench: %-14s %.2f ± %.2f  (target %s)%s"
-              % (name, r, s, tgt, "" if ok else "  TARGET MISSED"))
+    for name, r, s, m, ok, tgt in (
+            ("mdevd/floor", r_floor, s_floor, m_floor, ok_floor, "<= 1.25"),
+            ("mdevctl/mdevd", r_ctl, s_ctl, m_ctl, ok_ctl, ">= 2")):
+        print("bench: %-14s %.2f (medians; means: %.2f ± %.2f)  target %s: %s"
+              % (name, m, r, s, tgt, "met" if ok else "TARGET MISSED"))
     if not (ok_floor and ok_ctl):
         print("bench: TARGET MISSED (see %s)" % os.path.relpath(DOC))
 
@@ -155,8 +160,9 @@ relative `class/mdev_bus/`, `bus/pci/devices/`, `iommu_group`, `driver`, `physfn
 `virtfnN` links). It lives on **{fstype}** (`{tmpdir}`); sysfs is memory-backed too, but
 see the guest section for the real thing.
 
-**Machine:** {cpu}, {nproc} CPUs (`nproc`), kernel {kernel}; load average at the end of
-the run {load}. Tools: {hfv}, {mdevctlv}, mdevd {mdevdv}.
+**Machine:** {cpu}, {nproc} CPUs (`nproc`), kernel {kernel}; load average
+{load0} at the start of the run, {load} at the end. Tools: {hfv}, {mdevctlv},
+mdevd {mdevdv}.
 
 **Method:** one `hyperfine -N --warmup {warmup} --runs {runs}` run over all five commands
 below (output discarded). Each tool's output was first checked to list all {ntypes} type
@@ -170,15 +176,20 @@ the tree bound over `/sys`: `unshare -m sh -c 'mount --bind DIR /sys && exec mde
 `/sys`, its default root) and **mdevctl/mdevd is the ratio of those two wrapped runs**;
 no subtraction, so no noise from it, and if anything conservative (the wrapper's constant
 cost is added to both). The wrapper alone (`exec /bin/true`) is listed to show that cost;
-with it subtracted from mdevctl and compared with bare mdevd the ratio is {r_ctl_sub:.2f}.
+with it subtracted from mdevctl and compared with bare mdevd the ratio (of means) is
+{r_ctl_sub:.2f}.
 mdevd/floor compares the two bare runs, where no wrapper dilutes the difference.
 
 {table}
 
-| ratio | value (mean ± σ) | target | |
-|---|---:|---:|---|
-| mdevd / floor | {r_floor:.2f} ± {s_floor:.2f} | ≤ {tf} | {vf} |
-| mdevctl / mdevd | {r_ctl:.2f} ± {s_ctl:.2f} | ≥ {tc} | {vc} |
+| ratio | of medians | of means (± σ) | target | verdict (on medians) |
+|---|---:|---:|---:|---|
+| mdevd / floor | {m_floor:.2f} | {r_floor:.2f} ± {s_floor:.2f} | ≤ {tf} | {vf} |
+| mdevctl / mdevd ¹ | {m_ctl:.2f} | {r_ctl:.2f} ± {s_ctl:.2f} | ≥ {tc:g} | {vc} |
+
+The verdicts use the ratio of medians: the machine is shared (2 CPUs, other builds may
+run), and a burst of foreign load during one command's runs moves its mean far more than
+its median. Both ratios are shown.
 
 Syscalls per type dir, by syscall (`strace -c` counts / {ntypes}):
 
@@ -196,11 +207,13 @@ plus the directory reads amortised over the 24 types of a parent.
 {guest}{end}
 """.format(date=E["DATE"], gen=E["GEN_SUMMARY"], fstype=E["FSTYPE"], tmpdir=E["BENCH_TMPDIR"],
            cpu=E["CPU"] or "unknown CPU", nproc=E["NPROC"], kernel=E["KERNEL"],
-           load=E["LOAD"], hfv=E["HF_VERSION"], mdevctlv=E["MDEVCTL_VERSION"] or "mdevctl",
+           load=E["LOAD"], load0=E.get("LOAD0", "?"), hfv=E["HF_VERSION"],
+           mdevctlv=E["MDEVCTL_VERSION"] or "mdevctl",
            mdevdv=E["MDEVD_VERSION"] or "(unversioned)", warmup=E["WARMUP"],
            runs=E["RUNS"], ntypes=NTYPES, r_ctl_sub=r_ctl_sub, table="\n".join(t),
            r_floor=r_floor, s_floor=s_floor, tf=TARGET_FLOOR, vf=verdict_floor,
-           r_ctl=r_ctl, s_ctl=s_ctl, tc=TARGET_MDEVCTL, vc=verdict_ctl,
+           r_ctl=r_ctl, s_ctl=s_ctl, m_floor=m_floor, m_ctl=m_ctl, tc=TARGET_MDEVCTL,
+           vc=verdict_ctl,
            bd_mdevd=breakdown("mdevd"), bd_floor=breakdown("floor"),
            bd_mdevctl=breakdown("mdevctl"), begin=BEGIN, guest=guest, end=END)
     os.makedirs(os.path.dirname(DOC), exist_ok=True)

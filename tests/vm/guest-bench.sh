@@ -26,7 +26,7 @@ bench() { # bench LABEL CMD...
 		;;
 	esac
 	t0=$(now_ns)
-	for ((i = 0; i < runs; i++)); do "$@" >/dev/null 2>&1; done
+	for ((i = 0; i < runs; i++)); do "$@" >/dev/null 2>&1 || true; done
 	t1=$(now_ns)
 	ms=$(((t1 - t0) / 1000000))
 	printf 'bench %-28s runs=%d total_ms=%d mean_ms=%d.%02d\n' "$label" "$runs" "$ms" \

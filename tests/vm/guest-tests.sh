@@ -22,7 +22,7 @@ say() { printf '%s\n' "$*"; }
 # md ARGS... -> runs mdevd; stdout in $work/out, stderr in $work/err, status in $rc
 md() {
 	rc=0
-	"$MDEVD" "$@" >"$work/out" 2>"$work/err" || rc=$?
+	timeout 120 "$MDEVD" "$@" >"$work/out" 2>"$work/err" || rc=$?
 	say "\$ mdevd $* -> exit $rc"
 	sed 's/^/  out: /' "$work/out" | head -n 40
 	sed 's/^/  err: /' "$work/err" | head -n 20
@@ -242,7 +242,9 @@ t_in_use() { # (e) an mdev held open survives a shrink; released, the shrink pro
 	g=$(group_of "$victim")
 	[ -c "/dev/vfio/$g" ] || fail "/dev/vfio/$g missing for $victim"
 	# Hold the group open in a background process (fd 9 of sleep).
-	sleep 600 9<>"/dev/vfio/$g" &
+	# Time-limited, so that a wrongly written "remove" (which blocks until
+	# the group is released) fails this test instead of hanging the VM.
+	sleep 90 9<>"/dev/vfio/$g" &
 	holder=$!
 	echo $holder >>"$work/pids"
 	sleep 0.5

@@ -20,8 +20,8 @@ say() { echo "vm-init: $*"; }
 halt() {
 	sync
 	umount /mnt/results 2>/dev/null
-	echo o >/proc/sysrq-trigger 2>/dev/null
 	poweroff -f
+	echo o >/proc/sysrq-trigger 2>/dev/null
 	sleep 10
 }
 fatal() {
@@ -86,6 +86,7 @@ hostname mdevd-vm
 
 # Bind the requested PCI devices to vfio-pci (same helper the tests use).
 if [ -n "${VM_VFIO_IDS:-}" ]; then
+	# shellcheck source=tests/vm/lib.sh
 	if . "$root$REPO/tests/vm/lib.sh"; then
 		for id in $VM_VFIO_IDS; do
 			vm_bind_vfio "$id" || say "warning: could not bind $id to vfio-pci"

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # tests/vm/lib.sh — helpers for scripts running inside the mdevd test VM.
 # POSIX sh (also sourced by the busybox /init). Source it:
 #   . "$REPO/tests/vm/lib.sh"

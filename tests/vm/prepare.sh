@@ -113,7 +113,7 @@ else
 	mkdir -p "$out/debs"
 	dl() { # dl PKG VERSION-or-empty
 		if [ -n "$2" ]; then spec="$1=$2"; else spec=$1; fi
-		if ls "$out/debs/$1"_"${2:-}"*.deb >/dev/null 2>&1; then
+		if ls "$out/debs/${1}_${2:-}"*.deb >/dev/null 2>&1; then
 			return 0
 		fi
 		log "downloading $spec"
@@ -145,7 +145,7 @@ else
 	rm -rf "$out/kernel" "$out/samples"
 	mkdir -p "$out/kernel"
 	for p in "linux-image-$KVER-unsigned" "linux-headers-$KVER" "linux-headers-6.1.0-$ABI-common"; do
-		dpkg -x "$(ls "$out/debs/$p"_"$VERSION"_*.deb)" "$out/kernel"
+		dpkg -x "$(ls "$out/debs/${p}_${VERSION}"_*.deb)" "$out/kernel"
 	done
 	dpkg -x "$(ls -t "$out/debs"/linux-kbuild-6.1_*.deb | head -n1)" "$out/kernel"
 	# The headers' Makefile includes the -common tree by absolute path.
@@ -162,7 +162,7 @@ hdrs=$kdir/usr/src/linux-headers-$KVER
 
 # ------------------------------------------------------ sample mdev drivers
 if [ ! -f "$out/samples/.done" ]; then
-	src=$(ls "$out/debs"/linux-source-6.1_"$SRCVERSION"_all.deb)
+	src=$(ls "$out/debs/linux-source-6.1_${SRCVERSION}_all.deb")
 	log "extracting samples/vfio-mdev from $(basename "$src") (~10 s)"
 	rm -rf "$out/samples"
 	mkdir -p "$out/samples/src"

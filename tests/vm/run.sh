@@ -9,7 +9,7 @@
 #
 # Environment:
 #   MDEVD_VM_TIMEOUT=600   seconds before the VM is killed (exit 124)
-#   MDEVD_VM_KEEP=1        keep build/vm/results/run.* after the run
+#   MDEVD_VM_KEEP=1        keep build/vm/results/run.* (always kept on failure)
 #   MDEVD_VM_ACCEL=tcg|kvm force the accelerator
 #   MDEVD_VM_VFIO_IDS="1234:11e8"  PCI vendor:device bound to vfio-pci at boot
 #   MDEVD_VM_CMDLINE=...   extra kernel command line
@@ -47,6 +47,7 @@ if [ -z "$accel" ]; then
 		accel=tcg
 	fi
 fi
+# shellcheck disable=SC2054 # commas belong to QEMU option values
 case $accel in
 kvm) accel_args=(-accel kvm -cpu host) ;;
 tcg) accel_args=(-accel tcg,thread=multi -cpu max) ;;
@@ -56,8 +57,13 @@ esac
 mkdir -p "$out/results"
 res=$(mktemp -d "$out/results/run.XXXXXX")
 chmod 755 "$res"
+final_rc=125
 cleanup() {
-	if [ -z "${MDEVD_VM_KEEP:-}" ]; then rm -rf "$res"; fi
+	if [ -z "${MDEVD_VM_KEEP:-}" ] && [ "$final_rc" = 0 ]; then
+		rm -rf "$res"
+	else
+		printf 'vm: guest results kept in %s\n' "${res#"$repo"/}" >&2
+	fi
 }
 trap cleanup EXIT
 
@@ -106,6 +112,7 @@ if [ -f "$res/rc" ]; then
 	rc=$(cat "$res/rc")
 	printf 'vm: guest script exited %s after %ss\n' "$rc" "$elapsed" >&2
 	[ -f "$res/init-error" ] && printf 'vm: %s\n' "$(cat "$res/init-error")" >&2
+	final_rc=$rc
 	exit "$rc"
 fi
 if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then

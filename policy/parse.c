@@ -1,0 +1,1313 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The policy parser: the only file of mdevd that reads JSON through cJSON. It turns
+ * the document into an owned struct policy and rejects, with a JSON path, anything
+ * that can be judged without the node (policy.h lists what).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+
+#include "mdevd/macro.h"
+#include "mdevd/policy.h"
+#include "pol_private.h"
+
+DEFINE_CLEANUP(cJSON, cJSON_Delete)
+DEFINE_CLEANUP(struct policy, policy_free)
+
+/* Which shapes know a key: a mask of 1 << enum pol_shape. */
+#define IN_BARE		     (1u << POL_SHAPE_BARE)
+#define IN_KV		     (1u << POL_SHAPE_KUBEVIRT)
+#define IN_HCO		     (1u << POL_SHAPE_HYPERCONVERGED)
+#define IN_KUBEVIRT_SPELLING (IN_BARE | IN_KV)
+#define IN_ALL		     (IN_BARE | IN_KV | IN_HCO)
+
+#define MAX_KEYS 8
+
+struct key_spec {
+	const char *key;
+	unsigned int shapes;
+};
+
+/* Keys that KubeVirt and the HyperConverged CR spell differently: {KubeVirt, HyperConverged}. */
+static const char *const spellings[][2] = {
+	{"pciVendorSelector", "pciDeviceSelector"},
+	{"usb", "usbHostDevices"},
+};
+
+struct parser {
+	enum pol_shape shape;
+	struct pol_path path;
+	struct pol_error *err;
+	struct policy *pol;
+	/* Where each kept pciHostDevices / mediatedDevices entry was written (index in the list).
+	 */
+	size_t *pci_src, *mdev_src;
+	size_t total_parents, total_types;
+};
+
+static int fail(struct parser *ps, const char *fmt, ...) _printf_(2, 3);
+
+static int fail(struct parser *ps, const char *fmt, ...)
+{
+	char msg[POL_ERROR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return pol_fail(ps->err, ps->path.buf, "%s", msg);
+}
+
+static int nomem(struct parser *ps)
+{
+	fail(ps, "out of memory");
+	return -ENOMEM;
+}
+
+static const char *json_type(const cJSON *v)
+{
+	if (cJSON_IsObject(v))
+		return "an object";
+	if (cJSON_IsArray(v))
+		return "an array";
+	if (cJSON_IsString(v))
+		return "a string";
+	if (cJSON_IsNumber(v))
+		return "a number";
+	if (cJSON_IsBool(v))
+		return "a boolean";
+	if (cJSON_IsNull(v))
+		return "null";
+	return "an unknown value";
+}
+
+/* Levenshtein distance of two short strings; SIZE_MAX when either is too long to care. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t prev[65], cur[65];
+
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+
+			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, sizeof(prev[0]) * (lb + 1));
+	}
+	return prev[lb];
+}
+
+/* The closest of @cands to @word: a case-insensitive match or at most 2 edits; or NULL. */
+static const char *suggest(const char *word, const char *const *cands, size_t n)
+{
+	const char *best = NULL;
+	size_t best_d = 3;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t d;
+
+		if (strcasecmp(word, cands[i]) == 0)
+			return cands[i];
+		d = edit_distance(word, cands[i]);
+		if (d < best_d) {
+			best_d = d;
+			best = cands[i];
+		}
+	}
+	return best;
+}
+
+static bool known_in(const struct key_spec *s, enum pol_shape shape)
+{
+	return s->shapes & (1u << shape);
+}
+
+/* The error for an unknown key; the path already names the key. */
+static int unknown_key(struct parser *ps, const char *key, const struct key_spec *specs, size_t n)
+{
+	const char *cands[MAX_KEYS];
+	size_t nc = 0;
+	const char *s;
+
+	for (size_t i = 0; i < ARRAY_SIZE(spellings); i++) {
+		const char *kv = spellings[i][0], *hco = spellings[i][1];
+
+		if (ps->shape == POL_SHAPE_HYPERCONVERGED && streq(key, kv))
+			return fail(ps, "unknown key: a HyperConverged CR spells it \"%s\"", hco);
+		if (ps->shape != POL_SHAPE_HYPERCONVERGED && streq(key, hco))
+			return fail(ps,
+				    "unknown key: \"%s\" is the HyperConverged CR's spelling; a %s "
+				    "says \"%s\"",
+				    hco, pol_shape_str(ps->shape), kv);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (streq(key, specs[i].key))
+			return fail(ps, "unknown key in a %s (only %s has it)",
+				    pol_shape_str(ps->shape),
+				    specs[i].shapes == IN_HCO ? "a HyperConverged CR"
+							      : "a KubeVirt config");
+		if (known_in(&specs[i], ps->shape))
+			cands[nc++] = specs[i].key;
+	}
+	s = suggest(key, cands, nc);
+	if (s)
+		return fail(ps, "unknown key (did you mean \"%s\"?)", s);
+	if (nc == 0)
+		return fail(ps, "unknown key");
+	{
+		char list[256] = "";
+		size_t len = 0;
+
+		for (size_t i = 0; i < nc; i++)
+			len += (size_t)snprintf(list + len,
+						len < sizeof(list) ? sizeof(list) - len : 0, "%s%s",
+						i ? ", " : "", cands[i]);
+		return fail(ps, "unknown key (expected one of: %s)", list);
+	}
+}
+
+/*
+ * Walk the members of object @obj: vals[i] is set to the member named specs[i].key
+ * (NULL when absent or null). A key twice is an error; an unknown key is an error
+ * when @strict, else ignored. The path is the object's on entry and on return.
+ */
+static int walk_object(struct parser *ps, const cJSON *obj, const struct key_spec *specs, size_t n,
+		       const cJSON **vals, bool strict)
+{
+	bool seen[MAX_KEYS] = {false};
+
+	for (size_t i = 0; i < n; i++)
+		vals[i] = NULL;
+	for (const cJSON *it = obj->child; it; it = it->next) {
+		const char *key = it->string ? it->string : "";
+		size_t k;
+
+		for (k = 0; k < n; k++)
+			if (known_in(&specs[k], ps->shape) && streq(key, specs[k].key))
+				break;
+		if (k == n) {
+			if (!strict)
+				continue;
+			pol_path_push_key(&ps->path, key);
+			return unknown_key(ps, key, specs, n);
+		}
+		if (seen[k]) {
+			pol_path_push_key(&ps->path, key);
+			return fail(ps, "duplicate key: \"%s\" is given twice in this object", key);
+		}
+		seen[k] = true;
+		vals[k] = cJSON_IsNull(it) ? NULL : it;
+	}
+	return 0;
+}
+
+static int want_object(struct parser *ps, const cJSON *v)
+{
+	if (!cJSON_IsObject(v))
+		return fail(ps, "must be an object, not %s", json_type(v));
+	return 0;
+}
+
+static int want_array(struct parser *ps, const cJSON *v, size_t *n)
+{
+	int size;
+
+	if (!cJSON_IsArray(v))
+		return fail(ps, "must be a list, not %s", json_type(v));
+	size = cJSON_GetArraySize(v);
+	if (size < 0 || (size_t)size > POL_MAX_ENTRIES)
+		return fail(ps, "has more than %d entries", POL_MAX_ENTRIES);
+	*n = (size_t)size;
+	return 0;
+}
+
+static int want_bool(struct parser *ps, const cJSON *v, bool *out)
+{
+	if (!cJSON_IsBool(v))
+		return fail(ps, "must be true or false, not %s", json_type(v));
+	*out = cJSON_IsTrue(v);
+	return 0;
+}
+
+/* A non-empty string of less than POL_NAME_MAX bytes that is not only white space. */
+static int want_name(struct parser *ps, const cJSON *v, const char **out)
+{
+	const char *s;
+	size_t len;
+
+	if (!cJSON_IsString(v))
+		return fail(ps, "must be a string, not %s", json_type(v));
+	s = v->valuestring;
+	len = strlen(s);
+	if (len == 0 || strspn(s, " \t\r\n") == len)
+		return fail(ps, "must not be empty");
+	if (len >= POL_NAME_MAX)
+		return fail(ps, "is longer than %d bytes", POL_NAME_MAX - 1);
+	*out = s;
+	return 0;
+}
+
+static int dup_str(struct parser *ps, const char *s, char **out)
+{
+	char *d = strdup(s);
+
+	if (!d)
+		return nomem(ps);
+	*out = d;
+	return 0;
+}
+
+static bool is_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+static void lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+/* "vvvv:dddd" in hexadecimal, any case. */
+static bool is_vendor_device(const char *s)
+{
+	return strlen(s) == 9 && is_hex(s, 4) && s[4] == ':' && is_hex(s + 5, 4);
+}
+
+/* "dddd:bb:ss.f" or "bb:ss.f" in hexadecimal (function 0-7). */
+static bool is_bdf(const char *s, bool with_domain)
+{
+	if (with_domain) {
+		if (strlen(s) != 12 || !is_hex(s, 4) || s[4] != ':')
+			return false;
+		s += 5;
+	} else if (strlen(s) != 7) {
+		return false;
+	}
+	return is_hex(s, 2) && s[2] == ':' && is_hex(s + 3, 2) && s[5] == '.' && s[6] >= '0' &&
+	       s[6] <= '7';
+}
+
+/* pciVendorSelector / pciDeviceSelector */
+static int parse_vendor_selector(struct parser *ps, const cJSON *v, char **out)
+{
+	const char *s;
+	char *d;
+	int r;
+
+	r = want_name(ps, v, &s);
+	if (r < 0)
+		return r;
+	if (!is_vendor_device(s))
+		return fail(ps, "\"%s\" is not vendor:device in hexadecimal, like \"10de:1eb8\"",
+			    s);
+	r = dup_str(ps, s, &d);
+	if (r < 0)
+		return r;
+	lower(d);
+	*out = d;
+	return 0;
+}
+
+static int parse_resource_name(struct parser *ps, const cJSON *v, char **out)
+{
+	const char *why;
+
+	if (!cJSON_IsString(v))
+		return fail(ps, "must be a string, not %s", json_type(v));
+	why = pol_resource_name_error(v->valuestring);
+	if (why)
+		return fail(ps, "\"%.200s\" is not a Kubernetes extended resource name: it %s",
+			    v->valuestring, why);
+	return dup_str(ps, v->valuestring, out);
+}
+
+/* The resource names of PCI entries and of mdev entries must not meet. */
+static int check_resource_kind(struct parser *ps, const char *name, bool is_mdev)
+{
+	const struct policy *pol = ps->pol;
+
+	if (is_mdev) {
+		for (size_t i = 0; i < pol->n_pci_devices; i++)
+			if (streq(pol->pci_devices[i].resource_name, name))
+				return fail(
+					ps,
+					"\"%s\" is already the resource of pciHostDevices[%zu]: "
+					"one resource holds either PCI functions or mdevs",
+					name, ps->pci_src[i]);
+	}
+	return 0;
+}
+
+static int parse_pci_device(struct parser *ps, const cJSON *obj, size_t idx)
+{
+	static const struct key_spec specs[] = {
+		{"pciVendorSelector", IN_KUBEVIRT_SPELLING},
+		{"pciDeviceSelector", IN_HCO},
+		{"resourceName", IN_ALL},
+		{"externalResourceProvider", IN_ALL},
+		{"disabled", IN_HCO},
+	};
+	const char *sel_key =
+		ps->shape == POL_SHAPE_HYPERCONVERGED ? "pciDeviceSelector" : "pciVendorSelector";
+	_cleanup_free_ char *sel = NULL, *res = NULL;
+	const cJSON *v[ARRAY_SIZE(specs)];
+	const cJSON *selv;
+	bool ext = false, disabled = false;
+	struct pol_pci_device *d;
+	size_t saved;
+	int r;
+
+	r = want_object(ps, obj);
+	if (r < 0)
+		return r;
+	r = walk_object(ps, obj, specs, ARRAY_SIZE(specs), v, true);
+	if (r < 0)
+		return r;
+	selv = v[0] ? v[0] : v[1];
+	if (!selv)
+		return fail(ps, "missing \"%s\" (the device's vendor:device, like \"10de:1eb8\")",
+			    sel_key);
+	if (!v[2])
+		return fail(ps, "missing \"resourceName\" (like \"nvidia.com/TU104GL_Tesla_T4\")");
+
+	saved = pol_path_push_key(&ps->path, sel_key);
+	r = parse_vendor_selector(ps, selv, &sel);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < ps->pol->n_pci_devices; i++)
+		if (streq(ps->pol->pci_devices[i].selector, sel))
+			return fail(ps, "\"%s\" is already selected by pciHostDevices[%zu]", sel,
+				    ps->pci_src[i]);
+	pol_path_pop(&ps->path, saved);
+
+	saved = pol_path_push_key(&ps->path, "resourceName");
+	r = parse_resource_name(ps, v[2], &res);
+	if (r < 0)
+		return r;
+	pol_path_pop(&ps->path, saved);
+
+	if (v[3]) {
+		saved = pol_path_push_key(&ps->path, "externalResourceProvider");
+		r = want_bool(ps, v[3], &ext);
+		if (r < 0)
+			return r;
+		pol_path_pop(&ps->path, saved);
+	}
+	if (v[4]) {
+		saved = pol_path_push_key(&ps->path, "disabled");
+		r = want_bool(ps, v[4], &disabled);
+		if (r < 0)
+			return r;
+		pol_path_pop(&ps->path, saved);
+	}
+	if (disabled)
+		return 0;
+	d = &ps->pol->pci_devices[ps->pol->n_pci_devices];
+	d->selector = steal_ptr(sel);
+	d->resource_name = steal_ptr(res);
+	d->external_resource_provider = ext;
+	ps->pci_src[ps->pol->n_pci_devices++] = idx;
+	return 0;
+}
+
+static int parse_mdev_device(struct parser *ps, const cJSON *obj, size_t idx)
+{
+	static const struct key_spec specs[] = {
+		{"mdevNameSelector", IN_ALL},
+		{"resourceName", IN_ALL},
+		{"externalResourceProvider", IN_ALL},
+		{"disabled", IN_HCO},
+	};
+	_cleanup_free_ char *sel = NULL, *res = NULL;
+	const cJSON *v[ARRAY_SIZE(specs)];
+	bool ext = false, disabled = false;
+	char norm[POL_NAME_MAX], other[POL_NAME_MAX];
+	struct pol_mdev_device *d;
+	const char *s;
+	size_t saved;
+	int r;
+
+	r = want_object(ps, obj);
+	if (r < 0)
+		return r;
+	r = walk_object(ps, obj, specs, ARRAY_SIZE(specs), v, true);
+	if (r < 0)
+		return r;
+	if (!v[0])
+		return fail(ps, "missing \"mdevNameSelector\" (the mdev type's name, like \"GRID "
+				"T4-1Q\")");
+	if (!v[1])
+		return fail(ps, "missing \"resourceName\" (like \"nvidia.com/GRID_T4-1Q\")");
+
+	saved = pol_path_push_key(&ps->path, "mdevNameSelector");
+	r = want_name(ps, v[0], &s);
+	if (r < 0)
+		return r;
+	pol_normalize_name(s, norm, sizeof(norm));
+	for (size_t i = 0; i < ps->pol->n_mdev_devices; i++) {
+		pol_normalize_name(ps->pol->mdev_devices[i].name_selector, other, sizeof(other));
+		if (streq(norm, other))
+			return fail(ps, "\"%s\" is already selected by mediatedDevices[%zu]", s,
+				    ps->mdev_src[i]);
+	}
+	r = dup_str(ps, s, &sel);
+	if (r < 0)
+		return r;
+	pol_path_pop(&ps->path, saved);
+
+	saved = pol_path_push_key(&ps->path, "resourceName");
+	r = parse_resource_name(ps, v[1], &res);
+	if (r < 0)
+		return r;
+	r = check_resource_kind(ps, res, true);
+	if (r < 0)
+		return r;
+	pol_path_pop(&ps->path, saved);
+
+	if (v[2]) {
+		saved = pol_path_push_key(&ps->path, "externalResourceProvider");
+		r = want_bool(ps, v[2], &ext);
+		if (r < 0)
+			return r;
+		pol_path_pop(&ps->path, saved);
+	}
+	if (v[3]) {
+		saved = pol_path_push_key(&ps->path, "disabled");
+		r = want_bool(ps, v[3], &disabled);
+		if (r < 0)
+			return r;
+		pol_path_pop(&ps->path, saved);
+	}
+	if (disabled)
+		return 0;
+	d = &ps->pol->mdev_devices[ps->pol->n_mdev_devices];
+	d->name_selector = steal_ptr(sel);
+	d->resource_name = steal_ptr(res);
+	d->external_resource_provider = ext;
+	ps->mdev_src[ps->pol->n_mdev_devices++] = idx;
+	return 0;
+}
+
+static int parse_permitted(struct parser *ps, const cJSON *obj)
+{
+	static const struct key_spec specs[] = {
+		{"pciHostDevices", IN_ALL},
+		{"mediatedDevices", IN_ALL},
+		{"usb", IN_KUBEVIRT_SPELLING},
+		{"usbHostDevices", IN_HCO},
+	};
+	struct policy *pol = ps->pol;
+	const cJSON *v[ARRAY_SIZE(specs)];
+	size_t saved, n;
+	int r;
+
+	r = want_object(ps, obj);
+	if (r < 0)
+		return r;
+	r = walk_object(ps, obj, specs, ARRAY_SIZE(specs), v, true);
+	if (r < 0)
+		return r;
+
+	if (v[0]) {
+		const cJSON *it;
+		size_t i = 0;
+
+		saved = pol_path_push_key(&ps->path, "pciHostDevices");
+		r = want_array(ps, v[0], &n);
+		if (r < 0)
+			return r;
+		pol->pci_devices = calloc(n ? n : 1, sizeof(*pol->pci_devices));
+		ps->pci_src = calloc(n ? n : 1, sizeof(*ps->pci_src));
+		if (!pol->pci_devices || !ps->pci_src)
+			return nomem(ps);
+		cJSON_ArrayForEach(it, v[0])
+		{
+			size_t s = pol_path_push_index(&ps->path, i);
+
+			r = parse_pci_device(ps, it, i);
+			if (r < 0)
+				return r;
+			pol_path_pop(&ps->path, s);
+			i++;
+		}
+		pol_path_pop(&ps->path, saved);
+	}
+	if (v[1]) {
+		const cJSON *it;
+		size_t i = 0;
+
+		saved = pol_path_push_key(&ps->path, "mediatedDevices");
+		r = want_array(ps, v[1], &n);
+		if (r < 0)
+			return r;
+		pol->mdev_devices = calloc(n ? n : 1, sizeof(*pol->mdev_devices));
+		ps->mdev_src = calloc(n ? n : 1, sizeof(*ps->mdev_src));
+		if (!pol->mdev_devices || !ps->mdev_src)
+			return nomem(ps);
+		cJSON_ArrayForEach(it, v[1])
+		{
+			size_t s = pol_path_push_index(&ps->path, i);
+
+			r = parse_mdev_device(ps, it, i);
+			if (r < 0)
+				return r;
+			pol_path_pop(&ps->path, s);
+			i++;
+		}
+		pol_path_pop(&ps->path, saved);
+	}
+	/* USB host devices: known, not managed by mdevd. Only their shape is checked. */
+	for (size_t k = 2; k < 4; k++) {
+		if (!v[k])
+			continue;
+		saved = pol_path_push_key(&ps->path, specs[k].key);
+		r = want_array(ps, v[k], &n);
+		if (r < 0)
+			return r;
+		pol_path_pop(&ps->path, saved);
+	}
+	return 0;
+}
+
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* A list of type ids (mediatedDeviceTypes): non-empty strings, no duplicates. */
+static int parse_type_list(struct parser *ps, const cJSON *list, char ***out, size_t *out_n)
+{
+	char **v;
+	const cJSON *it;
+	size_t n, i = 0;
+	int r;
+
+	r = want_array(ps, list, &n);
+	if (r < 0)
+		return r;
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return nomem(ps);
+	cJSON_ArrayForEach(it, list)
+	{
+		size_t saved = pol_path_push_index(&ps->path, i);
+		const char *s;
+
+		r = want_name(ps, it, &s);
+		if (r < 0)
+			goto fail;
+		for (size_t j = 0; j < i; j++) {
+			if (streq(v[j], s)) {
+				r = fail(ps, "\"%s\" is listed twice (also at [%zu])", s, j);
+				goto fail;
+			}
+		}
+		r = dup_str(ps, s, &v[i]);
+		if (r < 0)
+			goto fail;
+		pol_path_pop(&ps->path, saved);
+		i++;
+	}
+	*out = v;
+	*out_n = n;
+	return 0;
+fail:
+	strv_free(v, i);
+	return r;
+}
+
+static bool strv_equal(char **a, size_t na, char **b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!streq(a[i], b[i]))
+			return false;
+	return true;
+}
+
+static int parse_mdev_config(struct parser *ps, const cJSON *obj)
+{
+	static const struct key_spec specs[] = {
+		{"mediatedDeviceTypes", IN_ALL},
+		{"mediatedDevicesTypes", IN_ALL},
+		{"nodeMediatedDeviceTypes", IN_ALL},
+		{"enabled", IN_KUBEVIRT_SPELLING},
+	};
+	struct policy *pol = ps->pol;
+	const cJSON *v[ARRAY_SIZE(specs)];
+	char **types[2] = {NULL, NULL};
+	size_t n_types[2] = {0, 0};
+	size_t saved, pick;
+	int r;
+
+	r = want_object(ps, obj);
+	if (r < 0)
+		return r;
+	r = walk_object(ps, obj, specs, ARRAY_SIZE(specs), v, true);
+	if (r < 0)
+		return r;
+
+	for (size_t k = 0; k < 2; k++) {
+		if (!v[k])
+			continue;
+		saved = pol_path_push_key(&ps->path, specs[k].key);
+		r = parse_type_list(ps, v[k], &types[k], &n_types[k]);
+		if (r < 0)
+			goto out;
+		pol_path_pop(&ps->path, saved);
+	}
+	if (n_types[0] && n_types[1] && !strv_equal(types[0], n_types[0], types[1], n_types[1])) {
+		pol_path_push_key(&ps->path, specs[1].key);
+		r = fail(ps, "differs from mediatedDeviceTypes: give only mediatedDeviceTypes "
+			     "(mediatedDevicesTypes is its deprecated spelling)");
+		goto out;
+	}
+	pick = v[0] && (n_types[0] || !v[1]) ? 0 : 1;
+	if (v[pick]) {
+		saved = pol_path_push_key(&ps->path, specs[pick].key);
+		pol->mediated_device_types_path = strdup(ps->path.buf);
+		pol_path_pop(&ps->path, saved);
+		if (!pol->mediated_device_types_path) {
+			r = nomem(ps);
+			goto out;
+		}
+		pol->mediated_device_types = steal_ptr(types[pick]);
+		pol->n_mediated_device_types = n_types[pick];
+	}
+
+	if (v[2]) {
+		size_t n;
+
+		saved = pol_path_push_key(&ps->path, "nodeMediatedDeviceTypes");
+		r = want_array(ps, v[2], &n);
+		if (r < 0)
+			goto out;
+		if (n > 0) {
+			r = fail(ps,
+				 "per-node mediated device types are not supported yet: mdevd does "
+				 "not read node labels; list this node's types in "
+				 "mediatedDeviceTypes or in mdevd.layouts");
+			goto out;
+		}
+		pol_path_pop(&ps->path, saved);
+	}
+	if (v[3]) {
+		bool enabled = true;
+
+		saved = pol_path_push_key(&ps->path, "enabled");
+		r = want_bool(ps, v[3], &enabled);
+		if (r < 0)
+			goto out;
+		pol_path_pop(&ps->path, saved);
+		pol->mediated_devices_disabled = !enabled;
+	}
+	r = 0;
+out:
+	strv_free(types[0], types[0] ? n_types[0] : 0);
+	strv_free(types[1], types[1] ? n_types[1] : 0);
+	return r;
+}
+
+/* Layouts. */
+
+static void parents_free(struct pol_parent_match *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(m[i].value);
+	free(m);
+}
+
+static void layout_clearp(struct pol_layout *l)
+{
+	parents_free(l->parents, l->n_parents);
+	for (size_t i = 0; i < l->n_types; i++)
+		free(l->types[i].type);
+	free(l->types);
+	memset(l, 0, sizeof(*l));
+}
+
+static const char *parent_kind_str(enum pol_parent_kind kind)
+{
+	switch (kind) {
+	case POL_PARENT_ADDRESS:
+		return "PCI address";
+	case POL_PARENT_VENDOR_DEVICE:
+		return "vendor:device";
+	case POL_PARENT_NAME:
+		return "parent name";
+	}
+	return "parent";
+}
+
+/* One string of "parents": tell an address, a vendor:device and a name apart. */
+static int parse_parent(struct parser *ps, const cJSON *v, struct pol_parent_match *out)
+{
+	char buf[POL_NAME_MAX];
+	const char *s;
+	enum pol_parent_kind kind;
+	char *d;
+	int r;
+
+	r = want_name(ps, v, &s);
+	if (r < 0)
+		return r;
+	if (strcasecmp(s, "all") == 0)
+		return fail(ps, "\"all\" cannot be in a list: write \"parents\": \"all\"");
+	if (is_bdf(s, true)) {
+		kind = POL_PARENT_ADDRESS;
+		snprintf(buf, sizeof(buf), "%s", s);
+	} else if (is_bdf(s, false)) {
+		kind = POL_PARENT_ADDRESS;
+		snprintf(buf, sizeof(buf), "0000:%s", s);
+	} else if (is_vendor_device(s)) {
+		kind = POL_PARENT_VENDOR_DEVICE;
+		snprintf(buf, sizeof(buf), "%s", s);
+	} else {
+		if (strchr(s, '/'))
+			return fail(ps,
+				    "\"%s\" is not a parent: write a class/mdev_bus name (no "
+				    "'/'), a PCI address or a vendor:device",
+				    s);
+		kind = POL_PARENT_NAME;
+		snprintf(buf, sizeof(buf), "%s", s);
+	}
+	if (kind != POL_PARENT_NAME)
+		lower(buf);
+	r = dup_str(ps, buf, &d);
+	if (r < 0)
+		return r;
+	out->kind = kind;
+	out->value = d;
+	return 0;
+}
+
+static int parse_parents(struct parser *ps, const cJSON *v, struct pol_layout *l, size_t idx)
+{
+	const struct policy *pol = ps->pol;
+	const cJSON *it;
+	size_t n, i = 0;
+	int r;
+
+	if (cJSON_IsString(v)) {
+		if (streq(v->valuestring, "all")) {
+			if (idx > 0)
+				return fail(ps,
+					    "\"all\" overlaps $.mdevd.layouts[0]: a parent may be "
+					    "in one layout only");
+			l->all_parents = true;
+			return 0;
+		}
+		if (strcasecmp(v->valuestring, "all") == 0)
+			return fail(ps,
+				    "must be \"all\" or a list of parents (did you mean \"all\"?)");
+		return fail(
+			ps,
+			"must be \"all\" or a list of parents: write one parent as [\"%.100s\"]",
+			v->valuestring);
+	}
+	if (!cJSON_IsArray(v))
+		return fail(ps, "must be \"all\" or a list of parents, not %s", json_type(v));
+	r = want_array(ps, v, &n);
+	if (r < 0)
+		return r;
+	if (n == 0)
+		return fail(ps, "is empty: list at least one parent, or write \"all\"");
+	if (idx > 0 && pol->layouts[0].all_parents)
+		return fail(ps,
+			    "$.mdevd.layouts[0] already takes \"all\" parents: a parent may be in "
+			    "one layout only");
+	ps->total_parents += n;
+	if (ps->total_parents > POL_MAX_ENTRIES)
+		return fail(ps, "too many parents: at most %d over all layouts", POL_MAX_ENTRIES);
+	l->parents = calloc(n, sizeof(*l->parents));
+	if (!l->parents)
+		return nomem(ps);
+	cJSON_ArrayForEach(it, v)
+	{
+		size_t saved = pol_path_push_index(&ps->path, i);
+		struct pol_parent_match *m = &l->parents[i];
+
+		r = parse_parent(ps, it, m);
+		if (r < 0)
+			return r;
+		l->n_parents = ++i;
+		for (size_t j = 0; j + 1 < i; j++)
+			if (l->parents[j].kind == m->kind && streq(l->parents[j].value, m->value))
+				return fail(ps, "\"%s\" is listed twice (also at [%zu])", m->value,
+					    j);
+		for (size_t k = 0; k < idx; k++) {
+			const struct pol_layout *o = &pol->layouts[k];
+
+			for (size_t j = 0; j < o->n_parents; j++)
+				if (o->parents[j].kind == m->kind &&
+				    streq(o->parents[j].value, m->value))
+					return fail(
+						ps,
+						"%s \"%s\" is also in "
+						"$.mdevd.layouts[%zu].parents[%zu]: a parent may "
+						"be in one layout only",
+						parent_kind_str(m->kind), m->value, k, j);
+		}
+		pol_path_pop(&ps->path, saved);
+	}
+	return 0;
+}
+
+static int parse_count(struct parser *ps, const cJSON *v, int *out)
+{
+	double d;
+
+	if (cJSON_IsString(v)) {
+		const char *s = v->valuestring;
+		char *end;
+
+		if (streq(s, "max")) {
+			*out = POL_COUNT_MAX;
+			return 0;
+		}
+		if (strcasecmp(s, "max") == 0)
+			return fail(ps, "must be a count >= 0 or \"max\" (did you mean \"max\"?)");
+		(void)strtod(s, &end);
+		if ((isdigit((unsigned char)*s) || *s == '-') && !*end)
+			return fail(ps,
+				    "must be a number, not the string \"%s\": write it without "
+				    "quotes",
+				    s);
+		return fail(ps, "must be a count >= 0 or \"max\", not the string \"%.100s\"", s);
+	}
+	if (!cJSON_IsNumber(v))
+		return fail(ps, "must be a count >= 0 or \"max\", not %s", json_type(v));
+	d = v->valuedouble;
+	if (!isfinite(d))
+		return fail(ps, "must be a count >= 0 or \"max\"");
+	if (d < 0)
+		return fail(ps, "must be a count >= 0 or \"max\", not %g", d);
+	if (d != floor(d))
+		return fail(ps, "must be a whole number, not %g", d);
+	if (d > INT_MAX)
+		return fail(ps, "is too large (%g; at most %d)", d, INT_MAX);
+	*out = (int)d;
+	return 0;
+}
+
+static int parse_types(struct parser *ps, const cJSON *v, struct pol_layout *l)
+{
+	const cJSON *it;
+	size_t n = 0;
+	int r;
+
+	if (!cJSON_IsObject(v))
+		return fail(ps, "must be an object of type to count, like {\"mtty-2\": 1}, not %s",
+			    json_type(v));
+	for (it = v->child; it; it = it->next)
+		n++;
+	if (n > POL_MAX_ENTRIES)
+		return fail(ps, "has more than %d types", POL_MAX_ENTRIES);
+	ps->total_types += n;
+	if (ps->total_types > POL_MAX_ENTRIES)
+		return fail(ps, "too many types: at most %d over all layouts", POL_MAX_ENTRIES);
+	l->types = calloc(n ? n : 1, sizeof(*l->types));
+	if (!l->types)
+		return nomem(ps);
+	for (it = v->child; it; it = it->next) {
+		const char *key = it->string ? it->string : "";
+		size_t saved = pol_path_push_quoted(&ps->path, key);
+		char norm[POL_NAME_MAX], other[POL_NAME_MAX];
+		struct pol_type_request *t = &l->types[l->n_types];
+		size_t len = strlen(key);
+		int count;
+
+		if (len == 0 || strspn(key, " \t\r\n") == len)
+			return fail(ps, "a type id or name must not be empty");
+		if (len >= POL_NAME_MAX)
+			return fail(ps, "a type id or name is at most %d bytes", POL_NAME_MAX - 1);
+		pol_normalize_name(key, norm, sizeof(norm));
+		for (size_t j = 0; j < l->n_types; j++) {
+			if (streq(l->types[j].type, key))
+				return fail(ps, "duplicate key: this type is given twice");
+			pol_normalize_name(l->types[j].type, other, sizeof(other));
+			if (streq(norm, other))
+				return fail(ps, "names the same type as types[\"%s\"]",
+					    l->types[j].type);
+		}
+		r = parse_count(ps, it, &count);
+		if (r < 0)
+			return r;
+		r = dup_str(ps, key, &t->type);
+		if (r < 0)
+			return r;
+		t->count = count;
+		l->n_types++;
+		pol_path_pop(&ps->path, saved);
+	}
+	return 0;
+}
+
+static int parse_layout(struct parser *ps, const cJSON *obj, size_t idx, struct pol_layout *out)
+{
+	static const struct key_spec specs[] = {
+		{"parents", IN_ALL},
+		{"types", IN_ALL},
+	};
+	_cleanup_(layout_clearp) struct pol_layout l = {};
+	const cJSON *v[ARRAY_SIZE(specs)];
+	size_t saved;
+	int r;
+
+	r = want_object(ps, obj);
+	if (r < 0)
+		return r;
+	r = walk_object(ps, obj, specs, ARRAY_SIZE(specs), v, true);
+	if (r < 0)
+		return r;
+	if (!v[0])
+		return fail(ps, "missing \"parents\": \"all\" or a list of parent names, PCI "
+				"addresses and vendor:device ids");
+	if (!v[1])
+		return fail(ps, "missing \"types\": an object of type id or name to count, like "
+				"{\"mtty-2\": 1}");
+	saved = pol_path_push_key(&ps->path, "parents");
+	r = parse_parents(ps, v[0], &l, idx);
+	if (r < 0)
+		return r;
+	pol_path_pop(&ps->path, saved);
+	saved = pol_path_push_key(&ps->path, "types");
+	r = parse_types(ps, v[1], &l);
+	if (r < 0)
+		return r;
+	pol_path_pop(&ps->path, saved);
+	*out = l;
+	memset(&l, 0, sizeof(l));
+	return 0;
+}
+
+static int parse_mdevd(struct parser *ps, const cJSON *obj)
+{
+	static const struct key_spec specs[] = {
+		{"layouts", IN_ALL},
+		{"removeUnowned", IN_ALL},
+	};
+	struct policy *pol = ps->pol;
+	const cJSON *v[ARRAY_SIZE(specs)];
+	size_t saved;
+	int r;
+
+	r = want_object(ps, obj);
+	if (r < 0)
+		return r;
+	r = walk_object(ps, obj, specs, ARRAY_SIZE(specs), v, true);
+	if (r < 0)
+		return r;
+	if (v[0]) {
+		const cJSON *it;
+		size_t n, i = 0;
+
+		saved = pol_path_push_key(&ps->path, "layouts");
+		r = want_array(ps, v[0], &n);
+		if (r < 0)
+			return r;
+		pol->layouts = calloc(n ? n : 1, sizeof(*pol->layouts));
+		if (!pol->layouts)
+			return nomem(ps);
+		cJSON_ArrayForEach(it, v[0])
+		{
+			size_t s = pol_path_push_index(&ps->path, i);
+
+			r = parse_layout(ps, it, i, &pol->layouts[i]);
+			if (r < 0)
+				return r;
+			pol->n_layouts = ++i;
+			pol_path_pop(&ps->path, s);
+		}
+		pol_path_pop(&ps->path, saved);
+	}
+	if (v[1]) {
+		saved = pol_path_push_key(&ps->path, "removeUnowned");
+		r = want_bool(ps, v[1], &pol->remove_unowned);
+		if (r < 0)
+			return r;
+		pol_path_pop(&ps->path, saved);
+	}
+	return 0;
+}
+
+/* The config object: the bare document, or a CR's spec.configuration / spec. */
+static int parse_config(struct parser *ps, const cJSON *obj)
+{
+	static const struct key_spec specs[] = {
+		{"permittedHostDevices", IN_ALL},
+		{"mediatedDevicesConfiguration", IN_ALL},
+		{"mdevd", IN_BARE},
+	};
+	bool bare = ps->shape == POL_SHAPE_BARE;
+	const cJSON *v[ARRAY_SIZE(specs)];
+	size_t saved;
+	int r;
+
+	r = want_object(ps, obj);
+	if (r < 0)
+		return r;
+	if (!bare && cJSON_GetObjectItemCaseSensitive(obj, "mdevd")) {
+		pol_path_push_key(&ps->path, "mdevd");
+		return fail(ps,
+			    "the mdevd section belongs at the top level of the document, beside "
+			    "\"kind\"");
+	}
+	r = walk_object(ps, obj, specs, ARRAY_SIZE(specs), v, bare);
+	if (r < 0)
+		return r;
+	if (v[0]) {
+		saved = pol_path_push_key(&ps->path, "permittedHostDevices");
+		r = parse_permitted(ps, v[0]);
+		if (r < 0)
+			return r;
+		pol_path_pop(&ps->path, saved);
+	}
+	if (v[1]) {
+		saved = pol_path_push_key(&ps->path, "mediatedDevicesConfiguration");
+		r = parse_mdev_config(ps, v[1]);
+		if (r < 0)
+			return r;
+		pol_path_pop(&ps->path, saved);
+	}
+	if (v[2]) {
+		saved = pol_path_push_key(&ps->path, "mdevd");
+		r = parse_mdevd(ps, v[2]);
+		if (r < 0)
+			return r;
+		pol_path_pop(&ps->path, saved);
+	}
+	return 0;
+}
+
+/* In a bare config: keys that mean the author forgot "kind". */
+static int check_bare_keys(struct parser *ps, const cJSON *root)
+{
+	static const char *const cr_keys[] = {"apiVersion", "metadata", "spec", "status"};
+
+	for (const cJSON *it = root->child; it; it = it->next) {
+		for (size_t i = 0; i < ARRAY_SIZE(cr_keys); i++) {
+			if (it->string && streq(it->string, cr_keys[i])) {
+				pol_path_push_key(&ps->path, it->string);
+				return fail(ps, "unknown key in a bare config: a whole CR needs "
+						"\"kind\": \"KubeVirt\" or \"HyperConverged\"");
+			}
+		}
+	}
+	return 0;
+}
+
+static int parse_document(struct parser *ps, const cJSON *root)
+{
+	static const struct key_spec cr_specs[] = {
+		{"kind", IN_ALL},
+		{"spec", IN_ALL},
+		{"mdevd", IN_ALL},
+	};
+	const cJSON *v[ARRAY_SIZE(cr_specs)];
+	const cJSON *kind = NULL;
+	size_t saved;
+	int r;
+
+	if (!cJSON_IsObject(root))
+		return fail(ps, "a policy must be a JSON object, not %s", json_type(root));
+	for (const cJSON *it = root->child; it; it = it->next)
+		if (it->string && streq(it->string, "kind"))
+			kind = it;
+	if (!kind) {
+		ps->shape = POL_SHAPE_BARE;
+		r = check_bare_keys(ps, root);
+		if (r < 0)
+			return r;
+		return parse_config(ps, root);
+	}
+
+	saved = pol_path_push_key(&ps->path, "kind");
+	if (!cJSON_IsString(kind))
+		return fail(ps, "must be a string, not %s", json_type(kind));
+	if (streq(kind->valuestring, "KubeVirt")) {
+		ps->shape = POL_SHAPE_KUBEVIRT;
+	} else if (streq(kind->valuestring, "HyperConverged")) {
+		ps->shape = POL_SHAPE_HYPERCONVERGED;
+	} else {
+		static const char *const kinds[] = {"KubeVirt", "HyperConverged"};
+		const char *s = suggest(kind->valuestring, kinds, ARRAY_SIZE(kinds));
+
+		if (s)
+			return fail(ps, "unsupported kind \"%.100s\" (did you mean \"%s\"?)",
+				    kind->valuestring, s);
+		return fail(ps,
+			    "unsupported kind \"%.100s\": mdevd reads a KubeVirt or "
+			    "HyperConverged CR, or a bare config without \"kind\"",
+			    kind->valuestring);
+	}
+	pol_path_pop(&ps->path, saved);
+
+	r = walk_object(ps, root, cr_specs, ARRAY_SIZE(cr_specs), v, false);
+	if (r < 0)
+		return r;
+	if (v[1]) {
+		const cJSON *config = v[1];
+
+		saved = pol_path_push_key(&ps->path, "spec");
+		r = want_object(ps, config);
+		if (r < 0)
+			return r;
+		if (ps->shape == POL_SHAPE_KUBEVIRT) {
+			static const struct key_spec spec_specs[] = {
+				{"configuration", IN_ALL},
+			};
+			const cJSON *c;
+
+			r = walk_object(ps, config, spec_specs, 1, &c, false);
+			if (r < 0)
+				return r;
+			config = c;
+			pol_path_push_key(&ps->path, "configuration");
+		}
+		if (config) {
+			r = parse_config(ps, config);
+			if (r < 0)
+				return r;
+		}
+		pol_path_pop(&ps->path, saved);
+	}
+	if (v[2]) {
+		saved = pol_path_push_key(&ps->path, "mdevd");
+		r = parse_mdevd(ps, v[2]);
+		if (r < 0)
+			return r;
+		pol_path_pop(&ps->path, saved);
+	}
+	return 0;
+}
+
+static bool is_json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Fill @err for a syntax error at byte @off of @json. */
+static int syntax_error(struct pol_error *err, const char *json, size_t len, size_t off,
+			const char *what, const char *tail)
+{
+	char near[48];
+	size_t k = 0, from, to, line_start = 0;
+	int line = 1, col = 1;
+
+	if (off > len)
+		off = len;
+	for (size_t i = 0; i < off; i++) {
+		if (json[i] == '\n') {
+			line++;
+			col = 1;
+			line_start = i + 1;
+		} else if (((unsigned char)json[i] & 0xc0) != 0x80) {
+			col++;
+		}
+	}
+	/* What is around the spot on its line, white space trimmed: cJSON's spot is rough. */
+	from = off > line_start + 16 ? off - 16 : line_start;
+	for (to = off; to < len && to < off + 16 && json[to] != '\n' && json[to] != '\r'; to++)
+		;
+	while (from < to && is_json_space(json[from]))
+		from++;
+	while (to > from && is_json_space(json[to - 1]))
+		to--;
+	for (size_t i = from; i < to; i++) {
+		unsigned char c = (unsigned char)json[i];
+
+		near[k++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	near[k] = '\0';
+	if (!err)
+		return -EINVAL;
+	if (k && !tail)
+		pol_fail(err, "$", "%s at column %d, near '%s'", what, col, near);
+	else
+		pol_fail(err, "$", "%s at column %d%s", what, col, tail ? tail : "");
+	err->line = line;
+	return -EINVAL;
+}
+
+int pol_parse(const char *json, size_t len, struct policy **out, struct pol_error *err)
+{
+	_cleanup_(policy_freep) struct policy *pol = NULL;
+	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
+	_cleanup_free_ size_t *pci_src = NULL, *mdev_src = NULL;
+	struct parser ps = {.err = err};
+	const char *end = NULL;
+	size_t start = 0, off;
+	int r;
+
+	if (err)
+		memset(err, 0, sizeof(*err));
+	pol_path_init(&ps.path, "$");
+	if (len > POL_MAX_SIZE)
+		return fail(&ps, "the policy is larger than %u MiB", POL_MAX_SIZE >> 20);
+	if (len >= 3 && memcmp(json, "\xef\xbb\xbf", 3) == 0)
+		start = 3;
+	for (off = start; off < len && is_json_space(json[off]); off++)
+		;
+	if (off == len)
+		return pol_fail(err, "$", "the document is empty: expected a JSON object");
+
+	root = cJSON_ParseWithLengthOpts(json + start, len - start, &end, false);
+	if (!root) {
+		size_t rest;
+
+		off = end && end >= json + start ? (size_t)(end - json) : start;
+		for (rest = off; rest < len && is_json_space(json[rest]); rest++)
+			;
+		if (rest >= len) {
+			/* Report the line of the last thing there is. */
+			for (off = len; off > start && is_json_space(json[off - 1]); off--)
+				;
+			return syntax_error(err, json, len, off, "invalid JSON",
+					    ": the document ends early (a missing '}' or ']'?)");
+		}
+		return syntax_error(err, json, len, off, "invalid JSON", NULL);
+	}
+	off = (size_t)(end - json);
+	while (off < len && is_json_space(json[off]))
+		off++;
+	if (off < len)
+		return syntax_error(err, json, len, off, "unexpected text after the JSON document",
+				    NULL);
+
+	pol = calloc(1, sizeof(*pol));
+	if (!pol)
+		return nomem(&ps);
+	ps.pol = pol;
+	r = parse_document(&ps, root);
+	pci_src = ps.pci_src;
+	mdev_src = ps.mdev_src;
+	if (r < 0)
+		return r;
+	pol->shape = ps.shape;
+	*out = steal_ptr(pol);
+	return 0;
+}

@@ -1,0 +1,84 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Golden-file tests of the mdevd CLI on the fixture trees under tests/fixtures/.
+#
+#   tests/cli/run.sh            run every case, end with "N passed, N failed"
+#   UPDATE=1 tests/cli/run.sh   rewrite the golden files from the current output (review the diff!)
+#   MDEVD=path tests/cli/run.sh use another binary (default: mdevd/mdevd)
+#
+# A case is: a name, the exit status it must give, and mdevd's arguments. stdout is compared
+# with golden/NAME.out and stderr with golden/NAME.err (an absent .err means stderr must be
+# empty). Runs from the repository root, so fixture paths in messages are stable.
+cd "$(dirname "$0")/../.." || exit 1
+MDEVD=${MDEVD:-mdevd/mdevd}
+GOLDEN=tests/cli/golden
+F=tests/fixtures
+passed=0
+failed=0
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+# case NAME RC ARGS...
+case_() {
+	name=$1
+	want_rc=$2
+	shift 2
+	"$MDEVD" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ -n "$UPDATE" ]; then
+		cp "$tmp/out" "$GOLDEN/$name.out"
+		if [ -s "$tmp/err" ]; then cp "$tmp/err" "$GOLDEN/$name.err"; else rm -f "$GOLDEN/$name.err"; fi
+	fi
+	ok=1
+	if [ "$rc" -ne "$want_rc" ]; then
+		echo "FAIL $name: exit status $rc, want $want_rc"
+		ok=0
+	fi
+	if ! diff -u "$GOLDEN/$name.out" "$tmp/out" >"$tmp/diff" 2>&1; then
+		echo "FAIL $name: stdout differs from $GOLDEN/$name.out:"
+		head -40 "$tmp/diff"
+		ok=0
+	fi
+	if [ -f "$GOLDEN/$name.err" ]; then
+		if ! diff -u "$GOLDEN/$name.err" "$tmp/err" >"$tmp/diff" 2>&1; then
+			echo "FAIL $name: stderr differs from $GOLDEN/$name.err:"
+			head -40 "$tmp/diff"
+			ok=0
+		fi
+	elif [ -s "$tmp/err" ]; then
+		echo "FAIL $name: unexpected stderr:"
+		head -20 "$tmp/err"
+		ok=0
+	fi
+	if [ "$ok" -eq 1 ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+	fi
+}
+
+# types
+case_ samples-types-json 0 --sysfs-root $F/samples types -o json
+case_ samples-types-human 0 --sysfs-root $F/samples types
+case_ nvidia-types-json 0 --sysfs-root $F/nvidia types --output json
+case_ nvidia-types-human 0 --sysfs-root $F/nvidia types
+case_ broken-types-json 0 --sysfs-root $F/broken types -o json
+# list
+case_ samples-list-json 0 --sysfs-root $F/samples list -o json
+case_ samples-list-human 0 --sysfs-root $F/samples list
+case_ nvidia-list-json 0 --sysfs-root $F/nvidia list -o json
+case_ broken-list-human 0 --sysfs-root $F/broken list
+# pci (names from Debian 12's pci.ids)
+case_ samples-pci-json 0 --sysfs-root $F/samples pci -o json
+case_ samples-pci-human 0 --sysfs-root $F/samples pci
+case_ nvidia-pci-vendor-json 0 --sysfs-root $F/nvidia pci --vendor 10DE:1eb8 -o json
+case_ broken-pci-human 0 --sysfs-root $F/broken pci
+# errors and usage
+case_ missing-root 1 --sysfs-root $F/nonexistent types
+case_ bad-output 64 --sysfs-root $F/samples types -o yaml
+case_ bad-vendor 64 --sysfs-root $F/samples pci --vendor 10de:
+case_ extra-arg 64 --sysfs-root $F/samples list now
+case_ types-help 0 types --help
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
