@@ -15,8 +15,6 @@
 #include "mdevd/plan.h"
 #include "sysfs.h"
 
-DEFINE_CLEANUP(struct inventory, inventory_free)
-DEFINE_CLEANUP(struct plan, plan_free)
 
 static void report_skipped(void *userdata, const char *path, int err, const char *what)
 {

@@ -27,9 +27,6 @@
 #include "mdevd/resource.h"
 
 DEFINE_CLEANUP(struct dp_manager, dp_manager_free)
-DEFINE_CLEANUP(struct inventory, inventory_free)
-DEFINE_CLEANUP(struct policy, policy_free)
-DEFINE_CLEANUP(struct resource_set, resource_set_free)
 
 static void usage(FILE *f)
 {
@@ -37,9 +34,9 @@ static void usage(FILE *f)
 		   "\n"
 		   "Serve the policy's permittedHostDevices pools to kubelet through the\n"
 		   "device-plugin API (v1beta1), one socket per resource name in DIR (default\n"
-		   "%s), until SIGTERM or SIGINT. SIGHUP reads the node and the policy\n"
-		   "again. When kubelet re-creates kubelet.sock, every plugin serves and\n"
-		   "registers again.\n",
+		   "%s),\n"
+		   "until SIGTERM or SIGINT. SIGHUP reads the node and the policy again. When\n"
+		   "kubelet re-creates kubelet.sock, every plugin serves and registers again.\n",
 		   DP_DEFAULT_DIR);
 }
 

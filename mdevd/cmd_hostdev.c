@@ -21,9 +21,6 @@
 #include "mdevd/resource.h"
 #include "sysfs.h"
 
-DEFINE_CLEANUP(struct inventory, inventory_free)
-DEFINE_CLEANUP(struct policy, policy_free)
-DEFINE_CLEANUP(struct resource_set, resource_set_free)
 
 #define HOSTDEV_COUNT_MAX 4096u
 

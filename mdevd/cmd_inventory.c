@@ -18,7 +18,6 @@
 #include "output.h"
 #include "sysfs.h"
 
-DEFINE_CLEANUP(struct inventory, inventory_free)
 
 struct inv_cmd {
 	const char *name;

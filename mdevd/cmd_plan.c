@@ -24,9 +24,6 @@
 #include "output_plan.h"
 #include "sysfs.h"
 
-DEFINE_CLEANUP(struct inventory, inventory_free)
-DEFINE_CLEANUP(struct plan, plan_free)
-DEFINE_CLEANUP(struct policy, policy_free)
 
 static void report_skipped(void *userdata, const char *path, int err, const char *what)
 {

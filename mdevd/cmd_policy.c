@@ -19,8 +19,6 @@
 #include "mdevd/macro.h"
 #include "mdevd/policy.h"
 
-DEFINE_CLEANUP(struct inventory, inventory_free)
-DEFINE_CLEANUP(struct policy, policy_free)
 
 static void policy_usage(FILE *f)
 {

@@ -24,10 +24,6 @@
 #include "mdevd/plan.h"
 #include "mdevd/resource.h"
 
-DEFINE_CLEANUP(struct inventory, inventory_free)
-DEFINE_CLEANUP(struct plan, plan_free)
-DEFINE_CLEANUP(struct policy, policy_free)
-DEFINE_CLEANUP(struct resource_set, resource_set_free)
 DEFINE_CLEANUP(cJSON, cJSON_Delete)
 
 #define PLUGIN_DIR_DEFAULT DP_DEFAULT_DIR

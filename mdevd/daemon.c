@@ -28,9 +28,6 @@
 #include "sysfs.h"
 #include "uevent.h"
 
-DEFINE_CLEANUP(struct policy, policy_free)
-DEFINE_CLEANUP(struct inventory, inventory_free)
-DEFINE_CLEANUP(struct resource_set, resource_set_free)
 
 /* Kubernetes ConfigMap volumes swap a "..data" symlink to update every key at once. */
 #define CONFIGMAP_DATA "..data"

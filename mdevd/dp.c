@@ -962,7 +962,9 @@ static int mplugin_start(struct dp_manager *m, const struct resource_pool *pool,
 			 m->plugin_dir);
 		return r;
 	}
-	snprintf(mp->sock, sizeof(mp->sock), "%s/%s", m->plugin_dir, base);
+	if ((size_t)snprintf(mp->sock, sizeof(mp->sock), "%s/%s", m->plugin_dir, base) >=
+	    sizeof(mp->sock))
+		return -ENAMETOOLONG; /* dp_socket_name() saw to it; kept for the compiler */
 	mp->endpoint = mp->sock + strlen(m->plugin_dir) + 1;
 	mp->name = strdup(pool->name);
 	mp->logic = dp_plugin_new(pool->name, pool->kind);

@@ -21,7 +21,6 @@
 #include "pol_private.h"
 
 DEFINE_CLEANUP(cJSON, cJSON_Delete)
-DEFINE_CLEANUP(struct policy, policy_free)
 
 /* Which shapes know a key: a mask of 1 << enum pol_shape. */
 #define IN_BARE		     (1u << POL_SHAPE_BARE)

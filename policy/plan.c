@@ -61,7 +61,6 @@ static void planner_release(struct planner *p)
 	free(p->shortfalls);
 }
 
-DEFINE_CLEANUP(struct plan, plan_free)
 
 /* Make room for one more element in a growing array. Returns 0 or -ENOMEM. */
 static int grow(void **array, size_t *cap, size_t n, size_t elem_size)

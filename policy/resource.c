@@ -35,7 +35,6 @@ void resource_set_free(struct resource_set *set)
 	free(set);
 }
 
-DEFINE_CLEANUP(struct resource_set, resource_set_free)
 
 /* The pool named @name in @set, or NULL. Linear: pools are few, and not sorted yet. */
 static struct resource_pool *find_pool(struct resource_set *set, const char *name)

@@ -19,6 +19,8 @@
  */
 #pragma once
 
+#include "macro.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -127,6 +129,7 @@ int inventory_load(int sysfs_fd, const char *sysfs_path, unsigned int what,
 
 /* inventory_free - release a snapshot and everything it owns. NULL is a no-op. */
 void inventory_free(struct inventory *inv);
+DEFINE_CLEANUP(struct inventory, inventory_free) /* inventory_freep() for _cleanup_() */
 
 /* Lookups. All return borrowed pointers into @inv, or NULL when absent. */
 const struct mdev_parent *inventory_get_parent(const struct inventory *inv, const char *name);

@@ -104,6 +104,8 @@
  */
 #pragma once
 
+#include "macro.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -203,6 +205,7 @@ int plan_build(const struct inventory *inv, const struct policy *pol,
 
 /* plan_free - release a plan. NULL is a no-op. */
 void plan_free(struct plan *plan);
+DEFINE_CLEANUP(struct plan, plan_free) /* plan_freep() for _cleanup_() */
 
 /*
  * plan_derive_uuid - mdevd's deterministic UUID for a slot.

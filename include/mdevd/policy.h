@@ -46,6 +46,8 @@
  */
 #pragma once
 
+#include "macro.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -182,6 +184,7 @@ int pol_validate(const struct policy *pol, const struct inventory *inv, struct p
 
 /* policy_free - release a policy and everything it owns. NULL is a no-op. */
 void policy_free(struct policy *pol);
+DEFINE_CLEANUP(struct policy, policy_free) /* policy_freep() for _cleanup_() */
 
 /*
  * pol_normalize_name - KubeVirt's name normalisation for mdevNameSelector and

@@ -12,6 +12,8 @@
  */
 #pragma once
 
+#include "macro.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -79,6 +81,7 @@ int resource_build(const struct inventory *inv, const struct policy *pol,
 
 /* resource_set_free - release a set. NULL is a no-op. */
 void resource_set_free(struct resource_set *set);
+DEFINE_CLEANUP(struct resource_set, resource_set_free) /* resource_set_freep() for _cleanup_() */
 
 /* resource_get_pool - the pool named @name, or NULL (borrowed). */
 const struct resource_pool *resource_get_pool(const struct resource_set *set, const char *name);

@@ -378,7 +378,6 @@ static struct node *sim_apply(const struct node *n, const struct plan *plan, uns
 	return next;
 }
 
-DEFINE_CLEANUP(struct plan, plan_free)
 DEFINE_CLEANUP(struct node, node_free)
 
 static const struct plan_context ctx_plain = {.machine_id = MID};
