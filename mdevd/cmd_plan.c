@@ -21,7 +21,7 @@
 #include "mdevd/inventory.h"
 #include "mdevd/macro.h"
 #include "mdevd/plan.h"
-#include "output_plan.h"
+#include "output.h"
 #include "sysfs.h"
 
 
@@ -47,37 +47,6 @@ static void plan_usage(FILE *f)
 		"\n"
 		"Example:\n"
 		"  mdevd plan --policy /etc/mdevd/policy.json -o json\n");
-}
-
-static void print_plan_human(const struct plan *plan)
-{
-	size_t n_keep = plan->n_actions - plan->n_create - plan->n_remove;
-
-	if (plan->n_actions == 0 && plan->n_shortfalls == 0) {
-		printf("Nothing to do: the policy selects no mdev types on this node.\n");
-		return;
-	}
-	for (size_t i = 0; i < plan->n_actions; i++) {
-		const struct plan_action *a = &plan->actions[i];
-		char slot[16] = "-", reason[128];
-
-		if (a->owned)
-			snprintf(slot, sizeof(slot), "%u", a->slot);
-		plan_action_reason(a, reason, sizeof(reason));
-		printf("%-6s  %s  %-14s %-16s slot %-3s  %s\n", plan_action_kind_str(a->kind),
-		       a->uuid, a->parent, a->type_id, slot, reason);
-	}
-	for (size_t i = 0; i < plan->n_shortfalls; i++) {
-		const struct plan_shortfall *s = &plan->shortfalls[i];
-
-		printf("short   %s: %s: the policy asks for %u, only %u fit", s->parent, s->type_id,
-		       s->wanted, s->planned);
-		if (s->blocked)
-			printf(" (%u held back: UUID used by another mdev)", s->blocked);
-		printf("\n");
-	}
-	printf("Plan: %zu to create, %zu to remove, %zu kept.\n", plan->n_create, plan->n_remove,
-	       n_keep);
 }
 
 int cmd_plan(const struct cli_globals *g, int argc, char **argv)
@@ -158,10 +127,7 @@ int cmd_plan(const struct cli_globals *g, int argc, char **argv)
 		log_warn(r, "cannot build a plan");
 		return EXIT_ERROR;
 	}
-	if (output == OUTPUT_JSON)
-		r = output_plan_json(plan, stdout);
-	else
-		print_plan_human(plan);
+	r = output_plan(stdout, output, plan);
 	if (r < 0) {
 		log_warn(r, "cannot print the plan");
 		return EXIT_ERROR;

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "mdevd/macro.h"
+#include "mdevd/plan.h"
 #include "output.h"
 
 DEFINE_CLEANUP(cJSON, cJSON_Delete)
@@ -264,5 +265,109 @@ int output_pci(FILE *f, enum cli_output fmt, const struct pci_function *const *f
 		pci_human(f, fns, n);
 		break;
 	}
+	return ferror(f) ? -EIO : 0;
+}
+
+static const char *reason_code(enum plan_reason r)
+{
+	switch (r) {
+	case PLAN_REASON_WANTED:
+		return "wanted";
+	case PLAN_REASON_NOT_WANTED:
+		return "not_wanted";
+	case PLAN_REASON_FOREIGN:
+		return "foreign";
+	case PLAN_REASON_FOREIGN_REMOVE:
+		return "foreign_remove";
+	case PLAN_REASON_IN_USE:
+		return "in_use";
+	case PLAN_REASON_UNMANAGED:
+		return "unmanaged";
+	}
+	return "unknown";
+}
+
+static int plan_json(FILE *f, const struct plan *plan)
+{
+	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
+	size_t n_keep = plan->n_actions - plan->n_create - plan->n_remove;
+	cJSON *actions, *shortfalls, *summary;
+	char reason[128];
+
+	if (!root)
+		return -ENOMEM;
+	actions = cJSON_AddArrayToObject(root, "actions");
+	shortfalls = cJSON_AddArrayToObject(root, "shortfalls");
+	summary = cJSON_AddObjectToObject(root, "summary");
+	if (!actions || !shortfalls || !summary)
+		return -ENOMEM;
+	for (size_t i = 0; i < plan->n_actions; i++) {
+		const struct plan_action *a = &plan->actions[i];
+		cJSON *o = add_object(actions);
+
+		plan_action_reason(a, reason, sizeof(reason));
+		if (!o || !add_str(o, "action", plan_action_kind_str(a->kind)) ||
+		    !add_str(o, "parent", a->parent) || !add_str(o, "type", a->type_id) ||
+		    !add_str(o, "uuid", a->uuid) ||
+		    !add_item(o, "owned", cJSON_CreateBool(a->owned)) ||
+		    !add_int_or_null(o, "slot", a->owned ? (int)a->slot : -1) ||
+		    !add_int_or_null(o, "iommu_group", a->iommu_group) ||
+		    !add_item(o, "reason", cJSON_CreateString(reason)) ||
+		    !add_str(o, "reason_code", reason_code(a->reason)))
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < plan->n_shortfalls; i++) {
+		const struct plan_shortfall *sf = &plan->shortfalls[i];
+		cJSON *o = add_object(shortfalls);
+
+		if (!o || !add_str(o, "parent", sf->parent) || !add_str(o, "type", sf->type_id) ||
+		    !add_uint(o, "wanted", sf->wanted) || !add_uint(o, "planned", sf->planned) ||
+		    !add_uint(o, "blocked", sf->blocked))
+			return -ENOMEM;
+	}
+	if (!add_uint(summary, "create", (unsigned int)plan->n_create) ||
+	    !add_uint(summary, "remove", (unsigned int)plan->n_remove) ||
+	    !add_uint(summary, "keep", (unsigned int)n_keep))
+		return -ENOMEM;
+	return print_json(f, root, 256 + plan->n_actions * 256);
+}
+
+static void plan_human(FILE *f, const struct plan *plan)
+{
+	size_t n_keep = plan->n_actions - plan->n_create - plan->n_remove;
+	char reason[128];
+
+	if (plan->n_actions == 0 && plan->n_shortfalls == 0) {
+		fprintf(f, "Nothing to do: the policy selects no mdev types on this node.\n");
+		return;
+	}
+	for (size_t i = 0; i < plan->n_actions; i++) {
+		const struct plan_action *a = &plan->actions[i];
+		char slot[16] = "-";
+
+		if (a->owned)
+			snprintf(slot, sizeof(slot), "%u", a->slot);
+		plan_action_reason(a, reason, sizeof(reason));
+		fprintf(f, "%-6s  %s  %-14s %-16s slot %-3s  %s\n", plan_action_kind_str(a->kind),
+			a->uuid, a->parent, a->type_id, slot, reason);
+	}
+	for (size_t i = 0; i < plan->n_shortfalls; i++) {
+		const struct plan_shortfall *sf = &plan->shortfalls[i];
+
+		fprintf(f, "short   %s: %s: the policy asks for %u, only %u fit", sf->parent,
+			sf->type_id, sf->wanted, sf->planned);
+		if (sf->blocked)
+			fprintf(f, " (%u held back: UUID used by another mdev)", sf->blocked);
+		fputc('\n', f);
+	}
+	fprintf(f, "Plan: %zu to create, %zu to remove, %zu kept.\n", plan->n_create,
+		plan->n_remove, n_keep);
+}
+
+int output_plan(FILE *f, enum cli_output fmt, const struct plan *plan)
+{
+	if (fmt == OUTPUT_JSON)
+		return plan_json(f, plan);
+	plan_human(f, plan);
 	return ferror(f) ? -EIO : 0;
 }

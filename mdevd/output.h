@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "mdevd/inventory.h"
+#include "mdevd/plan.h"
 
 /*
  * output_types - every parent and its types. JSON: [{"parent", "types": [{"id", "name",
@@ -36,3 +37,12 @@ int output_list(FILE *f, enum cli_output fmt, const struct inventory *inv);
  * Human: one lspci-like line per function.
  */
 int output_pci(FILE *f, enum cli_output fmt, const struct pci_function *const *fns, size_t n);
+
+/*
+ * output_plan - a plan. JSON: {"actions": [{"action": "create"|"remove"|"keep", "parent",
+ * "type", "uuid", "owned", "slot" (null for foreign mdevs), "iommu_group" (null when none),
+ * "reason", "reason_code"}], "shortfalls": [{"parent", "type", "wanted", "planned",
+ * "blocked"}], "summary": {"create", "remove", "keep"}}.
+ * Human: one line per action, one per shortfall, then a summary line.
+ */
+int output_plan(FILE *f, enum cli_output fmt, const struct plan *plan);

@@ -37,15 +37,24 @@ expect_rc() { # expect_rc WANT [WANT...]
 jqo() { jq -r "$@" "$work/out"; } # jq on the last mdevd stdout
 # sysfs view of live mdevs: "uuid parent type group" sorted
 sys_mdevs() {
-	local m p t g
+	local m l
 	for m in /sys/bus/mdev/devices/*; do
 		[ -e "$m" ] || continue
-		p=$(readlink -f "$m/..") t=$(readlink -f "$m/mdev_type") g=$(readlink -f "$m/iommu_group")
-		printf '%s %s %s %s\n' "${m##*/}" "${p##*/}" "${t##*/}" "${g##*/}"
+		mapfile -t l < <(readlink "$m" "$m/mdev_type" "$m/iommu_group")
+		l[0]=${l[0]%/*}
+		printf '%s %s %s %s\n' "${m##*/}" "${l[0]##*/}" "${l[1]##*/}" "${l[2]##*/}"
 	done | sort
 }
 sys_uuids() { sys_mdevs | cut -d' ' -f1; }
-count() { vm_mdev_count "$@"; }
+count() { # count [PARENT [TYPE]] -> live mdevs (globs only: forks are slow under TCG)
+	local a
+	case $# in
+	0) a=(/sys/bus/mdev/devices/*) ;;
+	1) a=(/sys/class/mdev_bus/"$1"/mdev_supported_types/*/devices/*) ;;
+	*) a=(/sys/class/mdev_bus/"$1"/mdev_supported_types/"$2"/devices/*) ;;
+	esac
+	if [ -e "${a[0]}" ]; then echo ${#a[@]}; else echo 0; fi
+}
 avail() { cat "/sys/class/mdev_bus/$1/mdev_supported_types/$2/available_instances"; }
 reset_mdevs() {
 	vm_mdev_remove_all
@@ -321,14 +330,12 @@ t_pci() { # (g) edu bound to vfio-pci shows up with its IOMMU group
 	g=$(readlink -f "/sys/bus/pci/devices/$bdf/iommu_group")
 	g=${g##*/}
 	say "edu $bdf group $g"
-	[ "$(jqo --arg a "$bdf" '[.[] | select(.address==$a)] | length')" = 1 ] || fail "edu $bdf not listed"
-	[ "$(jqo --arg a "$bdf" '.[] | select(.address==$a) | "\(.vendor):\(.device)"')" = 1234:11e8 ] ||
-		fail "vendor:device is not 1234:11e8"
-	[ "$(jqo --arg a "$bdf" '.[] | select(.address==$a) | .driver')" = vfio-pci ] || fail "driver is not vfio-pci"
-	[ "$(jqo --arg a "$bdf" '.[] | select(.address==$a) | .iommu_group | tostring')" = "$g" ] ||
-		fail "iommu_group is not $g"
-	jqo --arg a "$bdf" '.[] | select(.address==$a) | .class' | grep -q . || fail "no class"
-	jqo --arg a "$bdf" '.[] | select(.address==$a) | has("numa_node")' | grep -q true || fail "no numa_node"
+	local got
+	got=$(jqo --arg a "$bdf" '[.[] | select(.address==$a)] | if length != 1 then "listed \(length) times" else .[0] |
+		"\(.vendor):\(.device) \(.driver) \(.iommu_group | tostring) class=\(.class != null and .class != "") numa=\(has("numa_node"))" end')
+	say "pci says: $got"
+	[ "$got" = "1234:11e8 vfio-pci $g class=true numa=true" ] ||
+		fail "want '1234:11e8 vfio-pci $g class=true numa=true' for $bdf"
 	local nic
 	nic=$(vm_pci_find 8086:10d3)
 	[ "$(jqo --arg a "$nic" '.[] | select(.address==$a) | .driver')" = e1000e ] || fail "e1000e $nic not on e1000e"
