@@ -15,7 +15,6 @@
 #include "mdevd/plan.h"
 #include "sysfs.h"
 
-
 static void report_skipped(void *userdata, const char *path, int err, const char *what)
 {
 	log_warnx("%s: skipped: %s", path, what);
@@ -39,9 +38,11 @@ static int do_remove(const struct apply_options *o, const struct plan_action *a,
 		r = inuse_group_is_open(o->proc_fd, a->iommu_group);
 		if (r != 0) {
 			if (r < 0)
-				log_warn(r, "%s: not removed: cannot tell whether it is in use", a->uuid);
+				log_warn(r, "%s: not removed: cannot tell whether it is in use",
+					 a->uuid);
 			else
-				log_warnx("%s: not removed: /dev/vfio/%d was opened meanwhile (in use)",
+				log_warnx("%s: not removed: /dev/vfio/%d was opened meanwhile (in "
+					  "use)",
 					  a->uuid, a->iommu_group);
 			res->kept_in_use++;
 			return 0;
@@ -86,8 +87,9 @@ static int do_create(const struct apply_options *o, const struct plan_action *a,
 	int r;
 
 	/* Re-read: an earlier create on this parent may have used shared capacity. */
-	snprintf(path, sizeof(path), "class/mdev_bus/%s/mdev_supported_types/%s/available_instances",
-		 a->parent, a->type_id);
+	snprintf(path, sizeof(path),
+		 "class/mdev_bus/%s/mdev_supported_types/%s/available_instances", a->parent,
+		 a->type_id);
 	r = sysfs_read_uint(o->sysfs_fd, path, &avail);
 	if (r < 0) {
 		log_warn(r, "%s: %s: cannot read available_instances before creating %s", a->parent,
@@ -137,15 +139,17 @@ static void report_shortfalls(const struct plan *plan, struct apply_result *res)
 		const struct plan_shortfall *s = &plan->shortfalls[i];
 
 		if (s->blocked)
-			log_warnx("%s: %s: the policy asks for %u, %u planned; %u slot%s held back: "
-				  "the UUID is already used by another mdev (EEXIST)",
-				  s->parent, s->type_id, s->wanted, s->planned, s->blocked,
-				  s->blocked == 1 ? "" : "s");
+			log_warnx(
+				"%s: %s: the policy asks for %u, %u planned; %u slot%s held back: "
+				"the UUID is already used by another mdev (EEXIST)",
+				s->parent, s->type_id, s->wanted, s->planned, s->blocked,
+				s->blocked == 1 ? "" : "s");
 		if (s->wanted - s->planned > s->blocked)
-			log_warnx("%s: %s: the policy asks for %u, only %u fit: no capacity left on "
-				  "the parent (available_instances is 0; the kernel would answer "
-				  "ENOSPC or EUSERS)",
-				  s->parent, s->type_id, s->wanted, s->planned);
+			log_warnx(
+				"%s: %s: the policy asks for %u, only %u fit: no capacity left on "
+				"the parent (available_instances is 0; the kernel would answer "
+				"ENOSPC or EUSERS)",
+				s->parent, s->type_id, s->wanted, s->planned);
 		res->shortfall += s->wanted - s->planned;
 	}
 }

@@ -26,21 +26,21 @@
 #define APPLY_MAX_ROUNDS 8
 
 struct apply_options {
-	int sysfs_fd;           /* sysfs root (borrowed) */
+	int sysfs_fd;		/* sysfs root (borrowed) */
 	const char *sysfs_path; /* the same root as a path, for libpci (borrowed) */
-	int proc_fd;            /* proc root for in-use detection (borrowed) */
+	int proc_fd;		/* proc root for in-use detection (borrowed) */
 	const char *machine_id; /* 32 hex digits (borrowed) */
-	bool dry_run;           /* plan one round and say what would be done; write nothing */
+	bool dry_run;		/* plan one round and say what would be done; write nothing */
 };
 
 struct apply_result {
-	unsigned int created;    /* mdevs created */
-	unsigned int removed;    /* mdevs removed (or found already gone) */
-	unsigned int failed;     /* steps the kernel refused for another reason than capacity */
+	unsigned int created;	  /* mdevs created */
+	unsigned int removed;	  /* mdevs removed (or found already gone) */
+	unsigned int failed;	  /* steps the kernel refused for another reason than capacity */
 	unsigned int no_capacity; /* creates not done: no capacity (read 0, or ENOSPC/EUSERS) */
 	unsigned int kept_in_use; /* removals held back because the mdev is in use */
-	unsigned int shortfall;  /* instances the policy asks for that did not fit, at the end */
-	unsigned int rounds;     /* plan/execute rounds run */
+	unsigned int shortfall;	  /* instances the policy asks for that did not fit, at the end */
+	unsigned int rounds;	  /* plan/execute rounds run */
 };
 
 /*
@@ -51,5 +51,4 @@ struct apply_result {
  * Returns 0 when the rounds ran (inspect @res), -EINVAL when @pol does not fit the
  * node (reported with its JSON path), or -errno when the node cannot be read.
  */
-int apply_policy(const struct apply_options *o, const struct policy *pol,
-		 struct apply_result *res);
+int apply_policy(const struct apply_options *o, const struct policy *pol, struct apply_result *res);

@@ -10,11 +10,11 @@
 
 /* Exit statuses; docs/mdevd.8 lists them. */
 enum cli_exit {
-	EXIT_OK = 0,       /* done; for plan: nothing to do */
-	EXIT_ERROR = 1,    /* an error, reported on stderr */
-	EXIT_PENDING = 2,  /* plan: changes are pending */
-	EXIT_PARTIAL = 3,  /* apply: converged as far as capacity allows; some slots not created */
-	EXIT_USAGE = 64,   /* bad command line (sysexits.h EX_USAGE) */
+	EXIT_OK = 0,	  /* done; for plan: nothing to do */
+	EXIT_ERROR = 1,	  /* an error, reported on stderr */
+	EXIT_PENDING = 2, /* plan: changes are pending */
+	EXIT_PARTIAL = 3, /* apply: converged as far as capacity allows; some slots not created */
+	EXIT_USAGE = 64,  /* bad command line (sysexits.h EX_USAGE) */
 };
 
 enum cli_output {
@@ -24,7 +24,7 @@ enum cli_output {
 
 struct cli_globals {
 	const char *sysfs_root; /* --sysfs-root, default "/sys" */
-	const char *proc_root;  /* --proc-root, default "/proc" (in-use detection) */
+	const char *proc_root;	/* --proc-root, default "/proc" (in-use detection) */
 	const char *machine_id; /* --machine-id, default: contents of /etc/machine-id */
 	bool verbose;
 };

@@ -60,8 +60,9 @@ int cli_machine_id(const struct cli_globals *g, char buf[MACHINE_ID_LEN])
 	} else {
 		r = sysfs_read_attr(AT_FDCWD, "/etc/machine-id", tmp, sizeof(tmp));
 		if (r < 0) {
-			log_warn(r, "/etc/machine-id: cannot read the machine id that mdevd's UUIDs "
-				    "derive from (pass --machine-id)");
+			log_warn(r,
+				 "/etc/machine-id: cannot read the machine id that mdevd's UUIDs "
+				 "derive from (pass --machine-id)");
 			return r;
 		}
 		if (!valid_machine_id(tmp)) {

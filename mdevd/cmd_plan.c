@@ -24,7 +24,6 @@
 #include "output.h"
 #include "sysfs.h"
 
-
 static void report_skipped(void *userdata, const char *path, int err, const char *what)
 {
 	log_warnx("%s: skipped: %s", path, what);
@@ -32,29 +31,28 @@ static void report_skipped(void *userdata, const char *path, int err, const char
 
 static void plan_usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: mdevd plan --policy FILE [-o json]\n"
-		"\n"
-		"Show what 'mdevd apply' would do to make this node match the policy: which\n"
-		"mdevs it would create (with their deterministic UUIDs), which it would remove\n"
-		"and which it keeps, each with its reason. Nothing is changed.\n"
-		"\n"
-		"Options:\n"
-		"  -p, --policy FILE   the policy (see mdevd-policy(5))\n"
-		"  -o, --output FMT    human (default) or json\n"
-		"\n"
-		"Exit status: 0 nothing to do, 2 changes pending, 1 error.\n"
-		"\n"
-		"Example:\n"
-		"  mdevd plan --policy /etc/mdevd/policy.json -o json\n");
+	fprintf(f, "Usage: mdevd plan --policy FILE [-o json]\n"
+		   "\n"
+		   "Show what 'mdevd apply' would do to make this node match the policy: which\n"
+		   "mdevs it would create (with their deterministic UUIDs), which it would remove\n"
+		   "and which it keeps, each with its reason. Nothing is changed.\n"
+		   "\n"
+		   "Options:\n"
+		   "  -p, --policy FILE   the policy (see mdevd-policy(5))\n"
+		   "  -o, --output FMT    human (default) or json\n"
+		   "\n"
+		   "Exit status: 0 nothing to do, 2 changes pending, 1 error.\n"
+		   "\n"
+		   "Example:\n"
+		   "  mdevd plan --policy /etc/mdevd/policy.json -o json\n");
 }
 
 int cmd_plan(const struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "policy", required_argument, NULL, 'p' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
+		{"policy", required_argument, NULL, 'p'},
+		{"output", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
 		{},
 	};
 	_cleanup_(inventory_freep) struct inventory *inv = NULL;
@@ -89,7 +87,8 @@ int cmd_plan(const struct cli_globals *g, int argc, char **argv)
 		}
 	}
 	if (!policy_path || optind < argc) {
-		log_warnx("plan: %s", policy_path ? "unexpected argument" : "--policy FILE is required");
+		log_warnx("plan: %s",
+			  policy_path ? "unexpected argument" : "--policy FILE is required");
 		plan_usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -161,10 +160,10 @@ static void apply_usage(FILE *f)
 int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "policy", required_argument, NULL, 'p' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
+		{"policy", required_argument, NULL, 'p'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
 		{},
 	};
 	_cleanup_(policy_freep) struct policy *pol = NULL;
@@ -224,17 +223,16 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 
 static void create_usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: mdevd create --parent PARENT --type TYPE_ID [--uuid UUID]\n"
-		"\n"
-		"Create one mdev by hand, outside any policy (it is then not owned by mdevd,\n"
-		"and 'apply' leaves it alone unless the policy sets removeUnowned). Without\n"
-		"--uuid a random UUID is used. The kernel's answer is printed as it is:\n"
-		"EEXIST (UUID taken on some parent), ENOSPC/EUSERS (no capacity), ENODEV\n"
-		"(parent going away).\n"
-		"\n"
-		"Example:\n"
-		"  mdevd create --parent mtty --type mtty-2\n");
+	fprintf(f, "Usage: mdevd create --parent PARENT --type TYPE_ID [--uuid UUID]\n"
+		   "\n"
+		   "Create one mdev by hand, outside any policy (it is then not owned by mdevd,\n"
+		   "and 'apply' leaves it alone unless the policy sets removeUnowned). Without\n"
+		   "--uuid a random UUID is used. The kernel's answer is printed as it is:\n"
+		   "EEXIST (UUID taken on some parent), ENOSPC/EUSERS (no capacity), ENODEV\n"
+		   "(parent going away).\n"
+		   "\n"
+		   "Example:\n"
+		   "  mdevd create --parent mtty --type mtty-2\n");
 }
 
 static int random_uuid(char out[MDEVD_UUID_STR_LEN])
@@ -248,10 +246,10 @@ static int random_uuid(char out[MDEVD_UUID_STR_LEN])
 int cmd_create(const struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "parent", required_argument, NULL, 'p' },
-		{ "type", required_argument, NULL, 't' },
-		{ "uuid", required_argument, NULL, 'u' },
-		{ "help", no_argument, NULL, 'h' },
+		{"parent", required_argument, NULL, 'p'},
+		{"type", required_argument, NULL, 't'},
+		{"uuid", required_argument, NULL, 'u'},
+		{"help", no_argument, NULL, 'h'},
 		{},
 	};
 	const char *parent = NULL, *type = NULL, *uuid = NULL;
@@ -318,12 +316,11 @@ static int parse_group(const char *s, int *group)
 
 static void remove_usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: mdevd remove UUID\n"
-		"\n"
-		"Remove one mdev by hand. Refused when the mdev is in use (its /dev/vfio/N is\n"
-		"open): the kernel would block the write until the VM lets go and may unplug\n"
-		"the device from the running guest. Stop the VM first.\n");
+	fprintf(f, "Usage: mdevd remove UUID\n"
+		   "\n"
+		   "Remove one mdev by hand. Refused when the mdev is in use (its /dev/vfio/N is\n"
+		   "open): the kernel would block the write until the VM lets go and may unplug\n"
+		   "the device from the running guest. Stop the VM first.\n");
 }
 
 int cmd_remove(const struct cli_globals *g, int argc, char **argv)
@@ -361,8 +358,10 @@ int cmd_remove(const struct cli_globals *g, int argc, char **argv)
 			if (r < 0)
 				log_warn(r, "remove: %s: cannot tell whether it is in use", uuid);
 			else
-				log_warnx("remove: %s: in use (/dev/vfio/%d is open): refusing; stop "
-					  "the VM that holds it first", uuid, group);
+				log_warnx(
+					"remove: %s: in use (/dev/vfio/%d is open): refusing; stop "
+					"the VM that holds it first",
+					uuid, group);
 			return EXIT_ERROR;
 		}
 	}

@@ -17,7 +17,7 @@
 #include <stddef.h>
 
 struct inuse {
-	int *groups;           /* sorted, unique IOMMU group numbers held open */
+	int *groups; /* sorted, unique IOMMU group numbers held open */
 	size_t n_groups;
 	unsigned int unreadable; /* processes whose fd table could not be read (EACCES) */
 };

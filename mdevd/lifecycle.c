@@ -35,7 +35,8 @@ const char *lifecycle_create_error_str(int err)
 {
 	switch (-err) {
 	case EEXIST:
-		return "the UUID is already used by another mdev (UUIDs are unique across all parents)";
+		return "the UUID is already used by another mdev (UUIDs are unique across all "
+		       "parents)";
 	case EINVAL:
 		return "the kernel rejected the UUID";
 	case ENOSPC:

@@ -21,18 +21,18 @@ static const struct command {
 	int (*run)(const struct cli_globals *g, int argc, char **argv);
 	const char *summary;
 } commands[] = {
-	{ "types", cmd_types, "list every parent's mdev types and free capacity" },
-	{ "list", cmd_list, "list live mdev instances" },
-	{ "pci", cmd_pci, "list PCI functions (driver, IOMMU group, NUMA node, SR-IOV)" },
-	{ "policy", cmd_policy, "check a policy file: 'policy check FILE'" },
-	{ "plan", cmd_plan, "show what 'apply' would change to match a policy" },
-	{ "apply", cmd_apply, "create and remove mdevs so the node matches a policy" },
-	{ "create", cmd_create, "create one mdev by hand (not owned by mdevd)" },
-	{ "remove", cmd_remove, "remove one mdev by hand, refused while it is in use" },
-	{ "dp-serve", cmd_dp_serve, "serve the policy's pools to kubelet (test driver)" },
-	{ "run", cmd_run, "the node service: apply, serve device plugins, follow uevents" },
-	{ "status", cmd_status, "what is served, what is not and why, what is pending" },
-	{ "hostdev", cmd_hostdev, "libvirt <hostdev> XML for an mdev, a PCI function or a pool" },
+	{"types", cmd_types, "list every parent's mdev types and free capacity"},
+	{"list", cmd_list, "list live mdev instances"},
+	{"pci", cmd_pci, "list PCI functions (driver, IOMMU group, NUMA node, SR-IOV)"},
+	{"policy", cmd_policy, "check a policy file: 'policy check FILE'"},
+	{"plan", cmd_plan, "show what 'apply' would change to match a policy"},
+	{"apply", cmd_apply, "create and remove mdevs so the node matches a policy"},
+	{"create", cmd_create, "create one mdev by hand (not owned by mdevd)"},
+	{"remove", cmd_remove, "remove one mdev by hand, refused while it is in use"},
+	{"dp-serve", cmd_dp_serve, "serve the policy's pools to kubelet (test driver)"},
+	{"run", cmd_run, "the node service: apply, serve device plugins, follow uevents"},
+	{"status", cmd_status, "what is served, what is not and why, what is pending"},
+	{"hostdev", cmd_hostdev, "libvirt <hostdev> XML for an mdev, a PCI function or a pool"},
 };
 
 static void usage(FILE *f)
@@ -83,12 +83,12 @@ int cli_parse_output(const char *value, enum cli_output *out)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "sysfs-root", required_argument, NULL, 's' },
-		{ "proc-root", required_argument, NULL, 'p' },
-		{ "machine-id", required_argument, NULL, 'm' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		{"sysfs-root", required_argument, NULL, 's'},
+		{"proc-root", required_argument, NULL, 'p'},
+		{"machine-id", required_argument, NULL, 'm'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{},
 	};
 	struct cli_globals g = {

@@ -42,8 +42,8 @@ enum parent_backend {
 
 /* One mdev type of one parent: a directory under <parent>/mdev_supported_types/. */
 struct mdev_type {
-	char *id;          /* directory name, e.g. "nvidia-222", "mtty-2" */
-	char *name;        /* contents of `name`, trimmed; a copy of id when `name` is absent */
+	char *id;	   /* directory name, e.g. "nvidia-222", "mtty-2" */
+	char *name;	   /* contents of `name`, trimmed; a copy of id when `name` is absent */
 	char *description; /* contents of `description`, trimmed; NULL when absent */
 	char *device_api;  /* contents of `device_api`, e.g. "vfio-pci" */
 	unsigned int available_instances;
@@ -52,11 +52,11 @@ struct mdev_type {
 
 /* A parent device: an entry of /sys/class/mdev_bus/. */
 struct mdev_parent {
-	char *name;        /* basename in class/mdev_bus: "0000:65:00.0", "mtty" */
+	char *name;	   /* basename in class/mdev_bus: "0000:65:00.0", "mtty" */
 	char *pci_address; /* BDF when the parent is a PCI function, else NULL */
-	char *physfn;      /* BDF of the SR-IOV physical function for a VF parent, else NULL */
+	char *physfn;	   /* BDF of the SR-IOV physical function for a VF parent, else NULL */
 	uint16_t vendor_id, device_id; /* 0 when the parent is not a PCI function */
-	int numa_node;     /* from numa_node; -1 when unknown or not PCI */
+	int numa_node;		       /* from numa_node; -1 when unknown or not PCI */
 	enum parent_backend backend;
 	struct mdev_type *types; /* sorted by id */
 	size_t n_types;
@@ -65,9 +65,9 @@ struct mdev_parent {
 /* A live mdev instance: an entry of /sys/bus/mdev/devices/. */
 struct mdev_instance {
 	char uuid[MDEVD_UUID_STR_LEN]; /* lower case, canonical 8-4-4-4-12 form */
-	char *parent;                  /* parent name, as in struct mdev_parent.name */
-	char *type_id;                 /* type id, as in struct mdev_type.id */
-	int iommu_group;               /* -1 when the instance has no iommu_group link */
+	char *parent;		       /* parent name, as in struct mdev_parent.name */
+	char *type_id;		       /* type id, as in struct mdev_type.id */
+	int iommu_group;	       /* -1 when the instance has no iommu_group link */
 };
 
 /* A PCI function, read through libpci. */
@@ -76,14 +76,14 @@ struct pci_function {
 	uint16_t vendor_id, device_id;
 	uint16_t subsys_vendor_id, subsys_device_id; /* 0 when the function has none */
 	uint32_t class_code; /* 24 bits: base class << 16 | subclass << 8 | prog-if */
-	char *driver;        /* bound driver's name, NULL when unbound */
+	char *driver;	     /* bound driver's name, NULL when unbound */
 	int iommu_group;     /* -1 when the function is in no IOMMU group */
-	int numa_node;       /* -1 when unknown */
-	char *physfn;        /* BDF of the PF when this function is an SR-IOV VF, else NULL */
+	int numa_node;	     /* -1 when unknown */
+	char *physfn;	     /* BDF of the PF when this function is an SR-IOV VF, else NULL */
 	unsigned int sriov_totalvfs, sriov_numvfs; /* 0 when not a PF */
-	char *vendor_name;   /* from pci.ids, NULL when unknown */
-	char *device_name;   /* from pci.ids, NULL when unknown */
-	char *class_name;    /* from pci.ids, NULL when unknown */
+	char *vendor_name;			   /* from pci.ids, NULL when unknown */
+	char *device_name;			   /* from pci.ids, NULL when unknown */
+	char *class_name;			   /* from pci.ids, NULL when unknown */
 };
 
 struct inventory {
@@ -99,7 +99,7 @@ struct inventory {
 enum inventory_what {
 	INVENTORY_TYPES = 1 << 0, /* parents and their types */
 	INVENTORY_MDEVS = 1 << 1, /* live mdev instances (and per-type instance counts) */
-	INVENTORY_PCI = 1 << 2,   /* PCI functions through libpci */
+	INVENTORY_PCI = 1 << 2,	  /* PCI functions through libpci */
 	INVENTORY_ALL = INVENTORY_TYPES | INVENTORY_MDEVS | INVENTORY_PCI,
 };
 

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_     __attribute__((unused))
+#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _unused_       __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _nonnull_    __attribute__((nonnull))
+#define _nonnull_      __attribute__((nonnull))
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -30,7 +30,7 @@ static inline void closep(int *fd)
 	}
 }
 
-#define _cleanup_free_  _cleanup_(freep)
+#define _cleanup_free_	_cleanup_(freep)
 #define _cleanup_close_ _cleanup_(closep)
 
 /* Declare `static inline void namep(type **p)` that calls `func(*p)` when *p is not NULL. */

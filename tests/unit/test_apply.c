@@ -307,7 +307,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_writes_derived_uuid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_capacity_is_not_written, setup, teardown),
 		cmocka_unit_test(test_lifecycle_words),
-		cmocka_unit_test_setup_teardown(test_lifecycle_refuses_path_tricks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lifecycle_refuses_path_tricks, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
