@@ -70,5 +70,5 @@ int main(int argc, char **argv)
 	}
 	closedir(parents);
 	printf("%lu\n", types);
-	return bytes ? 0 : 1;
+	return types && !bytes ? 1 : 0;
 }
