@@ -10,6 +10,7 @@
 
 PKGS      := libpci libcjson uuid libxml-2.0 libsystemd
 PKGS      += grpc libprotobuf-c
+PKGS      += libvirt
 CC        ?= cc
 BUILD     ?= build/release
 SAN       ?=
@@ -40,8 +41,8 @@ MAIN_OBJ := $(BUILD)/mdevd/main.o
 BIN      := $(BUILD)/mdevd/mdevd
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps check check-kubelet check-unit check-asan check-cli check-hostdev check-vm demo bench format \
-        format-check install clean vm-prepare
+.PHONY: all deps check check-kubelet check-unit check-asan check-cli check-daemon check-hostdev check-vm demo bench format \
+        format-check install clean vm-prepare bench-vm clean-vm
 
 all: mdevd/mdevd
 
@@ -99,6 +100,10 @@ check-cli: mdevd/mdevd
 check-hostdev: mdevd/mdevd
 	@tests/hostdev/run.sh
 
+# `mdevd run` on fixture trees: readiness, reload, bad policies, sd_notify, shutdown.
+check-daemon: mdevd/mdevd
+	@tests/daemon/run.sh
+
 check-vm: mdevd/mdevd
 	@tests/vm/run.sh tests/vm/guest-tests.sh
 
@@ -109,6 +114,7 @@ check: deps
 	$(MAKE) check-asan
 	$(MAKE) check-cli
 	$(MAKE) check-kubelet
+	$(MAKE) check-daemon
 	$(MAKE) check-hostdev
 	$(MAKE) check-vm
 
@@ -118,6 +124,14 @@ demo: deps
 
 vm-prepare:
 	@tests/vm/prepare.sh
+
+# The same inventory comparison, inside the real-kernel guest against live sysfs.
+bench-vm: mdevd/mdevd
+	@tests/vm/run.sh tests/vm/guest-bench.sh
+
+# build/vm is the kernel/module download cache; plain `clean` keeps it.
+clean-vm:
+	rm -rf build/vm
 
 bench: deps
 	$(MAKE) all

@@ -64,6 +64,11 @@ fi
 mount -t proc proc $root/proc || fatal "cannot mount /proc in the chroot"
 mount -t sysfs sysfs $root/sys || fatal "cannot mount /sys in the chroot"
 mkdir -p /dev/pts /dev/shm
+# What udev would provide: bash process substitution needs /dev/fd.
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
 mount -t devpts devpts /dev/pts 2>/dev/null
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm 2>/dev/null
 mount --rbind /dev $root/dev || fatal "cannot bind /dev in the chroot"

@@ -80,9 +80,14 @@ pkg_has_version() { # pkg_has_version PKG VERSION
 	apt-cache madison "$1" 2>/dev/null | awk -v v="$2" -F' *\\| *' '$2 == v { f = 1 } END { exit !f }'
 }
 
+cached_abi=
 if [ -f "$out/kernel.env" ] && [ -f "$out/kernel/.done" ]; then
+	cached_abi=$(sed -n 's/^ABI=//p' "$out/kernel.env")
+fi
+if [ -n "$cached_abi" ] && { [ -z "${MDEVD_VM_ABI:-}" ] || [ "$MDEVD_VM_ABI" = "$cached_abi" ]; }; then
 	. "$out/kernel.env"
 else
+	rm -f "$out/kernel/.done" "$out/samples/.done"
 	if [ -n "${MDEVD_VM_ABI:-}" ]; then
 		abis=$MDEVD_VM_ABI
 	else

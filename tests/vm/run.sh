@@ -102,8 +102,10 @@ timeout --kill-after=10 "$timeout" "$qemu" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$res,mount_tag=results,security_model=none,multidevs=remap" \
 	-kernel "$out/vmlinuz" -initrd "$out/initramfs.cpio.gz" \
-	-append "$cmdline" </dev/null | sed -u -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\x1bc//g'
+	-append "$cmdline" </dev/null | sed -u -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\x1bc//g' \
+		-e '/^SeaBIOS (version/d' -e 's/^Booting from ROM\.*//'
 st=("${PIPESTATUS[@]}")
+echo # the console's last line may lack its newline
 set -e
 qrc=${st[0]}
 elapsed=$(($(date +%s) - start))
