@@ -104,8 +104,14 @@ check-hostdev: mdevd/mdevd
 check-daemon: mdevd/mdevd
 	@tests/daemon/run.sh
 
+# mdevd against libvirt's test driver (in-process): domains in use / reserved, the libvirt
+# backend's error path, types --source libvirt; ends "N passed, N failed".
+check-libvirt: mdevd/mdevd
+	@tests/libvirt/run.sh
+
 check-vm: mdevd/mdevd
 	@tests/vm/run.sh tests/vm/guest-tests.sh
+	@tests/vm/run.sh tests/vm/guest-daemon.sh
 
 check: deps
 	$(MAKE) all
@@ -116,6 +122,7 @@ check: deps
 	$(MAKE) check-kubelet
 	$(MAKE) check-daemon
 	$(MAKE) check-hostdev
+	$(MAKE) check-libvirt
 	$(MAKE) check-vm
 
 demo: deps

@@ -11,13 +11,115 @@
 #include "inuse.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "mdevctl.h"
 #include "mdevd/inventory.h"
 #include "mdevd/plan.h"
 #include "sysfs.h"
+#include "virt.h"
 
 static void report_skipped(void *userdata, const char *path, int err, const char *what)
 {
 	log_warnx("%s: skipped: %s", path, what);
+}
+
+/* --- the sysfs backend: lifecycle.c, and mdevctl definitions with persist --- */
+
+static const char *mdevctl_dir(const struct apply_options *o)
+{
+	return o->mdevctl_dir ? o->mdevctl_dir : MDEVCTL_DEFAULT_DIR;
+}
+
+static int sysfs_create(void *data, const struct plan_action *a, char *why, size_t size)
+{
+	const struct apply_options *o = data;
+	const char *what;
+	int r;
+
+	r = lifecycle_create(o->sysfs_fd, a->parent, a->type_id, a->uuid);
+	if (r < 0) {
+		what = lifecycle_create_error_str(r);
+		snprintf(why, size, "%s (%s)", what ? what : strerror(-r), lifecycle_errno_name(r));
+		return r;
+	}
+	return 0;
+}
+
+static int sysfs_remove(void *data, const struct plan_action *a, char *why, size_t size)
+{
+	const struct apply_options *o = data;
+	const char *what;
+	int r;
+
+	r = lifecycle_remove(o->sysfs_fd, a->uuid);
+	if (r < 0 && r != -ENOENT) {
+		what = lifecycle_remove_error_str(r);
+		snprintf(why, size, "%s (%s)", what ? what : strerror(-r), lifecycle_errno_name(r));
+		return r;
+	}
+	if (o->persist) {
+		int q = mdevctl_undefine(mdevctl_dir(o), a->parent, a->uuid);
+
+		if (q < 0)
+			log_warn(q,
+				 "%s: removed, but cannot delete its mdevctl definition under %s",
+				 a->uuid, mdevctl_dir(o));
+	}
+	return r;
+}
+
+/* The mdevctl definition of a live owned mdev; logged here (it knows the directory). */
+static int sysfs_persist(void *data, const struct plan_action *a)
+{
+	const struct apply_options *o = data;
+	int r = mdevctl_define(mdevctl_dir(o), a->parent, a->type_id, a->uuid);
+
+	if (r < 0)
+		log_warn(r,
+			 "%s: cannot write its mdevctl definition under %s (the next run "
+			 "tries again)",
+			 a->uuid, mdevctl_dir(o));
+	return r;
+}
+
+/* --- the libvirt backend: virt.c --- */
+
+static int libvirt_create(void *data, const struct plan_action *a, char *why, size_t size)
+{
+	const struct apply_options *o = data;
+	int r = virt_mdev_create(o->virt, a->parent, a->type_id, a->uuid, o->persist);
+
+	if (r < 0)
+		snprintf(why, size, "libvirt: %s", virt_last_error(o->virt));
+	return r;
+}
+
+static int libvirt_remove(void *data, const struct plan_action *a, char *why, size_t size)
+{
+	const struct apply_options *o = data;
+	int r = virt_mdev_remove(o->virt, a->uuid, o->persist);
+
+	if (r < 0 && r != -ENOENT)
+		snprintf(why, size, "libvirt: %s", virt_last_error(o->virt));
+	return r;
+}
+
+static void backend_for(const struct apply_options *o, struct apply_backend *b)
+{
+	switch (o->backend_kind) {
+	case APPLY_BACKEND_SYSFS:
+		*b = (struct apply_backend){.name = "sysfs",
+					    .create = sysfs_create,
+					    .remove = sysfs_remove,
+					    .persist = o->persist ? sysfs_persist : NULL,
+					    .data = (void *)o};
+		return;
+	case APPLY_BACKEND_LIBVIRT:
+		*b = (struct apply_backend){.name = "libvirt",
+					    .create = libvirt_create,
+					    .remove = libvirt_remove,
+					    .data = (void *)o};
+		return;
+	}
 }
 
 /* Re-read after a step: does bus/mdev/devices/<uuid> exist? */
@@ -29,9 +131,43 @@ static bool mdev_present(const struct apply_options *o, const char *uuid)
 	return faccessat(o->sysfs_fd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-static int do_remove(const struct apply_options *o, const struct plan_action *a,
-		     struct apply_result *res)
+/*
+ * Just before a remove: does a libvirt domain name @uuid now? 1 (logged), 0, or -errno.
+ * Without a connection, 0: only the kernel's evidence counts.
+ */
+static int named_by_domain(const struct apply_options *o, const struct plan_action *a,
+			   struct apply_result *res)
 {
+	struct virt_refs refs = {};
+	const struct plan_domain_ref *ref;
+	int r;
+
+	if (!o->virt)
+		return 0;
+	r = virt_domain_refs(o->virt, &refs);
+	if (r < 0) {
+		log_warnx("%s: not removed: cannot ask libvirt (%s) whether a domain uses it: %s",
+			  a->uuid, virt_uri(o->virt), virt_last_error(o->virt));
+		res->kept_in_use++;
+		return 1;
+	}
+	ref = virt_refs_find(&refs, a->uuid);
+	if (ref) {
+		log_warnx("%s: not removed: libvirt domain %s %s it meanwhile", a->uuid,
+			  ref->domain, ref->running ? "uses" : "reserves");
+		if (ref->running)
+			res->kept_in_use++;
+		else
+			res->kept_reserved++;
+	}
+	virt_refs_release(&refs);
+	return ref ? 1 : 0;
+}
+
+static int do_remove(const struct apply_options *o, const struct apply_backend *b,
+		     const struct plan_action *a, struct apply_result *res)
+{
+	char why[640] = "";
 	int r;
 
 	if (a->iommu_group >= 0) {
@@ -53,17 +189,16 @@ static int do_remove(const struct apply_options *o, const struct plan_action *a,
 			 plan_reason_str(a->reason));
 		return 0;
 	}
-	r = lifecycle_remove(o->sysfs_fd, a->uuid);
+	if (named_by_domain(o, a, res))
+		return 0;
+	r = b->remove(b->data, a, why, sizeof(why));
 	if (r == -ENOENT) {
 		log_info("%s: already gone", a->uuid);
 		res->removed++;
 		return 1;
 	}
 	if (r < 0) {
-		const char *why = lifecycle_remove_error_str(r);
-
-		log_warnx("%s: remove failed: %s (%s)", a->uuid, why ? why : strerror(-r),
-			  lifecycle_errno_name(r));
+		log_warnx("%s: remove failed: %s", a->uuid, why[0] ? why : strerror(-r));
 		res->failed++;
 		return 0;
 	}
@@ -79,10 +214,10 @@ static int do_remove(const struct apply_options *o, const struct plan_action *a,
 	return 1;
 }
 
-static int do_create(const struct apply_options *o, const struct plan_action *a,
-		     struct apply_result *res)
+static int do_create(const struct apply_options *o, const struct apply_backend *b,
+		     const struct plan_action *a, struct apply_result *res)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], why[640] = "";
 	unsigned int avail;
 	int r;
 
@@ -109,12 +244,10 @@ static int do_create(const struct apply_options *o, const struct plan_action *a,
 			 a->slot);
 		return 0;
 	}
-	r = lifecycle_create(o->sysfs_fd, a->parent, a->type_id, a->uuid);
+	r = b->create(b->data, a, why, sizeof(why));
 	if (r < 0) {
-		const char *why = lifecycle_create_error_str(r);
-
-		log_warnx("%s: %s: create %s failed: %s (%s)", a->parent, a->type_id, a->uuid,
-			  why ? why : strerror(-r), lifecycle_errno_name(r));
+		log_warnx("%s: %s: create %s failed: %s", a->parent, a->type_id, a->uuid,
+			  why[0] ? why : strerror(-r));
 		if (r == -ENOSPC || r == -EUSERS)
 			res->no_capacity++;
 		else
@@ -127,7 +260,10 @@ static int do_create(const struct apply_options *o, const struct plan_action *a,
 		res->failed++;
 		return 0;
 	}
-	log_info("created %s (%s on %s, slot %u)", a->uuid, a->type_id, a->parent, a->slot);
+	log_info("created %s (%s on %s, slot %u%s)", a->uuid, a->type_id, a->parent, a->slot,
+		 b->create == libvirt_create ? ", through libvirt" : "");
+	if (b->persist)
+		b->persist(b->data, a);
 	res->created++;
 	return 1;
 }
@@ -155,9 +291,10 @@ static void report_shortfalls(const struct plan *plan, struct apply_result *res)
 }
 
 /* One round: read, plan, execute. Returns steps done (>= 0), or -errno. */
-static int run_round(const struct apply_options *o, const struct policy *pol,
-		     struct apply_result *res, bool *done)
+static int run_round(const struct apply_options *o, const struct apply_backend *b,
+		     const struct policy *pol, struct apply_result *res, bool *done)
 {
+	struct virt_refs refs = {};
 	_cleanup_(inventory_freep) struct inventory *inv = NULL;
 	_cleanup_(plan_freep) struct plan *plan = NULL;
 	struct inuse in = {};
@@ -184,22 +321,37 @@ static int run_round(const struct apply_options *o, const struct policy *pol,
 	if (in.unreadable)
 		log_warnx("%u processes could not be inspected: every mdev counts as in use",
 			  in.unreadable);
+	if (o->virt) {
+		r = virt_domain_refs(o->virt, &refs);
+		if (r < 0) {
+			/* Without libvirt's answer, a removal could take a domain's device. */
+			inuse_release(&in);
+			log_warnx("cannot read libvirt's domains (%s): %s", virt_uri(o->virt),
+				  virt_last_error(o->virt));
+			return r;
+		}
+	}
 	ctx = (struct plan_context){
 		.machine_id = o->machine_id,
 		.in_use_groups = in.groups,
 		.n_in_use_groups = in.unreadable ? 0 : in.n_groups,
+		.domain_refs = refs.refs,
+		.n_domain_refs = refs.n,
 	};
 	r = plan_build(inv, pol, &ctx, &plan);
 	if (r < 0) {
 		inuse_release(&in);
+		virt_refs_release(&refs);
 		log_warn(r, "cannot build a plan");
 		return r;
 	}
 
 	*done = plan->n_create == 0 && plan->n_remove == 0;
 	res->kept_in_use = 0;
+	res->kept_reserved = 0;
 	for (size_t i = 0; i < plan->n_actions; i++) {
 		const struct plan_action *a = &plan->actions[i];
+		char reason[160];
 
 		switch (a->kind) {
 		case PLAN_REMOVE:
@@ -208,18 +360,24 @@ static int run_round(const struct apply_options *o, const struct policy *pol,
 				res->kept_in_use++;
 				break;
 			}
-			steps += do_remove(o, a, res);
+			steps += do_remove(o, b, a, res);
 			break;
 		case PLAN_CREATE:
-			steps += do_create(o, a, res);
+			steps += do_create(o, b, a, res);
 			break;
 		case PLAN_KEEP:
-			if (a->reason != PLAN_REASON_IN_USE)
+			if (a->reason == PLAN_REASON_WANTED && a->owned && b->persist &&
+			    !o->dry_run)
+				b->persist(b->data, a);
+			if (a->reason != PLAN_REASON_IN_USE && a->reason != PLAN_REASON_RESERVED)
 				break;
-			res->kept_in_use++;
+			if (a->reason == PLAN_REASON_IN_USE)
+				res->kept_in_use++;
+			else
+				res->kept_reserved++;
 			if (o->dry_run || *done)
 				log_info("kept %s (%s on %s): %s", a->uuid, a->type_id, a->parent,
-					 plan_reason_str(a->reason));
+					 plan_action_reason(a, reason, sizeof(reason)));
 			break;
 		}
 	}
@@ -227,18 +385,28 @@ static int run_round(const struct apply_options *o, const struct policy *pol,
 	if (steps == 0 || o->dry_run)
 		report_shortfalls(plan, res);
 	inuse_release(&in);
+	virt_refs_release(&refs);
 	return steps;
 }
 
 int apply_policy(const struct apply_options *o, const struct policy *pol, struct apply_result *res)
 {
+	struct apply_backend own;
+	const struct apply_backend *b = o->backend;
+
 	memset(res, 0, sizeof(*res));
+	if (!b) {
+		if (o->backend_kind == APPLY_BACKEND_LIBVIRT && !o->virt)
+			return -EINVAL;
+		backend_for(o, &own);
+		b = &own;
+	}
 	for (unsigned int round = 0; round < APPLY_MAX_ROUNDS; round++) {
 		bool done = false;
 		int r;
 
 		res->rounds++;
-		r = run_round(o, pol, res, &done);
+		r = run_round(o, b, pol, res, &done);
 		if (r < 0)
 			return r;
 		/* Done, or no step succeeded (another round would plan the same). */

@@ -15,15 +15,52 @@
  * run killed at any point and started again converges to the same node: it leaks
  * nothing and duplicates nothing.
  *
+ * In use also means named by a libvirt domain: with a connection (apply_options.virt),
+ * every round reads what the domains name, the planner keeps those mdevs (in use by
+ * a running domain, reserved by a defined one), and a REMOVE is checked once more
+ * against libvirt just before it runs.
+ *
+ * Backends. A step is executed by a backend: sysfs (lifecycle.c: write the UUID to
+ * <type>/create, 1 to remove; with persist, also write or delete the mdevctl
+ * definition, mdevctl.h) or libvirt (virt.h: the node-device API; with persist,
+ * libvirt defines the mdev and marks it autostart, through mdevctl). Both see the
+ * same plan and the same UUIDs, and the same safety checks run before either.
+ *
  * mdevd never opens a VFIO group and never fork()s here.
  */
 #pragma once
 
 #include <stdbool.h>
 
+#include "mdevd/plan.h"
 #include "mdevd/policy.h"
 
 #define APPLY_MAX_ROUNDS 8
+
+struct virt;
+
+/*
+ * How steps are executed. create/remove return 0 or a negative errno; on failure they
+ * may write a phrase that explains it to @why (@size bytes), else leave it empty.
+ * A remove of an mdev that is already gone returns -ENOENT.
+ */
+struct apply_backend {
+	const char *name; /* "sysfs", "libvirt": for messages */
+	int (*create)(void *data, const struct plan_action *a, char *why, size_t size);
+	int (*remove)(void *data, const struct plan_action *a, char *why, size_t size);
+	/*
+	 * Make a live owned mdev persistent (after a create is seen in sysfs, and for every
+	 * owned mdev the policy keeps, so an interrupted run is completed). NULL: nothing
+	 * to do (no persist, or create already made it persistent).
+	 */
+	int (*persist)(void *data, const struct plan_action *a);
+	void *data;
+};
+
+enum apply_backend_kind {
+	APPLY_BACKEND_SYSFS, /* default */
+	APPLY_BACKEND_LIBVIRT,
+};
 
 struct apply_options {
 	int sysfs_fd;		/* sysfs root (borrowed) */
@@ -31,16 +68,27 @@ struct apply_options {
 	int proc_fd;		/* proc root for in-use detection (borrowed) */
 	const char *machine_id; /* 32 hex digits (borrowed) */
 	bool dry_run;		/* plan one round and say what would be done; write nothing */
+	enum apply_backend_kind backend_kind; /* ignored when @backend is set */
+	/* Persistent mdevs: sysfs writes mdevctl definitions, libvirt defines + autostart. */
+	bool persist;
+	const char *mdevctl_dir; /* sysfs + persist: NULL means MDEVCTL_DEFAULT_DIR (borrowed) */
+	/*
+	 * A libvirt connection (borrowed), or NULL: then only the kernel's evidence (open
+	 * VFIO groups) says what is in use. Required by APPLY_BACKEND_LIBVIRT.
+	 */
+	struct virt *virt;
+	const struct apply_backend *backend; /* tests: a backend of their own; NULL: by kind */
 };
 
 struct apply_result {
-	unsigned int created;	  /* mdevs created */
-	unsigned int removed;	  /* mdevs removed (or found already gone) */
-	unsigned int failed;	  /* steps the kernel refused for another reason than capacity */
-	unsigned int no_capacity; /* creates not done: no capacity (read 0, or ENOSPC/EUSERS) */
-	unsigned int kept_in_use; /* removals held back because the mdev is in use */
-	unsigned int shortfall;	  /* instances the policy asks for that did not fit, at the end */
-	unsigned int rounds;	  /* plan/execute rounds run */
+	unsigned int created;	    /* mdevs created */
+	unsigned int removed;	    /* mdevs removed (or found already gone) */
+	unsigned int failed;	    /* steps the kernel refused for another reason than capacity */
+	unsigned int no_capacity;   /* creates not done: no capacity (read 0, or ENOSPC/EUSERS) */
+	unsigned int kept_in_use;   /* removals held back: in use (open group, running domain) */
+	unsigned int kept_reserved; /* removals held back: a defined libvirt domain names it */
+	unsigned int shortfall;	    /* instances the policy asks for that did not fit, at the end */
+	unsigned int rounds;	    /* plan/execute rounds run */
 };
 
 /*

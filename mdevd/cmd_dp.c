@@ -30,14 +30,15 @@ DEFINE_CLEANUP(struct dp_manager, dp_manager_free)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: mdevd dp-serve --policy FILE [--device-plugin-dir DIR]\n"
-		   "\n"
-		   "Serve the policy's permittedHostDevices pools to kubelet through the\n"
-		   "device-plugin API (v1beta1), one socket per resource name in DIR (default\n"
-		   "%s),\n"
-		   "until SIGTERM or SIGINT. SIGHUP reads the node and the policy again. When\n"
-		   "kubelet re-creates kubelet.sock, every plugin serves and registers again.\n",
-		   DP_DEFAULT_DIR);
+	fprintf(f,
+		"Usage: mdevd dp-serve --policy FILE [--device-plugin-dir DIR]\n"
+		"\n"
+		"Serve the policy's permittedHostDevices pools to kubelet through the\n"
+		"device-plugin API (v1beta1), one socket per resource name in DIR (default\n"
+		"%s),\n"
+		"until SIGTERM or SIGINT. SIGHUP reads the node and the policy again. When\n"
+		"kubelet re-creates kubelet.sock, every plugin serves and registers again.\n",
+		DP_DEFAULT_DIR);
 }
 
 static void report_skipped(void *userdata, const char *path, int err, const char *what)
@@ -98,9 +99,9 @@ static bool kubelet_created(int fd)
 int cmd_dp_serve(const struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "policy", required_argument, NULL, 'p' },
-		{ "device-plugin-dir", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
+		{"policy", required_argument, NULL, 'p'},
+		{"device-plugin-dir", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
 		{},
 	};
 	const char *policy_path = NULL, *dir = DP_DEFAULT_DIR;
@@ -162,8 +163,8 @@ int cmd_dp_serve(const struct cli_globals *g, int argc, char **argv)
 
 	for (;;) {
 		struct pollfd pfd[2] = {
-			{ .fd = sig_fd, .events = POLLIN },
-			{ .fd = ino_fd, .events = POLLIN },
+			{.fd = sig_fd, .events = POLLIN},
+			{.fd = ino_fd, .events = POLLIN},
 		};
 		struct signalfd_siginfo si;
 

@@ -17,19 +17,23 @@
 #include "mdevd/macro.h"
 #include "output.h"
 #include "sysfs.h"
-
+#include "virt.h"
 
 struct inv_cmd {
 	const char *name;
 	const char *help;
 	unsigned int what;
-	bool has_vendor; /* takes --vendor VVVV[:DDDD] */
+	bool has_vendor;  /* takes --vendor VVVV[:DDDD] */
+	bool has_libvirt; /* takes --connect URI, --no-libvirt */
+	bool has_source;  /* takes --source sysfs|libvirt */
 };
 
 static const struct inv_cmd cmd_types_def = {
 	.name = "types",
 	.what = INVENTORY_TYPES,
-	.help = "Usage: mdevd [--sysfs-root DIR] types [-o human|json]\n"
+	.has_source = true,
+	.has_libvirt = true,
+	.help = "Usage: mdevd [--sysfs-root DIR] types [-o human|json] [--source sysfs|libvirt]\n"
 		"\n"
 		"Show every mdev parent device (class/mdev_bus) and the mdev types it offers:\n"
 		"type id, how many more instances can be created now (available instances),\n"
@@ -42,6 +46,10 @@ static const struct inv_cmd cmd_types_def = {
 		"                        [{\"parent\", \"types\": [{\"id\", \"name\", "
 		"\"description\",\n"
 		"                        \"device_api\", \"available_instances\"}]}]\n"
+		"      --source SOURCE   sysfs (default), or libvirt: the parents and types\n"
+		"                        libvirt's node-device API lists (node devices with\n"
+		"                        mdev_types), to compare with sysfs\n"
+		"  -c, --connect URI     the libvirt for --source libvirt (qemu:///system)\n"
 		"  -h, --help            this text\n"
 		"\n"
 		"Example:\n"
@@ -51,15 +59,23 @@ static const struct inv_cmd cmd_types_def = {
 static const struct inv_cmd cmd_list_def = {
 	.name = "list",
 	.what = INVENTORY_MDEVS,
-	.help = "Usage: mdevd [--sysfs-root DIR] list [-o human|json]\n"
+	.has_libvirt = true,
+	.help = "Usage: mdevd [--sysfs-root DIR] list [-o human|json] [--connect URI | "
+		"--no-libvirt]\n"
 		"\n"
 		"Show the live mdevs (bus/mdev/devices), sorted by UUID: UUID, parent device,\n"
-		"type id and IOMMU group (the group is what a VM opens as /dev/vfio/N).\n"
+		"type id and IOMMU group (the group is what a VM opens as /dev/vfio/N), and the\n"
+		"libvirt domain that names each one: a running domain holds it (in use), a\n"
+		"defined one reserves it.\n"
 		"\n"
 		"Options:\n"
 		"  -o, --output FORMAT   human (default, like 'mdevctl list': one line\n"
-		"                        '<uuid> <parent> <type> (group N)') or json:\n"
-		"                        [{\"uuid\", \"parent\", \"type\", \"iommu_group\"}]\n"
+		"                        '<uuid> <parent> <type> (group N)[ in use by D]') or\n"
+		"                        json: [{\"uuid\", \"parent\", \"type\", \"iommu_group\",\n"
+		"                        \"domain\", \"state\": \"in-use\"|\"reserved\"|null}]\n"
+		"  -c, --connect URI     the libvirt to ask (default: qemu:///system when its\n"
+		"                        socket exists and the sysfs root is /sys)\n"
+		"      --no-libvirt      do not ask libvirt\n"
 		"  -h, --help            this text\n"
 		"\n"
 		"Example:\n"
@@ -95,6 +111,9 @@ static const struct inv_cmd cmd_pci_def = {
 struct inv_opts {
 	enum cli_output output;
 	int vendor, device; /* -1: any */
+	const char *uri;    /* --connect */
+	bool no_libvirt;
+	bool from_libvirt; /* --source libvirt */
 };
 
 static void report_skipped(void *userdata, const char *path, int err, const char *what)
@@ -138,14 +157,44 @@ static int parse_opts(const struct inv_cmd *cmd, int argc, char **argv, struct i
 	static const struct option opts[] = {
 		{"output", required_argument, NULL, 'o'},
 		{"vendor", required_argument, NULL, 'V'},
+		{"connect", required_argument, NULL, 'c'},
+		{"no-libvirt", no_argument, NULL, 'N'},
+		{"source", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
 	int c;
 
 	*o = (struct inv_opts){.output = OUTPUT_HUMAN, .vendor = -1, .device = -1};
-	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+o:c:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+		case 'N':
+			if (!cmd->has_libvirt) {
+				log_warnx("%s: unknown option %s (try 'mdevd %s --help')",
+					  cmd->name, c == 'c' ? "--connect" : "--no-libvirt",
+					  cmd->name);
+				return EXIT_USAGE;
+			}
+			if (c == 'c')
+				o->uri = optarg;
+			else
+				o->no_libvirt = true;
+			break;
+		case 'S':
+			if (!cmd->has_source) {
+				log_warnx("%s: unknown option --source (try 'mdevd %s --help')",
+					  cmd->name, cmd->name);
+				return EXIT_USAGE;
+			}
+			if (streq(optarg, "libvirt")) {
+				o->from_libvirt = true;
+			} else if (!streq(optarg, "sysfs")) {
+				log_warnx("%s: --source %s: expected 'sysfs' or 'libvirt'",
+					  cmd->name, optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'o':
 			if (cli_parse_output(optarg, &o->output) < 0) {
 				log_warnx("%s: --output: unknown format '%s' (use human or json)",
@@ -214,20 +263,67 @@ static int finish(const char *name, int r)
 int cmd_types(const struct cli_globals *g, int argc, char **argv)
 {
 	_cleanup_(inventory_freep) struct inventory *inv = NULL;
+	_cleanup_(virt_closep) struct virt *virt = NULL;
 	struct inv_opts o;
+	char err[512];
+	const char *uri;
 	int r;
 
 	r = parse_opts(&cmd_types_def, argc, argv, &o);
 	if (r >= 0)
 		return r;
-	if (load(g, cmd_types_def.what, &inv) < 0)
+	if (!o.from_libvirt) {
+		if (load(g, cmd_types_def.what, &inv) < 0)
+			return EXIT_ERROR;
+		return finish("types", output_types(stdout, o.output, inv));
+	}
+	uri = o.uri ? o.uri : VIRT_DEFAULT_URI;
+	r = virt_open(uri, true, &virt, err, sizeof(err));
+	if (r < 0) {
+		log_warnx("types: libvirt at %s cannot be reached: %s", uri, err);
 		return EXIT_ERROR;
+	}
+	r = virt_inventory(virt, &inv);
+	if (r < 0) {
+		log_warnx("types: libvirt at %s: cannot list mdev parents: %s", uri,
+			  virt_last_error(virt));
+		return EXIT_ERROR;
+	}
 	return finish("types", output_types(stdout, o.output, inv));
+}
+
+/*
+ * What libvirt's domains name, for list: --connect URI, or qemu:///system when its
+ * socket exists and the sysfs root is the real /sys. One that cannot be reached is
+ * reported once, and the list goes on without domains.
+ */
+static void list_refs(const struct cli_globals *g, const struct inv_opts *o, struct virt_refs *refs)
+{
+	_cleanup_(virt_closep) struct virt *virt = NULL;
+	char err[512] = "";
+	int r;
+
+	if (o->no_libvirt)
+		return;
+	r = virt_open_optional(o->uri, streq(g->sysfs_root, "/sys"), true, &virt, err, sizeof(err));
+	if (r < 0) {
+		log_warnx("list: libvirt at %s cannot be reached: %s; domains are not shown",
+			  o->uri ? o->uri : VIRT_DEFAULT_URI, err);
+		return;
+	}
+	if (r == 0)
+		return;
+	r = virt_domain_refs(virt, refs);
+	if (r < 0)
+		log_warnx("list: libvirt at %s: cannot read its domains: %s; domains are not "
+			  "shown",
+			  virt_uri(virt), virt_last_error(virt));
 }
 
 int cmd_list(const struct cli_globals *g, int argc, char **argv)
 {
 	_cleanup_(inventory_freep) struct inventory *inv = NULL;
+	struct virt_refs refs = {};
 	struct inv_opts o;
 	int r;
 
@@ -236,7 +332,10 @@ int cmd_list(const struct cli_globals *g, int argc, char **argv)
 		return r;
 	if (load(g, cmd_list_def.what, &inv) < 0)
 		return EXIT_ERROR;
-	return finish("list", output_list(stdout, o.output, inv));
+	list_refs(g, &o, &refs);
+	r = output_list(stdout, o.output, inv, refs.refs, refs.n);
+	virt_refs_release(&refs);
+	return finish("list", r);
 }
 
 int cmd_pci(const struct cli_globals *g, int argc, char **argv)

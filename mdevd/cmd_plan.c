@@ -21,40 +21,82 @@
 #include "mdevd/inventory.h"
 #include "mdevd/macro.h"
 #include "mdevd/plan.h"
+#include "mdevctl.h"
 #include "output.h"
 #include "sysfs.h"
+#include "virt.h"
 
 static void report_skipped(void *userdata, const char *path, int err, const char *what)
 {
 	log_warnx("%s: skipped: %s", path, what);
 }
 
+/*
+ * The libvirt connection for what domains name: --connect URI, or qemu:///system when
+ * its socket exists and the sysfs root is the real /sys (a test tree is not the node
+ * libvirt describes). One that cannot be reached is reported once; then only open VFIO
+ * groups count as in use. Returns 0 (*out may stay NULL) or -errno when @required.
+ */
+static int connect_libvirt(const struct cli_globals *g, const char *uri, bool disabled,
+			   bool required, bool read_only, struct virt **out)
+{
+	char err[512] = "";
+	int r;
+
+	*out = NULL;
+	if (disabled)
+		return 0;
+	r = virt_open_optional(uri, streq(g->sysfs_root, "/sys"), read_only, out, err, sizeof(err));
+	if (r >= 0) {
+		if (r > 0)
+			log_debug("libvirt: connected to %s", virt_uri(*out));
+		return 0;
+	}
+	if (required) {
+		log_warnx("libvirt at %s cannot be reached: %s", uri ? uri : VIRT_DEFAULT_URI, err);
+		return r;
+	}
+	log_warnx("libvirt at %s cannot be reached: %s; only open VFIO groups count as in use "
+		  "(pass --no-libvirt to skip libvirt)",
+		  uri ? uri : VIRT_DEFAULT_URI, err);
+	return 0;
+}
+
 static void plan_usage(FILE *f)
 {
-	fprintf(f, "Usage: mdevd plan --policy FILE [-o json]\n"
-		   "\n"
-		   "Show what 'mdevd apply' would do to make this node match the policy: which\n"
-		   "mdevs it would create (with their deterministic UUIDs), which it would remove\n"
-		   "and which it keeps, each with its reason. Nothing is changed.\n"
-		   "\n"
-		   "Options:\n"
-		   "  -p, --policy FILE   the policy (see mdevd-policy(5))\n"
-		   "  -o, --output FMT    human (default) or json\n"
-		   "\n"
-		   "Exit status: 0 nothing to do, 2 changes pending, 1 error.\n"
-		   "\n"
-		   "Example:\n"
-		   "  mdevd plan --policy /etc/mdevd/policy.json -o json\n");
+	fprintf(f,
+		"Usage: mdevd plan --policy FILE [-o json] [--connect URI | --no-libvirt]\n"
+		"\n"
+		"Show what 'mdevd apply' would do to make this node match the policy: which\n"
+		"mdevs it would create (with their deterministic UUIDs), which it would remove\n"
+		"and which it keeps, each with its reason. Nothing is changed. An mdev that a\n"
+		"libvirt domain names is never removed: a running domain holds it (in use), a\n"
+		"defined one reserves it.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --policy FILE   the policy (see mdevd-policy(5))\n"
+		"  -o, --output FMT    human (default) or json\n"
+		"  -c, --connect URI   ask libvirt at URI what its domains use (default:\n"
+		"                      qemu:///system when its socket exists, with /sys)\n"
+		"      --no-libvirt    do not ask libvirt; only open VFIO groups count as in use\n"
+		"\n"
+		"Exit status: 0 nothing to do, 2 changes pending, 1 error.\n"
+		"\n"
+		"Example:\n"
+		"  mdevd plan --policy /etc/mdevd/policy.json -o json\n");
 }
 
 int cmd_plan(const struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"policy", required_argument, NULL, 'p'},
-		{"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+		{"policy", required_argument, NULL, 'p'},  {"output", required_argument, NULL, 'o'},
+		{"connect", required_argument, NULL, 'c'}, {"no-libvirt", no_argument, NULL, 'N'},
+		{"help", no_argument, NULL, 'h'},	   {},
 	};
+	_cleanup_(virt_closep) struct virt *virt = NULL;
+	struct virt_refs refs = {};
+	const char *uri = NULL;
+	bool no_libvirt = false;
 	_cleanup_(inventory_freep) struct inventory *inv = NULL;
 	_cleanup_(policy_freep) struct policy *pol = NULL;
 	_cleanup_(plan_freep) struct plan *plan = NULL;
@@ -67,10 +109,16 @@ int cmd_plan(const struct cli_globals *g, int argc, char **argv)
 	struct inuse in = {};
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "p:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:o:c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			policy_path = optarg;
+			break;
+		case 'c':
+			uri = optarg;
+			break;
+		case 'N':
+			no_libvirt = true;
 			break;
 		case 'o':
 			if (cli_parse_output(optarg, &output) < 0) {
@@ -115,10 +163,21 @@ int cmd_plan(const struct cli_globals *g, int argc, char **argv)
 		log_warnx("%u processes could not be inspected (not root?): mdevs they might hold "
 			  "are not marked in use here; apply removes nothing in that case",
 			  in.unreadable);
+	if (connect_libvirt(g, uri, no_libvirt, false, true, &virt) < 0)
+		return EXIT_ERROR;
+	if (virt) {
+		r = virt_domain_refs(virt, &refs);
+		if (r < 0)
+			log_warnx("libvirt at %s: cannot read its domains: %s; only open VFIO "
+				  "groups count as in use",
+				  virt_uri(virt), virt_last_error(virt));
+	}
 	ctx = (struct plan_context){
 		.machine_id = machine_id,
 		.in_use_groups = in.groups,
 		.n_in_use_groups = in.n_groups,
+		.domain_refs = refs.refs,
+		.n_domain_refs = refs.n,
 	};
 	r = plan_build(inv, pol, &ctx, &plan);
 	inuse_release(&in);
@@ -127,6 +186,7 @@ int cmd_plan(const struct cli_globals *g, int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	r = output_plan(stdout, output, plan);
+	virt_refs_release(&refs); /* after printing: the plan borrows domain names */
 	if (r < 0) {
 		log_warn(r, "cannot print the plan");
 		return EXIT_ERROR;
@@ -137,7 +197,9 @@ int cmd_plan(const struct cli_globals *g, int argc, char **argv)
 static void apply_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: mdevd apply --policy FILE [--dry-run]\n"
+		"Usage: mdevd apply --policy FILE [--dry-run] [--backend sysfs|libvirt]\n"
+		"                   [--persist [--mdevctl-dir DIR]] [--connect URI | "
+		"--no-libvirt]\n"
 		"\n"
 		"Create and remove mdevs until this node matches the policy. Removals come\n"
 		"first (they free capacity), then creates, each followed by a fresh read of the\n"
@@ -149,9 +211,20 @@ static void apply_usage(FILE *f)
 		"  -p, --policy FILE   the policy (see mdevd-policy(5))\n"
 		"  -n, --dry-run       say what would be done; change nothing\n"
 		"  -q, --quiet         print only warnings and the summary\n"
+		"  -b, --backend NAME  sysfs (default): write create/remove in sysfs;\n"
+		"                      libvirt: create/remove through libvirt's node-device API\n"
+		"  -P, --persist       keep the mdevs across reboots: with sysfs, write mdevctl\n"
+		"                      definitions (start: auto); with libvirt, define them and\n"
+		"                      mark them autostart (libvirt keeps them through mdevctl)\n"
+		"      --mdevctl-dir DIR  where --persist writes definitions (/etc/mdevctl.d)\n"
+		"  -c, --connect URI   libvirt to ask what domains use and, with --backend\n"
+		"                      libvirt, to act through (default: qemu:///system; asked\n"
+		"                      for in-use only when its socket exists, with /sys)\n"
+		"      --no-libvirt    do not ask libvirt (not with --backend libvirt)\n"
 		"\n"
 		"Exit status: 0 the node matches the policy, 1 error, 3 matches as far as it\n"
-		"can: some requested mdevs did not fit, or removals wait for devices in use.\n"
+		"can: some requested mdevs did not fit, or removals wait for devices in use\n"
+		"or reserved by libvirt domains.\n"
 		"\n"
 		"Example:\n"
 		"  mdevd apply --policy /etc/mdevd/policy.json\n");
@@ -163,9 +236,17 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 		{"policy", required_argument, NULL, 'p'},
 		{"dry-run", no_argument, NULL, 'n'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"backend", required_argument, NULL, 'b'},
+		{"persist", no_argument, NULL, 'P'},
+		{"mdevctl-dir", required_argument, NULL, 'M'},
+		{"connect", required_argument, NULL, 'c'},
+		{"no-libvirt", no_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
+	_cleanup_(virt_closep) struct virt *virt = NULL;
+	const char *uri = NULL;
+	bool no_libvirt = false, libvirt_backend;
 	_cleanup_(policy_freep) struct policy *pol = NULL;
 	_cleanup_close_ int sysfs_fd = -1, proc_fd = -1;
 	struct apply_options o = {};
@@ -174,10 +255,33 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 	char machine_id[MACHINE_ID_LEN];
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "p:nqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:nqb:Pc:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			policy_path = optarg;
+			break;
+		case 'b':
+			if (streq(optarg, "sysfs")) {
+				o.backend_kind = APPLY_BACKEND_SYSFS;
+			} else if (streq(optarg, "libvirt")) {
+				o.backend_kind = APPLY_BACKEND_LIBVIRT;
+			} else {
+				log_warnx("apply: --backend %s: expected 'sysfs' or 'libvirt'",
+					  optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'P':
+			o.persist = true;
+			break;
+		case 'M':
+			o.mdevctl_dir = optarg;
+			break;
+		case 'c':
+			uri = optarg;
+			break;
+		case 'N':
+			no_libvirt = true;
 			break;
 		case 'n':
 			o.dry_run = true;
@@ -199,9 +303,24 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 		apply_usage(stderr);
 		return EXIT_USAGE;
 	}
+	libvirt_backend = o.backend_kind == APPLY_BACKEND_LIBVIRT;
+	if (libvirt_backend && no_libvirt) {
+		log_warnx("apply: --backend libvirt and --no-libvirt exclude each other");
+		return EXIT_USAGE;
+	}
+	if (o.mdevctl_dir && (!o.persist || libvirt_backend)) {
+		log_warnx("apply: --mdevctl-dir goes with --persist and the sysfs backend (libvirt "
+			  "writes its own definitions through mdevctl)");
+		return EXIT_USAGE;
+	}
 	if (cli_open_sysfs(g, &sysfs_fd) < 0 || cli_open_proc(g, &proc_fd) < 0 ||
 	    cli_machine_id(g, machine_id) < 0 || cli_load_policy(policy_path, &pol) < 0)
 		return EXIT_ERROR;
+	/* The libvirt backend needs libvirt; otherwise libvirt only says what is in use. */
+	if (connect_libvirt(g, libvirt_backend && !uri ? VIRT_DEFAULT_URI : uri, no_libvirt,
+			    libvirt_backend, !libvirt_backend, &virt) < 0)
+		return EXIT_ERROR;
+	o.virt = virt;
 	o.sysfs_fd = sysfs_fd;
 	o.sysfs_path = g->sysfs_root;
 	o.proc_fd = proc_fd;
@@ -209,14 +328,15 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 	r = apply_policy(&o, pol, &res);
 	if (r == -EINVAL)
 		return EXIT_ERROR; /* the policy does not fit this node: already reported */
-	printf("%s%u created, %u removed, %u failed, %u did not fit, %u kept in use "
-	       "(%u round%s).\n",
+	printf("%s%u created, %u removed, %u failed, %u did not fit, %u kept in use",
 	       o.dry_run ? "Dry run: " : "", res.created, res.removed, res.failed,
-	       res.no_capacity + res.shortfall, res.kept_in_use, res.rounds,
-	       res.rounds == 1 ? "" : "s");
+	       res.no_capacity + res.shortfall, res.kept_in_use);
+	if (res.kept_reserved)
+		printf(", %u kept reserved", res.kept_reserved);
+	printf(" (%u round%s).\n", res.rounds, res.rounds == 1 ? "" : "s");
 	if (r < 0 || res.failed)
 		return EXIT_ERROR;
-	if (res.shortfall || res.no_capacity || res.kept_in_use)
+	if (res.shortfall || res.no_capacity || res.kept_in_use || res.kept_reserved)
 		return EXIT_PARTIAL;
 	return EXIT_OK;
 }
@@ -237,10 +357,17 @@ static void create_usage(FILE *f)
 
 static int random_uuid(char out[MDEVD_UUID_STR_LEN])
 {
-	/* The kernel hands out a fresh random (version 4) UUID on every read. */
-	int r = sysfs_read_attr(AT_FDCWD, "/proc/sys/kernel/random/uuid", out, MDEVD_UUID_STR_LEN);
+	char buf[64];
+	int r;
 
-	return r == MDEVD_UUID_STR_LEN - 1 ? 0 : (r < 0 ? r : -EIO);
+	/* The kernel hands out a fresh random (version 4) UUID on every read. */
+	r = sysfs_read_attr(AT_FDCWD, "/proc/sys/kernel/random/uuid", buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	if (r != MDEVD_UUID_STR_LEN - 1)
+		return -EIO;
+	memcpy(out, buf, MDEVD_UUID_STR_LEN);
+	return 0;
 }
 
 int cmd_create(const struct cli_globals *g, int argc, char **argv)

@@ -73,12 +73,12 @@ static int parse_seconds(const char *s, unsigned int *out)
 int cmd_run(const struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "policy", required_argument, NULL, 'p' },
-		{ "device-plugin-dir", required_argument, NULL, 'd' },
-		{ "no-device-plugins", no_argument, NULL, 'N' },
-		{ "resync", required_argument, NULL, 'r' },
-		{ "no-apply", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
+		{"policy", required_argument, NULL, 'p'},
+		{"device-plugin-dir", required_argument, NULL, 'd'},
+		{"no-device-plugins", no_argument, NULL, 'N'},
+		{"resync", required_argument, NULL, 'r'},
+		{"no-apply", no_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},
 		{},
 	};
 	struct daemon_options o = {
@@ -121,7 +121,8 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 		}
 	}
 	if (!o.policy_path || optind < argc) {
-		log_warnx("run: %s", o.policy_path ? "unexpected argument" : "--policy FILE is required");
+		log_warnx("run: %s",
+			  o.policy_path ? "unexpected argument" : "--policy FILE is required");
 		run_usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -143,20 +144,19 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 
 static void status_usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: mdevd status --policy FILE [-o json]\n"
-		"\n"
-		"Show what mdevd serves on this node under the policy: each resource with its\n"
-		"devices (health, NUMA node, IOMMU group), every device a selector matches but\n"
-		"that is not served and why, the live mdevs (owned by mdevd or not, in use or\n"
-		"not) and the changes a reconcile would still make. Reads the node directly;\n"
-		"works whether or not 'mdevd run' is running.\n"
-		"\n"
-		"Options:\n"
-		"  -p, --policy FILE   the policy (see mdevd-policy(5))\n"
-		"  -o, --output FMT    human (default) or json\n"
-		"\n"
-		"Exit status: 0 shown, 1 error.\n");
+	fprintf(f, "Usage: mdevd status --policy FILE [-o json]\n"
+		   "\n"
+		   "Show what mdevd serves on this node under the policy: each resource with its\n"
+		   "devices (health, NUMA node, IOMMU group), every device a selector matches but\n"
+		   "that is not served and why, the live mdevs (owned by mdevd or not, in use or\n"
+		   "not) and the changes a reconcile would still make. Reads the node directly;\n"
+		   "works whether or not 'mdevd run' is running.\n"
+		   "\n"
+		   "Options:\n"
+		   "  -p, --policy FILE   the policy (see mdevd-policy(5))\n"
+		   "  -o, --output FMT    human (default) or json\n"
+		   "\n"
+		   "Exit status: 0 shown, 1 error.\n");
 }
 
 static void report_skipped(void *userdata, const char *path, int err, const char *what)
@@ -217,7 +217,8 @@ static void print_status_human(const struct status *st)
 				       : "");
 		}
 		for (size_t j = 0; j < p->n_unserved; j++)
-			printf("  %-36s  not served: %s\n", p->unserved[j].id, p->unserved[j].reason);
+			printf("  %-36s  not served: %s\n", p->unserved[j].id,
+			       p->unserved[j].reason);
 	}
 	printf("\nmdevs: %zu\n", inv->n_mdevs);
 	for (size_t i = 0; i < inv->n_mdevs; i++) {
@@ -230,7 +231,7 @@ static void print_status_human(const struct status *st)
 		printf("  %s  %-14s %-16s group %-4s %s%s\n", m->uuid, m->parent, m->type_id, group,
 		       owned ? "owned" : "foreign",
 		       m->iommu_group >= 0 && inuse_has_group(&st->in, m->iommu_group) ? ", in use"
-										 : "");
+										       : "");
 	}
 	if (!st->plan) {
 		printf("\nPending: unknown: the policy does not fit this node: %s: %s\n",
@@ -295,7 +296,8 @@ static cJSON *pool_json(const struct status *st, const struct resource_pool *p)
 		    !add(d, "health", cJSON_CreateString(dev->healthy ? "Healthy" : "Unhealthy")) ||
 		    !add(d, "numa_node", int_or_null(dev->numa_node)) ||
 		    !add(d, "iommu_group", int_or_null(dev->iommu_group)) ||
-		    !add(d, "parent", dev->parent ? cJSON_CreateString(dev->parent) : cJSON_CreateNull()) ||
+		    !add(d, "parent",
+			 dev->parent ? cJSON_CreateString(dev->parent) : cJSON_CreateNull()) ||
 		    !add(d, "in_use",
 			 cJSON_CreateBool(dev->iommu_group >= 0 &&
 					  inuse_has_group(&st->in, dev->iommu_group))))
@@ -342,9 +344,11 @@ static int print_status_json(const struct status *st)
 		    !add(o, "parent", cJSON_CreateString(m->parent)) ||
 		    !add(o, "type", cJSON_CreateString(m->type_id)) ||
 		    !add(o, "iommu_group", int_or_null(m->iommu_group)) ||
-		    !add(o, "owned", cJSON_CreateBool(plan_is_owned(st->inv, m, st->machine_id, NULL))) ||
-		    !add(o, "in_use", cJSON_CreateBool(m->iommu_group >= 0 &&
-						      inuse_has_group(&st->in, m->iommu_group))))
+		    !add(o, "owned",
+			 cJSON_CreateBool(plan_is_owned(st->inv, m, st->machine_id, NULL))) ||
+		    !add(o, "in_use",
+			 cJSON_CreateBool(m->iommu_group >= 0 &&
+					  inuse_has_group(&st->in, m->iommu_group))))
 			return -ENOMEM;
 	}
 	if (!st->plan) {
@@ -356,7 +360,8 @@ static int print_status_json(const struct status *st)
 	} else {
 		cJSON *actions = cJSON_AddArrayToObject(pending, "actions");
 
-		if (!actions || !add(pending, "create", cJSON_CreateNumber((double)st->plan->n_create)) ||
+		if (!actions ||
+		    !add(pending, "create", cJSON_CreateNumber((double)st->plan->n_create)) ||
 		    !add(pending, "remove", cJSON_CreateNumber((double)st->plan->n_remove)))
 			return -ENOMEM;
 		for (size_t i = 0; i < st->plan->n_actions; i++) {
@@ -388,9 +393,9 @@ static int print_status_json(const struct status *st)
 int cmd_status(const struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "policy", required_argument, NULL, 'p' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
+		{"policy", required_argument, NULL, 'p'},
+		{"output", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
 		{},
 	};
 	_cleanup_(inventory_freep) struct inventory *inv = NULL;

@@ -28,7 +28,6 @@
 #include "sysfs.h"
 #include "uevent.h"
 
-
 /* Kubernetes ConfigMap volumes swap a "..data" symlink to update every key at once. */
 #define CONFIGMAP_DATA "..data"
 /* Apply again after a round with failures no sooner than this, doubling up to the max. */
@@ -47,7 +46,7 @@ enum source {
 
 /* What a reload swaps whole: the loop only ever sees a const one. */
 struct daemon_config {
-	struct policy *policy; /* owned */
+	struct policy *policy;	 /* owned */
 	unsigned int generation; /* 1 for the policy read at start, one more per reload */
 };
 
@@ -60,7 +59,7 @@ struct daemon {
 	int debounce_fd, resync_fd, watchdog_fd;
 	/* inotify watches; -1 when not watched */
 	int policy_wd, plugin_wd, plugin_parent_wd;
-	char *policy_dir, *policy_base; /* owned */
+	char *policy_dir, *policy_base;	   /* owned */
 	char *plugin_parent, *plugin_base; /* owned; NULL without device plugins */
 
 	struct dp_manager *dp; /* NULL with --no-device-plugins */
@@ -71,7 +70,7 @@ struct daemon {
 	bool stop;
 	bool reload_pending, reconcile_pending;
 	const char *pending_why; /* static string: what asked for the pending reconcile */
-	uint64_t debounce_at;    /* CLOCK_MONOTONIC usec the debounce timer fires at; 0: unarmed */
+	uint64_t debounce_at;	 /* CLOCK_MONOTONIC usec the debounce timer fires at; 0: unarmed */
 	uint64_t apply_not_before;
 	unsigned int apply_backoff_sec;
 
@@ -109,17 +108,27 @@ static int config_new(struct policy **pol, unsigned int generation,
 	return 0;
 }
 
-/* Split @path into its directory and its last component (both new strings). */
+/*
+ * Split @path into its directory and its last component (both new strings); trailing
+ * slashes are ignored. Returns 0, -EINVAL (no last component: "/") or -ENOMEM.
+ */
 static int split_path(const char *path, char **dir, char **base)
 {
-	_cleanup_free_ char *d = NULL, *b = NULL;
-	const char *slash = strrchr(path, '/');
+	_cleanup_free_ char *p = strdup(path), *d = NULL, *b = NULL;
+	const char *slash;
+	size_t n;
 
+	if (!p)
+		return -ENOMEM;
+	n = strlen(p);
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+	slash = strrchr(p, '/');
 	if (!slash) {
 		d = strdup(".");
-		b = strdup(path);
+		b = strdup(p);
 	} else {
-		d = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+		d = slash == p ? strdup("/") : strndup(p, (size_t)(slash - p));
 		b = strdup(slash + 1);
 	}
 	if (!d || !b)
@@ -133,7 +142,7 @@ static int split_path(const char *path, char **dir, char **base)
 
 static int epoll_add(struct daemon *d, int fd, enum source src)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = src };
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = src};
 
 	return epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
@@ -141,9 +150,9 @@ static int epoll_add(struct daemon *d, int fd, enum source src)
 static int timer_set(int fd, uint64_t first_usec, uint64_t interval_usec)
 {
 	struct itimerspec its = {
-		.it_value = { (time_t)(first_usec / 1000000u), (long)(first_usec % 1000000u) * 1000 },
-		.it_interval = { (time_t)(interval_usec / 1000000u),
-				 (long)(interval_usec % 1000000u) * 1000 },
+		.it_value = {(time_t)(first_usec / 1000000u), (long)(first_usec % 1000000u) * 1000},
+		.it_interval = {(time_t)(interval_usec / 1000000u),
+				(long)(interval_usec % 1000000u) * 1000},
 	};
 
 	return timerfd_settime(fd, 0, &its, NULL) < 0 ? -errno : 0;
@@ -258,7 +267,6 @@ static void notify_status(const struct daemon *d, const char *extra)
 {
 	size_t n_mdevs = d->inv ? d->inv->n_mdevs : 0;
 	size_t n_pools = d->set ? d->set->n_pools : 0;
-
 	size_t n_plugins = 0, n_registered = 0;
 
 	if (d->dp)
@@ -283,18 +291,21 @@ static void run_apply(struct daemon *d)
 	r = apply_policy(&o, d->cfg->policy, &res);
 	if (r < 0 && r != -EINVAL) /* -EINVAL: the policy does not fit; apply said why */
 		log_warn(r, "cannot apply the policy");
-	if (res.created || res.removed || res.failed || res.kept_in_use)
+	/* A quiet round (nothing done, nothing failed) says nothing: it runs on every event. */
+	if (res.created || res.removed || res.failed)
 		log_info("applied the policy: %u created, %u removed, %u failed, %u did not fit, "
 			 "%u kept in use",
 			 res.created, res.removed, res.failed, res.no_capacity + res.shortfall,
 			 res.kept_in_use);
 	if (r < 0 || res.failed) {
-		d->apply_backoff_sec = d->apply_backoff_sec
-					       ? (d->apply_backoff_sec * 2 > APPLY_BACKOFF_MAX_SEC
-							  ? APPLY_BACKOFF_MAX_SEC
-							  : d->apply_backoff_sec * 2)
-					       : APPLY_BACKOFF_MIN_SEC;
-		d->apply_not_before = now_usec() + d->apply_backoff_sec * 1000000ull;
+		unsigned int next = d->apply_backoff_sec * 2;
+
+		if (next < APPLY_BACKOFF_MIN_SEC)
+			next = APPLY_BACKOFF_MIN_SEC;
+		if (next > APPLY_BACKOFF_MAX_SEC)
+			next = APPLY_BACKOFF_MAX_SEC;
+		d->apply_backoff_sec = next;
+		d->apply_not_before = now_usec() + next * 1000000ull;
 	} else {
 		d->apply_backoff_sec = 0;
 		d->apply_not_before = 0;
@@ -303,9 +314,11 @@ static void run_apply(struct daemon *d)
 
 /*
  * apply -> inventory -> pools -> device plugins. Each failure keeps the last good
- * state served. Returns 0 when the served state is fresh, else the first -errno.
+ * state served. After an apply with failures, event-driven reconciles (@force false) skip
+ * the apply until the backoff ends; start, reloads and the resync (@force true) do not.
+ * Returns 0 when the served state is fresh, else the first -errno.
  */
-static int reconcile(struct daemon *d, const char *why)
+static int reconcile(struct daemon *d, const char *why, bool force)
 {
 	_cleanup_(inventory_freep) struct inventory *inv = NULL;
 	_cleanup_(resource_set_freep) struct resource_set *set = NULL;
@@ -315,7 +328,7 @@ static int reconcile(struct daemon *d, const char *why)
 	d->reconcile_pending = false;
 	d->reconciles++;
 	if (!d->opt->no_apply) {
-		if (d->apply_not_before && t0 < d->apply_not_before) {
+		if (!force && d->apply_not_before && t0 < d->apply_not_before) {
 			/* The last apply failed: come back when the backoff ends. */
 			log_debug("apply held back %.1f s after failures",
 				  (double)(d->apply_not_before - t0) / 1e6);
@@ -386,7 +399,7 @@ static void reload(struct daemon *d, const char *why)
 	d->cfg = cfg;
 	log_info("policy reloaded: generation %u (%s)", d->cfg->generation,
 		 pol_shape_str(d->cfg->policy->shape));
-	reconcile(d, "policy reload");
+	reconcile(d, "policy reload", true);
 	sdnotify_send("READY=1");
 }
 
@@ -396,8 +409,8 @@ static int watch_plugin_dir(struct daemon *d)
 	int wd;
 
 	wd = inotify_add_watch(d->inotify_fd, d->opt->plugin_dir,
-			       IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR |
-				       IN_MASK_ADD);
+			       IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF |
+				       IN_ONLYDIR | IN_MASK_ADD);
 	if (wd >= 0) {
 		d->plugin_wd = wd;
 		return 0;
@@ -565,7 +578,7 @@ static void handle_debounce(struct daemon *d)
 	if (d->reload_pending)
 		reload(d, "policy file changed"); /* reconciles when the policy is taken */
 	else if (d->reconcile_pending)
-		reconcile(d, d->pending_why ? d->pending_why : "event");
+		reconcile(d, d->pending_why ? d->pending_why : "event", false);
 }
 
 static int setup_watches(struct daemon *d)
@@ -573,8 +586,10 @@ static int setup_watches(struct daemon *d)
 	int r;
 
 	r = split_path(d->opt->policy_path, &d->policy_dir, &d->policy_base);
-	if (r < 0)
+	if (r < 0) {
+		log_warn(r, "%s: not a file name", d->opt->policy_path);
 		return r;
+	}
 	d->policy_wd = inotify_add_watch(d->inotify_fd, d->policy_dir,
 					 IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE |
 						 IN_MOVED_FROM | IN_ONLYDIR);
@@ -586,8 +601,10 @@ static int setup_watches(struct daemon *d)
 	if (!d->opt->plugin_dir)
 		return 0;
 	r = split_path(d->opt->plugin_dir, &d->plugin_parent, &d->plugin_base);
-	if (r < 0)
+	if (r < 0) {
+		log_warn(r, "%s: not a device-plugin directory", d->opt->plugin_dir);
 		return r;
+	}
 	r = watch_plugin_dir(d);
 	if (r < 0) /* serve anyway: only a kubelet restart goes unnoticed */
 		log_warn(r, "%s: cannot watch for kubelet restarts", d->opt->plugin_dir);
@@ -620,8 +637,9 @@ static int setup_fds(struct daemon *d)
 		return r;
 	r = uevent_open(&d->uevent_fd);
 	if (r < 0)
-		log_warn(r, "cannot listen to kernel uevents; changes are seen only by the %u s "
-			    "resync",
+		log_warn(r,
+			 "cannot listen to kernel uevents; changes are seen only by the %u s "
+			 "resync",
 			 d->opt->resync_sec);
 	if (d->opt->resync_sec) {
 		uint64_t p = d->opt->resync_sec * 1000000ull;
@@ -710,7 +728,7 @@ static int startup(struct daemon *d)
 		 d->opt->policy_path, pol_shape_str(d->cfg->policy->shape), d->opt->sysfs_root,
 		 d->opt->no_apply ? "not applying (--no-apply)" : "applying the policy",
 		 d->opt->plugin_dir ? d->opt->plugin_dir : "off", d->opt->resync_sec);
-	reconcile(d, "start");
+	reconcile(d, "start", true);
 	/*
 	 * At start there is no last good policy to fall back to: a misfit is only reported
 	 * (apply_policy() reports it when applying).
@@ -723,7 +741,7 @@ static int startup(struct daemon *d)
 int daemon_run(const struct daemon_options *o)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
-	struct sigaction ign = { .sa_handler = SIG_IGN };
+	struct sigaction ign = {.sa_handler = SIG_IGN};
 	sigset_t mask;
 	int r;
 
@@ -787,7 +805,7 @@ int daemon_run(const struct daemon_options *o)
 				break;
 			case SOURCE_RESYNC:
 				drain_counter(d->resync_fd);
-				reconcile(d, "periodic resync");
+				reconcile(d, "periodic resync", true);
 				break;
 			case SOURCE_WATCHDOG:
 				drain_counter(d->watchdog_fd);

@@ -29,13 +29,13 @@
 #include <stdbool.h>
 
 struct daemon_options {
-	const char *sysfs_root;  /* sysfs root path ("/sys"); borrowed */
-	const char *proc_root;   /* proc root path, for in-use detection ("/proc"); borrowed */
-	const char *machine_id;  /* 32 hex digits; may be NULL with no_apply; borrowed */
+	const char *sysfs_root;	 /* sysfs root path ("/sys"); borrowed */
+	const char *proc_root;	 /* proc root path, for in-use detection ("/proc"); borrowed */
+	const char *machine_id;	 /* 32 hex digits; may be NULL with no_apply; borrowed */
 	const char *policy_path; /* the policy file; borrowed */
-	const char *plugin_dir;  /* kubelet's device-plugin dir; NULL: no device plugins */
+	const char *plugin_dir;	 /* kubelet's device-plugin dir; NULL: no device plugins */
 	unsigned int resync_sec; /* safety-net full reconcile period; 0: none */
-	bool no_apply;           /* only observe and serve: create and remove no mdevs */
+	bool no_apply;		 /* only observe and serve: create and remove no mdevs */
 };
 
 /* Coalescing window for bursts of uevents and policy file events. */

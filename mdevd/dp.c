@@ -22,11 +22,13 @@
 
 #define ENV_NAME_MAX  320
 #define VFIO_DEV_MAX  24
-#define HEALTHY       "Healthy"
+#define HEALTHY	      "Healthy"
 #define UNHEALTHY     "Unhealthy"
 #define PERMISSIONS   "mrw"
 #define DEV_VFIO_VFIO "/dev/vfio/vfio"
 #define DEV_IOMMU     "/dev/iommu"
+/* More IDs than any pool holds; bounds the quadratic checks a request can cause. */
+#define DP_MAX_IDS 4096
 
 /* A device as the plugin lists it. */
 struct dp_device {
@@ -109,9 +111,11 @@ static void read_vfio_dev(int sysfs_fd, enum resource_kind kind, const char *id,
 		return;
 	}
 	while ((de = readdir(dir))) {
+		size_t len = strlen(de->d_name);
+
 		if (strncmp(de->d_name, "vfio", 4) == 0 && de->d_name[4] >= '0' &&
-		    de->d_name[4] <= '9' && strlen(de->d_name) < size) {
-			snprintf(buf, size, "%s", de->d_name);
+		    de->d_name[4] <= '9' && len < size) {
+			memcpy(buf, de->d_name, len + 1);
 			break;
 		}
 	}
@@ -510,13 +514,20 @@ static void allocate_locked(struct dp_plugin *p, struct dp_reply *reply,
 	for (size_t i = 0; i < n; i++) {
 		const V1beta1__ContainerAllocateRequest *cr = req->container_requests[i];
 
+		if (cr->n_devices_ids > DP_MAX_IDS) {
+			fail(reply, DP_STATUS_INVALID_ARGUMENT,
+			     "%zu device IDs in one container request (at most %d)",
+			     cr->n_devices_ids, DP_MAX_IDS);
+			return;
+		}
+
 		for (size_t j = 0; j < cr->n_devices_ids; j++) {
 			const char *id = cr->devices_ids[j];
 			const struct dp_device *d = find_device(p->devices, p->n_devices, id);
 
 			if (!d) {
 				fail(reply, DP_STATUS_INVALID_ARGUMENT,
-				     "unknown device \"%s\" for resource %s", id, p->name);
+				     "unknown device \"%.64s\" for resource %s", id, p->name);
 				return;
 			}
 			if (!d->healthy) {
@@ -565,8 +576,7 @@ out:
 	}
 }
 
-static void allocate(struct dp_plugin *p, struct dp_reply *reply, const uint8_t *data,
-		     size_t len)
+static void allocate(struct dp_plugin *p, struct dp_reply *reply, const uint8_t *data, size_t len)
 {
 	V1beta1__AllocateRequest *req = v1beta1__allocate_request__unpack(NULL, len, data);
 
@@ -585,7 +595,7 @@ static void allocate(struct dp_plugin *p, struct dp_reply *reply, const uint8_t 
 struct cand {
 	const char *id;
 	const struct dp_device *d; /* NULL: unknown to the plugin */
-	size_t parent_count;       /* candidates on the same parent */
+	size_t parent_count;	   /* candidates on the same parent */
 	bool numa_match;
 	bool must_parent; /* a must-include device shares its parent */
 };
@@ -669,8 +679,8 @@ static int target_numa(const struct dp_plugin *p, char *const *must, size_t n_mu
 }
 
 /* Choose for one container; @out gets borrowed pointers into @cr. Returns the count. */
-static int prefer_one(const struct dp_plugin *p, const V1beta1__ContainerPreferredAllocationRequest *cr,
-		      char **out)
+static int prefer_one(const struct dp_plugin *p,
+		      const V1beta1__ContainerPreferredAllocationRequest *cr, char **out)
 {
 	size_t size = cr->allocation_size > 0 ? (size_t)cr->allocation_size : 0;
 	size_t n_out = 0, n_c = 0, need;
@@ -735,11 +745,18 @@ static void preferred_locked(struct dp_plugin *p, struct dp_reply *reply,
 		return;
 	}
 	for (; done < n; done++) {
-		const V1beta1__ContainerPreferredAllocationRequest *cr = req->container_requests[done];
+		const V1beta1__ContainerPreferredAllocationRequest *cr =
+			req->container_requests[done];
 		char **ids = calloc(cr->n_must_include_deviceids + cr->n_available_deviceids + 1,
 				    sizeof(*ids));
 		int k;
 
+		if (cr->n_available_deviceids > DP_MAX_IDS ||
+		    cr->n_must_include_deviceids > DP_MAX_IDS) {
+			fail(reply, DP_STATUS_INVALID_ARGUMENT,
+			     "more than %d device IDs in one container request", DP_MAX_IDS);
+			goto out;
+		}
 		v1beta1__container_preferred_allocation_response__init(&cs[done]);
 		cp[done] = &cs[done];
 		if (!ids || (k = prefer_one(p, cr, ids)) < 0) {
@@ -758,8 +775,7 @@ out:
 		free(cs[i].deviceids);
 }
 
-static void preferred(struct dp_plugin *p, struct dp_reply *reply, const uint8_t *data,
-		      size_t len)
+static void preferred(struct dp_plugin *p, struct dp_reply *reply, const uint8_t *data, size_t len)
 {
 	V1beta1__PreferredAllocationRequest *req =
 		v1beta1__preferred_allocation_request__unpack(NULL, len, data);
@@ -854,7 +870,7 @@ struct mplugin {
 	struct dp_plugin *logic;
 	struct dp_grpc_endpoint *ep; /* NULL when serving failed */
 	char sock[DP_SOCKET_PATH_MAX];
-	const char *endpoint; /* basename, in sock */
+	size_t endpoint; /* offset of the basename in sock (the struct moves: no pointer) */
 };
 
 struct dp_manager {
@@ -932,7 +948,7 @@ static int serve(struct dp_manager *m, struct mplugin *mp)
 		mp->ep = NULL;
 		return r;
 	}
-	r = dp_plugin_register_request(mp->logic, mp->endpoint, &req);
+	r = dp_plugin_register_request(mp->logic, mp->sock + mp->endpoint, &req);
 	if (r == 0)
 		r = dp_grpc_endpoint_register(mp->ep, m->kubelet, mp->name, req.data, req.len);
 	free(req.data);
@@ -955,7 +971,7 @@ static int mplugin_start(struct dp_manager *m, const struct resource_pool *pool,
 	char base[DP_SOCKET_PATH_MAX];
 	int r;
 
-	*mp = (struct mplugin){ .kind = pool->kind };
+	*mp = (struct mplugin){.kind = pool->kind};
 	r = dp_socket_name(m->plugin_dir, pool->name, base, sizeof(base));
 	if (r < 0) {
 		log_warn(r, "device plugin %s: no socket name fits under %s", pool->name,
@@ -965,10 +981,11 @@ static int mplugin_start(struct dp_manager *m, const struct resource_pool *pool,
 	if ((size_t)snprintf(mp->sock, sizeof(mp->sock), "%s/%s", m->plugin_dir, base) >=
 	    sizeof(mp->sock))
 		return -ENAMETOOLONG; /* dp_socket_name() saw to it; kept for the compiler */
-	mp->endpoint = mp->sock + strlen(m->plugin_dir) + 1;
+	mp->endpoint = strlen(m->plugin_dir) + 1;
 	mp->name = strdup(pool->name);
 	mp->logic = dp_plugin_new(pool->name, pool->kind);
-	if (!mp->name || !mp->logic || dp_plugin_set_pool(mp->logic, pool, m->sysfs_fd, iommufd) < 0) {
+	if (!mp->name || !mp->logic ||
+	    dp_plugin_set_pool(mp->logic, pool, m->sysfs_fd, iommufd) < 0) {
 		dp_plugin_free(mp->logic);
 		free(mp->name);
 		log_warnx("device plugin %s: out of memory", pool->name);

@@ -16,7 +16,7 @@
  *     mdevd-<64-bit FNV-1a of the name, hex>.sock when that path would not fit 108 bytes;
  *   - serve first, then Register on <plugin_dir>/kubelet.sock (version "v1beta1",
  *     endpoint = the socket's basename, options below); a failed Register is retried with
- *     backoff (250 ms doubling to 10 s);
+ *     backoff (100 ms doubling to 10 s);
  *   - GetDevicePluginOptions: get_preferred_allocation_available = true,
  *     pre_start_required = false; PreStartContainer accepted and does nothing;
  *   - ListAndWatch: the full list on connect and again after every change. IDs are PCI
@@ -30,7 +30,8 @@
  *     sysfs), /dev/vfio/devices/vfioN, then /dev/iommu; all "mrw", host path = container
  *     path. An ID the plugin never listed: INVALID_ARGUMENT naming it; a listed but
  *     Unhealthy ID: FAILED_PRECONDITION naming it (the device exists, its state forbids
- *     the allocation); an ID twice in one container request: INVALID_ARGUMENT;
+ *     the allocation); an ID twice in one container request, or more than 4096 IDs in one
+ *     (Allocate or GetPreferredAllocation): INVALID_ARGUMENT;
  *   - GetPreferredAllocation (per container request, deterministic whatever the order of
  *     the available IDs): the must-include IDs first, as given; then from the other
  *     available healthy IDs, those on the target NUMA node first (the node most of the
@@ -55,9 +56,9 @@
 #include "dp_grpc.h"
 #include "mdevd/resource.h"
 
-#define DP_API_VERSION     "v1beta1"
+#define DP_API_VERSION	   "v1beta1"
 #define DP_KUBELET_SOCKET  "kubelet.sock"
-#define DP_DEFAULT_DIR     "/var/lib/kubelet/device-plugins"
+#define DP_DEFAULT_DIR	   "/var/lib/kubelet/device-plugins"
 #define DP_SOCKET_PATH_MAX 108 /* sizeof(sockaddr_un.sun_path), with the NUL */
 
 struct dp_manager;

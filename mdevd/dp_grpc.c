@@ -35,11 +35,11 @@
 
 DEFINE_CLEANUP(grpc_byte_buffer, grpc_byte_buffer_destroy)
 
-#define REQUESTS_PER_SERVER 8     /* grpc_server_request_call()s kept outstanding */
+#define REQUESTS_PER_SERVER 8	  /* grpc_server_request_call()s kept outstanding */
 #define REGISTER_TIMEOUT_MS 5000  /* one Register attempt */
-#define BACKOFF_FIRST_MS    250   /* first retry after a failed Register */
-#define BACKOFF_MAX_MS      10000 /* retries level off here */
-#define FLUSH_GRACE_MS      1000  /* dp_grpc_endpoint_free(flush): wait for slow readers */
+#define BACKOFF_FIRST_MS    100	  /* first retry after a failed Register */
+#define BACKOFF_MAX_MS	    10000 /* retries level off here */
+#define FLUSH_GRACE_MS	    1000  /* dp_grpc_endpoint_free(flush): wait for slow readers */
 
 struct tag {
 	void (*done)(struct tag *t, bool ok);
@@ -80,8 +80,8 @@ struct dp_grpc_endpoint {
 	char *name;
 	uint8_t *reg_req;
 	size_t reg_len;
-	struct reg *reg;  /* the attempt in flight, or NULL */
-	bool reg_again;   /* start a new attempt when the one in flight ends */
+	struct reg *reg; /* the attempt in flight, or NULL */
+	bool reg_again;	 /* start a new attempt when the one in flight ends */
 	bool registered;
 	int64_t retry_at; /* monotonic ms of the next attempt; 0 = none due */
 	unsigned int backoff_ms;
@@ -111,10 +111,10 @@ struct stream {
 	grpc_byte_buffer *out;
 	int cancelled;
 	bool sent_initial; /* initial metadata went with the first message */
-	bool sending;      /* a send batch is in flight */
-	bool dirty;        /* the list changed since the last send */
-	bool finished;     /* status sent (or the client is gone): send nothing more */
-	bool closed;       /* RECV_CLOSE_ON_SERVER completed */
+	bool sending;	   /* a send batch is in flight */
+	bool dirty;	   /* the list changed since the last send */
+	bool finished;	   /* status sent (or the client is gone): send nothing more */
+	bool closed;	   /* RECV_CLOSE_ON_SERVER completed */
 };
 
 /* One Register attempt. */
@@ -319,7 +319,7 @@ static void ucall_requested(struct tag *t, bool ok)
 		if (grpc_slice_str_cmp(u->details.method, methods[i]) == 0)
 			u->rpc = (int)i;
 	if (u->rpc < 0) {
-		struct dp_reply reply = { .status = DP_STATUS_UNIMPLEMENTED };
+		struct dp_reply reply = {.status = DP_STATUS_UNIMPLEMENTED};
 		char *m = grpc_slice_to_c_string(u->details.method);
 
 		if (asprintf(&reply.details, "no such method: %s", m ? m : "?") < 0)
@@ -461,7 +461,7 @@ static void stream_start(struct ucall *u)
 
 	pthread_mutex_lock(&ep->lock);
 	if (!s || ep->stopping) {
-		struct dp_reply reply = { .status = DP_STATUS_UNAVAILABLE };
+		struct dp_reply reply = {.status = DP_STATUS_UNAVAILABLE};
 
 		pthread_mutex_unlock(&ep->lock);
 		free(s);
@@ -540,8 +540,8 @@ static void reg_done(struct tag *t, bool ok)
 			log_debug("registering %s: attempt %u failed (status %d: %s)", ep->name,
 				  ep->failures, (int)status, details ? details : "");
 		ep->retry_at = now_ms() + ep->backoff_ms;
-		ep->backoff_ms = ep->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
-								     : ep->backoff_ms * 2;
+		ep->backoff_ms =
+			ep->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ep->backoff_ms * 2;
 	}
 	pthread_mutex_unlock(&ep->lock);
 	gpr_free(details);
@@ -717,8 +717,8 @@ void dp_grpc_free(struct dp_grpc *g)
 static void shutdown_done(struct tag *t, bool ok)
 {
 	struct dp_grpc_endpoint *ep =
-		(struct dp_grpc_endpoint *)((char *)t - offsetof(struct dp_grpc_endpoint,
-								  shutdown_tag));
+		(struct dp_grpc_endpoint *)((char *)t -
+					    offsetof(struct dp_grpc_endpoint, shutdown_tag));
 
 	pthread_mutex_lock(&ep->lock);
 	ep->shutdown_done = true;

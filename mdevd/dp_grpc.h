@@ -50,7 +50,7 @@ struct dp_bytes {
 struct dp_reply {
 	enum dp_status status;
 	struct dp_bytes msg; /* DP_STATUS_OK: the response message (owned) */
-	char *details;       /* other statuses: the status message (owned); may stay NULL */
+	char *details;	     /* other statuses: the status message (owned); may stay NULL */
 };
 
 struct dp_grpc_handler {
@@ -99,7 +99,7 @@ void dp_grpc_endpoint_changed(struct dp_grpc_endpoint *ep);
  * dp_grpc_endpoint_register - call /v1beta1.Registration/Register on @kubelet_socket with
  * the RegisterRequest @req (copied). Asynchronous: the endpoint keeps serving meanwhile
  * (kubelet calls GetDevicePluginOptions back before it answers). A failed attempt is
- * retried with backoff (250 ms doubling to 10 s) until one succeeds; calling this again
+ * retried with backoff (100 ms doubling to 10 s) until one succeeds; calling this again
  * starts over at once. @name names the endpoint in log messages (copied).
  * Returns 0 or -ENOMEM.
  */

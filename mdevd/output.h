@@ -23,10 +23,14 @@
 int output_types(FILE *f, enum cli_output fmt, const struct inventory *inv);
 
 /*
- * output_list - live mdevs. JSON: [{"uuid", "parent", "type", "iommu_group" (null when
- * none)}]. Human: "<uuid> <parent> <type> (group N)", one line each.
+ * output_list - live mdevs, with the libvirt domain that names each one among the
+ * @n_refs @refs (may be none: libvirt not asked). JSON: [{"uuid", "parent", "type",
+ * "iommu_group" (null when none), "domain" (null when no domain names it), "state":
+ * "in-use" (a running domain), "reserved" (a defined one) or null}].
+ * Human: "<uuid> <parent> <type> (group N)[ in use by D| reserved by D]", one line each.
  */
-int output_list(FILE *f, enum cli_output fmt, const struct inventory *inv);
+int output_list(FILE *f, enum cli_output fmt, const struct inventory *inv,
+		const struct plan_domain_ref *refs, size_t n_refs);
 
 /*
  * output_pci - the @n functions in @fns (borrowed pointers, printed in that order).
@@ -41,8 +45,16 @@ int output_pci(FILE *f, enum cli_output fmt, const struct pci_function *const *f
 /*
  * output_plan - a plan. JSON: {"actions": [{"action": "create"|"remove"|"keep", "parent",
  * "type", "uuid", "owned", "slot" (null for foreign mdevs), "iommu_group" (null when none),
- * "reason", "reason_code"}], "shortfalls": [{"parent", "type", "wanted", "planned",
+ * "reason", "reason_code", "domain" (the libvirt domain naming the mdev, or null)}],
+ * "shortfalls": [{"parent", "type", "wanted", "planned",
  * "blocked"}], "summary": {"create", "remove", "keep"}}.
  * Human: one line per action, one per shortfall, then a summary line.
  */
 int output_plan(FILE *f, enum cli_output fmt, const struct plan *plan);
+
+/*
+ * output_mdevctl_config - an mdevctl definition (mdevctl 1.x, /etc/mdevctl.d/<parent>/<uuid>)
+ * of an mdev of @type_id that starts with the node: {"mdev_type": @type_id, "start": "auto",
+ * "attrs": []}, then a newline.
+ */
+int output_mdevctl_config(FILE *f, const char *type_id);

@@ -20,10 +20,10 @@ static const struct {
 	const char *name;
 	enum uevent_action action;
 } actions[] = {
-	{ "add", UEVENT_ACTION_ADD },	      { "remove", UEVENT_ACTION_REMOVE },
-	{ "change", UEVENT_ACTION_CHANGE },   { "move", UEVENT_ACTION_MOVE },
-	{ "online", UEVENT_ACTION_ONLINE },   { "offline", UEVENT_ACTION_OFFLINE },
-	{ "bind", UEVENT_ACTION_BIND },	      { "unbind", UEVENT_ACTION_UNBIND },
+	{"add", UEVENT_ACTION_ADD},	  {"remove", UEVENT_ACTION_REMOVE},
+	{"change", UEVENT_ACTION_CHANGE}, {"move", UEVENT_ACTION_MOVE},
+	{"online", UEVENT_ACTION_ONLINE}, {"offline", UEVENT_ACTION_OFFLINE},
+	{"bind", UEVENT_ACTION_BIND},	  {"unbind", UEVENT_ACTION_UNBIND},
 };
 
 /*
@@ -32,12 +32,12 @@ static const struct {
  * go): their add/remove/bind/unbind do not trigger a re-read.
  */
 static const char *const quiet_subsystems[] = {
-	"backlight", "bdi",	   "block", "bsg",   "cpu",	  "cpuid",	  "drm",
-	"firmware",  "hidraw",	   "hwmon", "input", "leds",	  "machinecheck", "mem",
-	"memory",    "module",	   "msr",   "net",   "nvme",	  "power_supply", "queues",
-	"rfkill",    "scsi",	   "scsi_device",    "scsi_disk", "scsi_generic", "scsi_host",
-	"sound",     "thermal",	   "tty",   "usb",   "usbmisc",	  "vc",		  "vtconsole",
-	"workqueue", "wakeup",
+	"backlight",	"bdi",		"block",     "bsg",	  "cpu",       "cpuid",
+	"drm",		"firmware",	"hidraw",    "hwmon",	  "input",     "leds",
+	"machinecheck", "mem",		"memory",    "module",	  "msr",       "net",
+	"nvme",		"power_supply", "queues",    "rfkill",	  "scsi",      "scsi_device",
+	"scsi_disk",	"scsi_generic", "scsi_host", "sound",	  "thermal",   "tty",
+	"usb",		"usbmisc",	"vc",	     "vtconsole", "workqueue", "wakeup",
 };
 
 static enum uevent_action parse_action(const char *s)
@@ -122,7 +122,7 @@ enum uevent_kind uevent_classify(const struct uevent *ev)
 	/* /dev/vfio/<group> (class vfio) and iommufd's /dev/vfio/devices/vfioN (vfio-dev). */
 	if (streq(sub, "vfio") || streq(sub, "vfio-dev"))
 		return a == UEVENT_ACTION_ADD || a == UEVENT_ACTION_REMOVE ? UEVENT_VFIO
-									 : UEVENT_IGNORE;
+									   : UEVENT_IGNORE;
 	if (!*sub || is_quiet_subsystem(sub) || !is_add_remove_bind(a))
 		return UEVENT_IGNORE;
 	return UEVENT_DEVICE;
@@ -251,7 +251,7 @@ int uevent_receive(int fd, char *buf, size_t size, struct uevent *out)
 {
 	char control[CMSG_SPACE(sizeof(struct ucred))];
 	struct sockaddr_nl sa = {};
-	struct iovec iov = { .iov_base = buf, .iov_len = size - 1 };
+	struct iovec iov = {.iov_base = buf, .iov_len = size - 1};
 	struct msghdr msg = {
 		.msg_name = &sa,
 		.msg_namelen = sizeof(sa),

@@ -6,9 +6,9 @@
  * Source of truth: lib/kobject_uevent.c and drivers/base/core.c (Linux 6.1). A kernel
  * message is "<action>@<devpath>\0" followed by "KEY=value\0" pairs: ACTION, DEVPATH,
  * SUBSYSTEM, SEQNUM, and as the device has them DRIVER (bind), DEVNAME, MDEV_TYPE,
- * MDEV_STATE (parent registration), PCI_SLOT_NAME. Messages from udev (multicast group 2) start with
- * "libudev\0"; mdevd listens to the kernel's group 1 only, and only to the kernel
- * (sender port 0, credentials of uid 0).
+ * MDEV_STATE (parent registration), PCI_SLOT_NAME. Messages from udev (multicast
+ * group 2) start with "libudev\0"; mdevd listens to the kernel's group 1 only, and only
+ * to the kernel (sender port 0, credentials of uid 0).
  *
  * What creates which event:
  *   - mdev create/remove: add@ / remove@ with SUBSYSTEM=mdev, DEVPATH ending in the UUID;
@@ -45,18 +45,18 @@ enum uevent_action {
 
 /* What an event means to mdevd. */
 enum uevent_kind {
-	UEVENT_IGNORE,        /* nothing mdevd serves or manages can have changed */
+	UEVENT_IGNORE,	      /* nothing mdevd serves or manages can have changed */
 	UEVENT_MDEV_ADD,      /* an mdev was created (name = UUID) */
 	UEVENT_MDEV_REMOVE,   /* an mdev was removed (name = UUID) */
 	UEVENT_MDEV_CHANGE,   /* an mdev's driver was bound or unbound */
 	UEVENT_PARENT_ADD,    /* a device registered as an mdev parent (name = parent) */
 	UEVENT_PARENT_REMOVE, /* a parent unregistered: its mdevs are going or gone */
-	UEVENT_PCI_ADD,       /* a PCI function appeared (name = BDF) */
+	UEVENT_PCI_ADD,	      /* a PCI function appeared (name = BDF) */
 	UEVENT_PCI_REMOVE,    /* a PCI function went away */
 	UEVENT_PCI_BIND,      /* a driver bound to a PCI function (driver set) */
 	UEVENT_PCI_UNBIND,    /* a driver let go of a PCI function */
-	UEVENT_VFIO,          /* a VFIO group device node came or went (health) */
-	UEVENT_DEVICE,        /* another device came, went, bound or unbound: maybe a parent */
+	UEVENT_VFIO,	      /* a VFIO group device node came or went (health) */
+	UEVENT_DEVICE,	      /* another device came, went, bound or unbound: maybe a parent */
 };
 
 /*
@@ -66,14 +66,14 @@ enum uevent_kind {
 struct uevent {
 	enum uevent_action action;
 	const char *action_str; /* "add", ... as sent */
-	const char *devpath;    /* "/devices/virtual/mtty/mtty/<uuid>" */
-	const char *subsystem;  /* "mdev", "pci", ...; NULL when the message has none */
-	const char *driver;     /* DRIVER= (bind); NULL when absent */
-	const char *mdev_type;  /* MDEV_TYPE= (mdev events); NULL when absent */
+	const char *devpath;	/* "/devices/virtual/mtty/mtty/<uuid>" */
+	const char *subsystem;	/* "mdev", "pci", ...; NULL when the message has none */
+	const char *driver;	/* DRIVER= (bind); NULL when absent */
+	const char *mdev_type;	/* MDEV_TYPE= (mdev events); NULL when absent */
 	const char *mdev_state; /* MDEV_STATE= ("registered", "unregistered"); NULL when absent */
-	uint64_t seqnum;        /* SEQNUM=; 0 when absent */
-	char name[256];         /* last component of devpath */
-	enum uevent_kind kind;  /* uevent_classify() of the above */
+	uint64_t seqnum;	/* SEQNUM=; 0 when absent */
+	char name[256];		/* last component of devpath */
+	enum uevent_kind kind;	/* uevent_classify() of the above */
 };
 
 /*

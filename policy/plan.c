@@ -29,6 +29,7 @@ struct live {
 	unsigned int slot; /* when owned */
 	enum plan_action_kind kind;
 	enum plan_reason reason;
+	const struct plan_domain_ref *ref; /* a libvirt domain naming it, running first; or NULL */
 };
 
 /* What the policy wants of one type on one parent, in policy order. */
@@ -60,7 +61,6 @@ static void planner_release(struct planner *p)
 	free(p->creates);
 	free(p->shortfalls);
 }
-
 
 /* Make room for one more element in a growing array. Returns 0 or -ENOMEM. */
 static int grow(void **array, size_t *cap, size_t n, size_t elem_size)
@@ -195,6 +195,30 @@ static bool group_in_use(const struct plan_context *ctx, int group)
 		if (ctx->in_use_groups[i] == group)
 			return true;
 	return false;
+}
+
+/* A libvirt domain that names @m: by UUID, or by its VF for an NVIDIA vGPU parent. */
+static const struct plan_domain_ref *find_domain_ref(const struct planner *p, const struct live *l)
+{
+	const struct plan_context *ctx = p->ctx;
+	const struct mdev_parent *parent = l->has_parent ? &p->inv->parents[l->pidx] : NULL;
+	const char *vf = NULL;
+	const struct plan_domain_ref *best = NULL;
+
+	if (parent && parent->backend == PARENT_BACKEND_NVIDIA_VGPU)
+		vf = parent->pci_address;
+	for (size_t i = 0; i < ctx->n_domain_refs; i++) {
+		const struct plan_domain_ref *r = &ctx->domain_refs[i];
+
+		if (!r->id || !r->domain)
+			continue;
+		if (strcasecmp(r->id, l->m->uuid) != 0 && !(vf && strcasecmp(r->id, vf) == 0))
+			continue;
+		/* A running domain wins; of equals, the first in the context's order. */
+		if (!best || (r->running && !best->running))
+			best = r;
+	}
+	return best;
 }
 
 static struct want *find_want(struct planner *p, size_t pidx, const struct mdev_type *type)
@@ -481,6 +505,7 @@ static void classify_actions(struct planner *p)
 		const struct want *w;
 		bool remove;
 
+		l->ref = find_domain_ref(p, l);
 		if (!l->has_parent || !p->managed[l->pidx]) {
 			l->kind = PLAN_KEEP;
 			l->reason = l->owned ? PLAN_REASON_UNMANAGED : PLAN_REASON_FOREIGN;
@@ -504,6 +529,9 @@ static void classify_actions(struct planner *p)
 		if (remove && group_in_use(p->ctx, l->m->iommu_group)) {
 			l->kind = PLAN_KEEP;
 			l->reason = PLAN_REASON_IN_USE;
+		} else if (remove && l->ref) {
+			l->kind = PLAN_KEEP;
+			l->reason = l->ref->running ? PLAN_REASON_IN_USE : PLAN_REASON_RESERVED;
 		}
 	}
 }
@@ -660,6 +688,8 @@ static void live_action(const struct live *l, struct plan_action *a)
 		.owned = l->owned,
 		.slot = l->owned ? l->slot : 0,
 		.iommu_group = l->m->iommu_group,
+		.domain = l->ref ? l->ref->domain : NULL,
+		.domain_running = l->ref && l->ref->running,
 	};
 	memcpy(a->uuid, l->m->uuid, MDEVD_UUID_STR_LEN);
 	a->uuid[MDEVD_UUID_STR_LEN - 1] = '\0';
@@ -781,6 +811,8 @@ const char *plan_reason_str(enum plan_reason reason)
 		return "in use: its /dev/vfio group is open";
 	case PLAN_REASON_UNMANAGED:
 		return "not managed by the policy";
+	case PLAN_REASON_RESERVED:
+		return "reserved by a defined libvirt domain";
 	}
 	return "?";
 }
@@ -789,8 +821,15 @@ const char *plan_action_reason(const struct plan_action *a, char *buf, size_t si
 {
 	if (!size)
 		return buf;
-	if (a->reason == PLAN_REASON_IN_USE && a->iommu_group >= 0)
+	/* The kernel's evidence (an open group) first: it is what blocks a remove. */
+	if (a->reason == PLAN_REASON_IN_USE && a->domain && a->domain_running)
+		snprintf(buf, size, "in use by libvirt domain %s (running)", a->domain);
+	else if (a->reason == PLAN_REASON_IN_USE && a->iommu_group >= 0)
 		snprintf(buf, size, "in use: /dev/vfio/%d is open", a->iommu_group);
+	else if (a->reason == PLAN_REASON_IN_USE && a->domain)
+		snprintf(buf, size, "in use by libvirt domain %s (running)", a->domain);
+	else if (a->reason == PLAN_REASON_RESERVED && a->domain)
+		snprintf(buf, size, "reserved by libvirt domain %s", a->domain);
 	else
 		snprintf(buf, size, "%s", plan_reason_str(a->reason));
 	return buf;

@@ -35,7 +35,6 @@ void resource_set_free(struct resource_set *set)
 	free(set);
 }
 
-
 /* The pool named @name in @set, or NULL. Linear: pools are few, and not sorted yet. */
 static struct resource_pool *find_pool(struct resource_set *set, const char *name)
 {
@@ -59,7 +58,7 @@ static int get_pool(struct resource_set *set, const char *name, enum resource_ki
 		return -ENOMEM;
 	set->pools = pools;
 	p = &pools[set->n_pools];
-	*p = (struct resource_pool){ .kind = kind, .external_resource_provider = external };
+	*p = (struct resource_pool){.kind = kind, .external_resource_provider = external};
 	p->name = strdup(name);
 	if (!p->name)
 		return -ENOMEM;
@@ -169,7 +168,7 @@ static int build_mdev(const struct inventory *inv, const struct pol_mdev_device 
 		const struct mdev_instance *m = &inv->mdevs[i];
 		const struct mdev_parent *parent = inventory_get_parent(inv, m->parent);
 		const struct mdev_type *t = parent ? inventory_get_type(parent, m->type_id) : NULL;
-		struct resource_device d = { .iommu_group = m->iommu_group, .numa_node = -1 };
+		struct resource_device d = {.iommu_group = m->iommu_group, .numa_node = -1};
 
 		/* struct mdev_type.name is a copy of the id when the type has no name file. */
 		if (!t || pol_normalize_name(t->name, have, sizeof(have)) < 0 || !streq(have, want))
@@ -196,7 +195,7 @@ static int build_pci(const struct inventory *inv, const struct pol_pci_device *s
 		return r;
 	for (size_t i = 0; i < inv->n_pci; i++) {
 		const struct pci_function *f = &inv->pci[i];
-		struct resource_device d = { .iommu_group = f->iommu_group };
+		struct resource_device d = {.iommu_group = f->iommu_group};
 		char ids[16];
 
 		snprintf(ids, sizeof(ids), "%04x:%04x", f->vendor_id, f->device_id);
@@ -242,8 +241,7 @@ static int cmp_pool(const void *a, const void *b)
 		      ((const struct resource_pool *)b)->name);
 }
 
-int resource_build(const struct inventory *inv, const struct policy *pol,
-		   struct resource_set **out)
+int resource_build(const struct inventory *inv, const struct policy *pol, struct resource_set **out)
 {
 	_cleanup_(resource_set_freep) struct resource_set *set = calloc(1, sizeof(*set));
 	int r;
@@ -282,8 +280,7 @@ const struct resource_pool *resource_get_pool(const struct resource_set *set, co
 	return NULL;
 }
 
-int resource_env_name(enum resource_kind kind, const char *resource_name, char *buf,
-		      size_t size)
+int resource_env_name(enum resource_kind kind, const char *resource_name, char *buf, size_t size)
 {
 	const char *prefix = kind == RESOURCE_MDEV ? "MDEV_PCI_RESOURCE_" : "PCI_RESOURCE_";
 	size_t plen = strlen(prefix), n = strlen(resource_name);

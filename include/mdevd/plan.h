@@ -71,6 +71,11 @@
  *   not owned, otherwise                            KEEP   FOREIGN
  *   owned, on a parent the policy does not manage   KEEP   UNMANAGED
  *   any REMOVE above whose IOMMU group is in use    KEEP   IN_USE
+ *   any REMOVE above that a running libvirt domain  KEEP   IN_USE (domain named)
+ *   names (mdev UUID; for an NVIDIA vGPU VF parent,
+ *   also the VF's PCI address)
+ *   any REMOVE above that a defined, inactive       KEEP   RESERVED (domain named)
+ *   libvirt domain names
  * So an empty policy, or one that no longer mentions a parent, removes nothing;
  * to empty a parent, select it with a layout that asks for 0 (or for no types).
  * A shrinking exact count removes the highest slots (the ones >= N); an in-use
@@ -140,6 +145,7 @@ enum plan_reason {
 	PLAN_REASON_FOREIGN_REMOVE, /* REMOVE: not created by mdevd, removeUnowned is on */
 	PLAN_REASON_IN_USE,	    /* KEEP: would be removed, but its IOMMU group is open */
 	PLAN_REASON_UNMANAGED,	    /* KEEP: owned, on a parent the policy does not manage */
+	PLAN_REASON_RESERVED, /* KEEP: would be removed, but a defined libvirt domain names it */
 };
 
 struct plan_action {
@@ -151,6 +157,13 @@ struct plan_action {
 	bool owned;	     /* the UUID is mdevd's (always true for CREATE) */
 	unsigned int slot;   /* slot index for owned instances; 0 for foreign ones */
 	int iommu_group;     /* KEEP/REMOVE: the instance's group (-1: none); -1 for CREATE */
+	/*
+	 * KEEP/REMOVE: the libvirt domain that names this mdev (borrowed from the
+	 * plan_context), a running one before a defined one; NULL when none does.
+	 * Set whatever the reason; IN_USE and RESERVED because of a domain always have it.
+	 */
+	const char *domain;
+	bool domain_running; /* @domain is running (it holds the mdev) rather than only defined */
 };
 
 /* A (parent, type) that gets fewer instances than the policy asks for. */
@@ -183,12 +196,26 @@ struct plan {
 	size_t n_shortfalls;
 };
 
+/*
+ * A device a libvirt domain names in a <hostdev>: an mdev UUID or a PCI address. A
+ * running domain holds it (in use); a defined, inactive one reserves it (it needs
+ * the device when it starts). The planner never removes either.
+ */
+struct plan_domain_ref {
+	const char *id;	    /* mdev UUID (lower case) or PCI address "dddd:bb:ss.f" */
+	const char *domain; /* the domain's name */
+	bool running;	    /* true: in use by a running domain; false: reserved */
+};
+
 struct plan_context {
 	/* /etc/machine-id contents without the newline: exactly 32 lower-case hex digits. */
 	const char *machine_id;
 	/* IOMMU groups held open by some process (from /proc/ * /fd): in use. Borrowed. */
 	const int *in_use_groups;
 	size_t n_in_use_groups;
+	/* What libvirt domains name (from mdevd/virt.c); borrowed; may be empty. */
+	const struct plan_domain_ref *domain_refs;
+	size_t n_domain_refs;
 };
 
 /*
@@ -238,14 +265,15 @@ bool plan_is_owned(const struct inventory *inv, const struct mdev_instance *m,
  * Human words for an action kind ("create", "remove", "keep") and a reason
  * ("wanted by the policy", ...). Static strings; "?" for a value out of range.
  * PLAN_REASON_IN_USE gives "in use: its /dev/vfio group is open"; for the group's
- * number use plan_action_reason().
+ * number, or the libvirt domain, use plan_action_reason().
  */
 const char *plan_action_kind_str(enum plan_action_kind kind);
 const char *plan_reason_str(enum plan_reason reason);
 
 /*
  * plan_action_reason - the reason of @a in words, with the group named for an
- * in-use instance ("in use: /dev/vfio/12 is open"). Writes at most @size bytes to
+ * in-use instance ("in use: /dev/vfio/12 is open"), or the libvirt domain ("in use by
+ * libvirt domain vm1 (running)", "reserved by libvirt domain vm2"). Writes at most @size bytes to
  * @buf, always NUL-terminated (truncated when short). Returns @buf.
  */
 const char *plan_action_reason(const struct plan_action *a, char *buf, size_t size);

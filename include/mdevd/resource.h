@@ -28,8 +28,8 @@ enum resource_kind {
 /* One device in a pool. */
 struct resource_device {
 	char id[MDEVD_UUID_STR_LEN]; /* UUID (mdev) or BDF (PCI); stable across restarts */
-	int iommu_group;             /* -1 when none: then the device is not healthy */
-	int numa_node;               /* -1 when unknown: topology left out */
+	int iommu_group;	     /* -1 when none: then the device is not healthy */
+	int numa_node;		     /* -1 when unknown: topology left out */
 	/*
 	 * Where the device sits, for GetPreferredAllocation's "same parent" rule (borrowed from
 	 * the inventory): an mdev's parent name, or the parent's PF address when the parent is
@@ -93,5 +93,4 @@ const struct resource_pool *resource_get_pool(const struct resource_set *set, co
  * ("nvidia.com/GRID_T4-1Q" -> "MDEV_PCI_RESOURCE_NVIDIA_COM_GRID_T4-1Q").
  * Writes to @buf (NUL-terminated). Returns 0 or -ENAMETOOLONG.
  */
-int resource_env_name(enum resource_kind kind, const char *resource_name, char *buf,
-		      size_t size);
+int resource_env_name(enum resource_kind kind, const char *resource_name, char *buf, size_t size);

@@ -498,6 +498,34 @@ def test_concurrent_allocate(e):
     assert bad == 0, "%d of 1000 answers were wrong" % bad
 
 
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def test_no_fd_leak(e):
+    """Connections come and go (streams, unary calls, abrupt closes): mdevd's fds do not grow."""
+    e.close_channels()
+    time.sleep(0.5 * e.slow)
+    base = fd_count(e.proc.pid)
+    for i in range(50):
+        ch = grpc.insecure_channel("unix:" + os.path.join(e.dir, (NV_SOCK, MTTY_SOCK)[i % 2]))
+        stub = pbg.DevicePluginStub(ch)
+        w = Watch(stub)
+        w.next_list()
+        stub.GetDevicePluginOptions(pb.Empty(), timeout=5)
+        if i % 3:
+            w.call.cancel()
+        ch.close()
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(os.path.join(e.dir, EDU_SOCK))
+        s.close()
+    deadline = time.monotonic() + 10 * e.slow
+    while time.monotonic() < deadline and fd_count(e.proc.pid) > base:
+        time.sleep(0.1)
+    now = fd_count(e.proc.pid)
+    assert now <= base, "mdevd had %d fds, now %d" % (base, now)
+
+
 def test_kubelet_restart(e):
     e.close_channels()
     n0 = len(e.kubelet.regs)
@@ -600,6 +628,7 @@ def main():
             ("list updates", test_updates),
             ("clients vanishing mid-stream", test_vanishing_clients),
             ("1000 concurrent Allocate", test_concurrent_allocate),
+            ("no fd leak", test_no_fd_leak),
             ("kubelet restart", test_kubelet_restart),
             ("shutdown sends an empty list", test_shutdown),
         ]:

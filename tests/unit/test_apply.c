@@ -16,7 +16,9 @@
 #include "testutil.h"
 #include "apply.h"
 #include "lifecycle.h"
+#include "mdevctl.h"
 #include "mdevd/plan.h"
+#include "virt.h"
 #include "mdevd/policy.h"
 
 #define MACHINE_ID "0123456789abcdef0123456789abcdef"
@@ -275,6 +277,224 @@ static void test_no_capacity_is_not_written(void **state)
 	policy_free(pol);
 }
 
+/* --- backends --- */
+
+/* A backend that records what it is asked and creates in the fixture as the kernel would. */
+struct fake {
+	struct tree *t;
+	unsigned int creates, removes, persists;
+	char last[MDEVD_UUID_STR_LEN];
+	int create_err;
+};
+
+static int fake_create(void *data, const struct plan_action *a, char *why, size_t size)
+{
+	struct fake *f = data;
+	char rel[256], target[256];
+
+	f->creates++;
+	snprintf(f->last, sizeof(f->last), "%s", a->uuid);
+	if (f->create_err) {
+		snprintf(why, size, "fake refusal");
+		return f->create_err;
+	}
+	/* What the kernel would show: the device, its type, bus/mdev/devices/<uuid>. */
+	snprintf(rel, sizeof(rel), "devices/virtual/p0/p0/%s", a->uuid);
+	xmkdirs(f->t->root, rel);
+	snprintf(rel, sizeof(rel), "devices/virtual/p0/p0/%s/mdev_type", a->uuid);
+	xlink(f->t->root, rel, "../mdev_supported_types/t1");
+	snprintf(rel, sizeof(rel), "bus/mdev/devices/%s", a->uuid);
+	snprintf(target, sizeof(target), "../../../devices/virtual/p0/p0/%s", a->uuid);
+	xlink(f->t->root, rel, target);
+	snprintf(rel, sizeof(rel), "devices/virtual/p0/p0/mdev_supported_types/t1/devices/%s",
+		 a->uuid);
+	snprintf(target, sizeof(target), "../../../%s", a->uuid);
+	xlink(f->t->root, rel, target);
+	return 0;
+}
+
+static int fake_remove(void *data, const struct plan_action *a, char *why, size_t size)
+{
+	struct fake *f = data;
+
+	f->removes++;
+	return 0;
+}
+
+static int fake_persist(void *data, const struct plan_action *a)
+{
+	struct fake *f = data;
+
+	f->persists++;
+	return 0;
+}
+
+static void test_backend_gets_the_steps(void **state)
+{
+	struct tree *t = *state;
+	struct policy *pol = parse("{\"mdevd\":{\"layouts\":[{\"parents\":[\"p0\"],"
+				   "\"types\":{\"t1\":2}}]}}");
+	struct fake f = {.t = t};
+	const struct apply_backend b = {.name = "fake",
+					.create = fake_create,
+					.remove = fake_remove,
+					.persist = fake_persist,
+					.data = &f};
+	struct apply_options o = options(t);
+	struct apply_result res;
+	char want[MDEVD_UUID_STR_LEN], buf[64];
+
+	o.backend = &b;
+	plan_derive_uuid(MACHINE_ID, "p0", "t1", 1, want);
+	assert_int_equal(apply_policy(&o, pol, &res), 0);
+	/* The same plan and UUID as the sysfs backend; sysfs itself is not written. */
+	assert_int_equal(f.creates, 1);
+	assert_string_equal(f.last, want);
+	assert_int_equal(res.created, 1);
+	assert_int_equal(res.failed, 0);
+	/* Persisted: the new one after its create, slot 0 as a kept owned mdev (twice: 2 rounds).
+	 */
+	assert_true(f.persists >= 2);
+	xread(t->root, "devices/virtual/p0/p0/mdev_supported_types/t1/create", buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	policy_free(pol);
+}
+
+static void test_backend_refusal_is_counted(void **state)
+{
+	struct tree *t = *state;
+	struct policy *pol = parse("{\"mdevd\":{\"layouts\":[{\"parents\":[\"p0\"],"
+				   "\"types\":{\"t1\":2}}]}}");
+	struct fake f = {.t = t, .create_err = -EIO};
+	const struct apply_backend b = {
+		.name = "fake", .create = fake_create, .remove = fake_remove, .data = &f};
+	struct apply_options o = options(t);
+	struct apply_result res;
+
+	o.backend = &b;
+	assert_int_equal(apply_policy(&o, pol, &res), 0);
+	assert_int_equal(f.creates, 1);
+	assert_int_equal(res.created, 0);
+	assert_int_equal(res.failed, 1);
+	policy_free(pol);
+}
+
+static void test_libvirt_backend_needs_a_connection(void **state)
+{
+	struct tree *t = *state;
+	struct policy *pol = parse("{\"mdevd\":{\"layouts\":[{\"parents\":[\"p0\"],"
+				   "\"types\":{\"t1\":2}}]}}");
+	struct apply_options o = options(t);
+	struct apply_result res;
+
+	o.backend_kind = APPLY_BACKEND_LIBVIRT;
+	assert_int_equal(apply_policy(&o, pol, &res), -EINVAL);
+	policy_free(pol);
+}
+
+static void test_persist_writes_mdevctl_definitions(void **state)
+{
+	struct tree *t = *state;
+	struct policy *pol = parse("{\"mdevd\":{\"layouts\":[{\"parents\":[\"p0\"],"
+				   "\"types\":{\"t1\":1}}]}}");
+	struct apply_options o = options(t);
+	struct apply_result res;
+	char dir[128], rel[256], buf[256];
+
+	/* Slot 0 is live and wanted: it gets its definition, in mdevctl's format. */
+	snprintf(dir, sizeof(dir), "%s/mdevctl.d", t->proc);
+	o.persist = true;
+	o.mdevctl_dir = dir;
+	assert_int_equal(apply_policy(&o, pol, &res), 0);
+	snprintf(rel, sizeof(rel), "mdevctl.d/p0/%s", t->owned);
+	xread(t->proc, rel, buf, sizeof(buf));
+	assert_string_equal(buf, "{\n\t\"mdev_type\":\t\"t1\",\n\t\"start\":\t\"auto\",\n"
+				 "\t\"attrs\":\t[]\n}\n");
+	policy_free(pol);
+
+	/* Asked for 0: the remove is written, and the definition goes with it. */
+	pol = parse("{\"mdevd\":{\"layouts\":[{\"parents\":[\"p0\"],\"types\":{\"t1\":0}}]}}");
+	assert_int_equal(apply_policy(&o, pol, &res), 0);
+	snprintf(buf, sizeof(buf), "%s/p0/%s", dir, t->owned);
+	assert_int_equal(access(buf, F_OK), -1);
+	policy_free(pol);
+}
+
+static void test_mdevctl_files(void **state)
+{
+	char dir[] = "/tmp/mdevd-test-mdevctl-XXXXXX", path[256], cmd[300], buf[256] = "";
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(mdevctl_define(dir, "0000:65:00.0", "nvidia-222",
+					"9e2e9a46-0000-4000-8000-000000000001"),
+			 0);
+	/* Again: identical, left as it is. */
+	assert_int_equal(mdevctl_define(dir, "0000:65:00.0", "nvidia-222",
+					"9e2e9a46-0000-4000-8000-000000000001"),
+			 0);
+	snprintf(path, sizeof(path), "%s/0000:65:00.0/9e2e9a46-0000-4000-8000-000000000001", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_true(fread(buf, 1, sizeof(buf) - 1, f) > 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "\"mdev_type\":\t\"nvidia-222\""));
+	assert_int_equal(mdevctl_define(dir, "../etc", "t", "u"), -EINVAL);
+	assert_int_equal(mdevctl_define(dir, "p", "t", ".hidden"), -EINVAL);
+	assert_int_equal(
+		mdevctl_undefine(dir, "0000:65:00.0", "9e2e9a46-0000-4000-8000-000000000001"), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	/* Gone already: still fine. */
+	assert_int_equal(
+		mdevctl_undefine(dir, "0000:65:00.0", "9e2e9a46-0000-4000-8000-000000000001"), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A libvirt test-driver node whose defined (shut off) domain names @uuid. */
+static void write_node(const char *path, const char *uuid)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fprintf(f,
+		"<node xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\n"
+		"<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\n"
+		"<name>vm-off</name><memory>1024</memory><os><type>hvm</type></os>\n"
+		"<devices><hostdev mode='subsystem' type='mdev' model='vfio-pci'>\n"
+		"<source><address uuid='%s'/></source></hostdev></devices>\n"
+		"<test:runstate>5</test:runstate></domain></node>\n",
+		uuid);
+	fclose(f);
+}
+
+static void test_reserved_mdev_is_not_removed(void **state)
+{
+	struct tree *t = *state;
+	struct policy *pol = parse("{\"mdevd\":{\"layouts\":[{\"parents\":[\"p0\"],"
+				   "\"types\":{\"t1\":0}}]}}");
+	struct apply_options o = options(t);
+	struct apply_result res;
+	struct virt *v = NULL;
+	char node[128], uri[160], rel[256], buf[64];
+
+	snprintf(node, sizeof(node), "%s/node.xml", t->proc);
+	write_node(node, t->owned);
+	snprintf(uri, sizeof(uri), "test://%s", node);
+	assert_int_equal(virt_open(uri, true, &v, NULL, 0), 0);
+	o.virt = v;
+	assert_int_equal(apply_policy(&o, pol, &res), 0);
+	assert_int_equal(res.removed, 0);
+	assert_int_equal(res.failed, 0);
+	assert_int_equal(res.kept_reserved, 1);
+	assert_int_equal(res.kept_in_use, 0);
+	snprintf(rel, sizeof(rel), "devices/virtual/p0/p0/%s/remove", t->owned);
+	xread(t->root, rel, buf, sizeof(buf));
+	assert_string_equal(buf, ""); /* never written */
+	virt_close(v);
+	policy_free(pol);
+}
+
 static void test_lifecycle_words(void **state)
 {
 	assert_non_null(strstr(lifecycle_create_error_str(-EEXIST), "already used"));
@@ -306,6 +526,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dry_run_writes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_writes_derived_uuid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_capacity_is_not_written, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_gets_the_steps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_refusal_is_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_libvirt_backend_needs_a_connection, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_persist_writes_mdevctl_definitions, setup,
+						teardown),
+		cmocka_unit_test(test_mdevctl_files),
+		cmocka_unit_test_setup_teardown(test_reserved_mdev_is_not_removed, setup, teardown),
 		cmocka_unit_test(test_lifecycle_words),
 		cmocka_unit_test_setup_teardown(test_lifecycle_refuses_path_tricks, setup,
 						teardown),

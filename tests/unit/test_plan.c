@@ -1785,6 +1785,151 @@ static void test_convergence_from_many_states(void **state)
 	}
 }
 
+/* --- libvirt domains: in use (running) and reserved (defined) --- */
+
+static void test_domain_reserved_and_in_use_kept(void **state)
+{
+	_cleanup_(node_freep) struct node *n = node_mtty();
+	_cleanup_(plan_freep) struct plan *plan = NULL;
+	struct pol_type_request tr[] = {{"mtty-2", 1}};
+	struct pol_layout lay = {.all_parents = true, .types = tr, .n_types = 1};
+	struct policy pol = {.layouts = &lay, .n_layouts = 1, .remove_unowned = true};
+	char s2[MDEVD_UUID_STR_LEN], s3[MDEVD_UUID_STR_LEN], up[MDEVD_UUID_STR_LEN];
+	struct plan_domain_ref refs[4];
+	struct plan_context ctx = {.machine_id = MID};
+	const struct plan_action *a;
+	char buf[96];
+
+	for (unsigned int s = 0; s < 4; s++)
+		node_owned(n, "mtty", "mtty-2", s, 30 + (int)s);
+	node_mdev(n, FOREIGN_UUID1, "mtty", "mtty-1", 50);
+	node_mdev(n, FOREIGN_UUID2, "mtty", "mtty-1", 51);
+	derive("mtty", "mtty-2", 2, s2);
+	derive("mtty", "mtty-2", 3, s3);
+	/* libvirt keeps UUIDs as written: matched without regard to case. */
+	snprintf(up, sizeof(up), "%s", FOREIGN_UUID2);
+	for (char *c = up; *c; c++)
+		*c = (char)(*c >= 'a' && *c <= 'f' ? *c - 'a' + 'A' : *c);
+	refs[0] = (struct plan_domain_ref){.id = s2, .domain = "vm-off", .running = false};
+	refs[1] = (struct plan_domain_ref){.id = s3, .domain = "vm-on", .running = true};
+	refs[2] = (struct plan_domain_ref){.id = up, .domain = "vm-foreign", .running = false};
+	refs[3] =
+		(struct plan_domain_ref){.id = "0000:06:00.0", .domain = "vm-pci", .running = true};
+	ctx.domain_refs = refs;
+	ctx.n_domain_refs = ARRAY_SIZE(refs);
+
+	plan = build(n, &pol, &ctx);
+	check_plan_shape(n, plan);
+	a = find_slot(plan, "mtty", "mtty-2", 2);
+	assert_int_equal(a->kind, PLAN_KEEP);
+	assert_int_equal(a->reason, PLAN_REASON_RESERVED);
+	assert_string_equal(a->domain, "vm-off");
+	assert_false(a->domain_running);
+	assert_string_equal(plan_action_reason(a, buf, sizeof(buf)),
+			    "reserved by libvirt domain vm-off");
+	a = find_slot(plan, "mtty", "mtty-2", 3);
+	assert_int_equal(a->reason, PLAN_REASON_IN_USE);
+	assert_string_equal(plan_action_reason(a, buf, sizeof(buf)),
+			    "in use by libvirt domain vm-on (running)");
+	/* A foreign mdev a domain reserves stays even with removeUnowned; the other goes. */
+	assert_int_equal(find_action(plan, FOREIGN_UUID2)->reason, PLAN_REASON_RESERVED);
+	assert_int_equal(find_action(plan, FOREIGN_UUID1)->kind, PLAN_REMOVE);
+	/* Slot 1 goes: nothing names it. */
+	assert_int_equal(find_slot(plan, "mtty", "mtty-2", 1)->kind, PLAN_REMOVE);
+	assert_null(find_slot(plan, "mtty", "mtty-2", 1)->domain);
+	assert_int_equal(plan->n_remove, 2);
+	assert_int_equal(count_actions(plan, PLAN_KEEP, PLAN_REASON_RESERVED, NULL, NULL), 2);
+	assert_string_equal(plan_reason_str(PLAN_REASON_RESERVED),
+			    "reserved by a defined libvirt domain");
+
+	/* The domains are gone: the next plan removes them. */
+	plan_free(steal_ptr(plan));
+	plan = build(n, &pol, NULL);
+	assert_int_equal(plan->n_remove, 5);
+}
+
+static void test_domain_running_wins_and_wanted_shows_domain(void **state)
+{
+	_cleanup_(node_freep) struct node *n = node_mtty();
+	_cleanup_(plan_freep) struct plan *plan = NULL;
+	struct pol_type_request tr[] = {{"mtty-2", 1}};
+	struct pol_layout lay = {.all_parents = true, .types = tr, .n_types = 1};
+	struct policy pol = {.layouts = &lay, .n_layouts = 1};
+	char s0[MDEVD_UUID_STR_LEN], s1[MDEVD_UUID_STR_LEN];
+	struct plan_domain_ref refs[3];
+	const int groups[] = {31};
+	struct plan_context ctx = {
+		.machine_id = MID, .in_use_groups = groups, .n_in_use_groups = 1};
+	const struct plan_action *a;
+	char buf[96];
+
+	node_owned(n, "mtty", "mtty-2", 0, 30);
+	node_owned(n, "mtty", "mtty-2", 1, 31);
+	derive("mtty", "mtty-2", 0, s0);
+	derive("mtty", "mtty-2", 1, s1);
+	/* One UUID in two domains: the running one is what holds it. */
+	refs[0] = (struct plan_domain_ref){.id = s1, .domain = "a-defined", .running = false};
+	refs[1] = (struct plan_domain_ref){.id = s1, .domain = "b-running", .running = true};
+	refs[2] = (struct plan_domain_ref){.id = s0, .domain = "vm0", .running = true};
+	ctx.domain_refs = refs;
+	ctx.n_domain_refs = ARRAY_SIZE(refs);
+	plan = build(n, &pol, &ctx);
+	a = find_slot(plan, "mtty", "mtty-2", 1);
+	assert_int_equal(a->reason, PLAN_REASON_IN_USE);
+	assert_string_equal(a->domain, "b-running");
+	assert_string_equal(plan_action_reason(a, buf, sizeof(buf)),
+			    "in use by libvirt domain b-running (running)");
+	/* A wanted one keeps its reason and names its domain. */
+	a = find_slot(plan, "mtty", "mtty-2", 0);
+	assert_int_equal(a->reason, PLAN_REASON_WANTED);
+	assert_string_equal(a->domain, "vm0");
+	assert_int_equal(plan->n_remove, 0);
+
+	/* An open group with only a defined domain naming it: the group is the evidence. */
+	refs[1].running = false;
+	ctx.n_domain_refs = 2;
+	plan_free(steal_ptr(plan));
+	plan = build(n, &pol, &ctx);
+	a = find_slot(plan, "mtty", "mtty-2", 1);
+	assert_int_equal(a->reason, PLAN_REASON_IN_USE);
+	assert_string_equal(plan_action_reason(a, buf, sizeof(buf)),
+			    "in use: /dev/vfio/31 is open");
+}
+
+static void test_domain_names_nvidia_vf(void **state)
+{
+	_cleanup_(node_freep) struct node *n = node_new();
+	_cleanup_(plan_freep) struct plan *plan = NULL;
+	struct pol_type_request tr[] = {{"nvidia-222", 0}};
+	struct pol_layout lay = {.all_parents = true, .types = tr, .n_types = 1};
+	struct policy pol = {.layouts = &lay, .n_layouts = 1};
+	const struct plan_domain_ref refs[] = {
+		{.id = "0000:3B:00.4", .domain = "vm-vf", .running = true},
+		{.id = "0000:3b:00.5", .domain = "vm-mdev-parent", .running = true},
+	};
+	const struct plan_context ctx = {
+		.machine_id = MID, .domain_refs = refs, .n_domain_refs = ARRAY_SIZE(refs)};
+	const struct plan_action *a;
+
+	/* A vGPU 17+ VF is assigned as a PCI function: a domain naming the VF holds its slot. */
+	node_parent(n, "0000:3b:00.4", "0000:3b:00.4", 0x10de, 0x1eb8, MODEL_INDEPENDENT, 0);
+	node_parent_get(n, "0000:3b:00.4")->backend = PARENT_BACKEND_NVIDIA_VGPU;
+	node_type(n, "0000:3b:00.4", "nvidia-222", "GRID T4-1Q", 1, 1);
+	node_owned(n, "0000:3b:00.4", "nvidia-222", 0, -1);
+	/* An mdev parent's PCI address in a domain says nothing about its mdevs. */
+	node_parent(n, "0000:3b:00.5", "0000:3b:00.5", 0x10de, 0x1eb8, MODEL_INDEPENDENT, 0);
+	node_type(n, "0000:3b:00.5", "nvidia-222", "GRID T4-1Q", 1, 1);
+	node_owned(n, "0000:3b:00.5", "nvidia-222", 0, 7);
+	plan = build(n, &pol, &ctx);
+	a = find_slot(plan, "0000:3b:00.4", "nvidia-222", 0);
+	assert_int_equal(a->kind, PLAN_KEEP);
+	assert_int_equal(a->reason, PLAN_REASON_IN_USE);
+	assert_string_equal(a->domain, "vm-vf");
+	a = find_slot(plan, "0000:3b:00.5", "nvidia-222", 0);
+	assert_int_equal(a->kind, PLAN_REMOVE);
+	assert_null(a->domain);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1830,6 +1975,9 @@ int main(void)
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_words),
 		cmocka_unit_test(test_convergence_from_many_states),
+		cmocka_unit_test(test_domain_reserved_and_in_use_kept),
+		cmocka_unit_test(test_domain_running_wins_and_wanted_shows_domain),
+		cmocka_unit_test(test_domain_names_nvidia_vf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

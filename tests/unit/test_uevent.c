@@ -114,9 +114,9 @@ static void parse_pci(void **state)
 		const char *action;
 		enum uevent_kind kind;
 	} cases[] = {
-		{ "add", UEVENT_PCI_ADD },	    { "remove", UEVENT_PCI_REMOVE },
-		{ "bind", UEVENT_PCI_BIND },	    { "unbind", UEVENT_PCI_UNBIND },
-		{ "change", UEVENT_IGNORE },	    { "online", UEVENT_IGNORE },
+		{"add", UEVENT_PCI_ADD},   {"remove", UEVENT_PCI_REMOVE},
+		{"bind", UEVENT_PCI_BIND}, {"unbind", UEVENT_PCI_UNBIND},
+		{"change", UEVENT_IGNORE}, {"online", UEVENT_IGNORE},
 	};
 	const char *path = "/devices/pci0000:00/0000:00:03.0";
 
@@ -125,9 +125,10 @@ static void parse_pci(void **state)
 		struct uevent ev;
 		int n;
 
-		n = snprintf(buf, sizeof(buf), "%s@%s%cACTION=%s%cDEVPATH=%s%cSUBSYSTEM=pci%c"
-				 "DRIVER=vfio-pci%cPCI_CLASS=FF00%cPCI_ID=1234:11E8%c"
-				 "PCI_SLOT_NAME=0000:00:03.0%cSEQNUM=%zu%c",
+		n = snprintf(buf, sizeof(buf),
+			     "%s@%s%cACTION=%s%cDEVPATH=%s%cSUBSYSTEM=pci%c"
+			     "DRIVER=vfio-pci%cPCI_CLASS=FF00%cPCI_ID=1234:11E8%c"
+			     "PCI_SLOT_NAME=0000:00:03.0%cSEQNUM=%zu%c",
 			     cases[i].action, path, 0, cases[i].action, 0, path, 0, 0, 0, 0, 0, 0,
 			     100 + i, 0);
 		assert_true(n > 0 && (size_t)n < sizeof(buf));
@@ -184,9 +185,9 @@ static void parse_rejects(void **state)
 	static const char mismatch_path[] = "add@/devices/x\0ACTION=add\0DEVPATH=/devices/xy\0";
 	static const char prefix_path[] = "add@/devices/xy\0ACTION=add\0DEVPATH=/devices/x\0";
 	static const char no_devpath[] = "add@/devices/x\0ACTION=add\0SUBSYSTEM=pci\0";
-	static const char no_pairs[] = "add@/devices/x";   /* header not terminated */
+	static const char no_pairs[] = "add@/devices/x"; /* header not terminated */
 	static const char empty_name[] = "add@/devices/\0ACTION=add\0DEVPATH=/devices/\0";
-	struct uevent ev = { .seqnum = 99 };
+	struct uevent ev = {.seqnum = 99};
 
 	assert_int_equal(uevent_parse(MSG(udev), &ev), -EINVAL);
 	assert_int_equal(uevent_parse(MSG(no_at), &ev), -EINVAL);
@@ -237,8 +238,8 @@ static void parse_unknown_action_and_long_name(void **state)
 	assert_int_equal(ev.kind, UEVENT_IGNORE);
 	memset(name, 'a', sizeof(name) - 1);
 	name[sizeof(name) - 1] = '\0';
-	n = snprintf(buf, sizeof(buf), "add@/devices/%s%cACTION=add%cDEVPATH=/devices/%s%c", name, 0,
-		     0, name, 0);
+	n = snprintf(buf, sizeof(buf), "add@/devices/%s%cACTION=add%cDEVPATH=/devices/%s%c", name,
+		     0, 0, name, 0);
 	assert_int_equal(uevent_parse(buf, (size_t)n, &ev), -EINVAL);
 }
 
@@ -252,7 +253,8 @@ static void receive_refuses_non_kernel(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
 	assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)), 0);
 	assert_int_equal(uevent_receive(sv[1], buf, sizeof(buf), &ev), -EAGAIN);
-	assert_int_equal(write(sv[0], mdev_add, sizeof(mdev_add) - 1), (ssize_t)sizeof(mdev_add) - 1);
+	assert_int_equal(write(sv[0], mdev_add, sizeof(mdev_add) - 1),
+			 (ssize_t)sizeof(mdev_add) - 1);
 	/* Not a netlink sender address (and not the kernel's port 0): skipped. */
 	assert_int_equal(uevent_receive(sv[1], buf, sizeof(buf), &ev), -EBADMSG);
 	close(sv[0]);

@@ -162,6 +162,19 @@ t_mixed_capacity() { # (b) mtty + mbochs; shared memory decides what fits
 	[ "$l" -le 4 ] && [ "$m" -le 3 ] || fail "more mbochs than requested"
 	# Policy order is large first: all 4 large fit and no medium.
 	[ "$l" = 4 ] && [ "$m" = 0 ] || fail "expected the 4 mbochs-large (listed first) to win, got large=$l medium=$m"
+	# The kernel's own answer, not mdevd's reading of available_instances: a create by
+	# hand on the full parent must come back as ENOSPC, named.
+	md create --parent mbochs --type mbochs-small
+	expect_rc 1
+	grep -q '(ENOSPC)' "$work/err" || fail "kernel refusal not reported as ENOSPC"
+	grep -q 'no capacity' "$work/err" || fail "ENOSPC not explained"
+	# A UUID already used on another parent: EEXIST from the kernel, named.
+	local used
+	md list -o json
+	used=$(jqo '.[0].uuid')
+	md create --parent mdpy --type mdpy-vga --uuid "$used"
+	expect_rc 1
+	grep -q '(EEXIST)' "$work/err" || fail "kernel refusal not reported as EEXIST"
 	# Re-applying creates nothing more and reports the same shortfall.
 	local before
 	before=$(sys_uuids)
@@ -288,6 +301,11 @@ t_over_capacity() { # (f) 5 mdpy-vga on a counter of 4: clean EUSERS message
 	grep -q 'mdpy' "$work/err" || fail "message does not name the parent"
 	grep -qi 'EUSERS\|too many users' "$work/err" || fail "message does not say EUSERS"
 	[ "$(count mdpy mdpy-vga)" = 4 ] || fail "expected 4 mdpy-vga created, got $(count mdpy mdpy-vga)"
+	# The kernel's own answer for a fifth: EUSERS, named and explained.
+	md create --parent mdpy --type mdpy-xga
+	expect_rc 1
+	grep -q '(EUSERS)' "$work/err" || fail "kernel refusal not reported as EUSERS"
+	grep -q 'no capacity' "$work/err" || fail "EUSERS not explained"
 	! grep -qi 'segmentation\|assert\|internal error' "$work/err" || fail "unclean failure"
 }
 

@@ -1,0 +1,109 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# mdevd against libvirt's test driver (in-process, no daemon): tests/libvirt/node.xml
+# describes domains that name the mdevs of the sysfs fixture trees, and PCI parents
+# with mdev types. Checks list (which domain holds or reserves each mdev), plan and
+# apply (in use / reserved mdevs are kept), types --source libvirt, the libvirt
+# backend's error path (the test driver cannot create mdevs), an unreachable libvirt
+# (reported once, then the kernel's evidence only), and the option checks.
+#
+#   tests/libvirt/run.sh            run every case, end with "N passed, N failed"
+#   UPDATE=1 tests/libvirt/run.sh   rewrite the golden files (review the diff!)
+cd "$(dirname "$0")/../.." || exit 1
+MDEVD=${MDEVD:-mdevd/mdevd}
+GOLDEN=tests/libvirt/golden
+F=tests/fixtures
+L=tests/libvirt
+URI="test://$PWD/$L/node.xml"
+MID="--machine-id 0123456789abcdef0123456789abcdef"
+passed=0
+failed=0
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+# case NAME RC ARGS...: stdout against golden/NAME.out, stderr against golden/NAME.err
+# (absent: must be empty), the exit status against RC.
+case_() {
+	name=$1
+	want_rc=$2
+	shift 2
+	"$MDEVD" "$@" >"$tmp/out" 2>"$tmp/err.raw"
+	rc=$?
+	# libvirt's own words for an unreachable URI depend on the host (daemon or not).
+	sed -E 's/(cannot be reached: )[^;]*/\1<libvirt error>/' "$tmp/err.raw" >"$tmp/err"
+	if [ -n "$UPDATE" ]; then
+		cp "$tmp/out" "$GOLDEN/$name.out"
+		if [ -s "$tmp/err" ]; then cp "$tmp/err" "$GOLDEN/$name.err"; else rm -f "$GOLDEN/$name.err"; fi
+	fi
+	ok=1
+	if [ "$rc" -ne "$want_rc" ]; then
+		echo "FAIL $name: exit status $rc, want $want_rc"
+		ok=0
+	fi
+	if ! diff -u "$GOLDEN/$name.out" "$tmp/out" >"$tmp/diff" 2>&1; then
+		echo "FAIL $name: stdout differs from $GOLDEN/$name.out:"
+		head -40 "$tmp/diff"
+		ok=0
+	fi
+	if [ -f "$GOLDEN/$name.err" ]; then
+		if ! diff -u "$GOLDEN/$name.err" "$tmp/err" >"$tmp/diff" 2>&1; then
+			echo "FAIL $name: stderr differs from $GOLDEN/$name.err:"
+			head -40 "$tmp/diff"
+			ok=0
+		fi
+	elif [ -s "$tmp/err" ]; then
+		echo "FAIL $name: unexpected stderr:"
+		head -20 "$tmp/err"
+		ok=0
+	fi
+	check "$name" "$ok"
+}
+
+# check NAME OK: count a result.
+check() {
+	if [ "$2" -eq 1 ]; then
+		passed=$((passed + 1))
+	else
+		echo "FAIL $1"
+		failed=$((failed + 1))
+	fi
+}
+
+# Writable copies of the fixture trees for apply (a fixture's create/remove are plain files).
+cp -a $F/samples "$tmp/samples" && cp -a $F/nvidia "$tmp/nvidia" || exit 1
+
+# list: which domain holds or reserves each mdev
+case_ list-samples-human 0 --sysfs-root $F/samples list --connect "$URI"
+case_ list-samples-json 0 --sysfs-root $F/samples list -o json --connect "$URI"
+case_ list-nvidia-json 0 --sysfs-root $F/nvidia list -o json --connect "$URI"
+case_ list-no-libvirt 0 --sysfs-root $F/samples list --no-libvirt
+case_ list-unreachable 0 --sysfs-root $F/samples list --connect bogus:///nowhere
+# plan / apply: in use and reserved mdevs are kept, whatever the policy says
+case_ plan-kept-human 0 --sysfs-root $F/samples $MID plan -p $L/policy-empty-mtty.json --connect "$URI"
+case_ plan-kept-json 0 --sysfs-root $F/samples $MID plan -p $L/policy-empty-mtty.json -o json --connect "$URI"
+case_ plan-no-libvirt 2 --sysfs-root $F/samples $MID plan -p $L/policy-empty-mtty.json --no-libvirt
+case_ plan-unreachable 2 --sysfs-root $F/samples $MID plan -p $L/policy-empty-mtty.json --connect bogus:///nowhere
+case_ apply-kept 3 --sysfs-root "$tmp/samples" $MID apply -p $L/policy-empty-mtty.json --connect "$URI"
+ok=1
+diff -r --no-dereference $F/samples "$tmp/samples" >/dev/null 2>&1 || { echo "apply-kept: the tree was written"; ok=0; }
+check apply-kept-wrote-nothing $ok
+# the libvirt backend: the same plan and UUIDs; the test driver cannot create mdevs
+case_ apply-libvirt-dry-run 0 --sysfs-root "$tmp/nvidia" $MID apply --backend libvirt --connect "$URI" -p $L/policy-nvidia.json --dry-run
+case_ apply-libvirt-refused 1 --sysfs-root "$tmp/nvidia" $MID apply --backend libvirt --connect "$URI" -p $L/policy-nvidia.json
+ok=1
+diff -r --no-dereference $F/nvidia "$tmp/nvidia" >/dev/null 2>&1 ||
+	{ echo "apply-libvirt-refused: the tree was written (the libvirt backend must not write sysfs)"; ok=0; }
+check apply-libvirt-wrote-no-sysfs $ok
+case_ apply-libvirt-unreachable 1 --sysfs-root "$tmp/nvidia" $MID apply --backend libvirt --connect bogus:///nowhere -p $L/policy-nvidia.json
+# what libvirt lists, next to sysfs
+case_ types-libvirt-human 0 types --source libvirt --connect "$URI"
+case_ types-libvirt-json 0 types --source libvirt --connect "$URI" -o json
+case_ types-libvirt-unreachable 1 types --source libvirt --connect bogus:///nowhere
+# option checks
+case_ apply-backend-bad 64 --sysfs-root "$tmp/samples" apply -p $L/policy-empty-mtty.json --backend kernel
+case_ apply-backend-no-libvirt 64 --sysfs-root "$tmp/samples" apply -p $L/policy-empty-mtty.json --backend libvirt --no-libvirt
+case_ apply-mdevctl-dir-alone 64 --sysfs-root "$tmp/samples" apply -p $L/policy-empty-mtty.json --mdevctl-dir "$tmp/m"
+case_ pci-no-connect 64 --sysfs-root $F/samples pci --connect "$URI"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
