@@ -98,7 +98,7 @@ static int libvirt_remove(void *data, const struct plan_action *a, char *why, si
 	const struct apply_options *o = data;
 	int r = virt_mdev_remove(o->virt, a->uuid, o->persist);
 
-	if (r < 0 && r != -ENOENT)
+	if (r < 0)
 		snprintf(why, size, "libvirt: %s", virt_last_error(o->virt));
 	return r;
 }
@@ -192,6 +192,14 @@ static int do_remove(const struct apply_options *o, const struct apply_backend *
 	if (named_by_domain(o, a, res))
 		return 0;
 	r = b->remove(b->data, a, why, sizeof(why));
+	if (r == -ENOENT && mdev_present(o, a->uuid)) {
+		/* libvirt may not list an mdev that sysfs has (e.g. on a virtual parent). */
+		log_warnx("%s: remove failed: the %s backend knows no such mdev, but sysfs lists "
+			  "it%s%s",
+			  a->uuid, b->name, why[0] ? ": " : "", why);
+		res->failed++;
+		return 0;
+	}
 	if (r == -ENOENT) {
 		log_info("%s: already gone", a->uuid);
 		res->removed++;

@@ -447,7 +447,36 @@ static void remove_usage(FILE *f)
 		   "\n"
 		   "Remove one mdev by hand. Refused when the mdev is in use (its /dev/vfio/N is\n"
 		   "open): the kernel would block the write until the VM lets go and may unplug\n"
-		   "the device from the running guest. Stop the VM first.\n");
+		   "the device from the running guest. Stop the VM first. Refused too when a\n"
+		   "libvirt domain names it (asked at qemu:///system when its socket exists):\n"
+		   "running, it holds the mdev; defined, it needs it when it starts.\n");
+}
+
+/* Does a libvirt domain name @uuid? 1 (logged), 0, or -errno (logged). */
+static int remove_named_by_domain(const struct cli_globals *g, const char *uuid)
+{
+	_cleanup_(virt_closep) struct virt *virt = NULL;
+	const struct plan_domain_ref *ref;
+	struct virt_refs refs = {};
+	int r;
+
+	if (connect_libvirt(g, NULL, false, false, true, &virt) < 0 || !virt)
+		return 0;
+	r = virt_domain_refs(virt, &refs);
+	if (r < 0) {
+		log_warnx("remove: %s: cannot ask libvirt (%s) whether a domain uses it: %s", uuid,
+			  virt_uri(virt), virt_last_error(virt));
+		return r;
+	}
+	ref = virt_refs_find(&refs, uuid);
+	if (ref)
+		log_warnx("remove: %s: %s by libvirt domain %s: refusing; %s", uuid,
+			  ref->running ? "in use" : "reserved", ref->domain,
+			  ref->running ? "stop the domain first"
+				       : "remove it from the domain's <hostdev>s first");
+	r = ref ? 1 : 0;
+	virt_refs_release(&refs);
+	return r;
 }
 
 int cmd_remove(const struct cli_globals *g, int argc, char **argv)
@@ -492,6 +521,8 @@ int cmd_remove(const struct cli_globals *g, int argc, char **argv)
 			return EXIT_ERROR;
 		}
 	}
+	if (remove_named_by_domain(g, uuid) != 0)
+		return EXIT_ERROR;
 	r = lifecycle_remove(sysfs_fd, uuid);
 	if (r < 0) {
 		const char *why = lifecycle_remove_error_str(r);

@@ -199,9 +199,12 @@ def devmap(msg):
 
 class Env:
     def __init__(self, mdevd, valgrind):
-        self.mdevd = mdevd
         self.valgrind = valgrind
         self.tmp = tempfile.mkdtemp(prefix="mdkl", dir="/tmp")
+        # A private copy: a rebuild that rewrites the binary in place must not change the
+        # code under a running mdevd (valgrind maps it itself, without ETXTBSY's guard).
+        self.mdevd = os.path.join(self.tmp, "mdevd")
+        shutil.copy2(mdevd, self.mdevd)
         self.dir = os.path.join(self.tmp, "dp")
         self.tree = os.path.join(self.tmp, "sys")
         os.mkdir(self.dir)
