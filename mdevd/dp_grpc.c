@@ -29,13 +29,131 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
+#include "dlopen.h"
 #include "dp_grpc.h"
 #include "log.h"
 #include "mdevd/macro.h"
 
-DEFINE_CLEANUP(grpc_byte_buffer, grpc_byte_buffer_destroy)
+/*
+ * libgrpc and libgpr are loaded by dp_grpc_new() (dlopen.h): the CLI commands never
+ * pay for the hundred shared objects gRPC pulls in. Written once, read-only after.
+ */
+static struct {
+	DLSYM_TYPE(gpr_free) gpr_free;
+	DLSYM_TYPE(gpr_inf_future) gpr_inf_future;
+	DLSYM_TYPE(gpr_now) gpr_now;
+	DLSYM_TYPE(gpr_time_add) gpr_time_add;
+	DLSYM_TYPE(gpr_time_from_millis) gpr_time_from_millis;
+	DLSYM_TYPE(grpc_byte_buffer_destroy) grpc_byte_buffer_destroy;
+	DLSYM_TYPE(grpc_byte_buffer_reader_destroy) grpc_byte_buffer_reader_destroy;
+	DLSYM_TYPE(grpc_byte_buffer_reader_init) grpc_byte_buffer_reader_init;
+	DLSYM_TYPE(grpc_byte_buffer_reader_readall) grpc_byte_buffer_reader_readall;
+	DLSYM_TYPE(grpc_call_cancel) grpc_call_cancel;
+	DLSYM_TYPE(grpc_call_details_destroy) grpc_call_details_destroy;
+	DLSYM_TYPE(grpc_call_details_init) grpc_call_details_init;
+	DLSYM_TYPE(grpc_call_start_batch) grpc_call_start_batch;
+	DLSYM_TYPE(grpc_call_unref) grpc_call_unref;
+	DLSYM_TYPE(grpc_channel_create) grpc_channel_create;
+	DLSYM_TYPE(grpc_channel_create_call) grpc_channel_create_call;
+	DLSYM_TYPE(grpc_channel_credentials_release) grpc_channel_credentials_release;
+	DLSYM_TYPE(grpc_channel_destroy) grpc_channel_destroy;
+	DLSYM_TYPE(grpc_completion_queue_create_for_next) grpc_completion_queue_create_for_next;
+	DLSYM_TYPE(grpc_completion_queue_destroy) grpc_completion_queue_destroy;
+	DLSYM_TYPE(grpc_completion_queue_next) grpc_completion_queue_next;
+	DLSYM_TYPE(grpc_completion_queue_shutdown) grpc_completion_queue_shutdown;
+	DLSYM_TYPE(grpc_empty_slice) grpc_empty_slice;
+	DLSYM_TYPE(grpc_init) grpc_init;
+	DLSYM_TYPE(grpc_insecure_credentials_create) grpc_insecure_credentials_create;
+	DLSYM_TYPE(grpc_insecure_server_credentials_create) grpc_insecure_server_credentials_create;
+	DLSYM_TYPE(grpc_metadata_array_destroy) grpc_metadata_array_destroy;
+	DLSYM_TYPE(grpc_metadata_array_init) grpc_metadata_array_init;
+	DLSYM_TYPE(grpc_raw_byte_buffer_create) grpc_raw_byte_buffer_create;
+	DLSYM_TYPE(grpc_server_add_http2_port) grpc_server_add_http2_port;
+	DLSYM_TYPE(grpc_server_cancel_all_calls) grpc_server_cancel_all_calls;
+	DLSYM_TYPE(grpc_server_create) grpc_server_create;
+	DLSYM_TYPE(grpc_server_credentials_release) grpc_server_credentials_release;
+	DLSYM_TYPE(grpc_server_destroy) grpc_server_destroy;
+	DLSYM_TYPE(grpc_server_register_completion_queue) grpc_server_register_completion_queue;
+	DLSYM_TYPE(grpc_server_request_call) grpc_server_request_call;
+	DLSYM_TYPE(grpc_server_shutdown_and_notify) grpc_server_shutdown_and_notify;
+	DLSYM_TYPE(grpc_server_start) grpc_server_start;
+	DLSYM_TYPE(grpc_shutdown) grpc_shutdown;
+	DLSYM_TYPE(grpc_slice_from_copied_buffer) grpc_slice_from_copied_buffer;
+	DLSYM_TYPE(grpc_slice_from_copied_string) grpc_slice_from_copied_string;
+	DLSYM_TYPE(grpc_slice_from_static_string) grpc_slice_from_static_string;
+	DLSYM_TYPE(grpc_slice_str_cmp) grpc_slice_str_cmp;
+	DLSYM_TYPE(grpc_slice_to_c_string) grpc_slice_to_c_string;
+	DLSYM_TYPE(grpc_slice_unref) grpc_slice_unref;
+} sym;
 
-#define REQUESTS_PER_SERVER 8	  /* grpc_server_request_call()s kept outstanding */
+static pthread_once_t sym_once = PTHREAD_ONCE_INIT;
+static int sym_result;
+
+static void sym_load(void)
+{
+	void *dl;
+
+	sym_result = dlopen_symbols(&dl, "libgpr.so.29",
+				    DLSYM_ARG(sym, gpr_free),
+				    DLSYM_ARG(sym, gpr_inf_future),
+				    DLSYM_ARG(sym, gpr_now),
+				    DLSYM_ARG(sym, gpr_time_add),
+				    DLSYM_ARG(sym, gpr_time_from_millis),
+				    NULL);
+	if (sym_result < 0)
+		return;
+	sym_result = dlopen_symbols(&dl, "libgrpc.so.29",
+				    DLSYM_ARG(sym, grpc_byte_buffer_destroy),
+				    DLSYM_ARG(sym, grpc_byte_buffer_reader_destroy),
+				    DLSYM_ARG(sym, grpc_byte_buffer_reader_init),
+				    DLSYM_ARG(sym, grpc_byte_buffer_reader_readall),
+				    DLSYM_ARG(sym, grpc_call_cancel),
+				    DLSYM_ARG(sym, grpc_call_details_destroy),
+				    DLSYM_ARG(sym, grpc_call_details_init),
+				    DLSYM_ARG(sym, grpc_call_start_batch),
+				    DLSYM_ARG(sym, grpc_call_unref),
+				    DLSYM_ARG(sym, grpc_channel_create),
+				    DLSYM_ARG(sym, grpc_channel_create_call),
+				    DLSYM_ARG(sym, grpc_channel_credentials_release),
+				    DLSYM_ARG(sym, grpc_channel_destroy),
+				    DLSYM_ARG(sym, grpc_completion_queue_create_for_next),
+				    DLSYM_ARG(sym, grpc_completion_queue_destroy),
+				    DLSYM_ARG(sym, grpc_completion_queue_next),
+				    DLSYM_ARG(sym, grpc_completion_queue_shutdown),
+				    DLSYM_ARG(sym, grpc_empty_slice),
+				    DLSYM_ARG(sym, grpc_init),
+				    DLSYM_ARG(sym, grpc_insecure_credentials_create),
+				    DLSYM_ARG(sym, grpc_insecure_server_credentials_create),
+				    DLSYM_ARG(sym, grpc_metadata_array_destroy),
+				    DLSYM_ARG(sym, grpc_metadata_array_init),
+				    DLSYM_ARG(sym, grpc_raw_byte_buffer_create),
+				    DLSYM_ARG(sym, grpc_server_add_http2_port),
+				    DLSYM_ARG(sym, grpc_server_cancel_all_calls),
+				    DLSYM_ARG(sym, grpc_server_create),
+				    DLSYM_ARG(sym, grpc_server_credentials_release),
+				    DLSYM_ARG(sym, grpc_server_destroy),
+				    DLSYM_ARG(sym, grpc_server_register_completion_queue),
+				    DLSYM_ARG(sym, grpc_server_request_call),
+				    DLSYM_ARG(sym, grpc_server_shutdown_and_notify),
+				    DLSYM_ARG(sym, grpc_server_start),
+				    DLSYM_ARG(sym, grpc_shutdown),
+				    DLSYM_ARG(sym, grpc_slice_from_copied_buffer),
+				    DLSYM_ARG(sym, grpc_slice_from_copied_string),
+				    DLSYM_ARG(sym, grpc_slice_from_static_string),
+				    DLSYM_ARG(sym, grpc_slice_str_cmp),
+				    DLSYM_ARG(sym, grpc_slice_to_c_string),
+				    DLSYM_ARG(sym, grpc_slice_unref),
+				    NULL);
+}
+
+static void byte_buffer_destroy(grpc_byte_buffer *bb)
+{
+	sym.grpc_byte_buffer_destroy(bb);
+}
+
+DEFINE_CLEANUP(grpc_byte_buffer, byte_buffer_destroy)
+
+#define REQUESTS_PER_SERVER 8	  /* sym.grpc_server_request_call()s kept outstanding */
 #define REGISTER_TIMEOUT_MS 5000  /* one Register attempt */
 #define BACKOFF_FIRST_MS    100	  /* first retry after a failed Register */
 #define BACKOFF_MAX_MS	    10000 /* retries level off here */
@@ -147,8 +265,8 @@ static int64_t now_ms(void)
 
 static gpr_timespec deadline_in_ms(int64_t ms)
 {
-	return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-			    gpr_time_from_millis(ms < 0 ? 0 : ms, GPR_TIMESPAN));
+	return sym.gpr_time_add(sym.gpr_now(GPR_CLOCK_MONOTONIC),
+			    sym.gpr_time_from_millis(ms < 0 ? 0 : ms, GPR_TIMESPAN));
 }
 
 static void ep_ref(struct dp_grpc_endpoint *ep)
@@ -170,10 +288,10 @@ static void ep_unref(struct dp_grpc_endpoint *ep)
 
 static grpc_byte_buffer *bytes_to_buffer(const uint8_t *data, size_t len)
 {
-	grpc_slice s = grpc_slice_from_copied_buffer((const char *)data, len);
-	grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+	grpc_slice s = sym.grpc_slice_from_copied_buffer((const char *)data, len);
+	grpc_byte_buffer *bb = sym.grpc_raw_byte_buffer_create(&s, 1);
 
-	grpc_slice_unref(s);
+	sym.grpc_slice_unref(s);
 	return bb;
 }
 
@@ -184,19 +302,19 @@ static int buffer_to_bytes(grpc_byte_buffer *bb, struct dp_bytes *out)
 	grpc_slice s;
 	size_t len;
 
-	if (!grpc_byte_buffer_reader_init(&reader, bb))
+	if (!sym.grpc_byte_buffer_reader_init(&reader, bb))
 		return -EIO;
-	s = grpc_byte_buffer_reader_readall(&reader);
-	grpc_byte_buffer_reader_destroy(&reader);
+	s = sym.grpc_byte_buffer_reader_readall(&reader);
+	sym.grpc_byte_buffer_reader_destroy(&reader);
 	len = GRPC_SLICE_LENGTH(s);
 	out->data = malloc(len ? len : 1);
 	if (!out->data) {
-		grpc_slice_unref(s);
+		sym.grpc_slice_unref(s);
 		return -ENOMEM;
 	}
 	memcpy(out->data, GRPC_SLICE_START_PTR(s), len);
 	out->len = len;
-	grpc_slice_unref(s);
+	sym.grpc_slice_unref(s);
 	return 0;
 }
 
@@ -207,15 +325,15 @@ static void request_call(struct dp_grpc_endpoint *ep);
 static void ucall_free(struct ucall *u)
 {
 	if (u->call)
-		grpc_call_unref(u->call);
-	grpc_call_details_destroy(&u->details);
-	grpc_metadata_array_destroy(&u->md);
+		sym.grpc_call_unref(u->call);
+	sym.grpc_call_details_destroy(&u->details);
+	sym.grpc_metadata_array_destroy(&u->md);
 	if (u->in)
-		grpc_byte_buffer_destroy(u->in);
+		sym.grpc_byte_buffer_destroy(u->in);
 	if (u->out)
-		grpc_byte_buffer_destroy(u->out);
+		sym.grpc_byte_buffer_destroy(u->out);
 	if (u->has_details)
-		grpc_slice_unref(u->status_details);
+		sym.grpc_slice_unref(u->status_details);
 	ep_unref(u->ep);
 	free(u);
 }
@@ -240,7 +358,7 @@ static void ucall_reply(struct ucall *u, struct dp_reply *reply)
 	ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
 	ops[n].data.send_status_from_server.status = (grpc_status_code)reply->status;
 	if (reply->details) {
-		u->status_details = grpc_slice_from_copied_string(reply->details);
+		u->status_details = sym.grpc_slice_from_copied_string(reply->details);
 		u->has_details = true;
 		ops[n].data.send_status_from_server.status_details = &u->status_details;
 	}
@@ -250,7 +368,7 @@ static void ucall_reply(struct ucall *u, struct dp_reply *reply)
 	free(reply->msg.data);
 	free(reply->details);
 	u->tag.done = ucall_finished;
-	if (grpc_call_start_batch(u->call, ops, n, &u->tag, NULL) != GRPC_CALL_OK)
+	if (sym.grpc_call_start_batch(u->call, ops, n, &u->tag, NULL) != GRPC_CALL_OK)
 		ucall_free(u);
 }
 
@@ -316,22 +434,22 @@ static void ucall_requested(struct tag *t, bool ok)
 
 	u->rpc = -1;
 	for (size_t i = 0; i < ARRAY_SIZE(methods); i++)
-		if (grpc_slice_str_cmp(u->details.method, methods[i]) == 0)
+		if (sym.grpc_slice_str_cmp(u->details.method, methods[i]) == 0)
 			u->rpc = (int)i;
 	if (u->rpc < 0) {
 		struct dp_reply reply = {.status = DP_STATUS_UNIMPLEMENTED};
-		char *m = grpc_slice_to_c_string(u->details.method);
+		char *m = sym.grpc_slice_to_c_string(u->details.method);
 
 		if (asprintf(&reply.details, "no such method: %s", m ? m : "?") < 0)
 			reply.details = NULL;
-		gpr_free(m);
+		sym.gpr_free(m);
 		ucall_reply(u, &reply);
 		return;
 	}
 	op.op = GRPC_OP_RECV_MESSAGE;
 	op.data.recv_message.recv_message = &u->in;
 	u->tag.done = ucall_received;
-	if (grpc_call_start_batch(u->call, &op, 1, &u->tag, NULL) != GRPC_CALL_OK)
+	if (sym.grpc_call_start_batch(u->call, &op, 1, &u->tag, NULL) != GRPC_CALL_OK)
 		ucall_free(u);
 }
 
@@ -347,9 +465,9 @@ static void request_call(struct dp_grpc_endpoint *ep)
 	ep_ref(ep);
 	u->ep = ep;
 	u->tag.done = ucall_requested;
-	grpc_call_details_init(&u->details);
-	grpc_metadata_array_init(&u->md);
-	if (grpc_server_request_call(ep->server, &u->call, &u->details, &u->md, ep->g->cq,
+	sym.grpc_call_details_init(&u->details);
+	sym.grpc_metadata_array_init(&u->md);
+	if (sym.grpc_server_request_call(ep->server, &u->call, &u->details, &u->md, ep->g->cq,
 				     ep->g->cq, &u->tag) != GRPC_CALL_OK)
 		ucall_free(u);
 }
@@ -388,14 +506,14 @@ static void stream_pump_locked(struct stream *s)
 	}
 	s->sent_initial = true;
 	s->sending = true;
-	if (grpc_call_start_batch(s->call, ops, n, &s->send_tag, NULL) != GRPC_CALL_OK) {
+	if (sym.grpc_call_start_batch(s->call, ops, n, &s->send_tag, NULL) != GRPC_CALL_OK) {
 		s->sending = false;
 		s->finished = true;
 		if (s->out) {
-			grpc_byte_buffer_destroy(s->out);
+			sym.grpc_byte_buffer_destroy(s->out);
 			s->out = NULL;
 		}
-		grpc_call_cancel(s->call, NULL);
+		sym.grpc_call_cancel(s->call, NULL);
 	}
 }
 
@@ -412,7 +530,7 @@ static bool stream_reap_locked(struct stream *s)
 			break;
 		}
 	}
-	grpc_call_unref(s->call);
+	sym.grpc_call_unref(s->call);
 	free(s);
 	return true;
 }
@@ -426,7 +544,7 @@ static void stream_sent(struct tag *t, bool ok)
 	pthread_mutex_lock(&ep->lock);
 	s->sending = false;
 	if (s->out) {
-		grpc_byte_buffer_destroy(s->out);
+		sym.grpc_byte_buffer_destroy(s->out);
 		s->out = NULL;
 	}
 	if (!ok)
@@ -478,10 +596,10 @@ static void stream_start(struct ucall *u)
 	ep->streams = s;
 	op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
 	op.data.recv_close_on_server.cancelled = &s->cancelled;
-	if (grpc_call_start_batch(s->call, &op, 1, &s->close_tag, NULL) != GRPC_CALL_OK) {
+	if (sym.grpc_call_start_batch(s->call, &op, 1, &s->close_tag, NULL) != GRPC_CALL_OK) {
 		s->closed = true;
 		s->finished = true;
-		grpc_call_cancel(s->call, NULL);
+		sym.grpc_call_cancel(s->call, NULL);
 	}
 	s->dirty = true;
 	stream_pump_locked(s);
@@ -498,16 +616,16 @@ static void reg_start_locked(struct dp_grpc_endpoint *ep);
 static void reg_free(struct reg *r)
 {
 	if (r->call)
-		grpc_call_unref(r->call);
+		sym.grpc_call_unref(r->call);
 	if (r->channel)
-		grpc_channel_destroy(r->channel);
-	grpc_metadata_array_destroy(&r->md_in);
-	grpc_metadata_array_destroy(&r->trailing);
+		sym.grpc_channel_destroy(r->channel);
+	sym.grpc_metadata_array_destroy(&r->md_in);
+	sym.grpc_metadata_array_destroy(&r->trailing);
 	if (r->out)
-		grpc_byte_buffer_destroy(r->out);
+		sym.grpc_byte_buffer_destroy(r->out);
 	if (r->in)
-		grpc_byte_buffer_destroy(r->in);
-	grpc_slice_unref(r->details);
+		sym.grpc_byte_buffer_destroy(r->in);
+	sym.grpc_slice_unref(r->details);
 	free(r);
 }
 
@@ -516,7 +634,7 @@ static void reg_done(struct tag *t, bool ok)
 	struct reg *r = (struct reg *)t;
 	struct dp_grpc_endpoint *ep = r->ep;
 	grpc_status_code status = ok ? r->status : GRPC_STATUS_UNKNOWN;
-	char *details = grpc_slice_to_c_string(r->details);
+	char *details = sym.grpc_slice_to_c_string(r->details);
 
 	pthread_mutex_lock(&ep->lock);
 	ep->reg = NULL;
@@ -544,7 +662,7 @@ static void reg_done(struct tag *t, bool ok)
 			ep->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ep->backoff_ms * 2;
 	}
 	pthread_mutex_unlock(&ep->lock);
-	gpr_free(details);
+	sym.gpr_free(details);
 	reg_free(r);
 	ep_unref(ep);
 }
@@ -560,7 +678,7 @@ static void reg_start_locked(struct dp_grpc_endpoint *ep)
 	ep->registered = false;
 	if (ep->reg) {
 		ep->reg_again = true;
-		grpc_call_cancel(ep->reg->call, NULL);
+		sym.grpc_call_cancel(ep->reg->call, NULL);
 		return;
 	}
 	r = calloc(1, sizeof(*r));
@@ -570,15 +688,15 @@ static void reg_start_locked(struct dp_grpc_endpoint *ep)
 	}
 	r->tag.done = reg_done;
 	r->ep = ep;
-	r->details = grpc_empty_slice();
-	grpc_metadata_array_init(&r->md_in);
-	grpc_metadata_array_init(&r->trailing);
-	creds = grpc_insecure_credentials_create();
-	r->channel = grpc_channel_create(ep->kubelet, creds, NULL);
-	grpc_channel_credentials_release(creds);
-	r->call = grpc_channel_create_call(
+	r->details = sym.grpc_empty_slice();
+	sym.grpc_metadata_array_init(&r->md_in);
+	sym.grpc_metadata_array_init(&r->trailing);
+	creds = sym.grpc_insecure_credentials_create();
+	r->channel = sym.grpc_channel_create(ep->kubelet, creds, NULL);
+	sym.grpc_channel_credentials_release(creds);
+	r->call = sym.grpc_channel_create_call(
 		r->channel, NULL, GRPC_PROPAGATE_DEFAULTS, ep->g->cq,
-		grpc_slice_from_static_string("/v1beta1.Registration/Register"), NULL,
+		sym.grpc_slice_from_static_string("/v1beta1.Registration/Register"), NULL,
 		deadline_in_ms(REGISTER_TIMEOUT_MS), NULL);
 	r->out = bytes_to_buffer(ep->reg_req, ep->reg_len);
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -594,7 +712,7 @@ static void reg_start_locked(struct dp_grpc_endpoint *ep)
 	ops[5].data.recv_status_on_client.status = &r->status;
 	ops[5].data.recv_status_on_client.status_details = &r->details;
 	if (!r->call ||
-	    grpc_call_start_batch(r->call, ops, ARRAY_SIZE(ops), &r->tag, NULL) != GRPC_CALL_OK) {
+	    sym.grpc_call_start_batch(r->call, ops, ARRAY_SIZE(ops), &r->tag, NULL) != GRPC_CALL_OK) {
 		reg_free(r);
 		ep->retry_at = now_ms() + ep->backoff_ms;
 		return;
@@ -666,8 +784,8 @@ static void *cq_thread(void *arg)
 	for (;;) {
 		int64_t next = run_timers(g);
 		gpr_timespec deadline =
-			next < 0 ? gpr_inf_future(GPR_CLOCK_MONOTONIC) : deadline_in_ms(next);
-		grpc_event ev = grpc_completion_queue_next(g->cq, deadline, NULL);
+			next < 0 ? sym.gpr_inf_future(GPR_CLOCK_MONOTONIC) : deadline_in_ms(next);
+		grpc_event ev = sym.grpc_completion_queue_next(g->cq, deadline, NULL);
 
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
 			break;
@@ -679,21 +797,27 @@ static void *cq_thread(void *arg)
 
 int dp_grpc_new(struct dp_grpc **out)
 {
-	struct dp_grpc *g = calloc(1, sizeof(*g));
+	struct dp_grpc *g;
 	int r;
 
+	pthread_once(&sym_once, sym_load);
+	if (sym_result < 0) {
+		log_warnx("cannot load gRPC (libgrpc29): %s", dlopen_error());
+		return sym_result;
+	}
+	g = calloc(1, sizeof(*g));
 	if (!g)
 		return -ENOMEM;
-	grpc_init();
-	g->cq = grpc_completion_queue_create_for_next(NULL);
+	sym.grpc_init();
+	g->cq = sym.grpc_completion_queue_create_for_next(NULL);
 	pthread_mutex_init(&g->lock, NULL);
 	r = pthread_create(&g->thread, NULL, cq_thread, g);
 	if (r) {
-		grpc_completion_queue_shutdown(g->cq);
-		grpc_completion_queue_destroy(g->cq);
+		sym.grpc_completion_queue_shutdown(g->cq);
+		sym.grpc_completion_queue_destroy(g->cq);
 		pthread_mutex_destroy(&g->lock);
 		free(g);
-		grpc_shutdown();
+		sym.grpc_shutdown();
 		return -r;
 	}
 	*out = g;
@@ -704,12 +828,12 @@ void dp_grpc_free(struct dp_grpc *g)
 {
 	if (!g)
 		return;
-	grpc_completion_queue_shutdown(g->cq);
+	sym.grpc_completion_queue_shutdown(g->cq);
 	pthread_join(g->thread, NULL);
-	grpc_completion_queue_destroy(g->cq);
+	sym.grpc_completion_queue_destroy(g->cq);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
-	grpc_shutdown();
+	sym.grpc_shutdown();
 }
 
 /* ---- endpoints ----------------------------------------------------------------------- */
@@ -767,17 +891,17 @@ int dp_grpc_endpoint_new(struct dp_grpc *g, const char *socket_path,
 	snprintf(ep->path, sizeof(ep->path), "%s", socket_path);
 
 	unlink_stale_socket(socket_path);
-	ep->server = grpc_server_create(NULL, NULL);
-	grpc_server_register_completion_queue(ep->server, g->cq, NULL);
-	creds = grpc_insecure_server_credentials_create();
-	port = grpc_server_add_http2_port(ep->server, addr, creds);
-	grpc_server_credentials_release(creds);
+	ep->server = sym.grpc_server_create(NULL, NULL);
+	sym.grpc_server_register_completion_queue(ep->server, g->cq, NULL);
+	creds = sym.grpc_insecure_server_credentials_create();
+	port = sym.grpc_server_add_http2_port(ep->server, addr, creds);
+	sym.grpc_server_credentials_release(creds);
 	if (port == 0) {
-		grpc_server_destroy(ep->server); /* never started: no shutdown needed */
+		sym.grpc_server_destroy(ep->server); /* never started: no shutdown needed */
 		ep_unref(ep);
 		return -EADDRINUSE;
 	}
-	grpc_server_start(ep->server);
+	sym.grpc_server_start(ep->server);
 	if (stat(socket_path, &st) == 0) {
 		ep->dev = st.st_dev;
 		ep->ino = st.st_ino;
@@ -846,25 +970,25 @@ void dp_grpc_endpoint_free(struct dp_grpc_endpoint *ep, bool flush)
 	ep->flush = flush;
 	ep->retry_at = 0;
 	if (ep->reg)
-		grpc_call_cancel(ep->reg->call, NULL);
+		sym.grpc_call_cancel(ep->reg->call, NULL);
 	for (struct stream *s = ep->streams; s; s = s->next)
 		stream_pump_locked(s);
 	pthread_mutex_unlock(&ep->lock);
 
-	grpc_server_shutdown_and_notify(ep->server, g->cq, &ep->shutdown_tag);
+	sym.grpc_server_shutdown_and_notify(ep->server, g->cq, &ep->shutdown_tag);
 	if (!flush)
-		grpc_server_cancel_all_calls(ep->server);
+		sym.grpc_server_cancel_all_calls(ep->server);
 	pthread_mutex_lock(&ep->lock);
 	if (!wait_shutdown_locked(ep, FLUSH_GRACE_MS)) {
 		pthread_mutex_unlock(&ep->lock);
-		grpc_server_cancel_all_calls(ep->server);
+		sym.grpc_server_cancel_all_calls(ep->server);
 		pthread_mutex_lock(&ep->lock);
 		wait_shutdown_locked(ep, -1);
 	}
 	ep->h = NULL;
 	ep->userdata = NULL;
 	pthread_mutex_unlock(&ep->lock);
-	grpc_server_destroy(ep->server);
+	sym.grpc_server_destroy(ep->server);
 
 	/* kubelet may have deleted our socket and something else made one there since. */
 	if (lstat(ep->path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == ep->dev &&

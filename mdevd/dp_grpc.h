@@ -70,7 +70,8 @@ struct dp_grpc_endpoint;
 
 /*
  * dp_grpc_new - grpc_init() and start the completion-queue thread.
- * @out: the adapter on success (dp_grpc_free()). Returns 0, -ENOMEM or -errno.
+ * @out: the adapter on success (dp_grpc_free()). Loads libgrpc on first use (dlopen.h).
+ * Returns 0, -ENOMEM, -EOPNOTSUPP or -ENXIO when gRPC cannot be loaded (logged), or -errno.
  */
 int dp_grpc_new(struct dp_grpc **out);
 

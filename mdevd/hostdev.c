@@ -2,7 +2,7 @@
 /*
  * libvirt <hostdev> XML, built as a libxml2 tree and serialised by libxml2, so that
  * quoting and escaping are libxml2's business. The only file of mdevd that includes
- * libxml2. Every input is checked before a node is made: what is emitted is valid
+ * libxml2 (loaded on first use). Every input is checked before a node is made: what is emitted is valid
  * against libvirt's schema or nothing is emitted.
  */
 #include <ctype.h>
@@ -12,12 +12,66 @@
 #include <string.h>
 
 #include <libxml/tree.h>
+#include <pthread.h>
 
+#include "dlopen.h"
 #include "mdevd/hostdev.h"
 #include "mdevd/macro.h"
 
-DEFINE_CLEANUP(xmlDoc, xmlFreeDoc)
-DEFINE_CLEANUP(xmlBuffer, xmlBufferFree)
+/*
+ * libxml2 is loaded when XML is first built (dlopen.h), so the commands that print no
+ * XML do not pay for it and ICU at exec. Written once, read-only after.
+ */
+static struct {
+	DLSYM_TYPE(xmlBufferContent) xmlBufferContent;
+	DLSYM_TYPE(xmlBufferCreate) xmlBufferCreate;
+	DLSYM_TYPE(xmlBufferFree) xmlBufferFree;
+	DLSYM_TYPE(xmlBufferLength) xmlBufferLength;
+	DLSYM_TYPE(xmlDocGetRootElement) xmlDocGetRootElement;
+	DLSYM_TYPE(xmlDocSetRootElement) xmlDocSetRootElement;
+	DLSYM_TYPE(xmlFreeDoc) xmlFreeDoc;
+	DLSYM_TYPE(xmlNewChild) xmlNewChild;
+	DLSYM_TYPE(xmlNewDoc) xmlNewDoc;
+	DLSYM_TYPE(xmlNewDocNode) xmlNewDocNode;
+	DLSYM_TYPE(xmlNewProp) xmlNewProp;
+	DLSYM_TYPE(xmlNodeDump) xmlNodeDump;
+} sym;
+
+static pthread_once_t sym_once = PTHREAD_ONCE_INIT;
+static int sym_result;
+
+static void sym_load(void)
+{
+	void *dl;
+
+	sym_result = dlopen_symbols(&dl, "libxml2.so.2",
+				    DLSYM_ARG(sym, xmlBufferContent),
+				    DLSYM_ARG(sym, xmlBufferCreate),
+				    DLSYM_ARG(sym, xmlBufferFree),
+				    DLSYM_ARG(sym, xmlBufferLength),
+				    DLSYM_ARG(sym, xmlDocGetRootElement),
+				    DLSYM_ARG(sym, xmlDocSetRootElement),
+				    DLSYM_ARG(sym, xmlFreeDoc),
+				    DLSYM_ARG(sym, xmlNewChild),
+				    DLSYM_ARG(sym, xmlNewDoc),
+				    DLSYM_ARG(sym, xmlNewDocNode),
+				    DLSYM_ARG(sym, xmlNewProp),
+				    DLSYM_ARG(sym, xmlNodeDump),
+				    NULL);
+}
+
+static void free_doc(xmlDoc *doc)
+{
+	sym.xmlFreeDoc(doc);
+}
+
+static void free_buffer(xmlBuffer *buf)
+{
+	sym.xmlBufferFree(buf);
+}
+
+DEFINE_CLEANUP(xmlDoc, free_doc)
+DEFINE_CLEANUP(xmlBuffer, free_buffer)
 
 static const char *const model_names[] = {
 	[HOSTDEV_MODEL_VFIO_PCI] = "vfio-pci",
@@ -192,7 +246,7 @@ static int check_device(const struct hostdev_device *d, const struct hostdev_opt
 
 static int set_prop(xmlNode *node, const char *name, const char *value)
 {
-	return xmlNewProp(node, BAD_CAST name, BAD_CAST value) ? 0 : -ENOMEM;
+	return sym.xmlNewProp(node, BAD_CAST name, BAD_CAST value) ? 0 : -ENOMEM;
 }
 
 /*
@@ -207,14 +261,14 @@ static int add_hostdev(xmlDoc *doc, xmlNode *parent, const struct checked *c,
 	int r;
 
 	if (parent) {
-		hostdev = xmlNewChild(parent, NULL, BAD_CAST "hostdev", NULL);
+		hostdev = sym.xmlNewChild(parent, NULL, BAD_CAST "hostdev", NULL);
 		if (!hostdev)
 			return -ENOMEM;
 	} else {
-		hostdev = xmlNewDocNode(doc, NULL, BAD_CAST "hostdev", NULL);
+		hostdev = sym.xmlNewDocNode(doc, NULL, BAD_CAST "hostdev", NULL);
 		if (!hostdev)
 			return -ENOMEM;
-		xmlDocSetRootElement(doc, hostdev);
+		sym.xmlDocSetRootElement(doc, hostdev);
 	}
 	r = set_prop(hostdev, "mode", "subsystem");
 	if (r < 0)
@@ -234,10 +288,10 @@ static int add_hostdev(xmlDoc *doc, xmlNode *parent, const struct checked *c,
 			return r;
 		break;
 	}
-	source = xmlNewChild(hostdev, NULL, BAD_CAST "source", NULL);
+	source = sym.xmlNewChild(hostdev, NULL, BAD_CAST "source", NULL);
 	if (!source)
 		return -ENOMEM;
-	address = xmlNewChild(source, NULL, BAD_CAST "address", NULL);
+	address = sym.xmlNewChild(source, NULL, BAD_CAST "address", NULL);
 	if (!address)
 		return -ENOMEM;
 	switch (c->kind) {
@@ -262,18 +316,18 @@ static int add_hostdev(xmlDoc *doc, xmlNode *parent, const struct checked *c,
 /* Serialise the root element of @doc, indented, without a declaration, plus a newline. */
 static int dump_root(xmlDoc *doc, char **out)
 {
-	_cleanup_(xmlBufferFreep) xmlBuffer *buf = NULL;
+	_cleanup_(free_bufferp) xmlBuffer *buf = NULL;
 	const xmlChar *content;
 	char *s;
 	int len;
 
-	buf = xmlBufferCreate();
+	buf = sym.xmlBufferCreate();
 	if (!buf)
 		return -ENOMEM;
-	if (xmlNodeDump(buf, doc, xmlDocGetRootElement(doc), 0, 1) < 0)
+	if (sym.xmlNodeDump(buf, doc, sym.xmlDocGetRootElement(doc), 0, 1) < 0)
 		return -ENOMEM;
-	content = xmlBufferContent(buf);
-	len = xmlBufferLength(buf);
+	content = sym.xmlBufferContent(buf);
+	len = sym.xmlBufferLength(buf);
 	if (!content || len <= 0)
 		return -ENOMEM;
 	s = malloc((size_t)len + 2);
@@ -289,18 +343,21 @@ static int dump_root(xmlDoc *doc, char **out)
 static int build(const struct checked *cs, size_t n, bool block, const struct hostdev_options *opts,
 		 char **out)
 {
-	_cleanup_(xmlFreeDocp) xmlDoc *doc = NULL;
+	_cleanup_(free_docp) xmlDoc *doc = NULL;
 	xmlNode *devices = NULL;
 	int r;
 
-	doc = xmlNewDoc(BAD_CAST "1.0");
+	pthread_once(&sym_once, sym_load);
+	if (sym_result < 0)
+		return sym_result;
+	doc = sym.xmlNewDoc(BAD_CAST "1.0");
 	if (!doc)
 		return -ENOMEM;
 	if (block) {
-		devices = xmlNewDocNode(doc, NULL, BAD_CAST "devices", NULL);
+		devices = sym.xmlNewDocNode(doc, NULL, BAD_CAST "devices", NULL);
 		if (!devices)
 			return -ENOMEM;
-		xmlDocSetRootElement(doc, devices);
+		sym.xmlDocSetRootElement(doc, devices);
 	}
 	for (size_t i = 0; i < n; i++) {
 		r = add_hostdev(doc, devices, &cs[i], opts);

@@ -128,7 +128,8 @@ const char *hostdev_model_str(enum hostdev_model model);
  * @fn:  borrowed; only ->address is read.
  * @out: set to a new string (free()) on success; untouched on error.
  * Returns 0, -EINVAL when fn->address is no PCI address, -ERANGE when a part of it is
- * above what libvirt accepts, or -ENOMEM.
+ * above what libvirt accepts, -ENOMEM, or -EOPNOTSUPP / -ENXIO when libxml2 (loaded on
+ * first use) cannot be loaded.
  */
 int hostdev_pci_xml(const struct pci_function *fn, char **out);
 
@@ -141,7 +142,7 @@ int hostdev_pci_xml(const struct pci_function *fn, char **out);
  * @out:        set to a new string (free()) on success; untouched on error.
  * Returns 0, -EINVAL when m->uuid is no UUID, @device_api maps to no model, or @opts
  * asks for display or ramfb on a model other than vfio-pci or for ramfb without
- * display; or -ENOMEM.
+ * display; -ENOMEM; or -EOPNOTSUPP / -ENXIO when libxml2 cannot be loaded.
  */
 int hostdev_mdev_xml(const struct mdev_instance *m, const char *device_api,
 		     const struct hostdev_options *opts, char **out);
@@ -155,7 +156,7 @@ int hostdev_mdev_xml(const struct mdev_instance *m, const char *device_api,
  * @out:       set to a new string (free()) on success; untouched on error.
  * Returns 0, -EINVAL when @n is 0, an entry's kind and pointers disagree, or an entry
  * is invalid as for hostdev_pci_xml() / hostdev_mdev_xml(); -ERANGE as for
- * hostdev_pci_xml(); or -ENOMEM. Nothing is emitted unless every entry is valid.
+ * hostdev_pci_xml(); -ENOMEM; or -EOPNOTSUPP / -ENXIO when libxml2 cannot be loaded. Nothing is emitted unless every entry is valid.
  */
 int hostdev_devices_xml(const struct hostdev_device *devs, size_t n,
 			const struct hostdev_options *opts, char **out);
