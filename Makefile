@@ -41,7 +41,8 @@ MAIN_OBJ := $(BUILD)/mdevd/main.o
 BIN      := $(BUILD)/mdevd/mdevd
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps check check-kubelet check-unit check-asan check-cli check-daemon check-hostdev check-vm demo bench format \
+.PHONY: all deps check check-kubelet check-unit check-asan check-cli check-daemon check-hostdev \
+        check-libvirt check-vm check-vm-libvirt demo bench format \
         format-check install clean vm-prepare bench-vm clean-vm
 
 all: mdevd/mdevd
@@ -113,6 +114,10 @@ check-vm: mdevd/mdevd
 	@tests/vm/run.sh tests/vm/guest-tests.sh
 	@tests/vm/run.sh tests/vm/guest-daemon.sh
 
+# A real libvirtd in the real-kernel guest: reservations, the libvirt backend, mdevctl.
+check-vm-libvirt: mdevd/mdevd
+	@tests/vm/run.sh tests/vm/guest-libvirt.sh
+
 check: deps
 	$(MAKE) all
 	$(MAKE) format-check
@@ -124,6 +129,7 @@ check: deps
 	$(MAKE) check-hostdev
 	$(MAKE) check-libvirt
 	$(MAKE) check-vm
+	$(MAKE) check-vm-libvirt
 
 demo: deps
 	$(MAKE) all

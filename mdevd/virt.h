@@ -18,9 +18,10 @@
  * Parent names. mdevd names parents as sysfs does (class/mdev_bus: "0000:65:00.0",
  * "mtty"); libvirt names node devices by its own scheme ("pci_0000_65_00_0"). A
  * parent is found as the node device with mdev types whose sysfs <path> ends in the
- * parent's name. libvirt 9 (Debian 12) only lists PCI (and s390 css/ap) devices:
- * the kernel's virtual sample parents (mtty, mdpy, mbochs) are not node devices
- * there, so libvirt cannot create mdevs on them.
+ * parent's name: "pci_0000_65_00_0" for a PCI function, "<class>_<name>" for a virtual
+ * parent (libvirt 9 on Debian 12 lists the kernel's sample parent mtty as "mtty_mtty",
+ * but not mdpy and mbochs).
+ * A parent libvirt does not list is reported as such (-ENODEV).
  *
  * Errors. libvirt's default error handler (which prints to stderr) is replaced by a
  * silent one while a connection is open; each failing call keeps libvirt's message,

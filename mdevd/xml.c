@@ -2,75 +2,121 @@
 /* The libxml2 reading adapter: XPath queries over a document in memory; see xml.h. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
+#include <pthread.h>
 
+#include "dlopen.h"
 #include "mdevd/macro.h"
 #include "xml.h"
 
 #define XML_FIELDS_MAX 16
 
-DEFINE_CLEANUP(xmlDoc, xmlFreeDoc)
-DEFINE_CLEANUP(xmlXPathContext, xmlXPathFreeContext)
-DEFINE_CLEANUP(xmlXPathObject, xmlXPathFreeObject)
+/*
+ * libxml2 is loaded on first use (dlopen.h), like in hostdev.c: written once under
+ * pthread_once(), read-only after. Strings are copied out of libxml2's objects with
+ * strdup() and the objects freed by libxml2, so xmlFree (a variable, not a function,
+ * in libxml2 2.9) is never needed.
+ */
+static struct {
+	DLSYM_TYPE(xmlReadMemory) xmlReadMemory;
+	DLSYM_TYPE(xmlFreeDoc) xmlFreeDoc;
+	DLSYM_TYPE(xmlXPathNewContext) xmlXPathNewContext;
+	DLSYM_TYPE(xmlXPathFreeContext) xmlXPathFreeContext;
+	DLSYM_TYPE(xmlXPathEvalExpression) xmlXPathEvalExpression;
+	DLSYM_TYPE(xmlXPathFreeObject) xmlXPathFreeObject;
+} sym;
 
-static void xml_char_freep(xmlChar **p)
+static pthread_once_t sym_once = PTHREAD_ONCE_INIT;
+static int sym_result;
+
+static void sym_load(void)
 {
-	if (*p)
-		xmlFree(*p);
+	void *dl;
+
+	sym_result = dlopen_symbols(
+		&dl, "libxml2.so.2", DLSYM_ARG(sym, xmlReadMemory), DLSYM_ARG(sym, xmlFreeDoc),
+		DLSYM_ARG(sym, xmlXPathNewContext), DLSYM_ARG(sym, xmlXPathFreeContext),
+		DLSYM_ARG(sym, xmlXPathEvalExpression), DLSYM_ARG(sym, xmlXPathFreeObject), NULL);
 }
 
-/* Evaluate @expr at @node as a string. *out is NULL for an empty string. 0 or -errno. */
-static int eval_string(xmlXPathContext *ctx, xmlNode *node, const char *expr, xmlChar **out)
+static void free_doc(xmlDoc *doc)
 {
-	_cleanup_(xmlXPathFreeObjectp) xmlXPathObject *obj = NULL;
-	xmlChar *s;
+	sym.xmlFreeDoc(doc);
+}
 
-	ctx->node = node;
-	obj = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
-	if (!obj)
-		return -EINVAL;
-	s = xmlXPathCastToString(obj);
-	if (!s)
+static void free_context(xmlXPathContext *ctx)
+{
+	sym.xmlXPathFreeContext(ctx);
+}
+
+static void free_object(xmlXPathObject *obj)
+{
+	sym.xmlXPathFreeObject(obj);
+}
+
+DEFINE_CLEANUP(xmlDoc, free_doc)
+DEFINE_CLEANUP(xmlXPathContext, free_context)
+DEFINE_CLEANUP(xmlXPathObject, free_object)
+
+/* Evaluate string(@expr) at @node. *out: a copy (free()), NULL when empty. 0 or -errno. */
+static int eval_string(xmlXPathContext *ctx, xmlNode *node, const char *expr, char **out)
+{
+	_cleanup_(free_objectp) xmlXPathObject *obj = NULL;
+	_cleanup_free_ char *wrapped = NULL;
+	const char *s;
+
+	if (asprintf(&wrapped, "string(%s)", expr) < 0)
 		return -ENOMEM;
-	if (!*s) {
-		xmlFree(s);
-		s = NULL;
+	ctx->node = node;
+	obj = sym.xmlXPathEvalExpression((const xmlChar *)wrapped, ctx);
+	if (!obj || obj->type != XPATH_STRING)
+		return -EINVAL;
+	s = (const char *)obj->stringval;
+	*out = NULL;
+	if (s && *s) {
+		*out = strdup(s);
+		if (!*out)
+			return -ENOMEM;
 	}
-	*out = s;
 	return 0;
 }
 
 int xml_each(const char *text, const char *xpath, const char *const *fields, size_t n_fields,
 	     xml_each_fn fn, void *userdata)
 {
-	_cleanup_(xmlFreeDocp) xmlDoc *doc = NULL;
-	_cleanup_(xmlXPathFreeContextp) xmlXPathContext *ctx = NULL;
-	_cleanup_(xmlXPathFreeObjectp) xmlXPathObject *set = NULL;
+	_cleanup_(free_docp) xmlDoc *doc = NULL;
+	_cleanup_(free_contextp) xmlXPathContext *ctx = NULL;
+	_cleanup_(free_objectp) xmlXPathObject *set = NULL;
 	size_t len;
 
 	if (!text || !xpath || !fn || n_fields > XML_FIELDS_MAX)
 		return -EINVAL;
+	pthread_once(&sym_once, sym_load);
+	if (sym_result < 0)
+		return sym_result;
 	len = strlen(text);
 	if (len > INT32_MAX)
 		return -EINVAL;
-	doc = xmlReadMemory(text, (int)len, "libvirt.xml", NULL,
-			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	doc = sym.xmlReadMemory(text, (int)len, "libvirt.xml", NULL,
+				XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	if (!doc)
 		return -EINVAL;
-	ctx = xmlXPathNewContext(doc);
+	ctx = sym.xmlXPathNewContext(doc);
 	if (!ctx)
 		return -ENOMEM;
-	set = xmlXPathEvalExpression((const xmlChar *)xpath, ctx);
+	set = sym.xmlXPathEvalExpression((const xmlChar *)xpath, ctx);
 	if (!set || set->type != XPATH_NODESET)
 		return -EINVAL;
 	if (!set->nodesetval)
 		return 0;
 	for (int i = 0; i < set->nodesetval->nodeNr; i++) {
-		xmlChar *vals[XML_FIELDS_MAX] = {};
+		char *vals[XML_FIELDS_MAX] = {};
 		const char *cvals[XML_FIELDS_MAX] = {};
 		int r = 0;
 
@@ -81,7 +127,7 @@ int xml_each(const char *text, const char *xpath, const char *const *fields, siz
 		if (r == 0)
 			r = fn(userdata, cvals);
 		for (size_t f = 0; f < n_fields; f++)
-			xml_char_freep(&vals[f]);
+			free(vals[f]);
 		if (r < 0)
 			return r;
 	}

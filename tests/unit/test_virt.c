@@ -211,7 +211,7 @@ static void test_parent_nodedev(void **state)
 
 	assert_int_equal(virt_parent_nodedev(v, "0000:3b:00.5", &name), 0);
 	assert_string_equal(name, "pci_0000_3b_00_5");
-	/* A virtual parent is no node device in libvirt 9: said so, by name. */
+	/* A parent this node does not list: said so, by name. */
 	assert_int_equal(virt_parent_nodedev(v, "mtty", &none), -ENODEV);
 	assert_null(none);
 	assert_non_null(strstr(virt_last_error(v), "mtty"));

@@ -8,8 +8,9 @@
 #     found through the default qemu:///system (its socket exists, /sys is the root);
 #     once the domain is undefined, apply removes it;
 #   - an unreachable libvirt is reported once and the kernel's evidence is used;
-#   - what libvirt 9 lists as mdev parents (virtual sample parents are not node devices),
-#     and that --backend libvirt says so for mtty instead of writing sysfs;
+#   - what libvirt lists as mdev parents; --backend libvirt creates and removes mtty and
+#     mbochs mdevs through libvirt, transient and (--persist) defined + autostart, which
+#     libvirt keeps through mdevctl (libvirt learns of new devices from udev: udevd runs);
 #   - apply --persist (sysfs backend) writes definitions that Debian's mdevctl reads.
 # Prints "ok N - desc" / "not ok N - desc" and ends with "N passed, N failed".
 set -eu
@@ -67,18 +68,32 @@ start_libvirtd() {
 		mkdir -p "$d" 2>/dev/null && [ -w "$d" ] || mount -t tmpfs tmpfs "$d"
 	done
 	mkdir -p /run/libvirt /var/run
-	# Debian's libvirt-daemon-system creates the libvirt-qemu user; without that package
-	# the QEMU driver does not start. The guest's /etc is its own overlay: run QEMU as root.
-	printf 'user = "root"\ngroup = "root"\n' >/etc/libvirt/qemu.conf ||
-		{ say "cannot write /etc/libvirt/qemu.conf (MDEVD_VM_OVERLAY=0?)"; return 1; }
+	# Debian's libvirt-daemon-system creates the libvirt-qemu user and group; without that
+	# package the QEMU driver does not start (it looks the user up before reading
+	# qemu.conf). The guest's /etc is its own overlay: add them there, run QEMU as root.
+	if ! grep -q '^libvirt-qemu:' /etc/passwd; then
+		echo 'libvirt-qemu:x:64055:64055:libvirt:/var/lib/libvirt:/usr/sbin/nologin' \
+			>>/etc/passwd || { say "cannot write /etc/passwd (MDEVD_VM_OVERLAY=0?)"; return 1; }
+	fi
+	grep -q '^libvirt-qemu:' /etc/group || echo 'libvirt-qemu:x:64055:' >>/etc/group
+	grep -q '^kvm:' /etc/group || echo 'kvm:x:64056:' >>/etc/group
+	printf 'user = "root"\ngroup = "root"\n' >/etc/libvirt/qemu.conf
 	cat >"$work/libvirtd.conf" <<-'EOF'
 		# Root-only unix sockets without polkit (no D-Bus in the guest).
 		auth_unix_ro = "none"
 		auth_unix_rw = "none"
 		unix_sock_ro_perms = "0700"
 		unix_sock_rw_perms = "0700"
-		log_outputs = "3:stderr"
+		log_filters = "1:node_device 1:util.mdev 1:util.command 1:util.virmdev"
+		log_outputs = "1:stderr"
 	EOF
+	# libvirt learns of new node devices (the mdevs it asks mdevctl to create) from udev's
+	# monitor, not from the kernel: without udevd, virNodeDeviceCreateXML waits for a device
+	# that never shows up and fails.
+	if [ -x /lib/systemd/systemd-udevd ]; then
+		/lib/systemd/systemd-udevd >"$RESULTS/udevd.log" 2>&1 &
+		echo $! >"$work/udevd.pid"
+	fi
 	libvirtd --config "$work/libvirtd.conf" >"$RESULTS/libvirtd.log" 2>&1 &
 	echo $! >"$work/libvirtd.pid"
 	for _ in $(seq 1 120); do
@@ -90,9 +105,12 @@ start_libvirtd() {
 	return 1
 }
 stop_libvirtd() {
-	[ -s "$work/libvirtd.pid" ] || return 0
-	kill "$(cat "$work/libvirtd.pid")" 2>/dev/null || true
-	: >"$work/libvirtd.pid"
+	local p
+	for p in libvirtd udevd; do
+		[ -s "$work/$p.pid" ] || continue
+		kill "$(cat "$work/$p.pid")" 2>/dev/null || true
+		: >"$work/$p.pid"
+	done
 }
 
 # A persistent (defined, not started) domain that names mdev $2.
@@ -174,16 +192,56 @@ t_nodedev() { # what libvirt 9 lists as mdev parents; --backend libvirt on mtty
 	expect_rc 0
 	say "libvirt's mdev parents: $(jq -r '[.[].parent] | join(" ")' "$work/out")"
 	if jq -e '.[] | select(.parent == "mtty")' "$work/out" >/dev/null; then
-		say "this libvirt lists mtty: the backend can be exercised"
+		say "this libvirt lists mtty: the backend is exercised"
+		# Transient: virNodeDeviceCreateXML / virNodeDeviceDestroy.
+		md "${MDEVD_ARGS[@]}" apply --backend libvirt -p "$(policy 2)"
+		expect_rc 0
+		[ "$(count mtty mtty-2)" = 2 ] || fail "libvirt did not create 2 mdevs"
+		grep -q 'through libvirt' "$work/err" || fail "not created through libvirt"
+		virsh_ nodedev-list --cap mdev | tee "$work/mdevs"
+		[ "$(grep -c mdev_ "$work/mdevs")" = 2 ] || fail "libvirt does not list both mdevs"
 		md "${MDEVD_ARGS[@]}" apply --backend libvirt -p "$(policy 1)"
 		expect_rc 0
-		[ "$(count mtty mtty-2)" = 1 ] || fail "libvirt did not create the mdev"
+		[ "$(count mtty mtty-2)" = 1 ] || fail "libvirt did not remove slot 1"
 		md "${MDEVD_ARGS[@]}" apply --backend libvirt -p "$(policy 0)"
 		expect_rc 0
-		[ "$(count mtty mtty-2)" = 0 ] || fail "libvirt did not remove the mdev"
+		[ "$(count mtty mtty-2)" = 0 ] || fail "libvirt did not remove slot 0"
+		# Persistent: define + autostart + create, kept by libvirt through mdevctl.
+		rm -rf /etc/mdevctl.d/mtty
+		md "${MDEVD_ARGS[@]}" apply --backend libvirt --persist -p "$(policy 1)"
+		expect_rc 0
+		[ "$(count mtty mtty-2)" = 1 ] || fail "libvirt did not create the defined mdev"
+		mdevctl list --defined | tee "$work/defined"
+		grep -q 'mtty mtty-2 auto' "$work/defined" || fail "not defined with autostart in mdevctl"
+		local name
+		name=$(virsh_ nodedev-list --cap mdev | grep -m1 mdev_) || fail "libvirt lists no mdev"
+		virsh_ nodedev-info "$name" | tee "$work/info"
+		grep -Eq '^Persistent:[[:space:]]+yes' "$work/info" || fail "libvirt: not persistent"
+		grep -Eq '^Autostart:[[:space:]]+yes' "$work/info" || fail "libvirt: not autostart"
+		md "${MDEVD_ARGS[@]}" apply --backend libvirt --persist -p "$(policy 0)"
+		expect_rc 0
+		[ "$(count mtty mtty-2)" = 0 ] || fail "libvirt did not remove the defined mdev"
+		mdevctl list --defined | tee "$work/defined"
+		! grep -q 'mtty-2' "$work/defined" || fail "still defined after the remove"
+		# mbochs (shared memory pool) through libvirt too, when libvirt lists it.
+		if ! "$MDEVD" types --source libvirt -o json | jq -e '.[] | select(.parent == "mbochs")' \
+			>/dev/null; then
+			say "note: this libvirt does not list mbochs as an mdev parent"
+			return 0
+		fi
+		printf '{"mdevd": {"layouts": [{"parents": ["mbochs"], "types": {"mbochs-small": 2}}]}}\n' \
+			>"$work/mbochs.json"
+		md "${MDEVD_ARGS[@]}" apply --backend libvirt -p "$work/mbochs.json"
+		expect_rc 0
+		[ "$(count mbochs mbochs-small)" = 2 ] || fail "libvirt did not create 2 mbochs-small"
+		printf '{"mdevd": {"layouts": [{"parents": ["mbochs"], "types": {}}]}}\n' \
+			>"$work/mbochs-0.json"
+		md "${MDEVD_ARGS[@]}" apply --backend libvirt -p "$work/mbochs-0.json"
+		expect_rc 0
+		[ "$(count mbochs mbochs-small)" = 0 ] || fail "libvirt did not remove the mbochs mdevs"
 		return 0
 	fi
-	# libvirt 9: virtual parents are no node devices; the backend must say so, write nothing.
+	# A libvirt that does not list mtty: the backend must say so and write nothing.
 	md "${MDEVD_ARGS[@]}" apply --backend libvirt -p "$(policy 1)"
 	expect_rc 1
 	grep -q 'libvirt lists no node device with mdev types for parent mtty' "$work/err" ||
@@ -227,7 +285,7 @@ if start_libvirtd; then
 	say "# libvirtd up after $((SECONDS - t0))s: $(virsh_ version 2>/dev/null | tr '\n' ' ')"
 	run_test t_reserved "a defined domain reserves its mdev (plan, apply, list; default URI)"
 	run_test t_unreachable "an unreachable libvirt is reported once"
-	run_test t_nodedev "libvirt's mdev parents; --backend libvirt on mtty"
+	run_test t_nodedev "--backend libvirt creates, defines (autostart) and removes mdevs"
 else
 	n=$((n + 1)) failed=$((failed + 1))
 	say "not ok $n - libvirtd starts in the guest"
