@@ -8,17 +8,20 @@
 #
 # `make demo` and `make check` install what they need on Debian 12 (scripts/deps.sh).
 
-PKGS      := libpci libcjson uuid libxml-2.0 libsystemd
-PKGS      += grpc libprotobuf-c
-PKGS      += libvirt
+# Linked at build time: small libraries every command uses.
+PKGS      := libpci libcjson uuid libprotobuf-c
+# Headers only: their adapters dlopen() them on first use (mdevd/dlopen.h), so that a
+# command like `mdevd types` does not pay for loading gRPC, libvirt and their hundred
+# dependencies at exec.
+DLOPEN_PKGS := grpc libvirt libxml-2.0 libsystemd
 CC        ?= cc
 BUILD     ?= build/release
 SAN       ?=
 PREFIX    ?= /usr/local
 WERROR    ?= $(if $(CI),-Werror,)
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(DLOPEN_PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -pthread
 
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \

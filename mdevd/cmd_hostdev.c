@@ -21,7 +21,6 @@
 #include "mdevd/resource.h"
 #include "sysfs.h"
 
-
 #define HOSTDEV_COUNT_MAX 4096u
 
 static void hostdev_usage(FILE *f)

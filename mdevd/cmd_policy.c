@@ -19,7 +19,6 @@
 #include "mdevd/macro.h"
 #include "mdevd/policy.h"
 
-
 static void policy_usage(FILE *f)
 {
 	fprintf(f,

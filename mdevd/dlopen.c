@@ -16,7 +16,9 @@ const char *dlopen_error(void)
 
 int dlopen_symbols(void **handle, const char *soname, ...)
 {
-	enum { MAX_SYMBOLS = 128 };
+	enum {
+		MAX_SYMBOLS = 128
+	};
 	void *resolved[MAX_SYMBOLS];
 	void **targets[MAX_SYMBOLS];
 	const char *name;

@@ -93,57 +93,42 @@ static void sym_load(void)
 {
 	void *dl;
 
-	sym_result = dlopen_symbols(&dl, "libgpr.so.29",
-				    DLSYM_ARG(sym, gpr_free),
-				    DLSYM_ARG(sym, gpr_inf_future),
-				    DLSYM_ARG(sym, gpr_now),
+	sym_result = dlopen_symbols(&dl, "libgpr.so.29", DLSYM_ARG(sym, gpr_free),
+				    DLSYM_ARG(sym, gpr_inf_future), DLSYM_ARG(sym, gpr_now),
 				    DLSYM_ARG(sym, gpr_time_add),
-				    DLSYM_ARG(sym, gpr_time_from_millis),
-				    NULL);
+				    DLSYM_ARG(sym, gpr_time_from_millis), NULL);
 	if (sym_result < 0)
 		return;
-	sym_result = dlopen_symbols(&dl, "libgrpc.so.29",
-				    DLSYM_ARG(sym, grpc_byte_buffer_destroy),
-				    DLSYM_ARG(sym, grpc_byte_buffer_reader_destroy),
-				    DLSYM_ARG(sym, grpc_byte_buffer_reader_init),
-				    DLSYM_ARG(sym, grpc_byte_buffer_reader_readall),
-				    DLSYM_ARG(sym, grpc_call_cancel),
-				    DLSYM_ARG(sym, grpc_call_details_destroy),
-				    DLSYM_ARG(sym, grpc_call_details_init),
-				    DLSYM_ARG(sym, grpc_call_start_batch),
-				    DLSYM_ARG(sym, grpc_call_unref),
-				    DLSYM_ARG(sym, grpc_channel_create),
-				    DLSYM_ARG(sym, grpc_channel_create_call),
-				    DLSYM_ARG(sym, grpc_channel_credentials_release),
-				    DLSYM_ARG(sym, grpc_channel_destroy),
-				    DLSYM_ARG(sym, grpc_completion_queue_create_for_next),
-				    DLSYM_ARG(sym, grpc_completion_queue_destroy),
-				    DLSYM_ARG(sym, grpc_completion_queue_next),
-				    DLSYM_ARG(sym, grpc_completion_queue_shutdown),
-				    DLSYM_ARG(sym, grpc_empty_slice),
-				    DLSYM_ARG(sym, grpc_init),
-				    DLSYM_ARG(sym, grpc_insecure_credentials_create),
-				    DLSYM_ARG(sym, grpc_insecure_server_credentials_create),
-				    DLSYM_ARG(sym, grpc_metadata_array_destroy),
-				    DLSYM_ARG(sym, grpc_metadata_array_init),
-				    DLSYM_ARG(sym, grpc_raw_byte_buffer_create),
-				    DLSYM_ARG(sym, grpc_server_add_http2_port),
-				    DLSYM_ARG(sym, grpc_server_cancel_all_calls),
-				    DLSYM_ARG(sym, grpc_server_create),
-				    DLSYM_ARG(sym, grpc_server_credentials_release),
-				    DLSYM_ARG(sym, grpc_server_destroy),
-				    DLSYM_ARG(sym, grpc_server_register_completion_queue),
-				    DLSYM_ARG(sym, grpc_server_request_call),
-				    DLSYM_ARG(sym, grpc_server_shutdown_and_notify),
-				    DLSYM_ARG(sym, grpc_server_start),
-				    DLSYM_ARG(sym, grpc_shutdown),
-				    DLSYM_ARG(sym, grpc_slice_from_copied_buffer),
-				    DLSYM_ARG(sym, grpc_slice_from_copied_string),
-				    DLSYM_ARG(sym, grpc_slice_from_static_string),
-				    DLSYM_ARG(sym, grpc_slice_str_cmp),
-				    DLSYM_ARG(sym, grpc_slice_to_c_string),
-				    DLSYM_ARG(sym, grpc_slice_unref),
-				    NULL);
+	sym_result = dlopen_symbols(
+		&dl, "libgrpc.so.29", DLSYM_ARG(sym, grpc_byte_buffer_destroy),
+		DLSYM_ARG(sym, grpc_byte_buffer_reader_destroy),
+		DLSYM_ARG(sym, grpc_byte_buffer_reader_init),
+		DLSYM_ARG(sym, grpc_byte_buffer_reader_readall), DLSYM_ARG(sym, grpc_call_cancel),
+		DLSYM_ARG(sym, grpc_call_details_destroy), DLSYM_ARG(sym, grpc_call_details_init),
+		DLSYM_ARG(sym, grpc_call_start_batch), DLSYM_ARG(sym, grpc_call_unref),
+		DLSYM_ARG(sym, grpc_channel_create), DLSYM_ARG(sym, grpc_channel_create_call),
+		DLSYM_ARG(sym, grpc_channel_credentials_release),
+		DLSYM_ARG(sym, grpc_channel_destroy),
+		DLSYM_ARG(sym, grpc_completion_queue_create_for_next),
+		DLSYM_ARG(sym, grpc_completion_queue_destroy),
+		DLSYM_ARG(sym, grpc_completion_queue_next),
+		DLSYM_ARG(sym, grpc_completion_queue_shutdown), DLSYM_ARG(sym, grpc_empty_slice),
+		DLSYM_ARG(sym, grpc_init), DLSYM_ARG(sym, grpc_insecure_credentials_create),
+		DLSYM_ARG(sym, grpc_insecure_server_credentials_create),
+		DLSYM_ARG(sym, grpc_metadata_array_destroy),
+		DLSYM_ARG(sym, grpc_metadata_array_init),
+		DLSYM_ARG(sym, grpc_raw_byte_buffer_create),
+		DLSYM_ARG(sym, grpc_server_add_http2_port),
+		DLSYM_ARG(sym, grpc_server_cancel_all_calls), DLSYM_ARG(sym, grpc_server_create),
+		DLSYM_ARG(sym, grpc_server_credentials_release),
+		DLSYM_ARG(sym, grpc_server_destroy),
+		DLSYM_ARG(sym, grpc_server_register_completion_queue),
+		DLSYM_ARG(sym, grpc_server_request_call),
+		DLSYM_ARG(sym, grpc_server_shutdown_and_notify), DLSYM_ARG(sym, grpc_server_start),
+		DLSYM_ARG(sym, grpc_shutdown), DLSYM_ARG(sym, grpc_slice_from_copied_buffer),
+		DLSYM_ARG(sym, grpc_slice_from_copied_string),
+		DLSYM_ARG(sym, grpc_slice_from_static_string), DLSYM_ARG(sym, grpc_slice_str_cmp),
+		DLSYM_ARG(sym, grpc_slice_to_c_string), DLSYM_ARG(sym, grpc_slice_unref), NULL);
 }
 
 static void byte_buffer_destroy(grpc_byte_buffer *bb)
@@ -266,7 +251,7 @@ static int64_t now_ms(void)
 static gpr_timespec deadline_in_ms(int64_t ms)
 {
 	return sym.gpr_time_add(sym.gpr_now(GPR_CLOCK_MONOTONIC),
-			    sym.gpr_time_from_millis(ms < 0 ? 0 : ms, GPR_TIMESPAN));
+				sym.gpr_time_from_millis(ms < 0 ? 0 : ms, GPR_TIMESPAN));
 }
 
 static void ep_ref(struct dp_grpc_endpoint *ep)
@@ -468,7 +453,7 @@ static void request_call(struct dp_grpc_endpoint *ep)
 	sym.grpc_call_details_init(&u->details);
 	sym.grpc_metadata_array_init(&u->md);
 	if (sym.grpc_server_request_call(ep->server, &u->call, &u->details, &u->md, ep->g->cq,
-				     ep->g->cq, &u->tag) != GRPC_CALL_OK)
+					 ep->g->cq, &u->tag) != GRPC_CALL_OK)
 		ucall_free(u);
 }
 
@@ -711,8 +696,8 @@ static void reg_start_locked(struct dp_grpc_endpoint *ep)
 	ops[5].data.recv_status_on_client.trailing_metadata = &r->trailing;
 	ops[5].data.recv_status_on_client.status = &r->status;
 	ops[5].data.recv_status_on_client.status_details = &r->details;
-	if (!r->call ||
-	    sym.grpc_call_start_batch(r->call, ops, ARRAY_SIZE(ops), &r->tag, NULL) != GRPC_CALL_OK) {
+	if (!r->call || sym.grpc_call_start_batch(r->call, ops, ARRAY_SIZE(ops), &r->tag, NULL) !=
+				GRPC_CALL_OK) {
 		reg_free(r);
 		ep->retry_at = now_ms() + ep->backoff_ms;
 		return;

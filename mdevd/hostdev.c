@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libvirt <hostdev> XML, built as a libxml2 tree and serialised by libxml2, so that
- * quoting and escaping are libxml2's business. The only file of mdevd that includes
- * libxml2 (loaded on first use). Every input is checked before a node is made: what is emitted is valid
- * against libvirt's schema or nothing is emitted.
+ * quoting and escaping are libxml2's business (loaded on first use). libxml2 has two
+ * adapters: this one builds XML, xml.c reads libvirt's. Every input is checked before a
+ * node is made: what is emitted is valid against libvirt's schema or nothing is emitted.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -44,20 +44,14 @@ static void sym_load(void)
 {
 	void *dl;
 
-	sym_result = dlopen_symbols(&dl, "libxml2.so.2",
-				    DLSYM_ARG(sym, xmlBufferContent),
-				    DLSYM_ARG(sym, xmlBufferCreate),
-				    DLSYM_ARG(sym, xmlBufferFree),
+	sym_result = dlopen_symbols(&dl, "libxml2.so.2", DLSYM_ARG(sym, xmlBufferContent),
+				    DLSYM_ARG(sym, xmlBufferCreate), DLSYM_ARG(sym, xmlBufferFree),
 				    DLSYM_ARG(sym, xmlBufferLength),
 				    DLSYM_ARG(sym, xmlDocGetRootElement),
 				    DLSYM_ARG(sym, xmlDocSetRootElement),
-				    DLSYM_ARG(sym, xmlFreeDoc),
-				    DLSYM_ARG(sym, xmlNewChild),
-				    DLSYM_ARG(sym, xmlNewDoc),
-				    DLSYM_ARG(sym, xmlNewDocNode),
-				    DLSYM_ARG(sym, xmlNewProp),
-				    DLSYM_ARG(sym, xmlNodeDump),
-				    NULL);
+				    DLSYM_ARG(sym, xmlFreeDoc), DLSYM_ARG(sym, xmlNewChild),
+				    DLSYM_ARG(sym, xmlNewDoc), DLSYM_ARG(sym, xmlNewDocNode),
+				    DLSYM_ARG(sym, xmlNewProp), DLSYM_ARG(sym, xmlNodeDump), NULL);
 }
 
 static void free_doc(xmlDoc *doc)

@@ -17,7 +17,6 @@
 #include "mdevd/macro.h"
 #include "pcidev.h"
 
-
 int inventory_load(int sysfs_fd, const char *sysfs_path, unsigned int what,
 		   inventory_report_fn report, void *userdata, struct inventory **out)
 {

@@ -156,7 +156,8 @@ int hostdev_mdev_xml(const struct mdev_instance *m, const char *device_api,
  * @out:       set to a new string (free()) on success; untouched on error.
  * Returns 0, -EINVAL when @n is 0, an entry's kind and pointers disagree, or an entry
  * is invalid as for hostdev_pci_xml() / hostdev_mdev_xml(); -ERANGE as for
- * hostdev_pci_xml(); -ENOMEM; or -EOPNOTSUPP / -ENXIO when libxml2 cannot be loaded. Nothing is emitted unless every entry is valid.
+ * hostdev_pci_xml(); -ENOMEM; or -EOPNOTSUPP / -ENXIO when libxml2 cannot be loaded. Nothing is
+ * emitted unless every entry is valid.
  */
 int hostdev_devices_xml(const struct hostdev_device *devs, size_t n,
 			const struct hostdev_options *opts, char **out);
