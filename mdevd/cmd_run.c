@@ -32,7 +32,7 @@ static void run_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: mdevd run --policy FILE [--device-plugin-dir DIR] [--no-device-plugins]\n"
-		"                 [--resync SECONDS] [--no-apply]\n"
+		"                 [--resync SECONDS] [--no-apply] [--connect URI | --no-libvirt]\n"
 		"\n"
 		"Run the node service: apply the policy, serve each resource pool to kubelet as a\n"
 		"device plugin, and follow the node: kernel uevents (mdevs, parents, PCI drivers)\n"
@@ -49,6 +49,9 @@ static void run_usage(FILE *f)
 		"  -r, --resync SECONDS        full reconcile every SECONDS as a safety net\n"
 		"                              (default %d; 0: never)\n"
 		"  -n, --no-apply              create and remove no mdevs; only observe and serve\n"
+		"  -c, --connect URI           libvirt to ask which mdevs its domains name (never\n"
+		"                              removed); default qemu:///system when it runs\n"
+		"  -L, --no-libvirt            do not ask libvirt; only open VFIO groups count\n"
 		"\n"
 		"Exit status: 0 after SIGTERM/SIGINT, 1 when the service cannot start.\n"
 		"\n"
@@ -78,6 +81,8 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 		{"no-device-plugins", no_argument, NULL, 'N'},
 		{"resync", required_argument, NULL, 'r'},
 		{"no-apply", no_argument, NULL, 'n'},
+		{"connect", required_argument, NULL, 'c'},
+		{"no-libvirt", no_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -91,7 +96,7 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 	bool no_dp = false;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "p:d:Nr:nh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:d:Nr:nc:Lh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			o.policy_path = optarg;
@@ -111,6 +116,12 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 			break;
 		case 'n':
 			o.no_apply = true;
+			break;
+		case 'c':
+			o.libvirt_uri = optarg;
+			break;
+		case 'L':
+			o.no_libvirt = true;
 			break;
 		case 'h':
 			run_usage(stdout);

@@ -27,6 +27,7 @@
 #include "sdnotify.h"
 #include "sysfs.h"
 #include "uevent.h"
+#include "virt.h"
 
 /* Kubernetes ConfigMap volumes swap a "..data" symlink to update every key at once. */
 #define CONFIGMAP_DATA "..data"
@@ -75,6 +76,7 @@ struct daemon {
 	unsigned int apply_backoff_sec;
 
 	unsigned long reconciles, uevents;
+	bool libvirt_unreachable; /* said once; said again when it comes back */
 	char uevent_buf[UEVENT_MSG_MAX];
 };
 
@@ -286,9 +288,26 @@ static void run_apply(struct daemon *d)
 		.machine_id = d->opt->machine_id,
 	};
 	struct apply_result res = {};
+	struct virt *virt = NULL;
+	char err[256];
 	int r;
 
+	/* A fresh read-only connection per apply: libvirtd may restart between reconciles. */
+	if (!d->opt->no_libvirt) {
+		r = virt_open_optional(d->opt->libvirt_uri, streq(d->opt->sysfs_root, "/sys"), true,
+				       &virt, err, sizeof(err));
+		if (r < 0 && !d->libvirt_unreachable)
+			log_warnx(
+				"libvirt at %s cannot be reached: %s; only open VFIO groups count "
+				"as in use until it can",
+				d->opt->libvirt_uri ? d->opt->libvirt_uri : VIRT_DEFAULT_URI, err);
+		else if (r > 0 && d->libvirt_unreachable)
+			log_info("libvirt at %s is reachable again", virt_uri(virt));
+		d->libvirt_unreachable = r < 0;
+	}
+	o.virt = virt;
 	r = apply_policy(&o, d->cfg->policy, &res);
+	virt_close(virt);
 	if (r < 0 && r != -EINVAL) /* -EINVAL: the policy does not fit; apply said why */
 		log_warn(r, "cannot apply the policy");
 	/* A quiet round (nothing done, nothing failed) says nothing: it runs on every event. */

@@ -36,6 +36,12 @@ struct daemon_options {
 	const char *plugin_dir;	 /* kubelet's device-plugin dir; NULL: no device plugins */
 	unsigned int resync_sec; /* safety-net full reconcile period; 0: none */
 	bool no_apply;		 /* only observe and serve: create and remove no mdevs */
+	/*
+	 * libvirt, asked before each apply which mdevs its domains name (in use / reserved):
+	 * @libvirt_uri, or NULL for qemu:///system when its socket exists; @no_libvirt: never.
+	 */
+	const char *libvirt_uri;
+	bool no_libvirt;
 };
 
 /* Coalescing window for bursts of uevents and policy file events. */
