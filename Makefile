@@ -152,6 +152,7 @@ clean-vm:
 bench: deps
 	$(MAKE) all
 	@tests/bench/run.sh
+	@tests/bench/guest.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
