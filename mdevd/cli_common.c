@@ -14,8 +14,6 @@
 #include "mdevd/macro.h"
 #include "sysfs.h"
 
-#define POLICY_MAX_BYTES (16u << 20)
-
 int cli_open_sysfs(const struct cli_globals *g, int *fd)
 {
 	int r = sysfs_open_root(g->sysfs_root, fd);
@@ -76,28 +74,46 @@ int cli_machine_id(const struct cli_globals *g, char buf[MACHINE_ID_LEN])
 	return 0;
 }
 
-static int read_file(const char *path, char **data, size_t *len)
+int cli_read_policy_file(const char *path, char **data, size_t *len)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
+	size_t got = 0, cap = 0;
 	struct stat st;
-	size_t got = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (streq(path, "-")) {
+		fd = dup(STDIN_FILENO);
+		if (fd < 0)
+			return -errno;
+	} else {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+	}
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (S_ISDIR(st.st_mode))
 		return -EISDIR;
-	if (st.st_size > (off_t)POLICY_MAX_BYTES)
+	if (S_ISREG(st.st_mode) && st.st_size > (off_t)POL_MAX_SIZE)
 		return -EFBIG;
-	buf = malloc(POLICY_MAX_BYTES + 1);
-	if (!buf)
-		return -ENOMEM;
 	for (;;) {
-		ssize_t n = read(fd, buf + got, POLICY_MAX_BYTES + 1 - got);
+		ssize_t n;
 
+		if (got == cap) {
+			size_t ncap = cap ? cap * 2 : 64 * 1024;
+			char *nbuf;
+
+			if (cap > POL_MAX_SIZE)
+				return -EFBIG;
+			if (ncap > POL_MAX_SIZE + 1)
+				ncap = POL_MAX_SIZE + 1;
+			nbuf = realloc(buf, ncap + 1);
+			if (!nbuf)
+				return -ENOMEM;
+			buf = nbuf;
+			cap = ncap;
+		}
+		n = read(fd, buf + got, cap - got);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -106,9 +122,9 @@ static int read_file(const char *path, char **data, size_t *len)
 		if (n == 0)
 			break;
 		got += (size_t)n;
-		if (got > POLICY_MAX_BYTES)
-			return -EFBIG;
 	}
+	if (got > POL_MAX_SIZE)
+		return -EFBIG;
 	buf[got] = '\0';
 	*data = steal_ptr(buf);
 	*len = got;
@@ -122,9 +138,9 @@ int cli_load_policy(const char *path, struct policy **out)
 	size_t len = 0;
 	int r;
 
-	r = read_file(path, &data, &len);
+	r = cli_read_policy_file(path, &data, &len);
 	if (r == -EFBIG) {
-		log_warnx("%s: larger than %u MiB: not a policy", path, POLICY_MAX_BYTES >> 20);
+		log_warnx("%s: larger than %u MiB: not a policy", path, POL_MAX_SIZE >> 20);
 		return r;
 	}
 	if (r < 0) {

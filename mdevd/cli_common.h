@@ -24,8 +24,15 @@ int cli_open_proc(const struct cli_globals *g, int *fd);
 int cli_machine_id(const struct cli_globals *g, char buf[MACHINE_ID_LEN]);
 
 /*
- * Read and parse the policy file @path (at most 16 MiB). On success *out is a new
- * policy (policy_free()). A rejected policy is logged as "<path>: <$.json.path>: <reason>".
- * Returns 0, -EINVAL (rejected), -EFBIG, -ENOMEM or -errno from reading.
+ * cli_read_policy_file - read all of @path ("-": standard input), at most POL_MAX_SIZE
+ * bytes. On success *data is a new NUL-terminated buffer (free()) of *len bytes.
+ * Returns 0, -EFBIG when larger, -EISDIR, -ENOMEM or -errno from open/read. Logs nothing.
+ */
+int cli_read_policy_file(const char *path, char **data, size_t *len);
+
+/*
+ * Read and parse the policy file @path ("-": standard input; at most POL_MAX_SIZE bytes). On
+ * success *out is a new policy (policy_free()). A rejected policy is logged as "<path>:
+ * <$.json.path>: <reason>". Returns 0, -EINVAL (rejected), -EFBIG, -ENOMEM or -errno from reading.
  */
 int cli_load_policy(const char *path, struct policy **out);

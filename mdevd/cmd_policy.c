@@ -78,64 +78,6 @@ static void policy_usage(FILE *f)
 		"See mdevd-policy(5).\n");
 }
 
-/* Read all of @path ("-": stdin), at most POL_MAX_SIZE bytes. */
-static int read_policy_file(const char *path, char **data, size_t *len)
-{
-	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *buf = NULL;
-	size_t got = 0, cap = 0;
-	struct stat st;
-
-	if (streq(path, "-")) {
-		fd = dup(STDIN_FILENO);
-		if (fd < 0)
-			return -errno;
-	} else {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return -errno;
-	}
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (S_ISDIR(st.st_mode))
-		return -EISDIR;
-	if (S_ISREG(st.st_mode) && st.st_size > (off_t)POL_MAX_SIZE)
-		return -EFBIG;
-	for (;;) {
-		ssize_t n;
-
-		if (got == cap) {
-			size_t ncap = cap ? cap * 2 : 64 * 1024;
-			char *nbuf;
-
-			if (cap > POL_MAX_SIZE)
-				return -EFBIG;
-			if (ncap > POL_MAX_SIZE + 1)
-				ncap = POL_MAX_SIZE + 1;
-			nbuf = realloc(buf, ncap + 1);
-			if (!nbuf)
-				return -ENOMEM;
-			buf = nbuf;
-			cap = ncap;
-		}
-		n = read(fd, buf + got, cap - got);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got > POL_MAX_SIZE)
-		return -EFBIG;
-	buf[got] = '\0';
-	*data = steal_ptr(buf);
-	*len = got;
-	return 0;
-}
-
 /* A JSON string literal of @s. */
 static void json_str(FILE *f, const char *s)
 {
@@ -254,7 +196,7 @@ static int policy_check(const struct cli_globals *g, int argc, char **argv)
 	}
 	file = argv[optind];
 
-	r = read_policy_file(file, &data, &len);
+	r = cli_read_policy_file(file, &data, &len);
 	if (r == -EFBIG) {
 		log_warnx("%s: larger than %u MiB: not a policy", file, POL_MAX_SIZE >> 20);
 		return EXIT_ERROR;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -129,29 +130,45 @@ int sysfs_read_link(int dirfd, const char *path, char *buf, size_t size)
 	return (int)len;
 }
 
+/* Open directory @path under @dirfd as a DIR stream (closedir() it). Returns 0 or -errno. */
+static int opendir_at(int dirfd, const char *path, DIR **out)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	*out = fdopendir(fd);
+	if (!*out) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return 0;
+}
+
+static bool is_dot(const char *name)
+{
+	return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
 int sysfs_count_dir(int dirfd, const char *path, size_t *n)
 {
-	_cleanup_close_ int fd = -1;
 	struct dirent *de;
 	size_t count = 0;
 	DIR *dir;
+	int r;
 
-	fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	dir = fdopendir(fd);
-	if (!dir)
-		return -errno;
-	steal_fd(fd); /* closedir() closes it now */
+	r = opendir_at(dirfd, path, &dir);
+	if (r < 0)
+		return r;
 	while ((errno = 0, de = readdir(dir))) {
-		if (de->d_name[0] == '.' &&
-		    (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+		if (is_dot(de->d_name))
 			continue;
 		count++;
 	}
 	if (errno) {
-		int r = -errno;
-
+		r = -errno;
 		closedir(dir);
 		return r;
 	}
@@ -191,23 +208,18 @@ void sysfs_names_free(char **names, size_t n)
 
 int sysfs_list_dir(int dirfd, const char *path, char ***names, size_t *n)
 {
-	_cleanup_close_ int fd = -1;
 	char **list = NULL;
 	size_t count = 0, cap = 0;
 	struct dirent *de;
 	DIR *dir;
+	int r;
 
-	fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	dir = fdopendir(fd);
-	if (!dir)
-		return -errno;
-	steal_fd(fd); /* closedir() closes it now */
+	r = opendir_at(dirfd, path, &dir);
+	if (r < 0)
+		return r;
 
 	while ((errno = 0, de = readdir(dir))) {
-		if (de->d_name[0] == '.' &&
-		    (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+		if (is_dot(de->d_name))
 			continue;
 		if (count == cap) {
 			char **grown;
@@ -224,8 +236,7 @@ int sysfs_list_dir(int dirfd, const char *path, char ***names, size_t *n)
 		count++;
 	}
 	if (errno) {
-		int r = -errno;
-
+		r = -errno;
 		closedir(dir);
 		sysfs_names_free(list, count);
 		return r;

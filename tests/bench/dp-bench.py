@@ -1,0 +1,242 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The device-plugin benchmarks of issue 3 (numbers, no asserts), run by tests/bench/dp-bench.sh:
+
+  1. Allocate latency, 32 concurrent clients on one plugin socket (tests/bench/dp-alloc, gRPC
+     core C API): target p99 < 1 ms.
+  2. change -> ListAndWatch: an mdev appears in (or leaves) the fixture tree, SIGHUP, time
+     until the C client (tests/bench/dp-watch) holds the new list: target p99 < 50 ms. The
+     fixture tree sends no uevents, so this is "SIGHUP -> list" (dp-serve re-reads the node
+     and the policy on SIGHUP, the way `mdevd run` reconciles after a uevent's debounce).
+  3. idle with 8 plugins, with and without a ListAndWatch client per plugin: VmRSS (target
+     < 12 MB) and voluntary context switches summed over /proc/PID/task/* over IDLE seconds
+     (target: none beyond the safety-net timer), per thread.
+
+    dp-bench.py MDEVD BINDIR [--idle SECONDS] [--changes N] [--calls N] [--env VAR=VALUE]...
+
+--env sets a variable for mdevd only (e.g. MALLOC_ARENA_MAX=1). The node is a fixture tree
+built with tests/fixtures/make-tree.py: one mdev parent with 8 types, 4 mdevs each, one pool
+(resource name) per type; kubelet is dp-watch -k (accepts every Register).
+"""
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+spec = importlib.util.spec_from_file_location("make_tree",
+                                              os.path.join(ROOT, "tests/fixtures/make-tree.py"))
+make_tree = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(make_tree)
+
+POOLS = 8
+PER_POOL = 4
+PARENT = "devices/virtual/mtty/mtty"
+EXTRA = "ffffffff-0000-4000-8000-000000000001"  # the mdev the change test adds and removes
+
+
+def uuid(pool, i):
+    return "%08x-0000-4000-8000-%012x" % (0xb0000000 + pool, i + 1)
+
+
+def build(tmp):
+    root = os.path.join(tmp, "sys")
+    t = make_tree.fresh(root)
+    t.mdev_parent("mtty", PARENT, "mtty")
+    for p in range(POOLS):
+        t.mdev_type(PARENT, "mtty-%d" % (p + 1), "Bench type %d" % p, 16)
+        for i in range(PER_POOL):
+            t.mdev(uuid(p, i), PARENT, "mtty-%d" % (p + 1), group=100 + p * PER_POOL + i)
+    policy = {"permittedHostDevices": {"mediatedDevices": [
+        {"mdevNameSelector": "Bench type %d" % p, "resourceName": "example.com/bench%d" % p}
+        for p in range(POOLS)]}}
+    with open(os.path.join(tmp, "policy.json"), "w") as f:
+        json.dump(policy, f)
+    return t, root
+
+
+def sock(d, p):
+    return os.path.join(d, "mdevd-example.com_bench%d.sock" % p)
+
+
+class Lines:
+    """A child's stdout lines, read on a thread."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.lines = []
+        self.cv = threading.Condition()
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        for line in self.proc.stdout:
+            with self.cv:
+                self.lines.append(line.split())
+                self.cv.notify_all()
+
+    def wait(self, pred, timeout=20):
+        """The first line from now on (index >= start) that pred accepts."""
+        end = time.monotonic() + timeout
+        with self.cv:
+            while True:
+                for i in range(self.start, len(self.lines)):
+                    if pred(self.lines[i]):
+                        self.start = i + 1
+                        return self.lines[i]
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("no matching line within %d s" % timeout)
+                self.cv.wait(left)
+
+    start = 0
+
+
+def tasks(pid):
+    """{tid: (name, voluntary, nonvoluntary)} of every thread of @pid."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            st = open("/proc/%d/task/%s/status" % (pid, tid)).read()
+        except OSError:
+            continue
+        f = dict(l.split(":", 1) for l in st.splitlines() if ":" in l)
+        out[tid] = (f["Name"].strip(), int(f["voluntary_ctxt_switches"]),
+                    int(f["nonvoluntary_ctxt_switches"]))
+    return out
+
+
+def rss_kib(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return -1
+
+
+def idle(pid, seconds, label):
+    time.sleep(2)  # let start-up and connects settle
+    a, rss0 = tasks(pid), rss_kib(pid)
+    time.sleep(seconds)
+    b, rss1 = tasks(pid), rss_kib(pid)
+    per = []
+    for tid, (name, v, nv) in sorted(b.items(), key=lambda x: int(x[0])):
+        v0, nv0 = a.get(tid, (name, 0, 0))[1:]
+        per.append("%s/%s %d" % (name, tid, v - v0))
+    vol = sum(v for _, v, _ in b.values()) - sum(v for _, v, _ in a.values())
+    print("idle, %s, %d s: VmRSS %d KiB (start %d), %d threads, voluntary ctxt switches %d "
+          "(%.2f/s); per thread: %s" % (label, seconds, rss1, rss0, len(b), vol,
+                                        vol / seconds, ", ".join(per)))
+    sys.stdout.flush()
+
+
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(len(v) * p / 100.0))]
+
+
+def main():
+    args = sys.argv[1:]
+    mdevd, bindir = args[0], args[1]
+    seconds, changes, calls, env = 60, 50, 2000, dict(os.environ)
+    extra_env = []
+    i = 2
+    while i < len(args):
+        if args[i] == "--idle":
+            seconds = int(args[i + 1])
+        elif args[i] == "--changes":
+            changes = int(args[i + 1])
+        elif args[i] == "--calls":
+            calls = int(args[i + 1])
+        elif args[i] == "--env":
+            k, v = args[i + 1].split("=", 1)
+            env[k] = v
+            extra_env.append(args[i + 1])
+        else:
+            sys.exit("usage: dp-bench.py MDEVD BINDIR [--idle S] [--changes N] [--calls N] "
+                     "[--env VAR=VALUE]...")
+        i += 2
+
+    tmp = tempfile.mkdtemp(prefix="mdb", dir="/tmp")  # short: socket paths hold 108 bytes
+    procs = []
+    try:
+        t, root = build(tmp)
+        d = os.path.join(tmp, "dp")
+        os.mkdir(d)
+        kl = subprocess.Popen([os.path.join(bindir, "dp-watch"), "-k", d],
+                              stdout=subprocess.PIPE, text=True)
+        procs.append(kl)
+        kll = Lines(kl)
+        kll.wait(lambda l: l[0] == "kubelet")
+        log = open(os.path.join(tmp, "mdevd.log"), "w")
+        md = subprocess.Popen([mdevd, "--sysfs-root", root, "dp-serve", "--policy",
+                               os.path.join(tmp, "policy.json"), "--device-plugin-dir", d],
+                              stdout=log, stderr=subprocess.STDOUT, env=env)
+        procs.append(md)
+        kll.wait(lambda l: l[0] == "registered" and int(l[1]) == POOLS)
+        print("mdevd dp-serve: %d plugins registered%s" %
+              (POOLS, (" (env " + " ".join(extra_env) + ")") if extra_env else ""))
+
+        # 3. idle, no ListAndWatch client.
+        idle(md.pid, seconds, "8 plugins, no client")
+
+        # 3. idle, one ListAndWatch stream per plugin (what kubelet holds).
+        w = subprocess.Popen([os.path.join(bindir, "dp-watch")] +
+                             [sock(d, p) for p in range(POOLS)],
+                             stdout=subprocess.PIPE, text=True)
+        procs.append(w)
+        wl = Lines(w)
+        for p in range(POOLS):
+            wl.wait(lambda l, p=p: l[0] == "list" and int(l[1]) == p)
+        wl.start = 0
+        idle(md.pid, seconds, "8 plugins, 8 ListAndWatch streams")
+
+        # 2. SIGHUP -> list, alternating an added and a removed mdev in pool 0.
+        lat = []
+        parent_dev = PARENT
+        for k in range(changes):
+            if k % 2 == 0:
+                t.mdev(EXTRA, parent_dev, "mtty-1", group=99)
+                want = PER_POOL + 1
+            else:
+                os.remove(os.path.join(root, "bus/mdev/devices", EXTRA))
+                os.remove(os.path.join(root, parent_dev, "mdev_supported_types/mtty-1/devices",
+                                       EXTRA))
+                shutil.rmtree(os.path.join(root, parent_dev, EXTRA))
+                want = PER_POOL
+            t0 = time.monotonic_ns()
+            md.send_signal(signal.SIGHUP)
+            l = wl.wait(lambda l: l[0] == "list" and int(l[1]) == 0 and int(l[3]) == want)
+            lat.append((int(l[2]) - t0) / 1e6)
+            time.sleep(0.05)
+        print("SIGHUP -> ListAndWatch list (re-read node + policy, %d pools, %d changes): "
+              "p50 %.2f ms, p99 %.2f ms, max %.2f ms" %
+              (POOLS, changes, pct(lat, 50), pct(lat, 99), max(lat)))
+        sys.stdout.flush()
+
+        # 1. Allocate, 32 clients.
+        r = subprocess.run([os.path.join(bindir, "dp-alloc"), "-c", "32", "-n", str(calls),
+                            sock(d, 0)], stdout=subprocess.PIPE, text=True)
+        print(r.stdout.strip())
+        print("VmRSS after the Allocate run: %d KiB" % rss_kib(md.pid))
+        sys.stdout.flush()
+
+        md.send_signal(signal.SIGTERM)
+        md.wait(timeout=30)
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if os.environ.get("KEEP_TMP"):
+            print("kept", tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
