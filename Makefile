@@ -50,8 +50,9 @@ TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/tes
 
 all: mdevd/mdevd
 
+# Replaced by rename, so a running mdevd (a test's daemon) keeps its own copy.
 mdevd/mdevd: $(BIN)
-	cp $(BIN) $@
+	cp $(BIN) $@.tmp && mv -f $@.tmp $@
 
 $(BIN): $(MAIN_OBJ) $(BUILD)/libmdevd.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)

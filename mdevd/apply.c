@@ -165,7 +165,7 @@ static int named_by_domain(const struct apply_options *o, const struct plan_acti
 }
 
 static int do_remove(const struct apply_options *o, const struct apply_backend *b,
-		     const struct plan_action *a, struct apply_result *res)
+		     const struct plan_action *a, const char *step, struct apply_result *res)
 {
 	char why[640] = "";
 	int r;
@@ -185,7 +185,7 @@ static int do_remove(const struct apply_options *o, const struct apply_backend *
 		}
 	}
 	if (o->dry_run) {
-		log_info("would remove %s (%s on %s): %s", a->uuid, a->type_id, a->parent,
+		log_info("%swould remove %s (%s on %s): %s", step, a->uuid, a->type_id, a->parent,
 			 plan_reason_str(a->reason));
 		return 0;
 	}
@@ -201,7 +201,7 @@ static int do_remove(const struct apply_options *o, const struct apply_backend *
 		return 0;
 	}
 	if (r == -ENOENT) {
-		log_info("%s: already gone", a->uuid);
+		log_info("%s%s: already gone", step, a->uuid);
 		res->removed++;
 		return 1;
 	}
@@ -216,14 +216,14 @@ static int do_remove(const struct apply_options *o, const struct apply_backend *
 		res->failed++;
 		return 0;
 	}
-	log_info("removed %s (%s on %s): %s", a->uuid, a->type_id, a->parent,
+	log_info("%sremoved %s (%s on %s): %s", step, a->uuid, a->type_id, a->parent,
 		 plan_reason_str(a->reason));
 	res->removed++;
 	return 1;
 }
 
 static int do_create(const struct apply_options *o, const struct apply_backend *b,
-		     const struct plan_action *a, struct apply_result *res)
+		     const struct plan_action *a, const char *step, struct apply_result *res)
 {
 	char path[PATH_MAX], why[640] = "";
 	unsigned int avail;
@@ -248,8 +248,8 @@ static int do_create(const struct apply_options *o, const struct apply_backend *
 		return 0;
 	}
 	if (o->dry_run) {
-		log_info("would create %s (%s on %s, slot %u)", a->uuid, a->type_id, a->parent,
-			 a->slot);
+		log_info("%swould create %s (%s on %s, slot %u)", step, a->uuid, a->type_id,
+			 a->parent, a->slot);
 		return 0;
 	}
 	r = b->create(b->data, a, why, sizeof(why));
@@ -268,8 +268,8 @@ static int do_create(const struct apply_options *o, const struct apply_backend *
 		res->failed++;
 		return 0;
 	}
-	log_info("created %s (%s on %s, slot %u%s)", a->uuid, a->type_id, a->parent, a->slot,
-		 b->create == libvirt_create ? ", through libvirt" : "");
+	log_info("%screated %s (%s on %s, slot %u%s)", step, a->uuid, a->type_id, a->parent,
+		 a->slot, b->create == libvirt_create ? ", through libvirt" : "");
 	if (b->persist)
 		b->persist(b->data, a);
 	res->created++;
@@ -308,6 +308,8 @@ static int run_round(const struct apply_options *o, const struct apply_backend *
 	struct inuse in = {};
 	struct pol_error perr = {};
 	struct plan_context ctx;
+	size_t n_step = 0, n_steps;
+	char step[48];
 	int steps = 0, r;
 
 	r = inventory_load(o->sysfs_fd, o->sysfs_path, INVENTORY_TYPES | INVENTORY_MDEVS,
@@ -354,6 +356,7 @@ static int run_round(const struct apply_options *o, const struct apply_backend *
 		return r;
 	}
 
+	n_steps = plan->n_create + plan->n_remove;
 	*done = plan->n_create == 0 && plan->n_remove == 0;
 	res->kept_in_use = 0;
 	res->kept_reserved = 0;
@@ -368,10 +371,12 @@ static int run_round(const struct apply_options *o, const struct apply_backend *
 				res->kept_in_use++;
 				break;
 			}
-			steps += do_remove(o, b, a, res);
+			snprintf(step, sizeof(step), "[%zu/%zu] ", ++n_step, n_steps);
+			steps += do_remove(o, b, a, step, res);
 			break;
 		case PLAN_CREATE:
-			steps += do_create(o, b, a, res);
+			snprintf(step, sizeof(step), "[%zu/%zu] ", ++n_step, n_steps);
+			steps += do_create(o, b, a, step, res);
 			break;
 		case PLAN_KEEP:
 			if (a->reason == PLAN_REASON_WANTED && a->owned && b->persist &&
