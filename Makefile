@@ -46,7 +46,7 @@ TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/tes
 
 .PHONY: all deps check check-kubelet check-unit check-asan check-cli check-daemon check-hostdev \
         check-libvirt check-vm check-vm-libvirt demo bench format \
-        format-check install clean vm-prepare bench-vm clean-vm
+        format-check install clean fuzz vm-prepare bench-vm clean-vm
 
 all: mdevd/mdevd
 
@@ -154,6 +154,20 @@ bench: deps
 	$(MAKE) all
 	@tests/bench/run.sh
 	@tests/bench/guest.sh
+
+# Coverage-guided fuzzing of the policy parser (libFuzzer, clang + libclang-rt-14-dev):
+# FUZZ_SECONDS of new inputs, seeded with the policy fixtures. Not part of `check`.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@command -v clang >/dev/null && dpkg -s libclang-rt-14-dev >/dev/null 2>&1 || \
+		apt-get install -y -qq clang libclang-rt-14-dev >/dev/null
+	@mkdir -p build/fuzz/corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Ipolicy \
+		$(shell pkg-config --cflags libcjson) tests/fuzz/fuzz_policy.c policy/parse.c \
+		policy/validate.c policy/policy.c $(shell pkg-config --libs libcjson) \
+		-o build/fuzz/fuzz_policy
+	build/fuzz/fuzz_policy -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus \
+		tests/fixtures/policies
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
