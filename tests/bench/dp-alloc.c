@@ -4,13 +4,18 @@
  * Python nor mdevd's own plugin code: gRPC core's C API, as kubelet's Go client would do
  * it, one channel, one completion queue and one thread per client.
  *
- *   dp-alloc [-c CLIENTS] [-n CALLS] [-w WARMUP] SOCKET
+ *   dp-alloc [-c CLIENTS] [-n CALLS] [-w WARMUP] [-r RATE] SOCKET
  *
  * Reads the device list once (the first ListAndWatch message), then every client thread
  * connects, makes WARMUP untimed Allocate calls, waits for the others and makes CALLS
  * timed ones, each for one healthy device (client i uses device i % n). Prints p50, p90,
  * p99, p99.9 and max of the per-call latency (client side: create call .. status
- * received) and the calls per second of the whole timed phase. Numbers, no asserts; exits
+ * received) and the calls per second of the whole timed phase. Without -r each client calls
+ * again as soon as its answer came (closed loop: the latency is then mostly queueing, about
+ * CLIENTS / throughput); with -r the clients together start RATE calls per second on a fixed
+ * schedule (each client every CLIENTS/RATE s, the clients spread over that period) and
+ * latency counts from the scheduled start, so a call that starts late because the previous
+ * one was slow counts its wait too. Numbers, no asserts; exits
  * non-zero when a call fails.
  *
  * Built by tests/bench/dp-bench.sh:
@@ -35,8 +40,8 @@
 
 #include "mdevd/deviceplugin.pb-c.h"
 
-#define ALLOCATE      "/v1beta1.DevicePlugin/Allocate"
-#define LIST_AND_WATCH "/v1beta1.DevicePlugin/ListAndWatch"
+#define ALLOCATE	"/v1beta1.DevicePlugin/Allocate"
+#define LIST_AND_WATCH	"/v1beta1.DevicePlugin/ListAndWatch"
 #define CALL_TIMEOUT_MS 10000
 
 struct client {
@@ -52,6 +57,8 @@ struct client {
 
 static char target[256];
 static int n_calls = 2000, n_warmup = 50;
+static double rate; /* calls per second of all clients together; 0: closed loop */
+static int n_clients = 32;
 static pthread_barrier_t ready, go;
 static grpc_slice allocate_method;
 
@@ -82,8 +89,8 @@ static grpc_channel *channel_new(void)
 static bool wait_tag(grpc_completion_queue *cq, void *tag)
 {
 	for (;;) {
-		grpc_event ev = grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_MONOTONIC),
-							   NULL);
+		grpc_event ev =
+			grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
 
 		if (ev.type == GRPC_OP_COMPLETE && ev.tag == tag)
 			return ev.success;
@@ -93,8 +100,8 @@ static bool wait_tag(grpc_completion_queue *cq, void *tag)
 }
 
 /* One unary call of @method with @req; the reply's bytes go to @reply when not NULL. */
-static int unary(grpc_channel *ch, grpc_completion_queue *cq, grpc_slice method,
-		 const uint8_t *req, size_t len, grpc_slice *reply)
+static int unary(grpc_channel *ch, grpc_completion_queue *cq, grpc_slice method, const uint8_t *req,
+		 size_t len, grpc_slice *reply)
 {
 	grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method,
 						   NULL, deadline(), NULL);
@@ -217,9 +224,20 @@ static void *client_run(void *arg)
 			c->failures++;
 	pthread_barrier_wait(&ready);
 	pthread_barrier_wait(&go);
+	int64_t period = rate > 0 ? (int64_t)(1e9 * n_clients / rate) : 0;
+	int64_t next = now_ns() + period * c->index / n_clients;
+
 	for (int i = 0; i < n_calls; i++) {
 		int64_t t0 = now_ns();
 
+		if (period) {
+			struct timespec ts = {next / 1000000000, next % 1000000000};
+
+			if (next > t0)
+				clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+			t0 = next;
+			next += period;
+		}
 		if (unary(c->channel, c->cq, allocate_method, c->req, c->req_len, NULL) < 0)
 			c->failures++;
 		c->lat_ns[i] = now_ns() - t0;
@@ -249,20 +267,20 @@ static double pct(const int64_t *v, size_t n, double p)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: dp-alloc [-c CLIENTS] [-n CALLS] [-w WARMUP] SOCKET\n");
+	fprintf(stderr, "usage: dp-alloc [-c CLIENTS] [-n CALLS] [-w WARMUP] [-r RATE] SOCKET\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	int n_clients = 32, n_ids, opt;
+	int n_ids, opt;
 	long failures = 0;
 	struct client *cs;
 	int64_t *all, t0, t1;
 	char **ids = NULL;
 	size_t n_all = 0;
 
-	while ((opt = getopt(argc, argv, "c:n:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "c:n:w:r:")) != -1) {
 		switch (opt) {
 		case 'c':
 			n_clients = atoi(optarg);
@@ -272,6 +290,9 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			n_warmup = atoi(optarg);
+			break;
+		case 'r':
+			rate = atof(optarg);
 			break;
 		default:
 			usage();
@@ -321,9 +342,14 @@ int main(int argc, char **argv)
 		n_all += (size_t)n_calls;
 	}
 	qsort(all, n_all, sizeof(*all), cmp_i64);
-	printf("Allocate: %d clients x %d calls (%d devices): %zu calls in %.2f s, %.0f calls/s; "
+	char mode[64] = "closed loop";
+
+	if (rate > 0)
+		snprintf(mode, sizeof(mode), "paced at %.0f calls/s", rate);
+	printf("Allocate: %d clients x %d calls (%d devices), %s: %zu calls in %.2f s, %.0f "
+	       "calls/s; "
 	       "latency ms: p50 %.3f p90 %.3f p99 %.3f p99.9 %.3f max %.3f; failed %ld\n",
-	       n_clients, n_calls, n_ids, n_all, (double)(t1 - t0) / 1e9,
+	       n_clients, n_calls, n_ids, mode, n_all, (double)(t1 - t0) / 1e9,
 	       (double)n_all / ((double)(t1 - t0) / 1e9), pct(all, n_all, 50), pct(all, n_all, 90),
 	       pct(all, n_all, 99), pct(all, n_all, 99.9), (double)all[n_all - 1] / 1e6, failures);
 	grpc_shutdown();

@@ -118,18 +118,40 @@ def rss_kib(pid):
     return -1
 
 
+def memory(pid):
+    """VmRSS, its anonymous and file-backed parts, and PSS (KiB), as a string."""
+    f = {}
+    for line in open("/proc/%d/status" % pid):
+        k, _, v = line.partition(":")
+        f[k] = v.split()[0] if v.split() else ""
+    pss = -1
+    try:
+        for line in open("/proc/%d/smaps_rollup" % pid):
+            if line.startswith("Pss:"):
+                pss = int(line.split()[1])
+    except OSError:
+        pass
+    return "VmRSS %s KiB (RssAnon %s, RssFile %s), Pss %d KiB" % (
+        f["VmRSS"], f["RssAnon"], f["RssFile"], pss)
+
+
+def cpu_ticks(pid):
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])  # utime + stime
+
+
 def idle(pid, seconds, label):
     time.sleep(2)  # let start-up and connects settle
     a, rss0 = tasks(pid), rss_kib(pid)
     time.sleep(seconds)
-    b, rss1 = tasks(pid), rss_kib(pid)
+    b, mem = tasks(pid), memory(pid)
     per = []
     for tid, (name, v, nv) in sorted(b.items(), key=lambda x: int(x[0])):
         v0, nv0 = a.get(tid, (name, 0, 0))[1:]
         per.append("%s/%s %d" % (name, tid, v - v0))
     vol = sum(v for _, v, _ in b.values()) - sum(v for _, v, _ in a.values())
-    print("idle, %s, %d s: VmRSS %d KiB (start %d), %d threads, voluntary ctxt switches %d "
-          "(%.2f/s); per thread: %s" % (label, seconds, rss1, rss0, len(b), vol,
+    print("idle, %s, %d s: %s (%d at the start), %d threads, voluntary ctxt switches %d "
+          "(%.2f/s); per thread: %s" % (label, seconds, mem, rss0, len(b), vol,
                                         vol / seconds, ", ".join(per)))
     sys.stdout.flush()
 
@@ -218,12 +240,27 @@ def main():
               (POOLS, changes, pct(lat, 50), pct(lat, 99), max(lat)))
         sys.stdout.flush()
 
-        # 1. Allocate, 32 clients.
-        r = subprocess.run([os.path.join(bindir, "dp-alloc"), "-c", "32", "-n", str(calls),
-                            sock(d, 0)], stdout=subprocess.PIPE, text=True)
-        print(r.stdout.strip())
-        print("VmRSS after the Allocate run: %d KiB" % rss_kib(md.pid))
-        sys.stdout.flush()
+        # 1. Allocate: 32 clients closed loop (the target), 1 client (the service time), 32
+        # clients paced at 2000/s; then the same against the floor plugin (dp-watch -f: gRPC
+        # core answering a fixed message, no plugin work), to tell mdevd's share from gRPC's.
+        alloc = os.path.join(bindir, "dp-alloc")
+        fl = subprocess.Popen([os.path.join(bindir, "dp-watch"), "-f", os.path.join(tmp, "floor")],
+                              stdout=subprocess.PIPE, text=True)
+        procs.append(fl)
+        Lines(fl).wait(lambda l: l[0] == "floor")
+        runs = (["-c", "32", "-n", str(calls)], ["-c", "1", "-n", str(calls * 8)],
+                ["-c", "32", "-n", str(max(calls // 8, 100)), "-r", "2000"])
+        for name, pid, path in (("mdevd", md.pid, sock(d, 0)),
+                                ("floor", fl.pid, os.path.join(tmp, "floor"))):
+            for a in runs:
+                c0 = cpu_ticks(pid)
+                r = subprocess.run([alloc] + a + [path], stdout=subprocess.PIPE, text=True)
+                n = int(a[1]) * int(a[3])
+                us = (cpu_ticks(pid) - c0) * 1e6 / os.sysconf("SC_CLK_TCK") / n
+                print("%s: %s; server CPU %.1f us/call" % (name, r.stdout.strip(), us))
+                sys.stdout.flush()
+        print("mdevd after the Allocate runs: %s" % memory(md.pid))
+        idle(fl.pid, seconds, "floor plugin (dp-watch -f, gRPC core C server), no client")
 
         md.send_signal(signal.SIGTERM)
         md.wait(timeout=30)

@@ -5,7 +5,12 @@
  * DIR/kubelet.sock that accepts every Register at once (no dial-back), and one ListAndWatch
  * stream per plugin socket, each on its own channel, as kubelet's device manager holds them.
  *
- *   dp-watch [-k DIR] [SOCKET...]
+ *   dp-watch [-k DIR] [-f SOCKET] [SOCKET...]
+ *
+ * -f serves a floor device plugin on SOCKET: every unary call is answered at once with a
+ * fixed AllocateResponse (one container: one env, two device specs, as mdevd answers for
+ * one mdev), ListAndWatch with one empty list. Against it, dp-alloc measures what gRPC
+ * core itself costs on this machine, with no plugin work at all.
  *
  * Prints one line per event, flushed, on stdout; times are CLOCK_MONOTONIC nanoseconds
  * (the clock Python's time.monotonic_ns() reads):
@@ -34,7 +39,14 @@
 
 #define LIST_AND_WATCH "/v1beta1.DevicePlugin/ListAndWatch"
 
-enum kind { STREAM_START, STREAM_MSG, STREAM_STATUS, REG_REQUESTED, REG_RECEIVED, REG_DONE };
+enum kind {
+	STREAM_START,
+	STREAM_MSG,
+	STREAM_STATUS,
+	REG_REQUESTED,
+	REG_RECEIVED,
+	REG_DONE
+};
 
 struct tag {
 	enum kind kind;
@@ -53,6 +65,8 @@ struct stream {
 };
 
 struct reg {
+	grpc_server *server;
+	bool floor; /* the floor plugin's call, not kubelet's Register */
 	grpc_call *call;
 	grpc_call_details details;
 	grpc_metadata_array md;
@@ -62,8 +76,9 @@ struct reg {
 };
 
 static grpc_completion_queue *cq;
-static grpc_server *server;
 static int n_registered;
+static uint8_t floor_list[64], floor_alloc[256];
+static size_t floor_list_len, floor_alloc_len;
 
 static int64_t now_ns(void)
 {
@@ -73,10 +88,12 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void reg_request(void)
+static void reg_request(grpc_server *server, bool floor)
 {
 	struct reg *r = calloc(1, sizeof(*r));
 
+	r->server = server;
+	r->floor = floor;
 	r->requested = (struct tag){REG_REQUESTED, r};
 	r->received = (struct tag){REG_RECEIVED, r};
 	r->done = (struct tag){REG_DONE, r};
@@ -94,7 +111,7 @@ static void reg_event(struct tag *t, bool ok)
 	case REG_REQUESTED:
 		if (!ok)
 			return;
-		reg_request();
+		reg_request(r->server, r->floor);
 		ops[0].op = GRPC_OP_RECV_MESSAGE;
 		ops[0].data.recv_message.recv_message = &r->in;
 		grpc_call_start_batch(r->call, ops, 1, &r->received, NULL);
@@ -102,7 +119,14 @@ static void reg_event(struct tag *t, bool ok)
 	case REG_RECEIVED: {
 		V1beta1__RegisterRequest *req = NULL;
 
-		if (ok && r->in) {
+		if (r->floor) {
+			bool list = grpc_slice_str_cmp(r->details.method, LIST_AND_WATCH) == 0;
+			grpc_slice sl = grpc_slice_from_static_buffer(
+				list ? floor_list : floor_alloc,
+				list ? floor_list_len : floor_alloc_len);
+
+			r->out = grpc_raw_byte_buffer_create(&sl, 1);
+		} else if (ok && r->in) {
 			grpc_byte_buffer_reader rd;
 			grpc_slice s;
 
@@ -113,12 +137,14 @@ static void reg_event(struct tag *t, bool ok)
 								GRPC_SLICE_START_PTR(s));
 			grpc_slice_unref(s);
 		}
-		printf("registered %d %s\n", ++n_registered,
-		       req ? req->resource_name : "(malformed)");
-		fflush(stdout);
-		if (req)
-			v1beta1__register_request__free_unpacked(req, NULL);
-		r->out = grpc_raw_byte_buffer_create(NULL, 0);
+		if (!r->floor) {
+			printf("registered %d %s\n", ++n_registered,
+			       req ? req->resource_name : "(malformed)");
+			fflush(stdout);
+			if (req)
+				v1beta1__register_request__free_unpacked(req, NULL);
+			r->out = grpc_raw_byte_buffer_create(NULL, 0);
+		}
 		ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
 		ops[1].op = GRPC_OP_SEND_MESSAGE;
 		ops[1].data.send_message.send_message = r->out;
@@ -223,40 +249,91 @@ static void stream_event(struct tag *t, bool ok)
 	}
 }
 
+/* The floor plugin's fixed answers: one healthy device; one container's AllocateResponse. */
+static void floor_messages(void)
+{
+	V1beta1__Device dev = V1BETA1__DEVICE__INIT, *devp = &dev;
+	V1beta1__ListAndWatchResponse list = V1BETA1__LIST_AND_WATCH_RESPONSE__INIT;
+	V1beta1__ContainerAllocateResponse__EnvsEntry
+		env = V1BETA1__CONTAINER_ALLOCATE_RESPONSE__ENVS_ENTRY__INIT,
+		*envp = &env;
+	V1beta1__DeviceSpec spec[2] = {V1BETA1__DEVICE_SPEC__INIT, V1BETA1__DEVICE_SPEC__INIT};
+	V1beta1__DeviceSpec *specp[2] = {&spec[0], &spec[1]};
+	V1beta1__ContainerAllocateResponse cr = V1BETA1__CONTAINER_ALLOCATE_RESPONSE__INIT,
+					   *crp = &cr;
+	V1beta1__AllocateResponse resp = V1BETA1__ALLOCATE_RESPONSE__INIT;
+
+	dev.id = "b0000000-0000-4000-8000-000000000001";
+	dev.health = "Healthy";
+	list.n_devices = 1;
+	list.devices = &devp;
+	floor_list_len = v1beta1__list_and_watch_response__pack(&list, floor_list);
+	env.key = "MDEV_PCI_RESOURCE_EXAMPLE_COM_BENCH0";
+	env.value = dev.id;
+	spec[0].container_path = spec[0].host_path = "/dev/vfio/vfio";
+	spec[1].container_path = spec[1].host_path = "/dev/vfio/100";
+	spec[0].permissions = spec[1].permissions = "mrw";
+	cr.n_envs = 1;
+	cr.envs = &envp;
+	cr.n_devices = 2;
+	cr.devices = specp;
+	resp.n_container_responses = 1;
+	resp.container_responses = &crp;
+	floor_alloc_len = v1beta1__allocate_response__pack(&resp, floor_alloc);
+}
+
+static grpc_server *serve(const char *path, bool floor)
+{
+	grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+	grpc_server *server = grpc_server_create(NULL, NULL);
+	char addr[256];
+
+	snprintf(addr, sizeof(addr), "unix:%s", path);
+	unlink(path);
+	grpc_server_register_completion_queue(server, cq, NULL);
+	if (!grpc_server_add_http2_port(server, addr, creds)) {
+		fprintf(stderr, "dp-watch: cannot serve on %s\n", addr);
+		exit(1);
+	}
+	grpc_server_credentials_release(creds);
+	grpc_server_start(server);
+	for (int i = 0; i < 32; i++)
+		reg_request(server, floor);
+	return server;
+}
+
 int main(int argc, char **argv)
 {
-	const char *kubelet_dir = NULL;
+	const char *kubelet_dir = NULL, *floor_sock = NULL;
 	struct stream *streams;
 	int opt, n;
 
-	while ((opt = getopt(argc, argv, "k:")) != -1) {
-		if (opt != 'k') {
-			fprintf(stderr, "usage: dp-watch [-k DIR] [SOCKET...]\n");
+	while ((opt = getopt(argc, argv, "k:f:")) != -1) {
+		if (opt == 'k') {
+			kubelet_dir = optarg;
+		} else if (opt == 'f') {
+			floor_sock = optarg;
+		} else {
+			fprintf(stderr, "usage: dp-watch [-k DIR] [-f SOCKET] [SOCKET...]\n");
 			return 2;
 		}
-		kubelet_dir = optarg;
 	}
 	n = argc - optind;
 	signal(SIGPIPE, SIG_IGN);
 	grpc_init();
 	cq = grpc_completion_queue_create_for_next(NULL);
 	if (kubelet_dir) {
-		grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
-		char addr[256];
+		char path[256];
 
-		snprintf(addr, sizeof(addr), "unix:%s/kubelet.sock", kubelet_dir);
-		unlink(addr + strlen("unix:"));
-		server = grpc_server_create(NULL, NULL);
-		grpc_server_register_completion_queue(server, cq, NULL);
-		if (!grpc_server_add_http2_port(server, addr, creds)) {
-			fprintf(stderr, "dp-watch: cannot serve on %s\n", addr);
-			return 1;
-		}
-		grpc_server_credentials_release(creds);
-		grpc_server_start(server);
-		for (int i = 0; i < 8; i++)
-			reg_request();
-		printf("kubelet %s\n", addr + strlen("unix:"));
+		snprintf(path, sizeof(path), "%s/kubelet.sock", kubelet_dir);
+		serve(path, false);
+		printf("kubelet %s\n", path);
+		fflush(stdout);
+	}
+	if (floor_sock) {
+		floor_messages();
+		serve(floor_sock, true);
+		printf("floor %s\n", floor_sock);
 		fflush(stdout);
 	}
 	streams = calloc((size_t)n + 1, sizeof(*streams));
@@ -265,8 +342,8 @@ int main(int argc, char **argv)
 		stream_open(&streams[i], argv[optind + i]);
 	}
 	for (;;) {
-		grpc_event ev = grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_MONOTONIC),
-							   NULL);
+		grpc_event ev =
+			grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
 		struct tag *t = ev.tag;
 
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)

@@ -3,7 +3,8 @@
 """Turn the raw results of tests/bench/run.sh (hyperfine JSON, strace -c tables, peak RSS)
 into docs/benchmarks.md and a summary on stdout. Inputs come from the environment run.sh
 exports. The section between the guest-bench markers is kept as it is in the existing file
-(the VM harness fills it); everything else is rewritten."""
+(the VM harness fills it), and so is the device-plugin section between the dp-bench markers at
+the end (written by hand from tests/bench/dp-bench.sh); everything else is rewritten."""
 import json
 import math
 import os
@@ -18,6 +19,13 @@ TARGET_FLOOR = 1.25  # mdevd / floor, at most
 TARGET_MDEVCTL = 2.0  # mdevctl / mdevd, at least
 BEGIN = "<!-- guest-bench:begin -->"
 END = "<!-- guest-bench:end -->"
+DP_BEGIN = "<!-- dp-bench:begin -->"
+DP_END = "<!-- dp-bench:end -->"
+DP_PLACEHOLDER = """\
+## Device plugins
+
+Not measured yet: run `tests/bench/dp-bench.sh` and write its numbers here.
+"""
 
 GUEST_PLACEHOLDER = """\
 Not measured yet. The tree above is on %s, where an attribute read is a page-cache copy;
@@ -112,10 +120,14 @@ def main():
     if not (ok_floor and ok_ctl):
         print("bench: TARGET MISSED (see %s)" % os.path.relpath(DOC))
 
-    # ---- the guest section, kept from the existing file
+    # ---- the guest and device-plugin sections, kept from the existing file
     guest = GUEST_PLACEHOLDER
+    dp = DP_PLACEHOLDER
     try:
         old = open(DOC).read()
+        i, j = old.find(DP_BEGIN), old.find(DP_END)
+        if 0 <= i < j and old[i + len(DP_BEGIN):j].strip():
+            dp = old[i + len(DP_BEGIN):j].strip("\n") + "\n"
         i, j = old.find(BEGIN), old.find(END)
         kept = old[i + len(BEGIN):j].strip("\n") + "\n" if 0 <= i < j else ""
         if kept.strip() and not kept.startswith("Not measured yet."):
@@ -220,6 +232,9 @@ plus the directory reads amortised over the 24 types of a parent.
 
 {begin}
 {guest}{end}
+
+{dp_begin}
+{dp}{dp_end}
 """.format(date=E["DATE"], gen=E["GEN_SUMMARY"], fstype=E["FSTYPE"], tmpdir=E["BENCH_TMPDIR"],
            cpu=E["CPU"] or "unknown CPU", nproc=E["NPROC"], kernel=E["KERNEL"],
            sched=E.get("SCHED", "normal"), load=E["LOAD"], load0=E.get("LOAD0", "?"), hfv=E["HF_VERSION"],
@@ -231,7 +246,8 @@ plus the directory reads amortised over the 24 types of a parent.
            m_floor_work=m_floor_work, tc=TARGET_MDEVCTL,
            vc=verdict_ctl,
            bd_mdevd=breakdown("mdevd"), bd_floor=breakdown("floor"),
-           bd_mdevctl=breakdown("mdevctl"), begin=BEGIN, guest=guest, end=END)
+           bd_mdevctl=breakdown("mdevctl"), begin=BEGIN, guest=guest, end=END,
+           dp_begin=DP_BEGIN, dp=dp, dp_end=DP_END)
     os.makedirs(os.path.dirname(DOC), exist_ok=True)
     tmp = DOC + ".tmp"
     with open(tmp, "w") as f:

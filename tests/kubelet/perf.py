@@ -5,6 +5,10 @@
   - idle RSS of `mdevd dp-serve` serving 8 plugins.
 
     PYTHONPATH=<grpc_tools output> perf.py [MDEVD]     (tests/kubelet/run.sh --perf does this)
+
+The Allocate numbers here are mostly the Python client's own cost (grpcio, the GIL, 32 threads
+on the same cores as mdevd): tests/bench/dp-bench.sh measures the issue-3 targets with a gRPC
+core C client (tests/bench/dp-alloc.c) and compares with a zero-work C server.
 """
 import json
 import os
@@ -31,6 +35,17 @@ def rss_kib(pid):
     return -1
 
 
+def rss_parts(pid):
+    """"RssAnon N, RssFile N" (KiB): the file-backed part is mostly libgrpc and its libraries."""
+    parts = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("RssAnon", "RssFile"):
+                parts[k] = v.split()[0]
+    return ", ".join("%s %s" % (k, parts.get(k, "?")) for k in ("RssAnon", "RssFile"))
+
+
 def main():
     mdevd = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
                             os.path.join(kt.ROOT, "mdevd/mdevd"))
@@ -50,6 +65,7 @@ def main():
         assert len(regs) == 8, "registered %d of 8" % len(regs)
         time.sleep(2)
         idle = rss_kib(e.proc.pid)
+        idle_parts = rss_parts(e.proc.pid)
 
         lat = []
         lock = threading.Lock()
@@ -83,7 +99,8 @@ def main():
         print("Allocate, %d concurrent clients, %d s: %d calls (%.0f/s), p50 %.2f ms, "
               "p99 %.2f ms (client-side, Python grpcio)" %
               (CLIENTS, SECONDS, len(lat), len(lat) / SECONDS, p50, p99))
-        print("RSS with 8 plugins: idle %d KiB, after the Allocate run %d KiB" % (idle, busy))
+        print("RSS with 8 plugins: idle %d KiB (%s), after the Allocate run %d KiB" %
+              (idle, idle_parts, busy))
         e.proc.send_signal(signal.SIGTERM)
         e.proc.wait(timeout=30)
     finally:
