@@ -140,7 +140,7 @@ static bool known_in(const struct key_spec *s, enum pol_shape shape)
 /* The error for an unknown key; the path already names the key. */
 static int unknown_key(struct parser *ps, const char *key, const struct key_spec *specs, size_t n)
 {
-	const char *cands[MAX_KEYS];
+	const char *cands[MAX_KEYS] = {0};
 	size_t nc = 0;
 	const char *s;
 
