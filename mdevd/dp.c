@@ -37,6 +37,7 @@ struct dp_device {
 	int numa_node;
 	char *parent; /* owned */
 	bool healthy;
+	char *why; /* why an unhealthy device is kept listed (owned; NULL: not kept, see below) */
 	char vfio_dev[VFIO_DEV_MAX]; /* "vfio3" when the device has an iommufd cdev, else "" */
 };
 
@@ -57,8 +58,10 @@ struct dp_plugin {
 
 static void devices_free(struct dp_device *devs, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(devs[i].parent);
+		free(devs[i].why);
+	}
 	free(devs);
 }
 
@@ -86,6 +89,34 @@ static bool is_allocated(const struct dp_plugin *p, const char *id)
 {
 	return p->n_allocated &&
 	       bsearch(&id, p->allocated, p->n_allocated, sizeof(char *), cmp_str) != NULL;
+}
+
+/* The entry of @pool's unserved list for @id, or NULL. Linear: the list is short. */
+static const struct resource_unserved *find_unserved(const struct resource_pool *pool,
+						     const char *id)
+{
+	for (size_t i = 0; i < pool->n_unserved; i++)
+		if (streq(pool->unserved[i].id, id))
+			return &pool->unserved[i];
+	return NULL;
+}
+
+/*
+ * Why the listed device @old, not in @pool's devices any more, stays listed (unhealthy), or
+ * NULL when it goes. Still on the node but unserved (another driver, ...): kubelet should see
+ * it fail, not vanish, and it may come back. Gone but allocated: kubelet's checkpoint still
+ * maps a pod to it. Gone and never allocated: nothing refers to it.
+ */
+static const char *keep_reason(const struct dp_plugin *p, const struct resource_pool *pool,
+			       const struct dp_device *old)
+{
+	const struct resource_unserved *u = find_unserved(pool, old->id);
+
+	if (u)
+		return u->reason ? u->reason : "not served";
+	if (is_allocated(p, old->id))
+		return "it left the pool";
+	return NULL;
 }
 
 /* Find the device's iommufd cdev: <sysfs>/bus/{pci,mdev}/devices/<id>/vfio-dev/vfioN. */
@@ -237,20 +268,25 @@ int dp_plugin_set_pool(struct dp_plugin *p, const struct resource_pool *pool, in
 
 	pthread_mutex_lock(&p->lock);
 	if (pool) {
-		/* Allocated devices that left the pool stay listed, unhealthy. */
+		/* Listed devices that left the pool: see keep_reason(). */
 		size_t n_new = n;
 
 		for (size_t i = 0; i < p->n_devices && n < cap; i++) {
 			const struct dp_device *old = &p->devices[i];
+			const char *why;
 
-			if (!is_allocated(p, old->id) || find_device(devs, n_new, old->id))
+			if (find_device(devs, n_new, old->id))
+				continue;
+			why = keep_reason(p, pool, old);
+			if (!why)
 				continue;
 			devs[n] = *old;
 			devs[n].healthy = false;
 			devs[n].parent = strdup(old->parent);
-			if (!devs[n].parent) {
+			devs[n].why = strdup(why);
+			if (!devs[n].parent || !devs[n].why) {
 				pthread_mutex_unlock(&p->lock);
-				devices_free(devs, n);
+				devices_free(devs, n + 1);
 				return -ENOMEM;
 			}
 			n++;
@@ -532,9 +568,8 @@ static void allocate_locked(struct dp_plugin *p, struct dp_reply *reply,
 			}
 			if (!d->healthy) {
 				fail(reply, DP_STATUS_FAILED_PRECONDITION,
-				     "device \"%s\" of resource %s is unhealthy%s", id, p->name,
-				     d->iommu_group < 0 ? " (no IOMMU group)"
-							: " (it left the pool)");
+				     "device \"%s\" of resource %s is unhealthy (%s)", id, p->name,
+				     d->why ? d->why : "no IOMMU group");
 				return;
 			}
 			for (size_t k = 0; k < j; k++) {

@@ -21,17 +21,26 @@
  *     pre_start_required = false; PreStartContainer accepted and does nothing;
  *   - ListAndWatch: the full list on connect and again after every change. IDs are PCI
  *     addresses or mdev UUIDs; topology is the NUMA node, left out when unknown (-1). A
- *     device that Allocate handed out and that then leaves the pool stays listed as
- *     "Unhealthy" (kubelet's checkpoint still maps a pod to it) until it comes back;
+ *     listed device that leaves the pool's devices stays listed as "Unhealthy" (with its
+ *     last NUMA node) while either holds:
+ *       - it is in the new pool's unserved list: still on the node and matching the
+ *         selector, but not usable (a PCI function unbound from vfio-pci or on another
+ *         driver, or now served by another pool): kubelet sees it fail rather than vanish;
+ *       - Allocate handed it out: kubelet's checkpoint still maps a pod to it.
+ *     It turns "Healthy" again when it is back in the pool. A device that is gone from the
+ *     node (neither in the pool nor unserved: mdev removed, parent unregistered, PCI
+ *     function hot-removed) and was never allocated vanishes from the list. A device that
+ *     was never listed is not added because it is unserved;
  *   - Allocate: exactly the requested devices, in request order: env
  *     PCI_RESOURCE_<NAME> / MDEV_PCI_RESOURCE_<NAME> = the IDs joined with ',', device
  *     specs /dev/vfio/vfio, then per device /dev/vfio/<group> (each group once) and, where
  *     the kernel has iommufd (/dev/iommu exists and the device has a vfio-dev/vfioN cdev in
  *     sysfs), /dev/vfio/devices/vfioN, then /dev/iommu; all "mrw", host path = container
- *     path. An ID the plugin never listed: INVALID_ARGUMENT naming it; a listed but
- *     Unhealthy ID: FAILED_PRECONDITION naming it (the device exists, its state forbids
- *     the allocation); an ID twice in one container request, or more than 4096 IDs in one
- *     (Allocate or GetPreferredAllocation): INVALID_ARGUMENT;
+ *     path. An ID the plugin does not list: INVALID_ARGUMENT naming it; a listed but
+ *     Unhealthy ID: FAILED_PRECONDITION naming it and why ("bound to no driver, not
+ *     vfio-pci", "it left the pool", "no IOMMU group"): the device exists, its state
+ *     forbids the allocation; an ID twice in one container request, or more than 4096 IDs
+ *     in one (Allocate or GetPreferredAllocation): INVALID_ARGUMENT;
  *   - GetPreferredAllocation (per container request, deterministic whatever the order of
  *     the available IDs): the must-include IDs first, as given; then from the other
  *     available healthy IDs, those on the target NUMA node first (the node most of the
@@ -116,8 +125,9 @@ struct dp_plugin;
 struct dp_plugin *dp_plugin_new(const char *resource_name, enum resource_kind kind);
 
 /*
- * dp_plugin_set_pool - the plugin's devices become @pool's (NULL: none, and the
- * allocated devices that left are not kept either: the plugin is stopping). For
+ * dp_plugin_set_pool - the plugin's devices become @pool's, plus the listed devices that
+ * left and are kept as unhealthy (see ListAndWatch above; NULL: none, nothing kept either:
+ * the plugin is stopping). For
  * each device, @sysfs_fd (borrowed; -1: skip) is read for its vfio-dev/vfioN cdev;
  * @iommufd says whether /dev/iommu exists. Returns 1 when the ListAndWatch list changed,
  * 0 when not, or -ENOMEM (the plugin keeps its old list).

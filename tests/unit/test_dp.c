@@ -313,6 +313,127 @@ static void test_allocated_kept_unhealthy(void **state)
 	dp_plugin_free(p);
 }
 
+/*
+ * A listed device that is still on the node but unserved (unbound from vfio-pci) stays listed,
+ * unhealthy, and Allocate refuses it with the reason; once truly gone (and never allocated)
+ * it vanishes; a device that was never listed is not added because it is unserved.
+ */
+static void test_unserved_kept_unhealthy(void **state)
+{
+	struct resource_device devs[] = {
+		{.id = "0000:00:03.0",
+		 .iommu_group = 2,
+		 .numa_node = 1,
+		 .parent = "0000:00:03.0",
+		 .healthy = true},
+		{.id = "0000:00:04.0",
+		 .iommu_group = 3,
+		 .numa_node = -1,
+		 .parent = "0000:00:04.0",
+		 .healthy = true},
+	};
+	struct resource_unserved unbound[] = {
+		{.id = "0000:00:03.0", .reason = "bound to no driver, not vfio-pci"},
+		{.id = "0000:00:05.0", .reason = "bound to pci-stub, not vfio-pci"},
+	};
+	struct resource_pool pool = {
+		.name = "example.com/edu", .kind = RESOURCE_PCI, .devices = devs, .n_devices = 2};
+	struct resource_pool left = pool;
+	struct dp_plugin *p = dp_plugin_new(pool.name, pool.kind);
+	const char *ids[] = {"0000:00:03.0"};
+	V1beta1__ListAndWatchResponse *l;
+	V1beta1__AllocateResponse *r;
+	struct dp_reply reply;
+
+	assert_int_equal(dp_plugin_set_pool(p, &pool, -1, false), 1);
+
+	/* 03.0 unbound from vfio-pci: unserved; 04.0 hot-removed: gone; 05.0 never listed. */
+	left.devices = NULL;
+	left.n_devices = 0;
+	left.unserved = unbound;
+	left.n_unserved = ARRAY_SIZE(unbound);
+	assert_int_equal(dp_plugin_set_pool(p, &left, -1, false), 1);
+	l = get_list(p);
+	assert_int_equal(l->n_devices, 1);
+	assert_string_equal(l->devices[0]->id, "0000:00:03.0");
+	assert_string_equal(l->devices[0]->health, "Unhealthy");
+	assert_non_null(l->devices[0]->topology);
+	assert_int_equal(l->devices[0]->topology->nodes[0]->id, 1);
+	v1beta1__list_and_watch_response__free_unpacked(l, NULL);
+
+	assert_null(allocate(p, ids, 1, &reply));
+	assert_int_equal(reply.status, DP_STATUS_FAILED_PRECONDITION);
+	assert_non_null(strstr(reply.details, "\"0000:00:03.0\""));
+	assert_non_null(strstr(reply.details, "bound to no driver, not vfio-pci"));
+	reply_clear(&reply);
+	ids[0] = "0000:00:04.0"; /* gone: unknown */
+	assert_null(allocate(p, ids, 1, &reply));
+	assert_int_equal(reply.status, DP_STATUS_INVALID_ARGUMENT);
+	reply_clear(&reply);
+	ids[0] = "0000:00:05.0"; /* unserved but never listed: unknown */
+	assert_null(allocate(p, ids, 1, &reply));
+	assert_int_equal(reply.status, DP_STATUS_INVALID_ARGUMENT);
+	reply_clear(&reply);
+
+	/* Unchanged on the next update; Healthy again when rebound. */
+	assert_int_equal(dp_plugin_set_pool(p, &left, -1, false), 0);
+	pool.n_devices = 1;
+	assert_int_equal(dp_plugin_set_pool(p, &pool, -1, false), 1);
+	l = get_list(p);
+	assert_int_equal(l->n_devices, 1);
+	assert_string_equal(l->devices[0]->health, "Healthy");
+	v1beta1__list_and_watch_response__free_unpacked(l, NULL);
+	ids[0] = "0000:00:03.0";
+	r = allocate(p, ids, 1, &reply);
+	assert_int_equal(reply.status, DP_STATUS_OK);
+	v1beta1__allocate_response__free_unpacked(r, NULL);
+	reply_clear(&reply);
+
+	/* Unbound again, then removed from the node: allocated, so kept (left the pool). */
+	assert_int_equal(dp_plugin_set_pool(p, &left, -1, false), 1);
+	left.n_unserved = 0;
+	assert_int_equal(dp_plugin_set_pool(p, &left, -1, false), 0); /* still Unhealthy */
+	l = get_list(p);
+	assert_int_equal(l->n_devices, 1);
+	assert_string_equal(l->devices[0]->health, "Unhealthy");
+	v1beta1__list_and_watch_response__free_unpacked(l, NULL);
+	assert_null(allocate(p, ids, 1, &reply));
+	assert_int_equal(reply.status, DP_STATUS_FAILED_PRECONDITION);
+	assert_non_null(strstr(reply.details, "it left the pool"));
+	reply_clear(&reply);
+
+	/* Stopping: nothing kept. */
+	assert_int_equal(dp_plugin_set_pool(p, NULL, -1, false), 1);
+	l = get_list(p);
+	assert_int_equal(l->n_devices, 0);
+	v1beta1__list_and_watch_response__free_unpacked(l, NULL);
+	dp_plugin_free(p);
+}
+
+/* An unserved mdev (its UUID now served by an earlier pool) is kept too; a gone one is not. */
+static void test_unserved_mdev(void **state)
+{
+	struct resource_unserved other[] = {{.id = B1, .reason = "already served as \"x/y\""}};
+	struct resource_pool smaller = nv_pool;
+	struct dp_plugin *p = nv_plugin();
+	V1beta1__ListAndWatchResponse *l;
+
+	smaller.devices = nv_devices; /* A1 A2 only: B1 unserved, B2 B3 C1 gone */
+	smaller.n_devices = 2;
+	smaller.unserved = other;
+	smaller.n_unserved = 1;
+	assert_int_equal(dp_plugin_set_pool(p, &smaller, -1, false), 1);
+	l = get_list(p);
+	assert_int_equal(l->n_devices, 3);
+	assert_string_equal(l->devices[0]->id, A1);
+	assert_string_equal(l->devices[0]->health, "Healthy");
+	assert_string_equal(l->devices[1]->id, A2);
+	assert_string_equal(l->devices[2]->id, B1);
+	assert_string_equal(l->devices[2]->health, "Unhealthy");
+	v1beta1__list_and_watch_response__free_unpacked(l, NULL);
+	dp_plugin_free(p);
+}
+
 /* iommufd: /dev/vfio/devices/vfioN per device with a cdev, then /dev/iommu. */
 static void test_allocate_iommufd(void **state)
 {
@@ -479,6 +600,8 @@ int main(void)
 		cmocka_unit_test(test_allocate),
 		cmocka_unit_test(test_allocate_errors),
 		cmocka_unit_test(test_allocated_kept_unhealthy),
+		cmocka_unit_test(test_unserved_kept_unhealthy),
+		cmocka_unit_test(test_unserved_mdev),
 		cmocka_unit_test(test_allocate_iommufd),
 		cmocka_unit_test(test_preferred),
 	};

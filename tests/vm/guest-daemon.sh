@@ -4,6 +4,9 @@
 # /sys with the sample drivers; the tests change the node out of band (create and
 # remove mdevs, unload and reload mtty, rebind the edu device, edit the policy) and check
 # from the daemon's log and from sysfs that it noticed through uevents and converged.
+# The t_dp_* tests then run the daemon with its device plugins against a kubelet stand-in
+# (tests/vm/kubelet_guest.py, Python grpcio) and check what kubelet sees: registrations
+# and ListAndWatch lists, and the time from a sysfs write to the list that shows it.
 #
 # Prints "ok N - desc" / "not ok N - desc" (+ "#" diagnostics) per test and ends with
 # "N passed, N failed"; exits non-zero on any failure.
@@ -15,7 +18,14 @@ filter=${1:-.}
 work=$(mktemp -d)
 log=$work/daemon.log
 pol=$work/policy.json
-trap '[ -s "$work/daemon.pid" ] && kill -9 "$(cat "$work/daemon.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+cleanup() {
+	local f
+	for f in daemon kubelet; do
+		[ -s "$work/$f.pid" ] && kill -9 "$(cat "$work/$f.pid")" 2>/dev/null
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
 
 n=0 passed=0 failed=0
 failures=()
@@ -242,6 +252,244 @@ t_private_network() {
 	: >"$work/daemon.pid"
 }
 
+# ------------------------------------------- device plugins: what kubelet sees
+# The kubelet stand-in appends "US register RES ENDPOINT", "US list RES ID:HEALTH ...",
+# "US end RES CODE" to $events (US: wall-clock microseconds, the clock of $EPOCHREALTIME).
+dpdir=$work/dp
+events=$work/events
+gen=$work/gen
+MTTY_RES=example.com/MTTY_DUAL SINGLE_RES=example.com/MTTY_SINGLE EDU_RES=example.com/EDU
+SINGLE_SEL=", {\"mdevNameSelector\": \"Single port serial\", \"resourceName\": \"$SINGLE_RES\"}"
+now_us() { echo "${EPOCHREALTIME/./}"; }
+us_to_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
+kubelet_py() { /usr/bin/python3 "$REPO/tests/vm/kubelet_guest.py" "$gen" "$@"; }
+
+# write_dp_policy "MORE MEDIATED ENTRIES" WITH_EDU(0|1): two mtty-2 and one mtty-1 mdevs
+write_dp_policy() {
+	local pci=
+	[ "$2" = 1 ] &&
+		pci=", \"pciHostDevices\": [{\"pciVendorSelector\": \"$EDU\", \"resourceName\": \"$EDU_RES\"}]"
+	cat >"$pol.tmp" <<EOF
+{
+  "permittedHostDevices": {
+    "mediatedDevices": [{"mdevNameSelector": "Dual port serial", "resourceName": "$MTTY_RES"}$1]$pci
+  },
+  "mdevd": {"layouts": [{"parents": ["mtty"], "types": {"mtty-2": 2, "mtty-1": 1}}]}
+}
+EOF
+	mv "$pol.tmp" "$pol"
+}
+
+# dp_first SINCE_US RES [HAS] [LACKS] -> the time (us) of the first list of RES at or
+# after SINCE_US whose devices include the word HAS and not the word LACKS ("": no check)
+dp_first() {
+	awk -v t="$1" -v r="$2" -v has="${3:-}" -v lacks="${4:-}" '
+		function word(w,   i) { for (i = 4; i <= NF; i++) if ($i == w) return 1; return 0 }
+		$1 >= t && $2 == "list" && $3 == r && (has == "" || word(has)) &&
+		    (lacks == "" || !word(lacks)) { print $1; exit }' "$events"
+}
+# dp_wait SECONDS SINCE_US RES [HAS] [LACKS] -> prints the time (us) of that list, or fails
+dp_wait() {
+	local i max=$(($1 * 50)) t
+	shift
+	for ((i = 0; i < max; i++)); do
+		t=$(dp_first "$@")
+		[ -n "$t" ] && { echo "$t"; return 0; }
+		sleep 0.02
+	done
+	say "no ListAndWatch list of $2 since $1 with '${3:-}' and without '${4:-}'; events:" >&2
+	tail -n 20 "$events" | sed 's/^/  /' >&2
+	return 1
+}
+# dp_devices US RES -> the device words of the list of RES stamped US ("" when empty)
+dp_devices() { awk -v t="$1" -v r="$2" '$1 == t && $2 == "list" && $3 == r { $1 = $2 = $3 = ""; print; exit }' "$events" | xargs; }
+# dp_last RES -> the devices of the last list of RES, one ID:HEALTH a line
+dp_last() {
+	awk -v r="$1" '$2 == "list" && $3 == r { l = $0 }
+		END { n = split(l, w, " "); for (i = 4; i <= n; i++) print w[i] }' "$events"
+}
+# registered SINCE_US RES -> prints the time (us) RES registered at or after SINCE_US
+registered() { awk -v t="$1" -v r="$2" '$1 >= t && $2 == "register" && $3 == r { print $1; f = 1; exit } END { exit !f }' "$events"; }
+ended() { awk -v t="$1" -v r="$2" -v c="$3" '$1 >= t && $2 == "end" && $3 == r && $4 == c { f = 1 } END { exit !f }' "$events"; }
+mtty_type_uuids() { # mtty_type_uuids TYPE -> the UUIDs of the mtty mdevs of TYPE, sorted
+	local m t
+	for m in $(mtty_uuids); do
+		t=$(readlink -f "/sys/bus/mdev/devices/$m/mdev_type")
+		[ "${t##*/}" = "$1" ] && echo "$m"
+	done
+	return 0
+}
+healthy_list() { mtty_type_uuids "$1" | sed 's/$/:Healthy/'; }
+# stats NAME FILE -> "# NAME (n samples): min / p50 / p99 / max ms" (nearest rank)
+stats() {
+	sort -n "$2" | awk -v name="$1" '{ v[NR] = $1 } END {
+		p50 = int((NR * 50 + 99) / 100); p99 = int((NR * 99 + 99) / 100)
+		printf "# %s (%d samples): min %.1f / p50 %.1f / p99 %.1f / max %.1f ms\n",
+		    name, NR, v[1], v[p50], v[p99], v[NR] }'
+}
+kpid() { cat "$work/kubelet.pid"; }
+kalive() {
+	[ -s "$work/kubelet.pid" ] || fail "no kubelet stand-in (t_dp_start did not run or failed)"
+	kill -0 "$(kpid)" 2>/dev/null || fail "the kubelet stand-in died: $(tail -5 "$work/kubelet.log")"
+}
+edu_bdf() { vm_pci_find $EDU | head -1; }
+edu_sock() { echo "$dpdir/mdevd-example.com_EDU.sock"; }
+
+t_dp_start() { # both plugins register; the first lists hold the mdevs and edu, Healthy
+	/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null ||
+		fail "python3-grpcio / python3-grpc-tools missing in the guest (scripts/deps.sh)"
+	mkdir -p "$gen" "$dpdir"
+	/usr/bin/python3 -m grpc_tools.protoc -I"$REPO/mdevd" --python_out="$gen" \
+		--grpc_python_out="$gen" "$REPO/mdevd/deviceplugin.proto" || fail "protoc"
+	vm_mdev_remove_all
+	local bdf t0 t1 t
+	bdf=$(edu_bdf)
+	[ -n "$bdf" ] || fail "no edu device"
+	vm_pci_bind "$bdf" vfio-pci || fail "cannot bind $bdf to vfio-pci"
+	write_dp_policy "" 1
+	: >"$events"
+	kubelet_py serve "$dpdir" "$events" 900 2>"$work/kubelet.log" &
+	echo $! >"$work/kubelet.pid"
+	wait_for 60 grep -q ' ready$' "$events" || fail "the kubelet stand-in did not start"
+	t0=$(now_us)
+	"$MDEVD" -v run --policy "$pol" --device-plugin-dir "$dpdir" 2>"$log" &
+	echo $! >"$work/daemon.pid"
+	wait_log '^mdevd: ready: serving 2 resources' 60
+	wait_for 30 registered "$t0" "$MTTY_RES" >/dev/null || fail "$MTTY_RES did not register"
+	wait_for 30 registered "$t0" "$EDU_RES" >/dev/null || fail "$EDU_RES did not register"
+	t=$(registered "$t0" "$EDU_RES")
+	t1=$(registered "$t0" "$MTTY_RES")
+	[ "$t1" -gt "$t" ] && t=$t1
+	say "# daemon start (3 creates) -> both plugins registered: $(us_to_ms "$t0" "$t") ms"
+	[ "$(mtty_type_uuids mtty-2 | wc -l)" = 2 ] || fail "expected 2 mtty-2 mdevs"
+	t=$(dp_wait 10 "$t0" "$MTTY_RES" "$(healthy_list mtty-2 | head -1)") || fail "MTTY list"
+	[ "$(dp_devices "$t" "$MTTY_RES")" = "$(healthy_list mtty-2 | xargs)" ] ||
+		fail "first MTTY list: $(dp_devices "$t" "$MTTY_RES"), want $(healthy_list mtty-2 | xargs)"
+	t=$(dp_wait 10 "$t0" "$EDU_RES" "$bdf:Healthy") || fail "$bdf not listed Healthy"
+	[ "$(dp_devices "$t" "$EDU_RES")" = "$bdf:Healthy" ] ||
+		fail "first EDU list: $(dp_devices "$t" "$EDU_RES")"
+	registered "$t0" "$SINGLE_RES" >/dev/null && fail "$SINGLE_RES registered but is not in the policy"
+	return 0
+}
+
+t_dp_mdev_add_remove() { # out-of-band mtty-2 create/remove: in and out of the list, timed
+	alive
+	kalive
+	local i u t0 t start
+	start=$(now_us)
+	: >"$work/add.ms"
+	: >"$work/remove.ms"
+	for ((i = 0; i < 20; i++)); do
+		u=$(new_uuid)
+		t0=$(now_us)
+		echo "$u" >/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-2/create ||
+			fail "out-of-band create failed"
+		t=$(dp_wait 5 "$t0" "$MTTY_RES" "$u:Healthy") || fail "$u never listed"
+		us_to_ms "$t0" "$t" >>"$work/add.ms"
+		echo >>"$work/add.ms"
+		t0=$(now_us)
+		echo 1 >"/sys/bus/mdev/devices/$u/remove" || fail "out-of-band remove failed"
+		t=$(dp_wait 5 "$t0" "$MTTY_RES" "" "$u:Healthy") || fail "$u still listed"
+		[ -z "$(dp_first "$t0" "$MTTY_RES" "$u:Unhealthy")" ] ||
+			fail "$u (removed, never allocated) was listed Unhealthy instead of vanishing"
+		us_to_ms "$t0" "$t" >>"$work/remove.ms"
+		echo >>"$work/remove.ms"
+	done
+	for u in $(mtty_type_uuids mtty-2); do
+		[ -z "$(dp_first "$start" "$MTTY_RES" "" "$u:Healthy")" ] ||
+			fail "the owned $u left the list during the out-of-band creates"
+	done
+	stats "uevent -> ListAndWatch list, out-of-band mdev create (TCG)" "$work/add.ms"
+	stats "uevent -> ListAndWatch list, out-of-band mdev remove (TCG)" "$work/remove.ms"
+	sleep 0.3
+	[ "$(dp_last "$MTTY_RES" | xargs)" = "$(healthy_list mtty-2 | xargs)" ] ||
+		fail "MTTY list at the end: $(dp_last "$MTTY_RES" | xargs)"
+}
+
+t_dp_pci_unbind() { # edu unbound from vfio-pci: Unhealthy, not gone; rebound: Healthy
+	alive
+	kalive
+	local bdf t0 t
+	bdf=$(edu_bdf)
+	[ "$(vm_pci_driver "$bdf")" = vfio-pci ] || fail "$bdf is not on vfio-pci"
+	[ "$(cat "/sys/bus/pci/devices/$bdf/driver_override")" = vfio-pci ] ||
+		fail "driver_override of $bdf is not vfio-pci"
+	t0=$(now_us)
+	echo "$bdf" >/sys/bus/pci/drivers/vfio-pci/unbind || fail "cannot unbind $bdf"
+	t=$(dp_wait 10 "$t0" "$EDU_RES" "$bdf:Unhealthy") || fail "$bdf not listed Unhealthy"
+	say "# uevent -> ListAndWatch list, edu unbound from vfio-pci -> Unhealthy: $(us_to_ms "$t0" "$t") ms"
+	[ -z "$(dp_first "$t0" "$EDU_RES" "" "$bdf:Unhealthy")" ] ||
+		fail "$bdf vanished from the list instead of turning Unhealthy"
+	[ "$(dp_devices "$t" "$EDU_RES")" = "$bdf:Unhealthy" ] ||
+		fail "EDU list: $(dp_devices "$t" "$EDU_RES")"
+	kubelet_py allocate "$(edu_sock)" "$bdf" >"$work/alloc" || fail "Allocate: $(cat "$work/alloc")"
+	say "# Allocate on the Unhealthy $bdf: $(cat "$work/alloc")"
+	grep -q "^ERROR FAILED_PRECONDITION .*$bdf" "$work/alloc" ||
+		fail "Allocate on the Unhealthy $bdf: $(cat "$work/alloc")"
+	t0=$(now_us)
+	echo "$bdf" >/sys/bus/pci/drivers_probe || fail "drivers_probe $bdf failed"
+	[ "$(vm_pci_driver "$bdf")" = vfio-pci ] || fail "$bdf did not bind to vfio-pci again"
+	t=$(dp_wait 10 "$t0" "$EDU_RES" "$bdf:Healthy") || fail "$bdf not Healthy again"
+	say "# uevent -> ListAndWatch list, edu rebound to vfio-pci -> Healthy: $(us_to_ms "$t0" "$t") ms"
+	# Not allocated before the unbind: the Unhealthy entry above came from the unserved rule.
+	t0=$(now_us)
+	kubelet_py allocate "$(edu_sock)" "$bdf" >"$work/alloc" || fail "Allocate: $(cat "$work/alloc")"
+	say "# Allocate $bdf (one-shot Python client, TCG): $(us_to_ms "$t0" "$(now_us)") ms: $(cat "$work/alloc")"
+	grep -q "^OK PCI_RESOURCE_EXAMPLE_COM_EDU=$bdf /dev/vfio/vfio /dev/vfio/[0-9]" "$work/alloc" ||
+		fail "Allocate $bdf: $(cat "$work/alloc")"
+}
+
+t_dp_policy_edit() { # a pool added: its plugin registers; a pool dropped: an empty list
+	alive
+	kalive
+	local t0 t u
+	u=$(mtty_type_uuids mtty-1)
+	[ -n "$u" ] || fail "no mtty-1 mdev"
+	t0=$(now_us)
+	write_dp_policy "$SINGLE_SEL" 1
+	wait_for 30 registered "$t0" "$SINGLE_RES" >/dev/null || fail "$SINGLE_RES did not register"
+	say "# policy edit adding a pool -> its plugin registered: $(us_to_ms "$t0" "$(registered "$t0" "$SINGLE_RES")") ms"
+	t=$(dp_wait 10 "$t0" "$SINGLE_RES" "$u:Healthy") || fail "$u not listed"
+	[ "$(dp_devices "$t" "$SINGLE_RES")" = "$u:Healthy" ] ||
+		fail "first $SINGLE_RES list: $(dp_devices "$t" "$SINGLE_RES")"
+	registered "$t0" "$MTTY_RES" >/dev/null && fail "$MTTY_RES registered again on an unrelated edit"
+	t0=$(now_us)
+	write_dp_policy "$SINGLE_SEL" 0
+	t=$(dp_wait 30 "$t0" "$EDU_RES") || fail "no list for $EDU_RES after it left the policy"
+	[ -z "$(dp_devices "$t" "$EDU_RES")" ] ||
+		fail "$EDU_RES: the list after it left the policy: $(dp_devices "$t" "$EDU_RES")"
+	say "# policy edit dropping a pool -> empty list: $(us_to_ms "$t0" "$t") ms"
+	wait_for 10 ended "$t0" "$EDU_RES" OK || fail "the $EDU_RES stream did not end with OK"
+	wait_for 10 test ! -e "$(edu_sock)" || fail "EDU socket left behind"
+	[ -n "$(dp_first "$t0" "$MTTY_RES")" ] && fail "$MTTY_RES got a list on an unrelated edit"
+	return 0
+}
+
+t_dp_stop() { # SIGTERM: every stream gets an empty list and ends; sockets removed
+	alive
+	kalive
+	local p t0 t r f left
+	p=$(dpid)
+	t0=$(now_us)
+	kill -TERM "$p"
+	wait_for 10 sh -c "! kill -0 $p 2>/dev/null" || fail "still running 10 s after SIGTERM"
+	: >"$work/daemon.pid"
+	for r in "$MTTY_RES" "$SINGLE_RES"; do
+		t=$(dp_wait 5 "$t0" "$r") || fail "$r: no list at shutdown"
+		[ -z "$(dp_devices "$t" "$r")" ] || fail "$r: the list at shutdown: $(dp_devices "$t" "$r")"
+		wait_for 5 ended "$t0" "$r" OK || fail "$r: stream did not end with OK"
+	done
+	left=
+	for f in "$dpdir"/*; do
+		[ -e "$f" ] && [ "${f##*/}" != kubelet.sock ] && left="$left ${f##*/}"
+	done
+	[ -z "$left" ] || fail "sockets left behind:$left"
+	p=$(kpid)
+	kill -TERM "$p" 2>/dev/null
+	wait_for 10 sh -c "! kill -0 $p 2>/dev/null" || fail "the kubelet stand-in did not stop"
+	: >"$work/kubelet.pid"
+}
+
 # --------------------------------------------------------------------- main
 say "# mdevd daemon VM tests: kernel $(uname -r), $MDEVD"
 run_test t_start "run: applies the policy at start, logs readiness and the pools"
@@ -253,6 +501,11 @@ run_test t_pci_rebind "edu unbound from / rebound to vfio-pci: pool follows"
 run_test t_idle "no busy loop on a real kernel"
 run_test t_stop "SIGTERM: clean exit, mdevs kept"
 run_test t_private_network "in a private network namespace (PrivateNetwork=yes) uevents still arrive"
+run_test t_dp_start "device plugins: both register with kubelet; first lists: mdevs and edu, Healthy"
+run_test t_dp_mdev_add_remove "device plugins: out-of-band mdev create/remove reaches ListAndWatch"
+run_test t_dp_pci_unbind "device plugins: edu unbound from vfio-pci is Unhealthy (Allocate refused), rebound Healthy"
+run_test t_dp_policy_edit "device plugins: a pool added registers; a pool dropped sends an empty list"
+run_test t_dp_stop "device plugins: SIGTERM sends empty lists, ends the streams, removes the sockets"
 vm_mdev_remove_all
 
 if [ $failed -gt 0 ]; then
