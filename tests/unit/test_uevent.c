@@ -268,9 +268,12 @@ static void open_netlink(void **state)
 	struct uevent ev;
 	int fd = -1, r;
 
+	/* Needs root (CI has it): a kernel uevent socket is a privileged bind. */
 	r = uevent_open(&fd);
-	if (r == -EPROTONOSUPPORT || r == -EPERM || r == -EAFNOSUPPORT || r == -EACCES)
+	if (geteuid() != 0 && (r == -EPERM || r == -EACCES)) {
+		print_message("open_netlink: skipped: binding a kernel uevent socket needs root\n");
 		skip();
+	}
 	assert_int_equal(r, 0);
 	assert_true(fd >= 0);
 	/* Non-blocking: with nothing queued (or something), it never blocks. */
