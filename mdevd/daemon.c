@@ -40,7 +40,7 @@ enum source {
 	SOURCE_SIGNAL,
 	SOURCE_INOTIFY,
 	SOURCE_UEVENT,
-	SOURCE_DEBOUNCE,
+	SOURCE_TIMER,
 	SOURCE_RESYNC,
 	SOURCE_WATCHDOG,
 };
@@ -57,7 +57,7 @@ struct daemon {
 
 	int sysfs_fd, proc_fd;
 	int epoll_fd, signal_fd, inotify_fd, uevent_fd;
-	int debounce_fd, resync_fd, watchdog_fd;
+	int timer_fd, resync_fd, watchdog_fd;
 	/* inotify watches; -1 when not watched */
 	int policy_wd, plugin_wd, plugin_parent_wd;
 	char *policy_dir, *policy_base;	   /* owned */
@@ -69,11 +69,16 @@ struct daemon {
 	struct resource_set *set;
 
 	bool stop;
-	bool reload_pending, reconcile_pending;
-	const char *pending_why; /* static string: what asked for the pending reconcile */
-	uint64_t debounce_at;	 /* CLOCK_MONOTONIC usec the debounce timer fires at; 0: unarmed */
+	bool reload_pending;
+	enum uevent_scope pending;   /* what the next reconcile reads; NONE: none is pending */
+	const char *pending_why;     /* static string: what first asked for it */
+	unsigned int pending_events; /* requests coalesced into it */
+	uint64_t timer_at;	     /* CLOCK_MONOTONIC usec the timer fires at; 0: unarmed */
+	uint64_t last_end;	     /* when the last reconcile or reload ended; 0: none yet */
 	uint64_t apply_not_before;
 	unsigned int apply_backoff_sec;
+	/* Entries a read in this reconcile found vanishing or half-made; looks again so often. */
+	unsigned int vanished, vanished_retries;
 
 	unsigned long reconciles, uevents;
 	bool libvirt_unreachable; /* said once; said again when it comes back */
@@ -169,39 +174,62 @@ static void drain_counter(int fd)
 		;
 }
 
-/* Fire the debounce timer in @delay_usec, or earlier if it is already due earlier. */
-static void debounce(struct daemon *d, uint64_t delay_usec)
+/*
+ * Fire the timer in @delay_usec, but no sooner than @gap_usec after the last reconcile
+ * ended; or earlier if it is already due earlier.
+ */
+static void arm_timer(struct daemon *d, uint64_t delay_usec, uint64_t gap_usec)
 {
-	uint64_t at = now_usec() + delay_usec;
+	uint64_t now = now_usec(), at = now + delay_usec;
 	int r;
 
-	if (d->debounce_at && d->debounce_at <= at)
+	if (d->last_end && d->last_end + gap_usec > at)
+		at = d->last_end + gap_usec;
+	if (d->timer_at && d->timer_at <= at)
 		return;
-	r = timer_set(d->debounce_fd, delay_usec ? delay_usec : 1, 0);
+	r = timer_set(d->timer_fd, at > now ? at - now : 1, 0);
 	if (r < 0) {
-		log_warn(r, "cannot arm the debounce timer");
+		log_warn(r, "cannot arm the reconcile timer");
 		return;
 	}
-	d->debounce_at = at;
+	d->timer_at = at;
 }
 
-static void request_reconcile(struct daemon *d, const char *why)
+/*
+ * Ask for a reconcile that reads at least @scope, in @delay_usec (0: as soon as the loop
+ * gets to it). Requests before it runs join it; one made while a reconcile runs (the loop
+ * reads the events after it) gives one more after it.
+ */
+static void request_reconcile(struct daemon *d, const char *why, enum uevent_scope scope,
+			      uint64_t delay_usec)
 {
-	if (!d->reconcile_pending)
+	if (d->pending == UEVENT_SCOPE_NONE)
 		d->pending_why = why;
-	d->reconcile_pending = true;
-	debounce(d, DAEMON_DEBOUNCE_MSEC * 1000u);
+	if (scope > d->pending)
+		d->pending = scope;
+	d->pending_events++;
+	arm_timer(d, delay_usec, DAEMON_SETTLE_MSEC * 1000u);
 }
 
-static void request_reload(struct daemon *d)
+/*
+ * The policy file changed. @complete: it was closed after writing or renamed into place;
+ * otherwise (created) its writer may still be at it. A burst of saves gives one reload at
+ * its start and one at most DAEMON_DEBOUNCE_MSEC later for the rest.
+ */
+static void request_reload(struct daemon *d, bool complete)
 {
 	d->reload_pending = true;
-	debounce(d, DAEMON_DEBOUNCE_MSEC * 1000u);
+	arm_timer(d, (complete ? DAEMON_SETTLE_MSEC : DAEMON_DEBOUNCE_MSEC) * 1000u,
+		  DAEMON_DEBOUNCE_MSEC * 1000u);
 }
 
 static void report_skipped(void *userdata, const char *path, int err, const char *what)
 {
+	struct daemon *d = userdata;
+
 	log_debug("%s: skipped: %s", path, what);
+	if (err == -ENOENT)
+		d->vanished++;
 }
 
 static size_t count_devices(const struct resource_set *set)
@@ -279,7 +307,23 @@ static void notify_status(const struct daemon *d, const char *extra)
 		       n_mdevs, n_registered, n_plugins, d->cfg->generation);
 }
 
-static void run_apply(struct daemon *d)
+/*
+ * Whether apply can do anything with the running policy. Without layouts, and without a
+ * mediatedDeviceTypes list that is enabled, the planner manages no parent: it keeps every
+ * mdev and creates none (plan.h), so a round would only cost reads and a /proc scan.
+ */
+static bool apply_wanted(const struct daemon *d)
+{
+	const struct policy *pol = d->cfg->policy;
+
+	if (d->opt->no_apply)
+		return false;
+	return pol->n_layouts > 0 ||
+	       (pol->n_mediated_device_types > 0 && !pol->mediated_devices_disabled);
+}
+
+/* One apply_policy() run. Returns true when it created or removed mdevs. */
+static bool run_apply(struct daemon *d)
 {
 	struct apply_options o = {
 		.sysfs_fd = d->sysfs_fd,
@@ -329,37 +373,25 @@ static void run_apply(struct daemon *d)
 		d->apply_backoff_sec = 0;
 		d->apply_not_before = 0;
 	}
+	return res.created || res.removed;
 }
 
 /*
- * apply -> inventory -> pools -> device plugins. Each failure keeps the last good
- * state served. After an apply with failures, event-driven reconciles (@force false) skip
- * the apply until the backoff ends; start, reloads and the resync (@force true) do not.
+ * Read the node (@scope: UEVENT_SCOPE_MDEVS reuses the last snapshot's PCI functions), build
+ * the pools and hand them to the device plugins. A failure keeps the last good state served.
  * Returns 0 when the served state is fresh, else the first -errno.
  */
-static int reconcile(struct daemon *d, const char *why, bool force)
+static int refresh(struct daemon *d, enum uevent_scope scope)
 {
 	_cleanup_(inventory_freep) struct inventory *inv = NULL;
 	_cleanup_(resource_set_freep) struct resource_set *set = NULL;
-	uint64_t t0 = now_usec();
 	int r;
 
-	d->reconcile_pending = false;
-	d->reconciles++;
-	if (!d->opt->no_apply) {
-		if (!force && d->apply_not_before && t0 < d->apply_not_before) {
-			/* The last apply failed: come back when the backoff ends. */
-			log_debug("apply held back %.1f s after failures",
-				  (double)(d->apply_not_before - t0) / 1e6);
-			d->pending_why = "apply backoff";
-			d->reconcile_pending = true;
-			debounce(d, d->apply_not_before - t0);
-		} else {
-			run_apply(d);
-		}
-	}
-	r = inventory_load(d->sysfs_fd, d->opt->sysfs_root, INVENTORY_ALL, report_skipped, NULL,
-			   &inv);
+	if (scope == UEVENT_SCOPE_MDEVS && d->inv)
+		r = inventory_load_reusing_pci(d->sysfs_fd, d->inv, report_skipped, d, &inv);
+	else
+		r = inventory_load(d->sysfs_fd, d->opt->sysfs_root, INVENTORY_ALL, report_skipped,
+				   d, &inv);
 	if (r < 0) {
 		log_warn(r, "%s: cannot read the node; still serving the last good state",
 			 d->opt->sysfs_root);
@@ -383,9 +415,72 @@ static int reconcile(struct daemon *d, const char *why, bool force)
 	inventory_free(d->inv);
 	d->set = steal_ptr(set);
 	d->inv = steal_ptr(inv);
-	log_debug("reconcile %lu (%s): %.1f ms", d->reconciles, why,
-		  (double)(now_usec() - t0) / 1000.0);
 	notify_status(d, r < 0 ? "Device plugins failed to update" : NULL);
+	return r;
+}
+
+/*
+ * One reconcile: apply (apply.h; not with --no-apply, nor when apply_wanted() says it has
+ * nothing to do) and refresh(). Start, reloads and the resync (@force) apply first and then
+ * serve what the apply made; they read the whole node. Events (!@force) serve what the kernel
+ * says first, reading only @scope, then apply, and serve again if the apply changed mdevs
+ * (an owned mdev removed out of band is re-created): kubelet learns of a change without
+ * waiting for an apply round. After an apply with failures, event-driven reconciles skip the
+ * apply until the backoff ends. A read that finds an entry vanishing or half-made (an mdev
+ * between its bind@ uevent and its mdev_type link) looks again after DAEMON_RETRY_MSEC, a few
+ * times. Returns 0 when the served state is fresh, else the first -errno.
+ */
+static int reconcile(struct daemon *d, const char *why, enum uevent_scope scope, bool force)
+{
+	unsigned int events = d->pending_events;
+	uint64_t t0 = now_usec(), t_apply = 0, t1;
+	bool apply = apply_wanted(d), changed = false;
+	int r;
+
+	d->pending = UEVENT_SCOPE_NONE;
+	d->pending_why = NULL;
+	d->pending_events = 0;
+	d->reconciles++;
+	d->vanished = 0;
+	if (force)
+		scope = UEVENT_SCOPE_ALL;
+	if (apply && !force && d->apply_not_before && t0 < d->apply_not_before) {
+		/* The last apply failed: come back when the backoff ends. */
+		log_debug("apply held back %.1f s after failures",
+			  (double)(d->apply_not_before - t0) / 1e6);
+		apply = false;
+		request_reconcile(d, "apply backoff", UEVENT_SCOPE_MDEVS, d->apply_not_before - t0);
+	}
+	if (apply && force) {
+		t1 = now_usec();
+		run_apply(d);
+		t_apply = now_usec() - t1;
+	}
+	r = refresh(d, scope);
+	if (apply && !force) {
+		t1 = now_usec();
+		changed = run_apply(d);
+		t_apply = now_usec() - t1;
+		if (changed) {
+			int r2 = refresh(d, UEVENT_SCOPE_MDEVS);
+
+			if (r == 0)
+				r = r2;
+		}
+	}
+	if (d->vanished && d->vanished_retries < DAEMON_RETRY_MAX) {
+		d->vanished_retries++;
+		log_debug("%u entries vanished or were half-made: reading again in %u ms",
+			  d->vanished, DAEMON_RETRY_MSEC);
+		request_reconcile(d, "half-made entries", scope, DAEMON_RETRY_MSEC * 1000u);
+	} else if (!d->vanished) {
+		d->vanished_retries = 0;
+	}
+	d->last_end = now_usec();
+	log_debug("reconcile %lu (%s): %.1f ms (%u requests, read %s%s, apply %s %.1f ms)",
+		  d->reconciles, why, (double)(d->last_end - t0) / 1000.0, events,
+		  scope == UEVENT_SCOPE_ALL ? "all" : "mdevs", changed ? " twice" : "",
+		  apply ? (force ? "first" : "after") : "skipped", (double)t_apply / 1000.0);
 	return r;
 }
 
@@ -412,13 +507,14 @@ static void reload(struct daemon *d, const char *why)
 			  d->opt->policy_path, d->cfg->generation);
 		sdnotify_send("READY=1");
 		notify_status(d, "New policy rejected, running the last good one");
+		d->last_end = now_usec();
 		return;
 	}
 	config_free(d->cfg);
 	d->cfg = cfg;
 	log_info("policy reloaded: generation %u (%s)", d->cfg->generation,
 		 pol_shape_str(d->cfg->policy->shape));
-	reconcile(d, "policy reload", true);
+	reconcile(d, "policy reload", UEVENT_SCOPE_ALL, true);
 	sdnotify_send("READY=1");
 }
 
@@ -462,7 +558,7 @@ static void handle_inotify_event(struct daemon *d, const struct inotify_event *e
 
 	if (ev->mask & IN_Q_OVERFLOW) {
 		log_warnx("inotify queue overflowed: reloading the policy to be safe");
-		request_reload(d);
+		request_reload(d, false);
 		return;
 	}
 	if (ev->wd == d->policy_wd) {
@@ -471,7 +567,7 @@ static void handle_inotify_event(struct daemon *d, const struct inotify_event *e
 				log_info("%s was removed; still running policy generation %u",
 					 d->opt->policy_path, d->cfg->generation);
 			else
-				request_reload(d);
+				request_reload(d, !(ev->mask & IN_CREATE));
 		}
 		if (ev->mask & IN_IGNORED) {
 			log_warnx("%s: the policy directory went away: changes are no longer seen "
@@ -537,7 +633,7 @@ static void handle_uevents(struct daemon *d)
 			continue;
 		if (r == -ENOBUFS) {
 			log_warnx("uevents were dropped (socket overflow): re-reading the node");
-			request_reconcile(d, "uevent overflow");
+			request_reconcile(d, "uevent overflow", UEVENT_SCOPE_ALL, 0);
 			continue;
 		}
 		if (r < 0) {
@@ -566,7 +662,13 @@ static void handle_uevents(struct daemon *d)
 				  ev.subsystem ? ev.subsystem : "-");
 			break;
 		}
-		request_reconcile(d, "uevent");
+		/*
+		 * The first event of a change asks for a reconcile after a short settle, which
+		 * picks up the rest of what the kernel sends for it; the last one asks for it
+		 * at once. Everything read before it runs joins it.
+		 */
+		request_reconcile(d, "uevent", uevent_scope(&ev),
+				  uevent_ends_change(&ev) ? 0 : DAEMON_SETTLE_MSEC * 1000u);
 	}
 }
 
@@ -590,14 +692,15 @@ static void handle_signal(struct daemon *d)
 	}
 }
 
-static void handle_debounce(struct daemon *d)
+static void handle_timer(struct daemon *d)
 {
-	drain_counter(d->debounce_fd);
-	d->debounce_at = 0;
+	drain_counter(d->timer_fd);
+	d->timer_at = 0;
 	if (d->reload_pending)
 		reload(d, "policy file changed"); /* reconciles when the policy is taken */
-	else if (d->reconcile_pending)
-		reconcile(d, d->pending_why ? d->pending_why : "event", false);
+	/* Also when the reload was rejected: the events asked for their own. */
+	if (d->pending != UEVENT_SCOPE_NONE)
+		reconcile(d, d->pending_why ? d->pending_why : "event", d->pending, false);
 }
 
 static int setup_watches(struct daemon *d)
@@ -643,9 +746,9 @@ static int setup_fds(struct daemon *d)
 	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	d->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	d->debounce_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	d->resync_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (d->epoll_fd < 0 || d->signal_fd < 0 || d->inotify_fd < 0 || d->debounce_fd < 0 ||
+	if (d->epoll_fd < 0 || d->signal_fd < 0 || d->inotify_fd < 0 || d->timer_fd < 0 ||
 	    d->resync_fd < 0) {
 		r = -errno;
 		log_warn(r, "cannot create the event loop's file descriptors");
@@ -679,7 +782,7 @@ static int setup_fds(struct daemon *d)
 	}
 	if ((r = epoll_add(d, d->signal_fd, SOURCE_SIGNAL)) < 0 ||
 	    (r = epoll_add(d, d->inotify_fd, SOURCE_INOTIFY)) < 0 ||
-	    (r = epoll_add(d, d->debounce_fd, SOURCE_DEBOUNCE)) < 0 ||
+	    (r = epoll_add(d, d->timer_fd, SOURCE_TIMER)) < 0 ||
 	    (r = epoll_add(d, d->resync_fd, SOURCE_RESYNC)) < 0 ||
 	    (d->uevent_fd >= 0 && (r = epoll_add(d, d->uevent_fd, SOURCE_UEVENT)) < 0) ||
 	    (d->watchdog_fd >= 0 && (r = epoll_add(d, d->watchdog_fd, SOURCE_WATCHDOG)) < 0)) {
@@ -706,7 +809,7 @@ static void daemon_release(struct daemon *d)
 	closep(&d->signal_fd);
 	closep(&d->inotify_fd);
 	closep(&d->uevent_fd);
-	closep(&d->debounce_fd);
+	closep(&d->timer_fd);
 	closep(&d->resync_fd);
 	closep(&d->watchdog_fd);
 }
@@ -747,12 +850,12 @@ static int startup(struct daemon *d)
 		 d->opt->policy_path, pol_shape_str(d->cfg->policy->shape), d->opt->sysfs_root,
 		 d->opt->no_apply ? "not applying (--no-apply)" : "applying the policy",
 		 d->opt->plugin_dir ? d->opt->plugin_dir : "off", d->opt->resync_sec);
-	reconcile(d, "start", true);
+	reconcile(d, "start", UEVENT_SCOPE_ALL, true);
 	/*
 	 * At start there is no last good policy to fall back to: a misfit is only reported
 	 * (apply_policy() reports it when applying).
 	 */
-	if (d->opt->no_apply && d->inv && pol_validate(d->cfg->policy, d->inv, &perr) < 0)
+	if (!apply_wanted(d) && d->inv && pol_validate(d->cfg->policy, d->inv, &perr) < 0)
 		log_warnx("%s: %s: %s", d->opt->policy_path, perr.path, perr.message);
 	return 0;
 }
@@ -774,7 +877,7 @@ int daemon_run(const struct daemon_options *o)
 		.signal_fd = -1,
 		.inotify_fd = -1,
 		.uevent_fd = -1,
-		.debounce_fd = -1,
+		.timer_fd = -1,
 		.resync_fd = -1,
 		.watchdog_fd = -1,
 		.policy_wd = -1,
@@ -819,12 +922,12 @@ int daemon_run(const struct daemon_options *o)
 			case SOURCE_UEVENT:
 				handle_uevents(d);
 				break;
-			case SOURCE_DEBOUNCE:
-				handle_debounce(d);
+			case SOURCE_TIMER:
+				handle_timer(d);
 				break;
 			case SOURCE_RESYNC:
 				drain_counter(d->resync_fd);
-				reconcile(d, "periodic resync", true);
+				reconcile(d, "periodic resync", UEVENT_SCOPE_ALL, true);
 				break;
 			case SOURCE_WATCHDOG:
 				drain_counter(d->watchdog_fd);

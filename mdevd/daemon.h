@@ -8,16 +8,19 @@
  *              device-plugin directory, where kubelet re-creates kubelet.sock when it
  *              restarts
  *   netlink    kernel uevents (uevent.h): mdevs, parents, PCI functions, VFIO groups
- *   timerfd    the debounce timer (a burst of events gives one reconcile), the
+ *   timerfd    the reconcile timer (events coalesce: see DAEMON_SETTLE_MSEC), the
  *              safety-net resync, the systemd watchdog
  *
  * The device plugins' gRPC thread never calls back into the loop (dp.h), so there is no
  * eventfd: the loop only tells the manager what changed.
  * and does no polling: between events it sleeps in epoll_wait(2) with no timeout.
  *
- * A reconcile is: apply the policy (apply.h; skipped with --no-apply) -> a fresh
- * inventory (INVENTORY_ALL) -> resource_build() -> dp_manager_update(). A step that
- * fails is logged and the daemon keeps serving the last good state. A new policy
+ * A reconcile is: apply the policy (apply.h; skipped with --no-apply, or when the policy has
+ * no layouts and no mediatedDeviceTypes) -> a fresh inventory -> resource_build() ->
+ * dp_manager_update(). After uevents it reads only what they can have changed (mdev events:
+ * the parents' types and the mdevs, the PCI functions reused from the last snapshot) and
+ * serves that before it applies. A step that fails is logged and the daemon keeps serving
+ * the last good state. A new policy
  * that does not parse, or does not fit the node, is logged with its JSON path and the
  * last good one keeps running.
  *
@@ -44,8 +47,20 @@ struct daemon_options {
 	bool no_libvirt;
 };
 
-/* Coalescing window for bursts of uevents and policy file events. */
+/*
+ * Coalescing. The first uevent after a quiet period gets a reconcile DAEMON_SETTLE_MSEC later
+ * (the kernel sends the events of one mdev create within 1-2 ms, tests/vm), or at once for
+ * the last event of a change (uevent_ends_change()); everything that arrives before it runs,
+ * or while it runs, goes into one more reconcile, no sooner than DAEMON_SETTLE_MSEC after the
+ * last one ended. The policy file: one reload DAEMON_SETTLE_MSEC after it was closed or
+ * renamed into place (DAEMON_DEBOUNCE_MSEC after it was created: its writer may still be
+ * at it), then at most one per DAEMON_DEBOUNCE_MSEC for the rest of a burst.
+ */
+#define DAEMON_SETTLE_MSEC   5
 #define DAEMON_DEBOUNCE_MSEC 50
+/* A read that found an entry half-made (an mdev without its mdev_type link yet) looks again. */
+#define DAEMON_RETRY_MSEC 10
+#define DAEMON_RETRY_MAX  3
 /* Default of --resync. */
 #define DAEMON_RESYNC_SEC_DEFAULT 300
 

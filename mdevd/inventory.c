@@ -46,6 +46,62 @@ int inventory_load(int sysfs_fd, const char *sysfs_path, unsigned int what,
 	return 0;
 }
 
+/* Deep copies of @n functions, into a new array. Returns 0 or -ENOMEM. */
+static int pci_functions_copy(const struct pci_function *src, size_t n, struct pci_function **out)
+{
+	struct pci_function *fns;
+
+	if (!n) {
+		*out = NULL;
+		return 0;
+	}
+	fns = calloc(n, sizeof(*fns));
+	if (!fns)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct pci_function *f = &fns[i];
+		char **strs[] = {&f->driver, &f->physfn, &f->vendor_name, &f->device_name,
+				 &f->class_name};
+
+		*f = src[i];
+		for (size_t k = 0; k < ARRAY_SIZE(strs); k++) {
+			if (!*strs[k])
+				continue;
+			*strs[k] = strdup(*strs[k]);
+			if (!*strs[k]) {
+				/* The strings not copied yet still point into @src: drop them. */
+				for (size_t j = k + 1; j < ARRAY_SIZE(strs); j++)
+					*strs[j] = NULL;
+				pcidev_functions_free(fns, i + 1);
+				return -ENOMEM;
+			}
+		}
+	}
+	*out = fns;
+	return 0;
+}
+
+int inventory_load_reusing_pci(int sysfs_fd, const struct inventory *prev,
+			       inventory_report_fn report, void *userdata, struct inventory **out)
+{
+	_cleanup_(inventory_freep) struct inventory *inv = NULL;
+	int r;
+
+	/* No libpci here: the path is only for its sysfs.path. */
+	r = inventory_load(sysfs_fd, NULL, INVENTORY_TYPES | INVENTORY_MDEVS, report, userdata,
+			   &inv);
+	if (r < 0)
+		return r;
+	if (prev) {
+		r = pci_functions_copy(prev->pci, prev->n_pci, &inv->pci);
+		if (r < 0)
+			return r;
+		inv->n_pci = prev->n_pci;
+	}
+	*out = steal_ptr(inv);
+	return 0;
+}
+
 void inventory_free(struct inventory *inv)
 {
 	if (!inv)

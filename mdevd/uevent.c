@@ -128,6 +128,34 @@ enum uevent_kind uevent_classify(const struct uevent *ev)
 	return UEVENT_DEVICE;
 }
 
+enum uevent_scope uevent_scope(const struct uevent *ev)
+{
+	switch (ev->kind) {
+	case UEVENT_IGNORE:
+		return UEVENT_SCOPE_NONE;
+	case UEVENT_MDEV_ADD:
+	case UEVENT_MDEV_REMOVE:
+	case UEVENT_MDEV_CHANGE:
+	case UEVENT_VFIO:
+		return UEVENT_SCOPE_MDEVS;
+	case UEVENT_PARENT_ADD:
+	case UEVENT_PARENT_REMOVE:
+	case UEVENT_PCI_ADD:
+	case UEVENT_PCI_REMOVE:
+	case UEVENT_PCI_BIND:
+	case UEVENT_PCI_UNBIND:
+	case UEVENT_DEVICE:
+		return UEVENT_SCOPE_ALL;
+	}
+	return UEVENT_SCOPE_ALL;
+}
+
+bool uevent_ends_change(const struct uevent *ev)
+{
+	return (ev->kind == UEVENT_MDEV_CHANGE && ev->action == UEVENT_ACTION_BIND) ||
+	       ev->kind == UEVENT_MDEV_REMOVE;
+}
+
 const char *uevent_kind_str(enum uevent_kind kind)
 {
 	switch (kind) {

@@ -87,6 +87,32 @@ int uevent_parse(const char *buf, size_t len, struct uevent *out);
 /* uevent_classify - what @ev means to mdevd (from action, subsystem, devpath, driver). */
 enum uevent_kind uevent_classify(const struct uevent *ev);
 
+/* What has to be read again after an event; a larger scope covers the smaller ones. */
+enum uevent_scope {
+	UEVENT_SCOPE_NONE,  /* nothing (UEVENT_IGNORE) */
+	UEVENT_SCOPE_MDEVS, /* the parents' types and the mdev instances; no PCI function changed */
+	UEVENT_SCOPE_ALL,   /* the whole node, the PCI functions (libpci) too */
+};
+
+/*
+ * uevent_scope - what a refresh after @ev must read again. Events on mdevs (add, remove,
+ * driver bind and unbind) and on VFIO group nodes change no PCI function: UEVENT_SCOPE_MDEVS.
+ * (A vfio-pci bind that creates a group node also sends a PCI bind.) Parents registering or
+ * unregistering, PCI functions and other devices: UEVENT_SCOPE_ALL.
+ */
+enum uevent_scope uevent_scope(const struct uevent *ev);
+
+/*
+ * uevent_ends_change - whether @ev is the last message the kernel sends for one change, so
+ * that nothing more of it is to be waited for. mdev create (mdev_device_create(), 6.1) sends
+ * add@ of the mdev, add@ of its VFIO group and vfio-dev nodes, then bind@ of the mdev when its
+ * driver probed; an mdev remove sends remove@ of the vfio-dev and group nodes, unbind@, then
+ * remove@ of the mdev. True for that bind@ and that remove@ of an mdev.
+ * Note: the mdev's mdev_type link is made just after its bind@ is sent, so a scan right after
+ * it may find the mdev half-made (inventory reports it as vanished, -ENOENT).
+ */
+bool uevent_ends_change(const struct uevent *ev);
+
 /* uevent_kind_str - "mdev add", "pci bind", ... for log lines; static storage. */
 const char *uevent_kind_str(enum uevent_kind kind);
 

@@ -127,6 +127,19 @@ typedef void (*inventory_report_fn)(void *userdata, const char *path, int err, c
 int inventory_load(int sysfs_fd, const char *sysfs_path, unsigned int what,
 		   inventory_report_fn report, void *userdata, struct inventory **out);
 
+/*
+ * inventory_load_reusing_pci - a new snapshot of the parents, their types and the mdev
+ * instances, read again as inventory_load(INVENTORY_TYPES | INVENTORY_MDEVS) does, with the PCI
+ * functions copied from @prev instead of a libpci scan. For a refresh after a change that
+ * leaves every PCI function as it was (an mdev created, removed, bound or unbound); anything
+ * that may have changed a PCI function needs inventory_load() with INVENTORY_PCI.
+ * @prev: borrowed and left as it is (snapshots are immutable); the new snapshot owns deep
+ *        copies, so either may be freed first. NULL: the new snapshot has no PCI functions.
+ * Other arguments and the return value as for inventory_load().
+ */
+int inventory_load_reusing_pci(int sysfs_fd, const struct inventory *prev,
+			       inventory_report_fn report, void *userdata, struct inventory **out);
+
 /* inventory_free - release a snapshot and everything it owns. NULL is a no-op. */
 void inventory_free(struct inventory *inv);
 DEFINE_CLEANUP(struct inventory, inventory_free) /* inventory_freep() for _cleanup_() */

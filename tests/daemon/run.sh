@@ -61,8 +61,9 @@ EOF
 }
 
 # start_daemon [ARGS after 'run --policy P']: the daemon's stderr goes to $t/log.
+# MDEVD_GLOBAL: global options before the command (-v).
 start_daemon() {
-	"$MDEVD" --sysfs-root "$t/sys" --proc-root "$t/proc" --machine-id $MID run \
+	"$MDEVD" ${MDEVD_GLOBAL:-} --sysfs-root "$t/sys" --proc-root "$t/proc" --machine-id $MID run \
 		--policy "$t/etc/policy.json" "$@" 2>"$t/log" &
 	dpid=$!
 	pids+=($dpid)
@@ -239,6 +240,49 @@ EOF
 	after=$(count_log 'reloading ')
 	say "# 3 saves in a burst -> $((after - before)) reload(s)"
 	[ $((after - before)) -le 2 ] || fail "$((after - before)) reloads for one burst"
+	stop_daemon
+	[ "$rc" = 0 ] || fail "exit status $rc"
+}
+
+# A burst of saves: one reload at its start, one for the rest of it; the last save is the one
+# served. Fixture trees get no uevents (the netlink socket takes only the kernel's messages),
+# so the policy file shows the coalescing here; tests/vm/guest-daemon.sh counts uevents.
+t_policy_burst_coalesces() {
+	setup_tree samples
+	mkproc
+	MDEVD_GLOBAL=-v start_daemon --no-apply --no-device-plugins
+	wait_log '^mdevd: ready'
+	python3 - "$t/etc" 40 <<'EOF2' || fail "the burst of saves failed"
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+full = open(os.path.join(d, "policy.json")).read()
+# The last save drops the EDU pool and the mdev side.
+mtty = ('{"permittedHostDevices": {"mediatedDevices": [{"mdevNameSelector": "Dual port serial",'
+        ' "resourceName": "example.com/MTTY_DUAL"}]}}')
+for i in range(n):
+    tmp = os.path.join(d, ".policy.json.%d" % i)
+    with open(tmp, "w") as f:
+        f.write(mtty if i % 2 or i == n - 1 else full)
+    os.rename(tmp, os.path.join(d, "policy.json"))
+EOF2
+	wait_log 'resource example.com/EDU: no longer served'
+	sleep 0.5
+	reloads=$(count_log 'reloading .*\(policy file changed\)')
+	say "# 40 saves in a burst -> $reloads reloads ($(count_log 'reconcile [0-9]+ ') reconciles in all)"
+	grep -E 'reconcile [0-9]+ \(policy reload\)' "$t/log" | sed 's/^mdevd: /#   /'
+	[ "$reloads" -ge 1 ] && [ "$reloads" -le 5 ] || fail "$reloads reloads for one burst of 40 saves"
+	# Nothing lost: the pools are the last save's.
+	last=$(grep -E 'resource example.com/EDU: ' "$t/log" | tail -1)
+	case $last in *"no longer served"*) ;; *) fail "EDU after the burst: $last" ;; esac
+	alive
+	stop_daemon
+	[ "$rc" = 0 ] || fail "exit status $rc"
+	# That last policy has no mdev side (no layouts, no mediatedDeviceTypes): apply is
+	# skipped even without --no-apply; a policy with one applies.
+	MDEVD_GLOBAL=-v start_daemon --no-device-plugins
+	wait_log '^mdevd: ready'
+	wait_log 'reconcile 1 \(start\): .*apply skipped'
+	grep -q 'applied the policy' "$t/log" && fail "applied a policy without an mdev side"
 	stop_daemon
 	[ "$rc" = 0 ] || fail "exit status $rc"
 }
@@ -507,6 +551,7 @@ run_test t_garbage_policy_kept_running "a garbage or bad-key policy is rejected 
 run_test t_policy_misfit_kept_running "a policy that does not fit the node is rejected; daemon keeps running"
 run_test t_valid_edit_reloads "a valid edit reloads and changes the served pools; bursts coalesce"
 run_test t_configmap_swap "a ConfigMap-style ..data swap reloads"
+run_test t_policy_burst_coalesces "a burst of 40 saves: few reloads, the last save served; apply skipped without an mdev side"
 run_test t_resync_sees_change "the resync timer sees a change in the tree"
 run_test t_no_busy_loop "no busy loop while idle"
 run_test t_watchdog "WATCHDOG=1 at half WATCHDOG_USEC; not for another WATCHDOG_PID"

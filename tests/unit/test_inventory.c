@@ -154,6 +154,34 @@ static void test_all(void **state)
 	inventory_free(inv);
 }
 
+/* A refresh after an mdev change: types and mdevs read again, PCI functions deep-copied. */
+static void test_reusing_pci(void **state)
+{
+	struct inventory *prev = load(FIXTURES "/samples", INVENTORY_ALL, NULL);
+	_cleanup_close_ int fd = -1;
+	struct inventory *inv = NULL;
+	const struct pci_function *f;
+
+	assert_int_equal(sysfs_open_root(FIXTURES "/nvidia", &fd), 0);
+	/* Another tree on purpose: the mdev side comes from the tree, the PCI side from @prev. */
+	assert_int_equal(inventory_load_reusing_pci(fd, prev, NULL, NULL, &inv), 0);
+	assert_int_equal(inv->n_pci, prev->n_pci);
+	assert_true(inv->n_parents > 0);
+	assert_null(inventory_get_parent(inv, "mtty"));
+	/* Deep copies: the new snapshot outlives the old one (ASan catches a shared string). */
+	inventory_free(prev);
+	f = inventory_get_pci(inv, "0000:00:03.0");
+	assert_non_null(f);
+	assert_string_equal(f->driver, "vfio-pci");
+	assert_int_equal(f->iommu_group, 2);
+	inventory_free(inv);
+
+	/* No previous snapshot: no PCI functions. */
+	assert_int_equal(inventory_load_reusing_pci(fd, NULL, NULL, NULL, &inv), 0);
+	assert_int_equal(inv->n_pci, 0);
+	inventory_free(inv);
+}
+
 static void test_nvidia(void **state)
 {
 	struct reports reps = {0};
@@ -339,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_all),	      cmocka_unit_test(test_nvidia),
 		cmocka_unit_test(test_broken),	      cmocka_unit_test(test_empty_root),
 		cmocka_unit_test(test_vanished_type), cmocka_unit_test(test_uuid_and_bdf),
+		cmocka_unit_test(test_reusing_pci),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -175,6 +175,71 @@ static void classify_others(void **state)
 	assert_int_equal(ev.kind, UEVENT_IGNORE);
 }
 
+/*
+ * What one mdev create and one remove send on 6.1 (mtty, recorded in the test VM), in order:
+ * all of it refreshes only the mdevs, and only the last message of each ends the change.
+ */
+static void scope_and_end_of_change(void **state)
+{
+	static const char *const create[] = {
+		"add@/devices/virtual/mtty/mtty/" UUID "\0ACTION=add\0"
+		"DEVPATH=/devices/virtual/mtty/mtty/" UUID "\0SUBSYSTEM=mdev\0",
+		"add@/devices/virtual/vfio/6\0ACTION=add\0DEVPATH=/devices/virtual/vfio/6\0"
+		"SUBSYSTEM=vfio\0",
+		"add@/devices/virtual/mtty/mtty/" UUID "/vfio-dev/vfio1\0ACTION=add\0"
+		"DEVPATH=/devices/virtual/mtty/mtty/" UUID "/vfio-dev/vfio1\0SUBSYSTEM=vfio-dev\0",
+		"bind@/devices/virtual/mtty/mtty/" UUID "\0ACTION=bind\0"
+		"DEVPATH=/devices/virtual/mtty/mtty/" UUID "\0SUBSYSTEM=mdev\0DRIVER=mtty\0",
+	};
+	static const char *const remove[] = {
+		"remove@/devices/virtual/mtty/mtty/" UUID "/vfio-dev/vfio1\0ACTION=remove\0"
+		"DEVPATH=/devices/virtual/mtty/mtty/" UUID "/vfio-dev/vfio1\0SUBSYSTEM=vfio-dev\0",
+		"remove@/devices/virtual/vfio/6\0ACTION=remove\0DEVPATH=/devices/virtual/vfio/6\0"
+		"SUBSYSTEM=vfio\0",
+		"unbind@/devices/virtual/mtty/mtty/" UUID "\0ACTION=unbind\0"
+		"DEVPATH=/devices/virtual/mtty/mtty/" UUID "\0SUBSYSTEM=mdev\0",
+		"remove@/devices/virtual/mtty/mtty/" UUID "\0ACTION=remove\0"
+		"DEVPATH=/devices/virtual/mtty/mtty/" UUID "\0SUBSYSTEM=mdev\0",
+	};
+	static const char parent[] = "change@/devices/virtual/mtty/mtty\0ACTION=change\0"
+				     "DEVPATH=/devices/virtual/mtty/mtty\0SUBSYSTEM=mtty\0"
+				     "MDEV_STATE=registered\0";
+	static const char pci_bind[] = "bind@/devices/pci0000:00/0000:00:03.0\0ACTION=bind\0"
+				       "DEVPATH=/devices/pci0000:00/0000:00:03.0\0SUBSYSTEM=pci\0"
+				       "DRIVER=vfio-pci\0";
+	static const char veth[] = "add@/devices/virtual/net/veth1\0ACTION=add\0"
+				   "DEVPATH=/devices/virtual/net/veth1\0SUBSYSTEM=net\0";
+	static const char mtty_dev[] = "add@/devices/virtual/mtty/mtty\0ACTION=add\0"
+				       "DEVPATH=/devices/virtual/mtty/mtty\0SUBSYSTEM=mtty\0";
+	const char *const *seqs[] = {create, remove};
+	struct uevent ev;
+
+	for (size_t s = 0; s < ARRAY_SIZE(seqs); s++) {
+		for (size_t i = 0; i < 4; i++) {
+			const char *m = seqs[s][i];
+			size_t len = 0;
+
+			/* The literals hold NULs: the message ends at the first empty pair. */
+			while (m[len])
+				len += strlen(m + len) + 1;
+			assert_int_equal(uevent_parse(m, len, &ev), 0);
+			assert_int_equal(uevent_scope(&ev), UEVENT_SCOPE_MDEVS);
+			assert_int_equal(uevent_ends_change(&ev), i == 3);
+		}
+	}
+	assert_int_equal(uevent_parse(MSG(parent), &ev), 0);
+	assert_int_equal(uevent_scope(&ev), UEVENT_SCOPE_ALL);
+	assert_false(uevent_ends_change(&ev));
+	assert_int_equal(uevent_parse(MSG(pci_bind), &ev), 0);
+	assert_int_equal(uevent_scope(&ev), UEVENT_SCOPE_ALL);
+	assert_false(uevent_ends_change(&ev));
+	assert_int_equal(uevent_parse(MSG(mtty_dev), &ev), 0);
+	assert_int_equal(uevent_scope(&ev), UEVENT_SCOPE_ALL);
+	assert_int_equal(uevent_parse(MSG(veth), &ev), 0);
+	assert_int_equal(uevent_scope(&ev), UEVENT_SCOPE_NONE);
+	assert_false(uevent_ends_change(&ev));
+}
+
 static void parse_rejects(void **state)
 {
 	/* udev's re-broadcast on group 2: binary header, not ours. */
@@ -290,6 +355,7 @@ int main(void)
 		cmocka_unit_test(parse_parent_registered),
 		cmocka_unit_test(parse_pci),
 		cmocka_unit_test(classify_others),
+		cmocka_unit_test(scope_and_end_of_change),
 		cmocka_unit_test(parse_rejects),
 		cmocka_unit_test(parse_truncated_tail),
 		cmocka_unit_test(parse_unknown_action_and_long_name),

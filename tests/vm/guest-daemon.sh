@@ -375,8 +375,9 @@ t_dp_start() { # both plugins register; the first lists hold the mdevs and edu, 
 t_dp_mdev_add_remove() { # out-of-band mtty-2 create/remove: in and out of the list, timed
 	alive
 	kalive
-	local i u t0 t start
+	local i u t0 t start from
 	start=$(now_us)
+	from=$(($(wc -l <"$log") + 1))
 	: >"$work/add.ms"
 	: >"$work/remove.ms"
 	for ((i = 0; i < 20; i++)); do
@@ -401,6 +402,12 @@ t_dp_mdev_add_remove() { # out-of-band mtty-2 create/remove: in and out of the l
 	done
 	stats "uevent -> ListAndWatch list, out-of-band mdev create (TCG)" "$work/add.ms"
 	stats "uevent -> ListAndWatch list, out-of-band mdev remove (TCG)" "$work/remove.ms"
+	# What the daemon did for them (it runs with -v): uevents read, reconciles, their times.
+	tail -n +"$from" "$log" >"$work/loop.log"
+	say "# 20 creates + 20 removes: $(grep -c 'uevent: ' "$work/loop.log") uevents logged -> $(grep -Ec 'reconcile [0-9]+ \(' "$work/loop.log") reconciles"
+	sed -n 's/.*reconcile [0-9]* (uevent): \([0-9.]*\) ms.*/\1/p' "$work/loop.log" >"$work/reconcile.ms"
+	[ -s "$work/reconcile.ms" ] && stats "reconcile after uevents (TCG)" "$work/reconcile.ms"
+	grep -E 'reconcile [0-9]+ \(' "$work/loop.log" | head -3 | sed 's/^mdevd: /#   /'
 	sleep 0.3
 	[ "$(dp_last "$MTTY_RES" | xargs)" = "$(healthy_list mtty-2 | xargs)" ] ||
 		fail "MTTY list at the end: $(dp_last "$MTTY_RES" | xargs)"
