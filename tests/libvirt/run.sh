@@ -20,6 +20,7 @@ passed=0
 failed=0
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
+. tests/lib/golden.sh
 
 # case NAME RC ARGS...: stdout against golden/NAME.out, stderr against golden/NAME.err
 # (absent: must be empty), the exit status against RC.
@@ -31,31 +32,7 @@ case_() {
 	rc=$?
 	# libvirt's own words for an unreachable URI depend on the host (daemon or not).
 	sed -E 's/(cannot be reached: )[^;]*/\1<libvirt error>/' "$tmp/err.raw" >"$tmp/err"
-	if [ -n "$UPDATE" ]; then
-		cp "$tmp/out" "$GOLDEN/$name.out"
-		if [ -s "$tmp/err" ]; then cp "$tmp/err" "$GOLDEN/$name.err"; else rm -f "$GOLDEN/$name.err"; fi
-	fi
-	ok=1
-	if [ "$rc" -ne "$want_rc" ]; then
-		echo "FAIL $name: exit status $rc, want $want_rc"
-		ok=0
-	fi
-	if ! diff -u "$GOLDEN/$name.out" "$tmp/out" >"$tmp/diff" 2>&1; then
-		echo "FAIL $name: stdout differs from $GOLDEN/$name.out:"
-		head -40 "$tmp/diff"
-		ok=0
-	fi
-	if [ -f "$GOLDEN/$name.err" ]; then
-		if ! diff -u "$GOLDEN/$name.err" "$tmp/err" >"$tmp/diff" 2>&1; then
-			echo "FAIL $name: stderr differs from $GOLDEN/$name.err:"
-			head -40 "$tmp/diff"
-			ok=0
-		fi
-	elif [ -s "$tmp/err" ]; then
-		echo "FAIL $name: unexpected stderr:"
-		head -20 "$tmp/err"
-		ok=0
-	fi
+	golden_compare "$name" "$want_rc" "$rc"
 	check "$name" "$ok"
 }
 
