@@ -17,25 +17,12 @@ set -eu
 
 : "${MDEVD:?run me through tests/vm/run.sh}" "${REPO:?}" "${RESULTS:=/tmp}"
 . "$REPO/tests/vm/lib.sh"
+. "$REPO/tests/vm/testlib.sh"
 filter=${1:-.}
 work=$(mktemp -d)
 trap 'stop_libvirtd; rm -rf "$work"' EXIT
 
 n=0 passed=0 failed=0
-say() { printf '%s\n' "$*"; }
-md() {
-	rc=0
-	timeout 120 "$MDEVD" "$@" >"$work/out" 2>"$work/err" || rc=$?
-	say "\$ mdevd $* -> exit $rc"
-	sed 's/^/  out: /' "$work/out" | head -n 40
-	sed 's/^/  err: /' "$work/err" | head -n 20
-}
-fail() { say "FAIL: $*"; exit 1; }
-expect_rc() {
-	local w
-	for w in "$@"; do [ "$rc" = "$w" ] && return 0; done
-	fail "mdevd exited $rc, expected $*"
-}
 count() {
 	local a=(/sys/class/mdev_bus/"$1"/mdev_supported_types/"$2"/devices/*)
 	if [ -e "${a[0]}" ]; then echo ${#a[@]}; else echo 0; fi

@@ -9,6 +9,7 @@ set -eu
 
 : "${MDEVD:?run me through tests/vm/run.sh}" "${REPO:?}" "${RESULTS:=/tmp}"
 . "$REPO/tests/vm/lib.sh"
+. "$REPO/tests/vm/testlib.sh"
 POL=$REPO/tests/vm/policies
 filter=${1:-.}
 work=$(mktemp -d)
@@ -18,22 +19,6 @@ n=0 passed=0 failed=0
 failures=()
 
 # ------------------------------------------------------------------ helpers
-say() { printf '%s\n' "$*"; }
-# md ARGS... -> runs mdevd; stdout in $work/out, stderr in $work/err, status in $rc
-md() {
-	rc=0
-	timeout 120 "$MDEVD" "$@" >"$work/out" 2>"$work/err" || rc=$?
-	say "\$ mdevd $* -> exit $rc"
-	sed 's/^/  out: /' "$work/out" | head -n 40
-	sed 's/^/  err: /' "$work/err" | head -n 20
-}
-# Each test runs in a subshell: fail ends the test.
-fail() { say "FAIL: $*"; exit 1; }
-expect_rc() { # expect_rc WANT [WANT...]
-	local w
-	for w in "$@"; do [ "$rc" = "$w" ] && return 0; done
-	fail "mdevd exited $rc, expected $*"
-}
 jqo() { jq -r "$@" "$work/out"; } # jq on the last mdevd stdout
 # sysfs view of live mdevs: "uuid parent type group" sorted
 sys_mdevs() {
