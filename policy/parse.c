@@ -507,6 +507,26 @@ static int parse_mdev_device(struct parser *ps, const cJSON *obj, size_t idx)
 	return 0;
 }
 
+/* Call @fn on each element of the array @arr with its index, the path naming it. */
+static int parse_each(struct parser *ps, const cJSON *arr,
+		      int (*fn)(struct parser *ps, const cJSON *obj, size_t idx))
+{
+	const cJSON *it;
+	size_t i = 0;
+
+	cJSON_ArrayForEach(it, arr)
+	{
+		size_t saved = pol_path_push_index(&ps->path, i);
+		int r = fn(ps, it, i);
+
+		if (r < 0)
+			return r;
+		pol_path_pop(&ps->path, saved);
+		i++;
+	}
+	return 0;
+}
+
 static int parse_permitted(struct parser *ps, const cJSON *obj)
 {
 	static const struct key_spec specs[] = {
@@ -528,9 +548,6 @@ static int parse_permitted(struct parser *ps, const cJSON *obj)
 		return r;
 
 	if (v[0]) {
-		const cJSON *it;
-		size_t i = 0;
-
 		saved = pol_path_push_key(&ps->path, "pciHostDevices");
 		r = want_array(ps, v[0], &n);
 		if (r < 0)
@@ -539,22 +556,12 @@ static int parse_permitted(struct parser *ps, const cJSON *obj)
 		ps->pci_src = calloc(n ? n : 1, sizeof(*ps->pci_src));
 		if (!pol->pci_devices || !ps->pci_src)
 			return nomem(ps);
-		cJSON_ArrayForEach(it, v[0])
-		{
-			size_t s = pol_path_push_index(&ps->path, i);
-
-			r = parse_pci_device(ps, it, i);
-			if (r < 0)
-				return r;
-			pol_path_pop(&ps->path, s);
-			i++;
-		}
+		r = parse_each(ps, v[0], parse_pci_device);
+		if (r < 0)
+			return r;
 		pol_path_pop(&ps->path, saved);
 	}
 	if (v[1]) {
-		const cJSON *it;
-		size_t i = 0;
-
 		saved = pol_path_push_key(&ps->path, "mediatedDevices");
 		r = want_array(ps, v[1], &n);
 		if (r < 0)
@@ -563,16 +570,9 @@ static int parse_permitted(struct parser *ps, const cJSON *obj)
 		ps->mdev_src = calloc(n ? n : 1, sizeof(*ps->mdev_src));
 		if (!pol->mdev_devices || !ps->mdev_src)
 			return nomem(ps);
-		cJSON_ArrayForEach(it, v[1])
-		{
-			size_t s = pol_path_push_index(&ps->path, i);
-
-			r = parse_mdev_device(ps, it, i);
-			if (r < 0)
-				return r;
-			pol_path_pop(&ps->path, s);
-			i++;
-		}
+		r = parse_each(ps, v[1], parse_mdev_device);
+		if (r < 0)
+			return r;
 		pol_path_pop(&ps->path, saved);
 	}
 	/* USB host devices: known, not managed by mdevd. Only their shape is checked. */
