@@ -13,7 +13,7 @@ PKGS      := libpci libcjson uuid libprotobuf-c
 # Headers only: their adapters dlopen() them on first use (mdevd/dlopen.h), so that a
 # command like `mdevd types` does not pay for loading gRPC, libvirt and their hundred
 # dependencies at exec.
-DLOPEN_PKGS := grpc libvirt libxml-2.0 libsystemd
+DLOPEN_PKGS := grpc_unsecure libvirt libxml-2.0 libsystemd
 CC        ?= cc
 BUILD     ?= build/release
 SAN       ?=
@@ -44,7 +44,7 @@ MAIN_OBJ := $(BUILD)/mdevd/main.o
 BIN      := $(BUILD)/mdevd/mdevd
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps check check-kubelet check-leaks check-unit check-asan check-cli check-daemon check-hostdev \
+.PHONY: all deps check check-kubelet check-leaks check-unit check-asan check-cli check-daemon check-deploy check-hostdev \
         check-libvirt check-vm check-vm-libvirt demo bench format \
         format-check install clean fuzz vm-prepare bench-vm clean-vm
 
@@ -115,6 +115,11 @@ check-cli: mdevd/mdevd
 check-hostdev: mdevd/mdevd
 	@tests/hostdev/run.sh
 
+# deploy/ against the binary: the manifests' wiring and policies, the unit (verify,
+# exposure), the Containerfile's runtime-package step; ends "N passed, N failed".
+check-deploy: mdevd/mdevd
+	@tests/deploy/run.sh
+
 # `mdevd run` on fixture trees: readiness, reload, bad policies, sd_notify, shutdown.
 check-daemon: mdevd/mdevd
 	@tests/daemon/run.sh
@@ -141,6 +146,7 @@ check: deps
 	$(MAKE) check-kubelet
 	$(MAKE) check-leaks
 	$(MAKE) check-daemon
+	$(MAKE) check-deploy
 	$(MAKE) check-hostdev
 	$(MAKE) check-libvirt
 	$(MAKE) check-vm

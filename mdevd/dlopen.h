@@ -30,3 +30,14 @@ int dlopen_symbols(void **handle, const char *soname, ...);
 
 /* dlopen_error - the dynamic loader's last message for this thread, or "unknown error". */
 const char *dlopen_error(void);
+
+/*
+ * Every library mdevd loads at run time, by soname (the linked ones are in the ELF
+ * header, these are not). deploy/kubernetes/Containerfile reads these lines to install
+ * their packages in the image, so keep one per line in this form.
+ */
+#define SONAME_GPR	  "libgpr.so.29"	   /* libgrpc29 */
+#define SONAME_GRPC	  "libgrpc_unsecure.so.29" /* libgrpc29: gRPC core without TLS */
+#define SONAME_LIBSYSTEMD "libsystemd.so.0"	   /* libsystemd0 */
+#define SONAME_LIBVIRT	  "libvirt.so.0"	   /* libvirt0 */
+#define SONAME_LIBXML2	  "libxml2.so.2"	   /* libxml2 */

@@ -44,7 +44,7 @@ static void sym_load(void)
 {
 	void *dl;
 
-	sym_result = dlopen_symbols(&dl, "libxml2.so.2", DLSYM_ARG(sym, xmlBufferContent),
+	sym_result = dlopen_symbols(&dl, SONAME_LIBXML2, DLSYM_ARG(sym, xmlBufferContent),
 				    DLSYM_ARG(sym, xmlBufferCreate), DLSYM_ARG(sym, xmlBufferFree),
 				    DLSYM_ARG(sym, xmlBufferLength),
 				    DLSYM_ARG(sym, xmlDocGetRootElement),

@@ -25,7 +25,7 @@ static void sym_load(void)
 {
 	void *dl;
 
-	sym_result = dlopen_symbols(&dl, "libsystemd.so.0", DLSYM_ARG(sym, sd_notify),
+	sym_result = dlopen_symbols(&dl, SONAME_LIBSYSTEMD, DLSYM_ARG(sym, sd_notify),
 				    DLSYM_ARG(sym, sd_watchdog_enabled), NULL);
 }
 

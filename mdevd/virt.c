@@ -65,7 +65,7 @@ static void load_symbols(void)
 	void *handle;
 
 	sym_err = dlopen_symbols(
-		&handle, "libvirt.so.0", DLSYM_ARG(sym, virGetLastErrorMessage),
+		&handle, SONAME_LIBVIRT, DLSYM_ARG(sym, virGetLastErrorMessage),
 		DLSYM_ARG(sym, virGetLastErrorCode), DLSYM_ARG(sym, virSetErrorFunc),
 		DLSYM_ARG(sym, virConnectOpen), DLSYM_ARG(sym, virConnectOpenReadOnly),
 		DLSYM_ARG(sym, virConnectClose), DLSYM_ARG(sym, virDomainGetName),
@@ -80,7 +80,7 @@ static void load_symbols(void)
 		DLSYM_ARG(sym, virNodeDeviceIsPersistent), DLSYM_ARG(sym, virNodeDeviceUndefine),
 		NULL);
 	if (sym_err < 0)
-		snprintf(sym_errmsg, sizeof(sym_errmsg), "cannot load libvirt.so.0: %s",
+		snprintf(sym_errmsg, sizeof(sym_errmsg), "cannot load " SONAME_LIBVIRT ": %s",
 			 dlopen_error());
 }
 

@@ -40,7 +40,7 @@ static void sym_load(void)
 	void *dl;
 
 	sym_result = dlopen_symbols(
-		&dl, "libxml2.so.2", DLSYM_ARG(sym, xmlReadMemory), DLSYM_ARG(sym, xmlFreeDoc),
+		&dl, SONAME_LIBXML2, DLSYM_ARG(sym, xmlReadMemory), DLSYM_ARG(sym, xmlFreeDoc),
 		DLSYM_ARG(sym, xmlXPathNewContext), DLSYM_ARG(sym, xmlXPathFreeContext),
 		DLSYM_ARG(sym, xmlXPathEvalExpression), DLSYM_ARG(sym, xmlXPathFreeObject), NULL);
 }

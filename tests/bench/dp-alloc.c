@@ -20,7 +20,7 @@
  *
  * Built by tests/bench/dp-bench.sh:
  *   cc -O2 -Ibuild/release/gen tests/bench/dp-alloc.c build/release/gen/mdevd/deviceplugin.pb-c.c \
- *      $(pkg-config --cflags --libs grpc libprotobuf-c) -pthread
+ *      $(pkg-config --cflags --libs grpc_unsecure libprotobuf-c) -pthread
  */
 #include <errno.h>
 #include <pthread.h>

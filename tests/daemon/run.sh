@@ -509,41 +509,6 @@ t_kubelet_e2e() {
 		fail "kubelet end-to-end"
 }
 
-# The deploy examples stay valid: YAML parses, their policies pass `mdevd policy check`
-# against the nvidia fixture, and the systemd unit's exposure score is reported.
-t_deploy_examples() {
-	local k=$repo/deploy/kubernetes
-	if /usr/bin/python3 -c 'import yaml' 2>/dev/null; then
-		/usr/bin/python3 - "$k" "$work" <<'EOF' || fail "deploy/kubernetes YAML"
-import json, os, sys, yaml
-k, out = sys.argv[1], sys.argv[2]
-for name in sorted(os.listdir(k)):
-    if not name.endswith(".yaml"):
-        continue
-    docs = [d for d in yaml.safe_load_all(open(os.path.join(k, name))) if d]
-    for d in docs:
-        assert d.get("apiVersion") and d.get("kind"), (name, d)
-        if d["kind"] == "ConfigMap":
-            open(os.path.join(out, "configmap-policy.json"), "w").write(d["data"]["policy.json"])
-        if d["kind"] == "KubeVirt":
-            json.dump(d, open(os.path.join(out, "kubevirt-cr.json"), "w"))
-    print("# %s: %s" % (name, ", ".join(d["kind"] for d in docs)))
-EOF
-		for p in configmap-policy.json kubevirt-cr.json; do
-			"$MDEVD" --sysfs-root "$repo/tests/fixtures/nvidia" policy check "$work/$p" ||
-				fail "$p does not pass policy check on the nvidia fixture"
-		done
-	else
-		fail "python3-yaml is missing (scripts/deps.sh installs it): YAML not checked"
-	fi
-	command -v systemd-analyze >/dev/null ||
-		fail "systemd-analyze is missing (scripts/deps.sh installs systemd)"
-	score=$(systemd-analyze security --offline=yes "$repo/deploy/systemd/mdevd.service" 2>&1 |
-		sed -n 's/.*Overall exposure level for mdevd.service: \([0-9.]*\).*/\1/p')
-	[ -n "$score" ] || fail "systemd-analyze security gave no score"
-	say "# systemd-analyze security --offline=yes: exposure $score"
-}
-
 run_test t_start_ready_stop "starts, logs readiness, READY=1 + STATUS=, SIGTERM exits 0 quickly"
 run_test t_sigint "SIGINT is a clean shutdown too"
 run_test t_sighup_reload "SIGHUP reloads the policy (RELOADING=1, READY=1)"
@@ -560,7 +525,6 @@ run_test t_kubelet_restart "kubelet.sock re-created -> re-register within 1 s"
 run_test t_kubelet_dir_late "a device-plugin dir created after start is watched"
 run_test t_apply_failure_keeps_serving "apply failures are reported; the daemon keeps serving; reload applies again"
 run_test t_kubelet_e2e "device plugins: register, stream updates, policy drop, kubelet restart, shutdown"
-run_test t_deploy_examples "deploy examples: YAML parses, policies check, unit exposure reported"
 run_test t_status "mdevd status: pools, health, NUMA, unserved reasons, mdevs, pending (human, JSON)"
 
 say "$passed passed, $failed failed"
