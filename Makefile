@@ -44,8 +44,8 @@ MAIN_OBJ := $(BUILD)/mdevd/main.o
 BIN      := $(BUILD)/mdevd/mdevd
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps check check-kubelet check-leaks check-unit check-asan check-cli check-daemon check-deploy check-hostdev \
-        check-libvirt check-vm check-vm-libvirt demo bench format \
+.PHONY: all deps check check-kubelet check-leaks check-unit check-asan check-cli check-daemon \
+        check-deploy check-hostdev check-libvirt check-vm check-vm-libvirt demo bench format \
         format-check install clean fuzz vm-prepare bench-vm clean-vm
 
 all: mdevd/mdevd
@@ -171,6 +171,7 @@ bench: deps
 	$(MAKE) all
 	@tests/bench/run.sh
 	@tests/bench/guest.sh
+	@tests/bench/dp-bench.sh --doc
 
 # Coverage-guided fuzzing of the policy parser (libFuzzer, clang + libclang-rt-14-dev):
 # FUZZ_SECONDS of new inputs, seeded with the policy fixtures. Not part of `check`.

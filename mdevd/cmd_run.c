@@ -196,6 +196,24 @@ static const char *kind_str(enum resource_kind k)
 	return "?";
 }
 
+/*
+ * Where a pool's device sits, into @buf: "  parent P" for an mdev, with " (PF F)" when P is
+ * an SR-IOV VF; "  PF F" for a PCI function that is a VF; "" for any other PCI function.
+ */
+static void device_place(const struct resource_device *dev, char *buf, size_t size)
+{
+	const char *pf = resource_device_physfn(dev);
+
+	if (dev->parent && pf)
+		snprintf(buf, size, "  parent %s (PF %s)", dev->parent, pf);
+	else if (dev->parent)
+		snprintf(buf, size, "  parent %s", dev->parent);
+	else if (pf)
+		snprintf(buf, size, "  PF %s", pf);
+	else
+		buf[0] = '\0';
+}
+
 static void print_status_human(const struct status *st)
 {
 	const struct resource_set *set = st->set;
@@ -214,18 +232,20 @@ static void print_status_human(const struct status *st)
 		       healthy);
 		for (size_t j = 0; j < p->n_devices; j++) {
 			const struct resource_device *dev = &p->devices[j];
-			char numa[16] = "-", group[16] = "-";
+			char numa[16] = "-", group[16] = "-", place[2 * NAME_MAX + 32];
+			bool in_use =
+				dev->iommu_group >= 0 && inuse_has_group(&st->in, dev->iommu_group);
 
 			if (dev->numa_node >= 0)
 				snprintf(numa, sizeof(numa), "%d", dev->numa_node);
 			if (dev->iommu_group >= 0)
 				snprintf(group, sizeof(group), "%d", dev->iommu_group);
-			printf("  %-36s  %-9s  numa %-3s  group %-4s  parent %s%s\n", dev->id,
-			       dev->healthy ? "healthy" : "unhealthy", numa, group,
-			       dev->parent ? dev->parent : "-",
-			       dev->iommu_group >= 0 && inuse_has_group(&st->in, dev->iommu_group)
-				       ? "  (in use)"
-				       : "");
+			device_place(dev, place, sizeof(place));
+			/* The group column is padded only when something follows it. */
+			printf("  %-36s  %-9s  numa %-3s  group %-*s%s%s\n", dev->id,
+			       dev->healthy ? "healthy" : "unhealthy", numa,
+			       place[0] || in_use ? 4 : 0, group, place,
+			       in_use ? "  (in use)" : "");
 		}
 		for (size_t j = 0; j < p->n_unserved; j++)
 			printf("  %-36s  not served: %s\n", p->unserved[j].id,
@@ -272,6 +292,11 @@ static cJSON *int_or_null(int v)
 	return v >= 0 ? cJSON_CreateNumber(v) : cJSON_CreateNull();
 }
 
+static cJSON *str_or_null(const char *s)
+{
+	return s ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
 /* Add @item to @obj under @key; false (and @item freed) when either is NULL. */
 static bool add(cJSON *obj, const char *key, cJSON *item)
 {
@@ -307,8 +332,8 @@ static cJSON *pool_json(const struct status *st, const struct resource_pool *p)
 		    !add(d, "health", cJSON_CreateString(dev->healthy ? "Healthy" : "Unhealthy")) ||
 		    !add(d, "numa_node", int_or_null(dev->numa_node)) ||
 		    !add(d, "iommu_group", int_or_null(dev->iommu_group)) ||
-		    !add(d, "parent",
-			 dev->parent ? cJSON_CreateString(dev->parent) : cJSON_CreateNull()) ||
+		    !add(d, "parent", str_or_null(dev->parent)) ||
+		    !add(d, "physfn", str_or_null(resource_device_physfn(dev))) ||
 		    !add(d, "in_use",
 			 cJSON_CreateBool(dev->iommu_group >= 0 &&
 					  inuse_has_group(&st->in, dev->iommu_group))))

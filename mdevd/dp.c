@@ -35,7 +35,7 @@ struct dp_device {
 	char id[MDEVD_UUID_STR_LEN];
 	int iommu_group;
 	int numa_node;
-	char *parent; /* owned */
+	char *card; /* resource_device.card: what GetPreferredAllocation groups by (owned) */
 	bool healthy;
 	char *why; /* why an unhealthy device is kept listed (owned; NULL: not kept, see below) */
 	char vfio_dev[VFIO_DEV_MAX]; /* "vfio3" when the device has an iommufd cdev, else "" */
@@ -59,7 +59,7 @@ struct dp_plugin {
 static void devices_free(struct dp_device *devs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		free(devs[i].parent);
+		free(devs[i].card);
 		free(devs[i].why);
 	}
 	free(devs);
@@ -256,8 +256,8 @@ int dp_plugin_set_pool(struct dp_plugin *p, const struct resource_pool *pool, in
 		d->iommu_group = rd->iommu_group;
 		d->numa_node = rd->numa_node;
 		d->healthy = rd->healthy;
-		d->parent = strdup(rd->parent ? rd->parent : "");
-		if (!d->parent) {
+		d->card = strdup(rd->card ? rd->card : "");
+		if (!d->card) {
 			devices_free(devs, n);
 			return -ENOMEM;
 		}
@@ -282,9 +282,9 @@ int dp_plugin_set_pool(struct dp_plugin *p, const struct resource_pool *pool, in
 				continue;
 			devs[n] = *old;
 			devs[n].healthy = false;
-			devs[n].parent = strdup(old->parent);
+			devs[n].card = strdup(old->card);
 			devs[n].why = strdup(why);
-			if (!devs[n].parent || !devs[n].why) {
+			if (!devs[n].card || !devs[n].why) {
 				pthread_mutex_unlock(&p->lock);
 				devices_free(devs, n + 1);
 				return -ENOMEM;
@@ -630,9 +630,9 @@ static void allocate(struct dp_plugin *p, struct dp_reply *reply, const uint8_t 
 struct cand {
 	const char *id;
 	const struct dp_device *d; /* NULL: unknown to the plugin */
-	size_t parent_count;	   /* candidates on the same parent */
+	size_t card_count;	   /* candidates on the same card */
 	bool numa_match;
-	bool must_parent; /* a must-include device shares its parent */
+	bool must_card; /* a must-include device is on its card */
 };
 
 static int cmp_cand(const void *a, const void *b)
@@ -646,11 +646,11 @@ static int cmp_cand(const void *a, const void *b)
 		return strcmp(x->id, y->id);
 	if (x->numa_match != y->numa_match)
 		return x->numa_match ? -1 : 1;
-	if (x->must_parent != y->must_parent)
-		return x->must_parent ? -1 : 1;
-	if (x->parent_count != y->parent_count)
-		return x->parent_count > y->parent_count ? -1 : 1;
-	c = strcmp(x->d->parent, y->d->parent);
+	if (x->must_card != y->must_card)
+		return x->must_card ? -1 : 1;
+	if (x->card_count != y->card_count)
+		return x->card_count > y->card_count ? -1 : 1;
+	c = strcmp(x->d->card, y->d->card);
 	return c ? c : strcmp(x->id, y->id);
 }
 
@@ -750,13 +750,13 @@ static int prefer_one(const struct dp_plugin *p,
 		if (!c[i].d)
 			continue;
 		c[i].numa_match = numa < 0 || c[i].d->numa_node == numa;
-		for (size_t j = 0; j < n_out && !c[i].must_parent; j++) {
+		for (size_t j = 0; j < n_out && !c[i].must_card; j++) {
 			const struct dp_device *m = find_device(p->devices, p->n_devices, out[j]);
 
-			c[i].must_parent = m && streq(m->parent, c[i].d->parent);
+			c[i].must_card = m && streq(m->card, c[i].d->card);
 		}
 		for (size_t j = 0; j < n_c; j++)
-			c[i].parent_count += c[j].d && streq(c[j].d->parent, c[i].d->parent);
+			c[i].card_count += c[j].d && streq(c[j].d->card, c[i].d->card);
 	}
 	qsort(c, n_c, sizeof(*c), cmp_cand);
 	for (size_t i = 0; i < n_c && need; i++, need--)

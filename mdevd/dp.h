@@ -46,9 +46,10 @@
  *     available healthy IDs, those on the target NUMA node first (the node most of the
  *     must-include devices are on; without any, the node with the fewest available devices
  *     that still has enough for the request, else the one with the most), then those on a
- *     parent / PF that a must-include device sits on, then packed onto the fewest parents
- *     (parents with more available devices first), ties broken by parent name, then ID.
- *     IDs the plugin does not know come last;
+ *     card that a must-include device sits on, then packed onto the fewest cards (cards
+ *     with more available devices first), ties broken by card name, then ID. A card is
+ *     resource_device.card: the PF of an SR-IOV VF parent or function, else the mdev's
+ *     parent or the PCI function itself. IDs the plugin does not know come last;
  *   - a malformed request message: INVALID_ARGUMENT; the plugin keeps serving;
  *   - shutdown, and a pool that disappears: every ListAndWatch stream gets an empty list
  *     and ends with OK, then the socket is removed.

@@ -175,7 +175,8 @@ static int build_mdev(const struct inventory *inv, const struct pol_mdev_device 
 			continue;
 		snprintf(d.id, sizeof(d.id), "%s", m->uuid);
 		d.numa_node = parent->numa_node;
-		d.parent = parent->physfn ? parent->physfn : parent->name;
+		d.parent = parent->name;
+		d.card = parent->physfn ? parent->physfn : parent->name;
 		d.healthy = m->iommu_group >= 0;
 		r = offer(set, p, RESOURCE_MDEV, &d);
 		if (r < 0)
@@ -214,7 +215,7 @@ static int build_pci(const struct inventory *inv, const struct pol_pci_device *s
 		}
 		snprintf(d.id, sizeof(d.id), "%s", f->address);
 		d.numa_node = f->numa_node;
-		d.parent = f->physfn ? f->physfn : f->address;
+		d.card = f->physfn ? f->physfn : f->address;
 		d.healthy = f->iommu_group >= 0;
 		r = offer(set, p, RESOURCE_PCI, &d);
 		if (r < 0)
@@ -278,6 +279,14 @@ const struct resource_pool *resource_get_pool(const struct resource_set *set, co
 		if (streq(set->pools[i].name, name))
 			return &set->pools[i];
 	return NULL;
+}
+
+const char *resource_device_physfn(const struct resource_device *d)
+{
+	/* The card is the PF exactly when the parent (mdev) or the function (PCI) is a VF. */
+	const char *self = d->parent ? d->parent : d->id;
+
+	return d->card && !streq(d->card, self) ? d->card : NULL;
 }
 
 int resource_env_name(enum resource_kind kind, const char *resource_name, char *buf, size_t size)

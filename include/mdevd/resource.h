@@ -31,12 +31,23 @@ struct resource_device {
 	int iommu_group;	     /* -1 when none: then the device is not healthy */
 	int numa_node;		     /* -1 when unknown: topology left out */
 	/*
-	 * Where the device sits, for GetPreferredAllocation's "same parent" rule (borrowed from
-	 * the inventory): an mdev's parent name, or the parent's PF address when the parent is
-	 * an SR-IOV VF (NVIDIA Ampere+: one vGPU per VF, so the PF is the shared card); a PCI
-	 * function's PF address when it is a VF, else its own address.
+	 * The mdev's parent device (DESIGN.md "parent device": the device offering the mdev
+	 * type), a PCI address or a virtual parent's name ("mtty"); NULL for a PCI function.
+	 * Borrowed from the inventory.
 	 */
 	const char *parent;
+	/*
+	 * The card the device sits on: the unit GetPreferredAllocation groups devices by ("on a
+	 * card a must-include device sits on", "packed onto the fewest cards"). DESIGN.md: group
+	 * parents by their PF. Never NULL; borrowed from the inventory. Exactly:
+	 *   - an mdev: its parent's PF address (the parent's physfn link) when the parent is an
+	 *     SR-IOV VF (NVIDIA Ampere+: one vGPU per VF, the PF is the GPU they share), else
+	 *     the parent itself;
+	 *   - a PCI function: its PF address when it is a VF, else its own address.
+	 * So it differs from @parent (mdev) or @id (PCI) exactly when that is a VF, and is then
+	 * its PF (resource_device_physfn()).
+	 */
+	const char *card;
 	bool healthy; /* false when the device has no IOMMU group (it cannot be assigned) */
 };
 
@@ -85,6 +96,13 @@ DEFINE_CLEANUP(struct resource_set, resource_set_free) /* resource_set_freep() f
 
 /* resource_get_pool - the pool named @name, or NULL (borrowed). */
 const struct resource_pool *resource_get_pool(const struct resource_set *set, const char *name);
+
+/*
+ * resource_device_physfn - the PF address behind @d: for an mdev (@parent set) whose parent
+ * is an SR-IOV VF, that VF's PF; for a PCI function (@parent NULL) that is a VF, its PF.
+ * Returns it (borrowed, as @d's strings), or NULL when there is no VF.
+ */
+const char *resource_device_physfn(const struct resource_device *d);
 
 /*
  * resource_env_name - the KubeVirt env var for a pool's Allocate response:

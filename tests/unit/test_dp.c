@@ -25,14 +25,23 @@
 #define NV     "nvidia.com/GRID_T4-1Q"
 #define NV_ENV "MDEV_PCI_RESOURCE_NVIDIA_COM_GRID_T4-1Q"
 
-/* Two PFs on NUMA node 0 (3b: A1, A2; 3c: C1), one on node 1 (af: B1..B3). */
+/*
+ * One vGPU per VF (NVIDIA Ampere+), VFs of two PFs on NUMA node 0 (3b: A1, A2; 3c: C1) and
+ * of one on node 1 (af: B1..B3): each mdev has its own parent, the PF is the card.
+ */
+#define NV_DEVICE(id_, group, node, vf, pf)                                                        \
+	{                                                                                          \
+		.id = id_, .iommu_group = group, .numa_node = node, .parent = vf, .card = pf,      \
+		.healthy = true                                                                    \
+	}
+
 static struct resource_device nv_devices[] = {
-	{.id = A1, .iommu_group = 41, .numa_node = 0, .parent = "0000:3b:00.0", .healthy = true},
-	{.id = A2, .iommu_group = 42, .numa_node = 0, .parent = "0000:3b:00.0", .healthy = true},
-	{.id = B1, .iommu_group = 51, .numa_node = 1, .parent = "0000:af:00.0", .healthy = true},
-	{.id = B2, .iommu_group = 52, .numa_node = 1, .parent = "0000:af:00.0", .healthy = true},
-	{.id = B3, .iommu_group = 53, .numa_node = 1, .parent = "0000:af:00.0", .healthy = true},
-	{.id = C1, .iommu_group = 45, .numa_node = 0, .parent = "0000:3c:00.0", .healthy = true},
+	NV_DEVICE(A1, 41, 0, "0000:3b:00.4", "0000:3b:00.0"),
+	NV_DEVICE(A2, 42, 0, "0000:3b:00.5", "0000:3b:00.0"),
+	NV_DEVICE(B1, 51, 1, "0000:af:00.4", "0000:af:00.0"),
+	NV_DEVICE(B2, 52, 1, "0000:af:00.5", "0000:af:00.0"),
+	NV_DEVICE(B3, 53, 1, "0000:af:00.6", "0000:af:00.0"),
+	NV_DEVICE(C1, 45, 0, "0000:3c:00.4", "0000:3c:00.0"),
 };
 
 static const struct resource_pool nv_pool = {
@@ -172,9 +181,9 @@ static void test_list(void **state)
 		{.id = "0000:00:03.0",
 		 .iommu_group = 2,
 		 .numa_node = -1,
-		 .parent = "x",
+		 .card = "x",
 		 .healthy = true},
-		{.id = "0000:00:04.0", .iommu_group = -1, .numa_node = 1, .parent = "y"},
+		{.id = "0000:00:04.0", .iommu_group = -1, .numa_node = 1, .card = "y"},
 	};
 	struct resource_pool pool = {
 		.name = "example.com/edu", .kind = RESOURCE_PCI, .devices = devs, .n_devices = 2};
@@ -324,12 +333,12 @@ static void test_unserved_kept_unhealthy(void **state)
 		{.id = "0000:00:03.0",
 		 .iommu_group = 2,
 		 .numa_node = 1,
-		 .parent = "0000:00:03.0",
+		 .card = "0000:00:03.0",
 		 .healthy = true},
 		{.id = "0000:00:04.0",
 		 .iommu_group = 3,
 		 .numa_node = -1,
-		 .parent = "0000:00:04.0",
+		 .card = "0000:00:04.0",
 		 .healthy = true},
 	};
 	struct resource_unserved unbound[] = {
@@ -442,17 +451,17 @@ static void test_allocate_iommufd(void **state)
 		{.id = "0000:00:03.0",
 		 .iommu_group = 2,
 		 .numa_node = -1,
-		 .parent = "a",
+		 .card = "a",
 		 .healthy = true},
 		{.id = "0000:00:04.0",
 		 .iommu_group = 3,
 		 .numa_node = -1,
-		 .parent = "b",
+		 .card = "b",
 		 .healthy = true},
 		{.id = "0000:00:04.1",
 		 .iommu_group = 3,
 		 .numa_node = -1,
-		 .parent = "b",
+		 .card = "b",
 		 .healthy = true},
 	};
 	struct resource_pool pool = {
@@ -543,7 +552,7 @@ static void test_preferred(void **state)
 		int size;
 		const char *want[7];
 	} cases[] = {
-		/* Node 0 and node 1 both have 3: the lower node; then the fuller parent. */
+		/* Node 0 and node 1 both have 3: the lower node; then the fuller card. */
 		{{}, 1, {A1}},
 		{{}, 2, {A1, A2}},
 		{{}, 3, {A1, A2, C1}},
@@ -553,7 +562,7 @@ static void test_preferred(void **state)
 		{{}, 9, {A1, A2, C1, B1, B2, B3}}, /* more than available: all of them */
 		{{B2}, 1, {B2}},
 		{{B2}, 2, {B2, B1}}, /* the must-include's node and PF */
-		{{C1}, 2, {C1, A1}}, /* C1's PF has no other: fewest parents on the node */
+		{{C1}, 2, {C1, A1}}, /* C1's PF has no other: fewest cards on the node */
 		{{B3, A2}, 3, {B3, A2, A1}},
 		{{B3, B1}, 1, {B3, B1}}, /* must-include beyond the size: all of them */
 		{{B3, B3}, 2, {B3, B1}}, /* duplicates dropped */
@@ -591,6 +600,30 @@ static void test_preferred(void **state)
 	dp_plugin_free(p);
 }
 
+/*
+ * Preference goes by card, not by parent: VFs of one PF are different parents on one card.
+ * Grouped by parent, B1 (0000:3b:00.4 sorts first) would win both requests.
+ */
+static void test_preferred_by_card(void **state)
+{
+	struct resource_device devs[] = {
+		NV_DEVICE(A1, 41, 0, "0000:af:00.4", "0000:af:00.0"),
+		NV_DEVICE(A2, 42, 0, "0000:af:00.5", "0000:af:00.0"),
+		NV_DEVICE(B1, 51, 0, "0000:3b:00.4", "0000:3b:00.0"),
+	};
+	struct resource_pool pool = {
+		.name = NV, .kind = RESOURCE_MDEV, .devices = devs, .n_devices = ARRAY_SIZE(devs)};
+	struct dp_plugin *p = dp_plugin_new(NV, RESOURCE_MDEV);
+	const char *avail[] = {B1, A2, A1}, *must[] = {A1};
+	static const char *const same_card[] = {A1, A2, NULL}, *const fullest[] = {A1, NULL};
+
+	assert_non_null(p);
+	assert_int_equal(dp_plugin_set_pool(p, &pool, -1, false), 1);
+	check_preferred(p, avail, 3, must, 1, 2, same_card); /* the must-include's card */
+	check_preferred(p, avail, 3, NULL, 0, 1, fullest);   /* the card with the most */
+	dp_plugin_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -604,6 +637,7 @@ int main(void)
 		cmocka_unit_test(test_unserved_mdev),
 		cmocka_unit_test(test_allocate_iommufd),
 		cmocka_unit_test(test_preferred),
+		cmocka_unit_test(test_preferred_by_card),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

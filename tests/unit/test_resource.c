@@ -183,23 +183,30 @@ static void test_mdev_name_selector(void **state)
 	assert_non_null(p);
 	assert_int_equal(p->kind, RESOURCE_MDEV);
 	assert_int_equal(p->n_devices, 2);
-	/* Sorted by id; the parent is the VF's PF; NUMA from the parent. */
+	/* Sorted by id; the parent is the VF, the card its PF; NUMA from the parent. */
 	assert_string_equal(p->devices[0].id, "11111111-0000-4000-8000-000000000001");
-	assert_string_equal(p->devices[0].parent, "0000:3b:00.0");
+	assert_string_equal(p->devices[0].parent, "0000:3b:00.5");
+	assert_string_equal(p->devices[0].card, "0000:3b:00.0");
+	assert_string_equal(resource_device_physfn(&p->devices[0]), "0000:3b:00.0");
 	assert_int_equal(p->devices[0].iommu_group, 42);
 	assert_int_equal(p->devices[0].numa_node, 0);
 	assert_true(p->devices[0].healthy);
 	assert_string_equal(p->devices[1].id, "22222222-0000-4000-8000-000000000002");
+	assert_string_equal(p->devices[1].parent, "0000:3b:00.4");
+	assert_string_equal(p->devices[1].card, "0000:3b:00.0"); /* the same card */
 
 	p = resource_get_pool(set, "nvidia.com/GRID_T4-2Q");
 	assert_int_equal(p->n_devices, 1);
 	assert_int_equal(p->devices[0].numa_node, 1);
-	assert_string_equal(p->devices[0].parent, "0000:af:00.0");
+	assert_string_equal(p->devices[0].parent, "0000:af:00.4");
+	assert_string_equal(p->devices[0].card, "0000:af:00.0");
 
 	p = resource_get_pool(set, "example.com/mtty4");
 	assert_int_equal(p->n_devices, 1);
 	assert_string_equal(p->devices[0].id, "55555555-0000-4000-8000-000000000005");
 	assert_string_equal(p->devices[0].parent, "mtty");
+	assert_string_equal(p->devices[0].card, "mtty"); /* not a VF: the parent itself */
+	assert_null(resource_device_physfn(&p->devices[0]));
 	assert_int_equal(p->devices[0].numa_node, -1);
 
 	/* No IOMMU group: listed, but unhealthy. The mdev of a vanished parent is skipped. */
@@ -228,7 +235,9 @@ static void test_pci_selector(void **state)
 	assert_true(p->external_resource_provider);
 	assert_int_equal(p->n_devices, 1);
 	assert_string_equal(p->devices[0].id, "0000:00:03.0");
-	assert_string_equal(p->devices[0].parent, "0000:00:03.0");
+	assert_null(p->devices[0].parent); /* PCI functions have no parent */
+	assert_string_equal(p->devices[0].card, "0000:00:03.0");
+	assert_null(resource_device_physfn(&p->devices[0]));
 	assert_int_equal(p->devices[0].iommu_group, 2);
 	assert_int_equal(p->n_unserved, 2);
 	assert_string_equal(p->unserved[0].id, "0000:00:04.0");
@@ -240,9 +249,12 @@ static void test_pci_selector(void **state)
 	assert_false(p->external_resource_provider);
 	assert_int_equal(p->n_devices, 2);
 	assert_string_equal(p->devices[0].id, "0000:3b:00.0");
-	assert_string_equal(p->devices[0].parent, "0000:3b:00.0");
+	assert_string_equal(p->devices[0].card, "0000:3b:00.0");
+	assert_null(resource_device_physfn(&p->devices[0]));
 	assert_string_equal(p->devices[1].id, "0000:3b:00.2");
-	assert_string_equal(p->devices[1].parent, "0000:3b:00.0"); /* a VF: its PF */
+	assert_null(p->devices[1].parent);
+	assert_string_equal(p->devices[1].card, "0000:3b:00.0"); /* a VF: its PF */
+	assert_string_equal(resource_device_physfn(&p->devices[1]), "0000:3b:00.0");
 	assert_int_equal(p->devices[1].numa_node, 0);
 	resource_set_free(set);
 }
@@ -305,7 +317,8 @@ static void test_nvidia_fixture(void **state)
 	assert_non_null(p);
 	assert_int_equal(p->n_devices, 1);
 	assert_string_equal(p->devices[0].id, "6c1a7b2e-4a1e-4b8f-9d2c-1f0e3d2c1b0a");
-	assert_string_equal(p->devices[0].parent, "0000:3b:00.0");
+	assert_string_equal(p->devices[0].parent, "0000:3b:00.4"); /* the VF */
+	assert_string_equal(p->devices[0].card, "0000:3b:00.0");   /* its PF */
 	assert_int_equal(p->devices[0].iommu_group, 41);
 	assert_int_equal(p->devices[0].numa_node, 0);
 
