@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "cli_common.h"
+#include "dlopen.h"
 #include "inuse.h"
 #include "log.h"
 #include "mdevd/hostdev.h"
@@ -97,6 +98,20 @@ static int print_xml(const char *xml)
 	return EXIT_OK;
 }
 
+/*
+ * "KIND NAME: cannot build WHAT", with the reason; when libxml2 cannot be loaded (hostdev.h:
+ * -EOPNOTSUPP / -ENXIO) the reason names the library, its package and the loader's words.
+ */
+static void build_failed(int r, const char *kind, const char *name, const char *what)
+{
+	if (r == -EOPNOTSUPP || r == -ENXIO)
+		log_warnx("%s %s: cannot build %s: cannot load libxml2 (" SONAME_LIBXML2
+			  ", package libxml2): %s",
+			  kind, name, what, dlopen_error());
+	else
+		log_warn(r, "%s %s: cannot build %s", kind, name, what);
+}
+
 static void display_note(const struct hostdev_options *opts)
 {
 	if (opts->display)
@@ -163,7 +178,7 @@ static int hostdev_mdev(const struct cli_globals *g, const char *uuid,
 		return EXIT_USAGE;
 	r = hostdev_mdev_xml(m, device_api, opts, &xml);
 	if (r < 0) {
-		log_warn(r, "mdev %s: cannot build its <hostdev>", uuid);
+		build_failed(r, "mdev", uuid, "its <hostdev>");
 		return EXIT_ERROR;
 	}
 	display_note(opts);
@@ -186,7 +201,7 @@ static int hostdev_pci(const struct cli_globals *g, const char *address)
 	}
 	r = hostdev_pci_xml(fn, &xml);
 	if (r < 0) {
-		log_warn(r, "PCI function %s: cannot build its <hostdev>", address);
+		build_failed(r, "PCI function", address, "its <hostdev>");
 		return EXIT_ERROR;
 	}
 	return print_xml(xml);
@@ -363,7 +378,7 @@ static int hostdev_resource(const struct cli_globals *g, const char *policy_path
 	}
 	r = hostdev_devices_xml(devs, n, opts, &xml);
 	if (r < 0) {
-		log_warn(r, "%s: cannot build the <hostdev> elements", name);
+		build_failed(r, "resource", name, "the <hostdev> elements");
 		return EXIT_ERROR;
 	}
 	display_note(opts);
