@@ -17,8 +17,6 @@ Ends with "N passed, N failed"; exit status 1 when a test failed.
 """
 import os
 import sys
-import time
-import traceback
 
 import kubelet_test as kt
 
@@ -41,19 +39,7 @@ SERVING = "device plugin %s: serving 6 devices on %s"
 
 def main():
     wrapper = os.path.abspath(sys.argv[1])
-    passed = failed = 0
-
-    def run(name, fn, *a):
-        nonlocal passed, failed
-        t0 = time.monotonic()
-        try:
-            fn(*a)
-            passed += 1
-            print("ok   image: %s (%.2f s)" % (name, time.monotonic() - t0))
-        except Exception:
-            failed += 1
-            print("FAIL image: %s" % name)
-            traceback.print_exc(file=sys.stdout)
+    r = kt.Runner("image: ")
 
     def serving_logged(e):
         with open(e.log) as f:
@@ -65,21 +51,13 @@ def main():
     try:
         e.start_kubelet()
         e.start()
-        for name, fn in TESTS:
-            if e.proc.poll() is not None and fn is not kt.test_shutdown:
-                failed += 1
-                print("FAIL image: %s: the container is not running (exit %s)" %
-                      (name, e.proc.returncode))
-                continue
-            run(name, fn, e)
-        run("the daemon logs what it serves", serving_logged, e)
-    finally:
-        if failed:
-            with open(e.log) as f:
-                print("---- mdevd log (tail)\n" + f.read()[-3000:])
+    except Exception:
         e.cleanup()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+        raise
+    # The log check runs last (mdevd stopped by then), before run_all cleans up.
+    r.run_all(e, TESTS + [("the daemon logs what it serves", serving_logged)],
+              (kt.test_shutdown, serving_logged))
+    return r.summary()
 
 
 if __name__ == "__main__":

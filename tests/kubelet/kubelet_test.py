@@ -612,56 +612,77 @@ def test_absent_kubelet(mdevd, valgrind):
         e.cleanup()
 
 
+class Runner:
+    """Runs named tests against an Env: "ok NAME (T s)" or "FAIL NAME" and the traceback;
+    counts them. @prefix goes before each name (tests/deploy/image_kubelet.py: "image: ")."""
+
+    def __init__(self, prefix=""):
+        self.prefix = prefix
+        self.passed = self.failed = 0
+
+    def run(self, name, fn, *a):
+        t0 = time.monotonic()
+        try:
+            fn(*a)
+            self.passed += 1
+            print("ok   %s%s (%.2f s)" % (self.prefix, name, time.monotonic() - t0))
+        except Exception:
+            self.failed += 1
+            print("FAIL %s%s" % (self.prefix, name))
+            traceback.print_exc(file=sys.stdout)
+
+    def run_all(self, e, tests, stopped_ok):
+        """@tests against the running @e, in order; a test that finds mdevd gone fails,
+        unless it is in @stopped_ok (the shutdown test, and what looks only at the log
+        after it). Prints mdevd's log tail when any failed; cleans @e up."""
+        try:
+            for name, fn in tests:
+                if e.proc.poll() is not None and fn not in stopped_ok:
+                    self.failed += 1
+                    print("FAIL %s%s: mdevd is not running (exit %s)" %
+                          (self.prefix, name, e.proc.returncode))
+                    continue
+                self.run(name, fn, e)
+        finally:
+            if self.failed:
+                with open(e.log) as f:
+                    print("---- mdevd log (tail)\n" + f.read()[-3000:])
+            e.cleanup()
+
+    def summary(self):
+        print("%d passed, %d failed" % (self.passed, self.failed))
+        return 1 if self.failed else 0
+
+
 def main():
     args = sys.argv[1:]
     valgrind = "--valgrind" in args
     args = [a for a in args if a != "--valgrind"]
     mdevd = os.path.abspath(args[0] if args else os.path.join(ROOT, "mdevd/mdevd"))
-    passed = failed = 0
-
-    def run(name, fn, *a):
-        nonlocal passed, failed
-        t0 = time.monotonic()
-        try:
-            fn(*a)
-            passed += 1
-            print("ok   %s (%.2f s)" % (name, time.monotonic() - t0))
-        except Exception:
-            failed += 1
-            print("FAIL %s" % name)
-            traceback.print_exc(file=sys.stdout)
-
+    r = Runner()
     e = Env(mdevd, valgrind)
     try:
         e.start_kubelet()
         e.start()
-        for name, fn in [
-            ("registration", test_registration),
-            ("options", test_options),
-            ("list contents", test_list_contents),
-            ("allocate", test_allocate),
-            ("errors and malformed protobuf", test_errors),
-            ("preferred allocation", test_preferred),
-            ("list updates", test_updates),
-            ("clients vanishing mid-stream", test_vanishing_clients),
-            ("1000 concurrent Allocate", test_concurrent_allocate),
-            ("no fd leak", test_no_fd_leak),
-            ("kubelet restart", test_kubelet_restart),
-            ("shutdown sends an empty list", test_shutdown),
-        ]:
-            if e.proc.poll() is not None and fn is not test_shutdown:
-                failed += 1
-                print("FAIL %s: mdevd is not running (exit %s)" % (name, e.proc.returncode))
-                continue
-            run(name, fn, e)
-    finally:
-        if failed:
-            with open(e.log) as f:
-                print("---- mdevd log (tail)\n" + f.read()[-3000:])
+    except Exception:
         e.cleanup()
-    run("kubelet absent at start", test_absent_kubelet, mdevd, valgrind)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+        raise
+    r.run_all(e, [
+        ("registration", test_registration),
+        ("options", test_options),
+        ("list contents", test_list_contents),
+        ("allocate", test_allocate),
+        ("errors and malformed protobuf", test_errors),
+        ("preferred allocation", test_preferred),
+        ("list updates", test_updates),
+        ("clients vanishing mid-stream", test_vanishing_clients),
+        ("1000 concurrent Allocate", test_concurrent_allocate),
+        ("no fd leak", test_no_fd_leak),
+        ("kubelet restart", test_kubelet_restart),
+        ("shutdown sends an empty list", test_shutdown),
+    ], (test_shutdown,))
+    r.run("kubelet absent at start", test_absent_kubelet, mdevd, valgrind)
+    return r.summary()
 
 
 if __name__ == "__main__":
