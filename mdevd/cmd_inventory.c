@@ -84,7 +84,7 @@ static const struct inv_cmd cmd_list_def = {
 
 static const struct inv_cmd cmd_pci_def = {
 	.name = "pci",
-	.what = INVENTORY_PCI,
+	.what = INVENTORY_PCI | INVENTORY_PCI_NAMES,
 	.has_vendor = true,
 	.help = "Usage: mdevd [--sysfs-root DIR] pci [--vendor VVVV[:DDDD]] [-o human|json]\n"
 		"\n"

@@ -38,7 +38,8 @@ int inventory_load(int sysfs_fd, const char *sysfs_path, unsigned int what,
 			return r == -ENOMEM ? r : -EIO;
 	}
 	if (what & INVENTORY_PCI) {
-		r = pcidev_scan(sysfs_fd, sysfs_path, report, userdata, &inv->pci, &inv->n_pci);
+		r = pcidev_scan(sysfs_fd, sysfs_path, what & INVENTORY_PCI_NAMES, report, userdata,
+				&inv->pci, &inv->n_pci);
 		if (r < 0)
 			return r == -ENOMEM ? r : -EIO;
 	}

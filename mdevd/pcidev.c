@@ -135,6 +135,7 @@ void pcidev_functions_free(struct pci_function *fns, size_t n)
 
 struct scan {
 	int sysfs_fd;
+	bool names; /* look up names in pci.ids */
 	inventory_report_fn report;
 	void *userdata;
 	char pci_path[PATH_MAX];
@@ -229,6 +230,9 @@ static int add_function(struct scan *s, struct pci_access *pacc, struct pci_dev 
 			memcpy(s->failed[s->n_failed++], address, strlen(address) + 1);
 		return 0;
 	}
+	s->n++;
+	if (!s->names)
+		return 0;
 	f->vendor_name = guarded_name(pacc, PCI_LOOKUP_VENDOR, dev->vendor_id, 0);
 	f->device_name = guarded_name(pacc, PCI_LOOKUP_DEVICE, dev->vendor_id, dev->device_id);
 	f->class_name = guarded_name(pacc, PCI_LOOKUP_CLASS, dev->device_class, 0);
@@ -241,7 +245,6 @@ static int add_function(struct scan *s, struct pci_access *pacc, struct pci_dev 
 		if (len > slen && streq(f->class_name + len - slen, suffix))
 			f->class_name[len - slen] = '\0';
 	}
-	s->n++;
 	return 0;
 }
 
@@ -305,8 +308,8 @@ static int cmp_functions(const void *a, const void *b)
 		      ((const struct pci_function *)b)->address);
 }
 
-int pcidev_scan(int sysfs_fd, const char *sysfs_path, inventory_report_fn report, void *userdata,
-		struct pci_function **out, size_t *n)
+int pcidev_scan(int sysfs_fd, const char *sysfs_path, bool names, inventory_report_fn report,
+		void *userdata, struct pci_function **out, size_t *n)
 {
 	_cleanup_free_ struct scan *s = NULL;
 	int r;
@@ -322,6 +325,7 @@ int pcidev_scan(int sysfs_fd, const char *sysfs_path, inventory_report_fn report
 	if (!s)
 		return -ENOMEM;
 	s->sysfs_fd = sysfs_fd;
+	s->names = names;
 	s->report = report;
 	s->userdata = userdata;
 	if ((size_t)snprintf(s->pci_path, sizeof(s->pci_path), "%s/bus/pci", sysfs_path) >=

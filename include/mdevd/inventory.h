@@ -81,9 +81,10 @@ struct pci_function {
 	int numa_node;	     /* -1 when unknown */
 	char *physfn;	     /* BDF of the PF when this function is an SR-IOV VF, else NULL */
 	unsigned int sriov_totalvfs, sriov_numvfs; /* 0 when not a PF */
-	char *vendor_name;			   /* from pci.ids, NULL when unknown */
-	char *device_name;			   /* from pci.ids, NULL when unknown */
-	char *class_name;			   /* from pci.ids, NULL when unknown */
+	/* From pci.ids with INVENTORY_PCI_NAMES; NULL when unknown or not asked for. */
+	char *vendor_name;
+	char *device_name;
+	char *class_name;
 };
 
 struct inventory {
@@ -100,7 +101,13 @@ enum inventory_what {
 	INVENTORY_TYPES = 1 << 0, /* parents and their types */
 	INVENTORY_MDEVS = 1 << 1, /* live mdev instances (and per-type instance counts) */
 	INVENTORY_PCI = 1 << 2,	  /* PCI functions through libpci */
-	INVENTORY_ALL = INVENTORY_TYPES | INVENTORY_MDEVS | INVENTORY_PCI,
+	/*
+	 * With INVENTORY_PCI: the functions' vendor, device and class names from pci.ids.
+	 * libpci parses the whole file (~1.3 MB) for every scan; what only acts on the node
+	 * (the daemon, its reconciles) leaves them out and has them NULL.
+	 */
+	INVENTORY_PCI_NAMES = 1 << 3,
+	INVENTORY_ALL = INVENTORY_TYPES | INVENTORY_MDEVS | INVENTORY_PCI, /* without names */
 };
 
 /*

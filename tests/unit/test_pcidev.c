@@ -36,7 +36,7 @@ static int scan(const char *tree, struct reports *reps, struct pci_function **fn
 	_cleanup_close_ int fd = -1;
 
 	assert_int_equal(sysfs_open_root(tree, &fd), 0);
-	return pcidev_scan(fd, tree, collect, reps, fns, n);
+	return pcidev_scan(fd, tree, true, collect, reps, fns, n);
 }
 
 static void test_samples(void **state)
@@ -80,6 +80,31 @@ static void test_samples(void **state)
 	/* Unbound, in no group. */
 	assert_null(fns[0].driver);
 	assert_int_equal(fns[0].iommu_group, -1);
+	pcidev_functions_free(fns, n);
+}
+
+/* Without names (what the daemon asks for): the same functions and fields, names NULL. */
+static void test_without_names(void **state)
+{
+	_cleanup_close_ int fd = -1;
+	struct reports reps = {0};
+	struct pci_function *fns = NULL;
+	size_t n = 0;
+
+	assert_int_equal(sysfs_open_root(FIXTURES "/samples", &fd), 0);
+	assert_int_equal(pcidev_scan(fd, FIXTURES "/samples", false, collect, &reps, &fns, &n), 0);
+	assert_int_equal(reps.n, 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		assert_null(fns[i].vendor_name);
+		assert_null(fns[i].device_name);
+		assert_null(fns[i].class_name);
+	}
+	assert_string_equal(fns[1].address, "0000:00:02.0");
+	assert_int_equal(fns[1].vendor_id, 0x8086);
+	assert_string_equal(fns[1].driver, "e1000e");
+	assert_int_equal(fns[1].iommu_group, 1);
+	assert_string_equal(fns[2].driver, "vfio-pci");
 	pcidev_functions_free(fns, n);
 }
 
@@ -172,9 +197,8 @@ static void test_bus_unreadable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_samples),
-		cmocka_unit_test(test_sriov),
-		cmocka_unit_test(test_error_callback),
+		cmocka_unit_test(test_samples),	       cmocka_unit_test(test_without_names),
+		cmocka_unit_test(test_sriov),	       cmocka_unit_test(test_error_callback),
 		cmocka_unit_test(test_bus_unreadable),
 	};
 
