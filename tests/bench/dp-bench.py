@@ -7,20 +7,29 @@
   2. change -> ListAndWatch: an mdev appears in (or leaves) the fixture tree, SIGHUP, time
      until the C client (tests/bench/dp-watch) holds the new list: target p99 < 50 ms. The
      fixture tree sends no uevents, so this is "SIGHUP -> list" (dp-serve re-reads the node
-     and the policy on SIGHUP, the way `mdevd run` reconciles after a uevent's debounce).
+     and the policy on SIGHUP; `mdevd run` reaches the same update after a uevent; the
+     real-kernel uevent figures come from tests/vm/guest-daemon.sh).
   3. idle with 8 plugins, with and without a ListAndWatch client per plugin: VmRSS (target
      < 12 MB) and voluntary context switches summed over /proc/PID/task/* over IDLE seconds
      (target: none beyond the safety-net timer), per thread.
 
     dp-bench.py MDEVD BINDIR [--idle SECONDS] [--changes N] [--calls N] [--env VAR=VALUE]...
+                [--json FILE]
 
---env sets a variable for mdevd only (e.g. MALLOC_ARENA_MAX=1). The node is a fixture tree
-built with tests/fixtures/make-tree.py: one mdev parent with 8 types, 4 mdevs each, one pool
-(resource name) per type; kubelet is dp-watch -k (accepts every Register).
+--env sets a variable for mdevd only (e.g. MALLOC_ARENA_MAX=1). --json also writes every
+figure to FILE, for tests/bench/dp-report.py (which `make bench` uses to write
+docs/benchmarks.md). Each measured phase also records the CPU other work on the machine took
+meanwhile (busy time in /proc/stat minus this process tree's): the machine may be small and
+shared, and the Allocate figures are sensitive to it.
+
+The node is a fixture tree built with tests/fixtures/make-tree.py: one mdev parent with 8
+types, 4 mdevs each, one pool (resource name) per type; kubelet is dp-watch -k (accepts
+every Register).
 """
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -119,7 +128,7 @@ def rss_kib(pid):
 
 
 def memory(pid):
-    """VmRSS, its anonymous and file-backed parts, and PSS (KiB), as a string."""
+    """{"VmRSS", "RssAnon", "RssFile", "Pss"} of @pid, in KiB (Pss -1 if unreadable)."""
     f = {}
     for line in open("/proc/%d/status" % pid):
         k, _, v = line.partition(":")
@@ -131,8 +140,33 @@ def memory(pid):
                 pss = int(line.split()[1])
     except OSError:
         pass
-    return "VmRSS %s KiB (RssAnon %s, RssFile %s), Pss %d KiB" % (
-        f["VmRSS"], f["RssAnon"], f["RssFile"], pss)
+    return {"VmRSS": int(f["VmRSS"]), "RssAnon": int(f["RssAnon"]),
+            "RssFile": int(f["RssFile"]), "Pss": pss}
+
+
+def libs(pid):
+    """[[file, Rss KiB]] of @pid's file mappings (shared libraries, the binary), largest
+    first, from /proc/PID/smaps."""
+    rss, name = {}, None
+    try:
+        for line in open("/proc/%d/smaps" % pid):
+            f = line.split()
+            if not f[0].endswith(":"):  # a mapping's header: range perms offset dev inode [path]
+                name = os.path.basename(f[5]) if len(f) > 5 and f[5].startswith("/") else None
+            elif f[0] == "Rss:" and name:
+                rss[name] = rss.get(name, 0) + int(f[1])
+    except OSError:
+        return []
+    return sorted(([k, v] for k, v in rss.items()), key=lambda kv: -kv[1])
+
+
+def memory_str(m):
+    return "VmRSS %d KiB (RssAnon %d, RssFile %d), Pss %d KiB" % (
+        m["VmRSS"], m["RssAnon"], m["RssFile"], m["Pss"])
+
+
+HZ = os.sysconf("SC_CLK_TCK")
+NCPU = sum(1 for l in open("/proc/stat") if l[:3] == "cpu" and l[3].isdigit())  # online
 
 
 def cpu_ticks(pid):
@@ -140,20 +174,61 @@ def cpu_ticks(pid):
     return int(f[11]) + int(f[12])  # utime + stime
 
 
-def idle(pid, seconds, label):
+class Foreign:
+    """The CPU that work outside this process tree took between start() and stop(): the
+    machine's busy time (wall time x CPUs less the idle and iowait time of /proc/stat, which a
+    tickless kernel keeps exactly) less ours (this process, its waited children, and the live
+    ones in @procs)."""
+
+    def __init__(self, procs):
+        self.procs = procs
+
+    def snap(self):
+        f = open("/proc/stat").readline().split()
+        idle = (int(f[4]) + int(f[5])) / HZ
+        t = os.times()
+        ours = t.user + t.system + t.children_user + t.children_system
+        for p in self.procs:
+            if p.poll() is None:
+                try:
+                    ours += cpu_ticks(p.pid) / HZ  # all its threads, exited ones included
+                except OSError:
+                    pass
+        return time.monotonic(), idle, ours
+
+    def start(self):
+        self.t0 = self.snap()
+
+    def stop(self):
+        """The other work's CPU since start(), as a percentage of one CPU."""
+        t1 = self.snap()
+        wall = t1[0] - self.t0[0]
+        busy = wall * NCPU - (t1[1] - self.t0[1])
+        other = busy - (t1[2] - self.t0[2])
+        return max(0.0, other / wall * 100.0) if wall > 0 else 0.0
+
+
+def idle(pid, seconds, label, who, fg):
     time.sleep(2)  # let start-up and connects settle
     a, rss0 = tasks(pid), rss_kib(pid)
+    main = a.get(str(pid), ("?", 0, 0))[0]
+    fg.start()
     time.sleep(seconds)
+    other = fg.stop()
     b, mem = tasks(pid), memory(pid)
     per = []
     for tid, (name, v, nv) in sorted(b.items(), key=lambda x: int(x[0])):
         v0, nv0 = a.get(tid, (name, 0, 0))[1:]
-        per.append("%s/%s %d" % (name, tid, v - v0))
+        per.append([name, int(tid), v - v0])
     vol = sum(v for _, v, _ in b.values()) - sum(v for _, v, _ in a.values())
     print("idle, %s, %d s: %s (%d at the start), %d threads, voluntary ctxt switches %d "
-          "(%.2f/s); per thread: %s" % (label, seconds, mem, rss0, len(b), vol,
-                                        vol / seconds, ", ".join(per)))
+          "(%.2f/s); per thread: %s" % (label, seconds, memory_str(mem), rss0, len(b), vol,
+                                        vol / seconds,
+                                        ", ".join("%s/%d %d" % tuple(t) for t in per)))
     sys.stdout.flush()
+    return dict(mem, label=label, who=who, seconds=seconds, rss_start=rss0, threads=len(b),
+                voluntary=vol, main_thread=main, per_thread=per, other_cpu_pct=other,
+                files=libs(pid))
 
 
 def pct(v, p):
@@ -161,13 +236,49 @@ def pct(v, p):
     return v[min(len(v) - 1, int(len(v) * p / 100.0))]
 
 
+ALLOC_RE = re.compile(
+    r"Allocate: (?P<clients>\d+) clients x (?P<calls>\d+) calls \((?P<devices>\d+) devices\), "
+    r"(?:closed loop|paced at (?P<rate>\d+) calls/s): (?P<total>\d+) calls in (?P<secs>[\d.]+) s, "
+    r"(?P<cps>\d+) calls/s; latency ms: p50 (?P<p50>[\d.]+) p90 (?P<p90>[\d.]+) "
+    r"p99 (?P<p99>[\d.]+) p99\.9 (?P<p999>[\d.]+) max (?P<max>[\d.]+); failed (?P<failed>\d+)")
+WARMUP = 50  # dp-alloc's untimed calls per client (its -w default)
+
+
+def allocate(alloc, args, server, pid, path, fg):
+    """One dp-alloc run against @path; its figures, with the server's CPU per call."""
+    c0 = cpu_ticks(pid)
+    fg.start()
+    r = subprocess.run([alloc] + args + [path], stdout=subprocess.PIPE, text=True)
+    other = fg.stop()
+    c1 = cpu_ticks(pid)
+    line = r.stdout.strip()
+    m = ALLOC_RE.search(line)
+    if r.returncode != 0 or not m:
+        sys.exit("dp-bench: dp-alloc %s %s failed (exit %d): %s" %
+                 (" ".join(args), path, r.returncode, line))
+    res = {k: (float(v) if "." in v else int(v)) for k, v in m.groupdict().items() if v}
+    res.setdefault("rate", None)
+    # The server's CPU covers the whole run: connects, the warm-up calls and the timed ones.
+    res["server_cpu_us"] = (c1 - c0) * 1e6 / HZ / (res["clients"] * (res["calls"] + WARMUP))
+    res["server"] = server
+    res["other_cpu_pct"] = other
+    print("%s: %s; server CPU %.1f us/call; other work %.0f %% of a CPU" %
+          (server, line, res["server_cpu_us"], other))
+    sys.stdout.flush()
+    return res
+
+
 def main():
     args = sys.argv[1:]
+    if len(args) < 2:
+        sys.exit("usage: dp-bench.py MDEVD BINDIR [--idle S] [--changes N] [--calls N] "
+                 "[--env VAR=VALUE]... [--json FILE]")
     mdevd, bindir = args[0], args[1]
     seconds, changes, calls, env = 60, 50, 2000, dict(os.environ)
     extra_env = []
+    json_out = None
     i = 2
-    while i < len(args):
+    while i + 1 < len(args):
         if args[i] == "--idle":
             seconds = int(args[i + 1])
         elif args[i] == "--changes":
@@ -178,13 +289,20 @@ def main():
             k, v = args[i + 1].split("=", 1)
             env[k] = v
             extra_env.append(args[i + 1])
+        elif args[i] == "--json":
+            json_out = args[i + 1]
         else:
-            sys.exit("usage: dp-bench.py MDEVD BINDIR [--idle S] [--changes N] [--calls N] "
-                     "[--env VAR=VALUE]...")
+            break
         i += 2
+    if i != len(args):
+        sys.exit("usage: dp-bench.py MDEVD BINDIR [--idle S] [--changes N] [--calls N] "
+                 "[--env VAR=VALUE]... [--json FILE]")
 
+    res = {"idle_seconds": seconds, "changes": changes, "calls": calls, "env": extra_env,
+           "pools": POOLS, "per_pool": PER_POOL, "warmup": WARMUP, "idle": [], "allocate": []}
     tmp = tempfile.mkdtemp(prefix="mdb", dir="/tmp")  # short: socket paths hold 108 bytes
     procs = []
+    fg = Foreign(procs)
     try:
         t, root = build(tmp)
         d = os.path.join(tmp, "dp")
@@ -204,7 +322,7 @@ def main():
               (POOLS, (" (env " + " ".join(extra_env) + ")") if extra_env else ""))
 
         # 3. idle, no ListAndWatch client.
-        idle(md.pid, seconds, "8 plugins, no client")
+        res["idle"].append(idle(md.pid, seconds, "8 plugins, no client", "mdevd", fg))
 
         # 3. idle, one ListAndWatch stream per plugin (what kubelet holds).
         w = subprocess.Popen([os.path.join(bindir, "dp-watch")] +
@@ -215,11 +333,13 @@ def main():
         for p in range(POOLS):
             wl.wait(lambda l, p=p: l[0] == "list" and int(l[1]) == p)
         wl.start = 0
-        idle(md.pid, seconds, "8 plugins, 8 ListAndWatch streams")
+        res["idle"].append(idle(md.pid, seconds, "8 plugins, 8 ListAndWatch streams", "mdevd",
+                                fg))
 
         # 2. SIGHUP -> list, alternating an added and a removed mdev in pool 0.
         lat = []
         parent_dev = PARENT
+        fg.start()
         for k in range(changes):
             if k % 2 == 0:
                 t.mdev(EXTRA, parent_dev, "mtty-1", group=99)
@@ -235,32 +355,37 @@ def main():
             l = wl.wait(lambda l: l[0] == "list" and int(l[1]) == 0 and int(l[3]) == want)
             lat.append((int(l[2]) - t0) / 1e6)
             time.sleep(0.05)
+        res["sighup"] = {"samples": lat, "p50": pct(lat, 50), "p99": pct(lat, 99),
+                         "max": max(lat), "min": min(lat), "other_cpu_pct": fg.stop()}
         print("SIGHUP -> ListAndWatch list (re-read node + policy, %d pools, %d changes): "
               "p50 %.2f ms, p99 %.2f ms, max %.2f ms" %
               (POOLS, changes, pct(lat, 50), pct(lat, 99), max(lat)))
         sys.stdout.flush()
 
         # 1. Allocate: 32 clients closed loop (the target), 1 client (the service time), 32
-        # clients paced at 2000/s; then the same against the floor plugin (dp-watch -f: gRPC
-        # core answering a fixed message, no plugin work), to tell mdevd's share from gRPC's.
+        # clients paced from 2000 to 20000 calls/s; then the same against the floor plugin
+        # (dp-watch -f: gRPC core answering a fixed message, no plugin work), to tell mdevd's
+        # share from gRPC's.
         alloc = os.path.join(bindir, "dp-alloc")
         fl = subprocess.Popen([os.path.join(bindir, "dp-watch"), "-f", os.path.join(tmp, "floor")],
                               stdout=subprocess.PIPE, text=True)
         procs.append(fl)
         Lines(fl).wait(lambda l: l[0] == "floor")
-        runs = (["-c", "32", "-n", str(calls)], ["-c", "1", "-n", str(calls * 8)],
-                ["-c", "32", "-n", str(max(calls // 8, 100)), "-r", "2000"])
+        # The paced sweep finds the load up to which 32 clients see p99 < 1 ms (a closed
+        # loop has no such point: its latency is 32 / throughput by construction).
+        paced = max(calls // 8, 100)
+        runs = [["-c", "32", "-n", str(calls)], ["-c", "1", "-n", str(calls * 8)]]
+        runs += [["-c", "32", "-n", str(paced * r // 2000), "-r", str(r)]
+                 for r in (2000, 5000, 10000, 15000, 20000)]
         for name, pid, path in (("mdevd", md.pid, sock(d, 0)),
                                 ("floor", fl.pid, os.path.join(tmp, "floor"))):
             for a in runs:
-                c0 = cpu_ticks(pid)
-                r = subprocess.run([alloc] + a + [path], stdout=subprocess.PIPE, text=True)
-                n = int(a[1]) * int(a[3])
-                us = (cpu_ticks(pid) - c0) * 1e6 / os.sysconf("SC_CLK_TCK") / n
-                print("%s: %s; server CPU %.1f us/call" % (name, r.stdout.strip(), us))
-                sys.stdout.flush()
-        print("mdevd after the Allocate runs: %s" % memory(md.pid))
-        idle(fl.pid, seconds, "floor plugin (dp-watch -f, gRPC core C server), no client")
+                res["allocate"].append(allocate(alloc, a, name, pid, path, fg))
+        res["after_allocate"] = memory(md.pid)
+        print("mdevd after the Allocate runs: %s" % memory_str(res["after_allocate"]))
+        res["idle"].append(idle(fl.pid, seconds,
+                                "floor plugin (dp-watch -f, gRPC core C server), no client",
+                                "floor", fg))
 
         md.send_signal(signal.SIGTERM)
         md.wait(timeout=30)
@@ -273,6 +398,10 @@ def main():
             print("kept", tmp)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+    if json_out:
+        with open(json_out + ".tmp", "w") as f:
+            json.dump(res, f, indent=1)
+        os.replace(json_out + ".tmp", json_out)
 
 
 if __name__ == "__main__":

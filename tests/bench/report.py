@@ -3,8 +3,9 @@
 """Turn the raw results of tests/bench/run.sh (hyperfine JSON, strace -c tables, peak RSS)
 into docs/benchmarks.md and a summary on stdout. Inputs come from the environment run.sh
 exports. The section between the guest-bench markers is kept as it is in the existing file
-(the VM harness fills it), and so is the device-plugin section between the dp-bench markers at
-the end (written by hand from tests/bench/dp-bench.sh); everything else is rewritten."""
+(the VM harness fills it), and so are the device-plugin section between the dp-bench markers at
+the end (tests/bench/dp-report.py writes it) and the analysis after that section; everything
+else is rewritten."""
 import json
 import math
 import os
@@ -123,11 +124,14 @@ def main():
     # ---- the guest and device-plugin sections, kept from the existing file
     guest = GUEST_PLACEHOLDER
     dp = DP_PLACEHOLDER
+    dp_tail = "\n"
     try:
         old = open(DOC).read()
         i, j = old.find(DP_BEGIN), old.find(DP_END)
         if 0 <= i < j and old[i + len(DP_BEGIN):j].strip():
             dp = old[i + len(DP_BEGIN):j].strip("\n") + "\n"
+        if 0 <= j:
+            dp_tail = old[j + len(DP_END):] or "\n"  # the analysis, written by hand
         i, j = old.find(BEGIN), old.find(END)
         kept = old[i + len(BEGIN):j].strip("\n") + "\n" if 0 <= i < j else ""
         if kept.strip() and not kept.startswith("Not measured yet."):
@@ -234,8 +238,7 @@ plus the directory reads amortised over the 24 types of a parent.
 {guest}{end}
 
 {dp_begin}
-{dp}{dp_end}
-""".format(date=E["DATE"], gen=E["GEN_SUMMARY"], fstype=E["FSTYPE"], tmpdir=E["BENCH_TMPDIR"],
+{dp}{dp_end}{dp_tail}""".format(date=E["DATE"], gen=E["GEN_SUMMARY"], fstype=E["FSTYPE"], tmpdir=E["BENCH_TMPDIR"],
            cpu=E["CPU"] or "unknown CPU", nproc=E["NPROC"], kernel=E["KERNEL"],
            sched=E.get("SCHED", "normal"), load=E["LOAD"], load0=E.get("LOAD0", "?"), hfv=E["HF_VERSION"],
            mdevctlv=E["MDEVCTL_VERSION"] or "mdevctl",
@@ -247,7 +250,7 @@ plus the directory reads amortised over the 24 types of a parent.
            vc=verdict_ctl,
            bd_mdevd=breakdown("mdevd"), bd_floor=breakdown("floor"),
            bd_mdevctl=breakdown("mdevctl"), begin=BEGIN, guest=guest, end=END,
-           dp_begin=DP_BEGIN, dp=dp, dp_end=DP_END)
+           dp_begin=DP_BEGIN, dp=dp, dp_end=DP_END, dp_tail=dp_tail)
     os.makedirs(os.path.dirname(DOC), exist_ok=True)
     tmp = DOC + ".tmp"
     with open(tmp, "w") as f:
