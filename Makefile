@@ -22,18 +22,24 @@ WERROR    ?= $(if $(CI),-Werror,)
 
 # A missing .pc file stops the build here, naming it, rather than as a missing header later
 # (pkg-config prints nothing at all when one of several packages is missing). Not for the
-# goals that build nothing themselves: deps installs the packages, and check, demo, bench
-# and fuzz run it before they build in a sub-make.
-NO_BUILD_GOALS := deps check demo bench fuzz clean clean-vm format format-check check-image
+# goals that build nothing themselves, nor with deps among the goals: deps installs the
+# packages, and check, demo, bench and fuzz run it before they build in a sub-make.
+NO_BUILD_GOALS := deps check demo bench fuzz clean clean-vm format format-check check-image \
+                  vm-prepare
+ifeq ($(filter deps,$(MAKECMDGOALS)),)
 ifneq ($(filter-out $(NO_BUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifeq ($(shell command -v pkg-config),)
+$(error pkg-config is not installed. Run `make deps` (scripts/deps.sh) first)
+endif
 PKG_MISSING := $(strip $(foreach p,$(PKGS) $(DLOPEN_PKGS),\
                  $(if $(shell pkg-config --exists $(p) && echo y),,$(p))))
 ifneq ($(PKG_MISSING),)
 $(error pkg-config does not know: $(PKG_MISSING). Run `make deps` (scripts/deps.sh) first)
 endif
 endif
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(DLOPEN_PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -ldl -pthread
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(DLOPEN_PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -pthread
 
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \

@@ -8,7 +8,8 @@
 #
 #   tests/deploy/image.sh             run every test, end with "N passed, N failed"
 #   IMAGE=name tests/deploy/image.sh  the tag to build and test (default localhost/mdevd:test)
-#   MIRROR=url tests/deploy/image.sh  the Debian mirror (default http://deb.debian.org)
+#   MIRROR=url tests/deploy/image.sh  the Debian mirror (default: the one this host's apt uses,
+#                                     else http://deb.debian.org)
 #
 # Root, Debian 12, and a Debian mirror; no registry. The base images the Containerfile names
 # (docker.io/library/debian:12 and :12-slim) are made here with mmdebstrap when podman does
@@ -19,7 +20,18 @@
 set -eu
 cd "$(dirname "$0")/../.." || exit 1
 IMAGE=${IMAGE:-localhost/mdevd:test}
+# The mirrors this host's apt uses (deps.sh reached them), unless MIRROR is given.
+host_uri() { # host_uri PATTERN -> the first apt source URI matching PATTERN, or nothing
+	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
+		2>/dev/null | sed -n 's/^URIs:[[:space:]]*//p; s/^deb[[:space:]]\{1,\}\(\[[^]]*\][[:space:]]*\)\{0,1\}//p' |
+		awk '{print $1}' | grep -E "$1" | head -1
+}
+if [ -z "${MIRROR:-}" ]; then
+	MIRROR=$(host_uri '/debian/?$' | sed 's#/debian/*$##')
+	SECURITY=$(host_uri '/debian-security/?$' | sed 's#/*$##')
+fi
 MIRROR=${MIRROR:-http://deb.debian.org}
+SECURITY=${SECURITY:-$MIRROR/debian-security}
 PY=/usr/bin/python3 # Debian's: the one that sees python3-grpcio
 F=tests/fixtures
 passed=0
@@ -90,7 +102,7 @@ export CONTAINERS_CONF="$tmp/containers.conf"
 # without docs, man pages and locales, as the official slim one is.
 SOURCES="deb $MIRROR/debian bookworm main
 deb $MIRROR/debian bookworm-updates main
-deb $MIRROR/debian-security bookworm-security main"
+deb $SECURITY bookworm-security main"
 base() { # base TAG [MMDEBSTRAP-OPTIONS...]
 	tag=$1
 	shift
@@ -113,8 +125,9 @@ base docker.io/library/debian:12-slim \
 	--dpkgopt='path-exclude=/usr/share/lintian/*'
 
 # --- the build --------------------------------------------------------------------------------
-# The untagged images a build leaves (its build stage: ~840 MB, the next build's cache) are
-# kept for one generation: those of earlier builds go once this one has succeeded.
+# The build stage (~840 MB, the next build's cache) is tagged $IMAGE-build, so the current
+# one is never dangling; earlier ones, untagged when the tag moves, go once this build has
+# succeeded.
 podman images -q --filter dangling=true | sort -u >"$tmp/dangling.before"
 t0=$(date +%s)
 if nice -n 19 podman build --pull=never --network=host -f deploy/kubernetes/Containerfile \
@@ -122,6 +135,8 @@ if nice -n 19 podman build --pull=never --network=host -f deploy/kubernetes/Cont
 	pass
 	size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 	echo "# $IMAGE: built in $(($(date +%s) - t0)) s, $((size / 1000000)) MB"
+	podman build --pull=never --network=host --target build -f deploy/kubernetes/Containerfile \
+		-t "$IMAGE-build" . >>"$tmp/build.log" 2>&1 || true # all cached: seconds
 	podman images -q --filter dangling=true | sort -u >"$tmp/dangling.after"
 	comm -12 "$tmp/dangling.before" "$tmp/dangling.after" | xargs -r podman rmi -f \
 		>/dev/null 2>&1 || true
