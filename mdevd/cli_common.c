@@ -158,3 +158,13 @@ int cli_load_policy(const char *path, struct policy **out)
 	}
 	return r;
 }
+
+int cli_check_policy_args(const char *cmd, const char *policy_path, int optind, int argc,
+			  void (*usage)(FILE *f))
+{
+	if (policy_path && optind >= argc)
+		return EXIT_OK;
+	log_warnx("%s: %s", cmd, policy_path ? "unexpected argument" : "--policy FILE is required");
+	usage(stderr);
+	return EXIT_USAGE;
+}

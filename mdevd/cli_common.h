@@ -5,6 +5,8 @@
  */
 #pragma once
 
+#include <stdio.h>
+
 #include "cli.h"
 #include "mdevd/policy.h"
 
@@ -36,3 +38,12 @@ int cli_read_policy_file(const char *path, char **data, size_t *len);
  * <$.json.path>: <reason>". Returns 0, -EINVAL (rejected), -EFBIG, -ENOMEM or -errno from reading.
  */
 int cli_load_policy(const char *path, struct policy **out);
+
+/*
+ * cli_check_policy_args - after getopt, for the commands that take `--policy FILE` and no
+ * operand (@optind, @argc as getopt left them). When the option is missing or an operand is
+ * left, logs "@cmd: --policy FILE is required" or "@cmd: unexpected argument", prints
+ * @usage to stderr and returns EXIT_USAGE; otherwise returns EXIT_OK.
+ */
+int cli_check_policy_args(const char *cmd, const char *policy_path, int optind, int argc,
+			  void (*usage)(FILE *f));

@@ -134,12 +134,8 @@ int cmd_plan(const struct cli_globals *g, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!policy_path || optind < argc) {
-		log_warnx("plan: %s",
-			  policy_path ? "unexpected argument" : "--policy FILE is required");
-		plan_usage(stderr);
+	if (cli_check_policy_args("plan", policy_path, optind, argc, plan_usage) != EXIT_OK)
 		return EXIT_USAGE;
-	}
 	if (cli_open_sysfs(g, &sysfs_fd) < 0 || cli_open_proc(g, &proc_fd) < 0 ||
 	    cli_machine_id(g, machine_id) < 0 || cli_load_policy(policy_path, &pol) < 0)
 		return EXIT_ERROR;
@@ -297,12 +293,8 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!policy_path || optind < argc) {
-		log_warnx("apply: %s",
-			  policy_path ? "unexpected argument" : "--policy FILE is required");
-		apply_usage(stderr);
+	if (cli_check_policy_args("apply", policy_path, optind, argc, apply_usage) != EXIT_OK)
 		return EXIT_USAGE;
-	}
 	libvirt_backend = o.backend_kind == APPLY_BACKEND_LIBVIRT;
 	if (libvirt_backend && no_libvirt) {
 		log_warnx("apply: --backend libvirt and --no-libvirt exclude each other");

@@ -131,12 +131,8 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!o.policy_path || optind < argc) {
-		log_warnx("run: %s",
-			  o.policy_path ? "unexpected argument" : "--policy FILE is required");
-		run_usage(stderr);
+	if (cli_check_policy_args("run", o.policy_path, optind, argc, run_usage) != EXIT_OK)
 		return EXIT_USAGE;
-	}
 	if (no_dp)
 		o.plugin_dir = NULL;
 	if (o.plugin_dir && strlen(o.plugin_dir) > 80) {
@@ -465,12 +461,8 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!policy_path || optind < argc) {
-		log_warnx("status: %s",
-			  policy_path ? "unexpected argument" : "--policy FILE is required");
-		status_usage(stderr);
+	if (cli_check_policy_args("status", policy_path, optind, argc, status_usage) != EXIT_OK)
 		return EXIT_USAGE;
-	}
 	if (cli_open_sysfs(g, &sysfs_fd) < 0 || cli_open_proc(g, &proc_fd) < 0 ||
 	    cli_machine_id(g, machine_id) < 0 || cli_load_policy(policy_path, &pol) < 0)
 		return EXIT_ERROR;

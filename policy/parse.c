@@ -245,6 +245,22 @@ static int want_bool(struct parser *ps, const cJSON *v, bool *out)
 }
 
 /* A non-empty string of less than POL_NAME_MAX bytes that is not only white space. */
+/* The optional boolean @v under @key: absent (NULL) leaves *out as it is. */
+static int want_bool_key(struct parser *ps, const cJSON *v, const char *key, bool *out)
+{
+	size_t saved;
+	int r;
+
+	if (!v)
+		return 0;
+	saved = pol_path_push_key(&ps->path, key);
+	r = want_bool(ps, v, out);
+	if (r < 0)
+		return r;
+	pol_path_pop(&ps->path, saved);
+	return 0;
+}
+
 static int want_name(struct parser *ps, const cJSON *v, const char **out)
 {
 	const char *s;
@@ -405,20 +421,12 @@ static int parse_pci_device(struct parser *ps, const cJSON *obj, size_t idx)
 		return r;
 	pol_path_pop(&ps->path, saved);
 
-	if (v[3]) {
-		saved = pol_path_push_key(&ps->path, "externalResourceProvider");
-		r = want_bool(ps, v[3], &ext);
-		if (r < 0)
-			return r;
-		pol_path_pop(&ps->path, saved);
-	}
-	if (v[4]) {
-		saved = pol_path_push_key(&ps->path, "disabled");
-		r = want_bool(ps, v[4], &disabled);
-		if (r < 0)
-			return r;
-		pol_path_pop(&ps->path, saved);
-	}
+	r = want_bool_key(ps, v[3], "externalResourceProvider", &ext);
+	if (r < 0)
+		return r;
+	r = want_bool_key(ps, v[4], "disabled", &disabled);
+	if (r < 0)
+		return r;
 	if (disabled)
 		return 0;
 	d = &ps->pol->pci_devices[ps->pol->n_pci_devices];
@@ -483,20 +491,12 @@ static int parse_mdev_device(struct parser *ps, const cJSON *obj, size_t idx)
 		return r;
 	pol_path_pop(&ps->path, saved);
 
-	if (v[2]) {
-		saved = pol_path_push_key(&ps->path, "externalResourceProvider");
-		r = want_bool(ps, v[2], &ext);
-		if (r < 0)
-			return r;
-		pol_path_pop(&ps->path, saved);
-	}
-	if (v[3]) {
-		saved = pol_path_push_key(&ps->path, "disabled");
-		r = want_bool(ps, v[3], &disabled);
-		if (r < 0)
-			return r;
-		pol_path_pop(&ps->path, saved);
-	}
+	r = want_bool_key(ps, v[2], "externalResourceProvider", &ext);
+	if (r < 0)
+		return r;
+	r = want_bool_key(ps, v[3], "disabled", &disabled);
+	if (r < 0)
+		return r;
 	if (disabled)
 		return 0;
 	d = &ps->pol->mdev_devices[ps->pol->n_mdev_devices];
@@ -716,11 +716,9 @@ static int parse_mdev_config(struct parser *ps, const cJSON *obj)
 	if (v[3]) {
 		bool enabled = true;
 
-		saved = pol_path_push_key(&ps->path, "enabled");
-		r = want_bool(ps, v[3], &enabled);
+		r = want_bool_key(ps, v[3], "enabled", &enabled);
 		if (r < 0)
 			goto out;
-		pol_path_pop(&ps->path, saved);
 		pol->mediated_devices_disabled = !enabled;
 	}
 	r = 0;
@@ -1043,14 +1041,7 @@ static int parse_mdevd(struct parser *ps, const cJSON *obj)
 		}
 		pol_path_pop(&ps->path, saved);
 	}
-	if (v[1]) {
-		saved = pol_path_push_key(&ps->path, "removeUnowned");
-		r = want_bool(ps, v[1], &pol->remove_unowned);
-		if (r < 0)
-			return r;
-		pol_path_pop(&ps->path, saved);
-	}
-	return 0;
+	return want_bool_key(ps, v[1], "removeUnowned", &pol->remove_unowned);
 }
 
 /* The config object: the bare document, or a CR's spec.configuration / spec. */
