@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
 /* The only process-wide state: set once from the command line before any work. */
 static bool verbose_on;
 static bool quiet_on;
+static bool journal_on;
+static bool journal_checked;
 
 void log_set_verbose(bool verbose)
 {
@@ -19,13 +25,67 @@ void log_set_quiet(bool quiet)
 	quiet_on = quiet;
 }
 
-static void vlog(int err, const char *fmt, va_list ap)
+void log_detect_journal(void)
 {
-	fputs("mdevd: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	if (err)
-		fprintf(stderr, ": %s", strerror(-err));
-	fputc('\n', stderr);
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	journal_checked = true;
+	journal_on = false;
+	/* systemd.exec(5): "<device>:<inode>" of the stream stdout/stderr are connected to. */
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
+		return;
+	journal_on = (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+size_t log_format(char *buf, size_t len, int priority, int err, const char *fmt, va_list ap)
+{
+	size_t n = 0;
+	int r;
+
+	if (priority >= 0)
+		n = (size_t)snprintf(buf, len, "<%d>", priority);
+	n += (size_t)snprintf(buf + n, len - n, "mdevd: ");
+	r = vsnprintf(buf + n, len - n, fmt, ap);
+	n = r < 0 ? n : n + (size_t)r;
+	if (err && n < len)
+		n += (size_t)snprintf(buf + n, len - n, ": %s", strerror(-err));
+	if (n >= len - 1) {
+		/* Cut: keep room for "...\n" and the NUL. */
+		n = len - 5;
+		memcpy(buf + n, "...", 3);
+		n += 3;
+	}
+	/* A message never spans records: embedded newlines become spaces. */
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] == '\n')
+			buf[i] = ' ';
+	buf[n++] = '\n';
+	buf[n] = '\0';
+	return n;
+}
+
+static void vlog(int priority, int err, const char *fmt, va_list ap)
+{
+	char buf[LOG_LINE_MAX + 1];
+	int saved = errno;
+	size_t n, off = 0;
+
+	if (!journal_checked)
+		log_detect_journal();
+	n = log_format(buf, sizeof(buf), journal_on ? priority : -1, err, fmt, ap);
+	/* One write(2) per record; a short write to a pipe is only possible when full. */
+	while (off < n) {
+		ssize_t w = write(STDERR_FILENO, buf + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	errno = saved;
 }
 
 void log_warn(int err, const char *fmt, ...)
@@ -33,7 +93,7 @@ void log_warn(int err, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(err, fmt, ap);
+	vlog(LOG_WARNING, err, fmt, ap);
 	va_end(ap);
 }
 
@@ -42,7 +102,7 @@ void log_warnx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(0, fmt, ap);
+	vlog(LOG_WARNING, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -53,7 +113,7 @@ void log_info(const char *fmt, ...)
 	if (quiet_on)
 		return;
 	va_start(ap, fmt);
-	vlog(0, fmt, ap);
+	vlog(LOG_INFO, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -64,6 +124,6 @@ void log_debug(const char *fmt, ...)
 	if (!verbose_on)
 		return;
 	va_start(ap, fmt);
-	vlog(0, fmt, ap);
+	vlog(LOG_DEBUG, 0, fmt, ap);
 	va_end(ap);
 }
