@@ -44,21 +44,22 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -pthread
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
             -Wno-unused-parameter -Wvla $(WERROR)
-ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) $(SAN) -D_GNU_SOURCE -Iinclude -Imdevd -Ipolicy \
+ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) $(SAN) -D_GNU_SOURCE -Iinclude -iquote mdevd -iquote policy \
               $(PKG_CFLAGS) -MMD -MP
 LDLIBS   := $(PKG_LIBS)
 
-LIB_SRCS := $(filter-out mdevd/main.c,$(wildcard mdevd/*.c)) $(wildcard policy/*.c)
+LIB_SRCS := $(filter-out mdevd/cli/main.c,$(wildcard mdevd/*/*.c)) $(wildcard policy/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
-# The device-plugin API (mdevd/deviceplugin.proto): protoc-c generates its C code into
-# $(BUILD)/gen at build time; only mdevd/dp.c and its unit test include the header.
+# The device-plugin API (mdevd/kubernetes/deviceplugin.proto): protoc-c generates its C code
+# into $(BUILD)/gen at build time; only mdevd/kubernetes/deviceplugin.c and its unit test
+# include the header.
 GEN_DIR  := $(BUILD)/gen
-GEN_HDRS := $(GEN_DIR)/mdevd/deviceplugin.pb-c.h
-GEN_OBJS := $(GEN_DIR)/mdevd/deviceplugin.pb-c.o
+GEN_HDRS := $(GEN_DIR)/mdevd/kubernetes/deviceplugin.pb-c.h
+GEN_OBJS := $(GEN_DIR)/mdevd/kubernetes/deviceplugin.pb-c.o
 LIB_OBJS += $(GEN_OBJS)
 ALL_CFLAGS += -I$(GEN_DIR)
-MAIN_OBJ := $(BUILD)/mdevd/main.o
+MAIN_OBJ := $(BUILD)/mdevd/cli/main.o
 BIN      := $(BUILD)/mdevd/mdevd
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -87,16 +88,16 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libmdevd.a
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(shell pkg-config --cflags cmocka) -o $@ $< \
 		$(BUILD)/libmdevd.a $(LDLIBS) $(shell pkg-config --libs cmocka)
 
-$(GEN_DIR)/mdevd/%.pb-c.c $(GEN_DIR)/mdevd/%.pb-c.h: mdevd/%.proto
+$(GEN_DIR)/mdevd/kubernetes/%.pb-c.c $(GEN_DIR)/mdevd/kubernetes/%.pb-c.h: mdevd/kubernetes/%.proto
 	@mkdir -p $(GEN_DIR)
 	protoc-c --c_out=$(GEN_DIR) $<
 	@# The Registration service's stub has a member named after its method: `register`, a C keyword.
-	sed -i 's/(\*register)/(*register_)/' $(GEN_DIR)/mdevd/$*.pb-c.h
+	sed -i 's/(\*register)/(*register_)/' $(GEN_DIR)/mdevd/kubernetes/$*.pb-c.h
 
-$(GEN_DIR)/mdevd/%.pb-c.o: $(GEN_DIR)/mdevd/%.pb-c.c
+$(GEN_DIR)/mdevd/kubernetes/%.pb-c.o: $(GEN_DIR)/mdevd/kubernetes/%.pb-c.c
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
-$(BUILD)/mdevd/dp.o $(BUILD)/tests/test_dp: $(GEN_HDRS)
+$(BUILD)/mdevd/kubernetes/deviceplugin.o $(BUILD)/tests/test_deviceplugin: $(GEN_HDRS)
 
 # The device plugins against a kubelet stand-in (Python grpcio); ends "N passed, N failed".
 check-kubelet: mdevd/mdevd
@@ -206,7 +207,7 @@ fuzz: deps
 	@command -v clang >/dev/null && dpkg -s libclang-rt-14-dev >/dev/null 2>&1 || \
 		apt-get install -y -qq clang libclang-rt-14-dev >/dev/null
 	@mkdir -p build/fuzz/corpus
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Ipolicy \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -iquote policy \
 		$(shell pkg-config --cflags libcjson) tests/fuzz/fuzz_policy.c policy/parse.c \
 		policy/validate.c policy/policy.c $(shell pkg-config --libs libcjson) \
 		-o build/fuzz/fuzz_policy

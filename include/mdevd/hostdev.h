@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hostdev: libvirt domain <hostdev> elements for a PCI function or an mdev, built
- * with libxml2 (mdevd/hostdev.c is the only file of mdevd that sees libxml2).
+ * with libxml2 (mdevd/libvirt/hostdev_libxml2.c is the only file of mdevd that sees libxml2).
  *
  * Source of truth: libvirt's domain XML schema, docs/schemas/domaincommon.rng
  * (installed as /usr/share/libvirt/schemas/domaincommon.rng; the "hostdev",

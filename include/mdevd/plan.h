@@ -213,7 +213,8 @@ struct plan_context {
 	/* IOMMU groups held open by some process (from /proc/ * /fd): in use. Borrowed. */
 	const int *in_use_groups;
 	size_t n_in_use_groups;
-	/* What libvirt domains name (from mdevd/virt.c); borrowed; may be empty. */
+	/* What libvirt domains name (from mdevd/libvirt/libvirt_client.c); borrowed; may be empty.
+	 */
 	const struct plan_domain_ref *domain_refs;
 	size_t n_domain_refs;
 };

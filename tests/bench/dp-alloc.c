@@ -19,7 +19,8 @@
  * non-zero when a call fails.
  *
  * Built by tests/bench/dp-bench.sh:
- *   cc -O2 -Ibuild/release/gen tests/bench/dp-alloc.c build/release/gen/mdevd/deviceplugin.pb-c.c \
+ *   cc -O2 -Ibuild/release/gen tests/bench/dp-alloc.c
+ * build/release/gen/mdevd/kubernetes/deviceplugin.pb-c.c \
  *      $(pkg-config --cflags --libs grpc_unsecure libprotobuf-c) -pthread
  */
 #include <errno.h>
@@ -38,7 +39,7 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
-#include "mdevd/deviceplugin.pb-c.h"
+#include "mdevd/kubernetes/deviceplugin.pb-c.h"
 
 #define ALLOCATE	"/v1beta1.DevicePlugin/Allocate"
 #define LIST_AND_WATCH	"/v1beta1.DevicePlugin/ListAndWatch"

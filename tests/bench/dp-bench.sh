@@ -10,7 +10,7 @@
 # written as "TARGET MISSED" and does not fail the bench; a failed run does, and then the
 # document is left as it was.
 # Environment: MDEVD (default ./mdevd/mdevd), BUILD (default build/release: the generated
-# protobuf-c code of mdevd/deviceplugin.proto; `make` writes it), BENCH_DOC (default
+# protobuf-c code of mdevd/kubernetes/deviceplugin.proto; `make` writes it), BENCH_DOC (default
 # docs/benchmarks.md). With --doc: BENCH_MAX_LOAD (default 0.5) and BENCH_LOAD_WAIT (default
 # 600): wait up to that many seconds for the 1-minute load average to fall to BENCH_MAX_LOAD,
 # then run anyway (the report says so).
@@ -26,7 +26,7 @@ if [ "${1:-}" = --doc ]; then
 	doc=${BENCH_DOC:-docs/benchmarks.md}
 	shift
 fi
-[ -x "$MDEVD" ] && [ -f "$GEN/mdevd/deviceplugin.pb-c.c" ] || {
+[ -x "$MDEVD" ] && [ -f "$GEN/mdevd/kubernetes/deviceplugin.pb-c.c" ] || {
 	echo "dp-bench: run 'make' first" >&2
 	exit 1
 }
@@ -35,7 +35,7 @@ WARN="-Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initialize
 for p in dp-alloc dp-watch; do
 	# shellcheck disable=SC2046
 	$CC -std=gnu11 -O2 $WARN -D_GNU_SOURCE -I"$GEN" -o "$OUT/$p" "tests/bench/$p.c" \
-		"$GEN/mdevd/deviceplugin.pb-c.c" $(pkg-config --cflags --libs grpc_unsecure libprotobuf-c) \
+		"$GEN/mdevd/kubernetes/deviceplugin.pb-c.c" $(pkg-config --cflags --libs grpc_unsecure libprotobuf-c) \
 		-lgpr -pthread
 done
 load() { cut -d' ' -f1-3 /proc/loadavg; }

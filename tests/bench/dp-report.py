@@ -37,9 +37,9 @@ def sh(cmd):
 
 
 def resync_sec():
-    """DAEMON_RESYNC_SEC_DEFAULT from mdevd/daemon.h: `mdevd run`'s safety-net period."""
+    """DAEMON_RESYNC_SEC_DEFAULT from mdevd/daemon/daemon.h: `mdevd run`'s safety-net period."""
     m = re.search(r"#define\s+DAEMON_RESYNC_SEC_DEFAULT\s+(\d+)",
-                  open(os.path.join(ROOT, "mdevd/daemon.h")).read())
+                  open(os.path.join(ROOT, "mdevd/daemon/daemon.h")).read())
     return int(m.group(1)) if m else None
 
 
@@ -375,7 +375,7 @@ def main():
     out += ["", "### Targets", "",
             "Verdicts computed by `tests/bench/dp-report.py` from the figures above. The "
             "safety-net allowance is one wakeup per `--resync` period of `mdevd run` "
-            "(DAEMON_RESYNC_SEC_DEFAULT, %s s in `mdevd/daemon.h`), rounded up over the "
+            "(DAEMON_RESYNC_SEC_DEFAULT, %s s in `mdevd/daemon/daemon.h`), rounded up over the "
             "idle window; dp-serve has no such timer." % resync, "",
             "| target | mdevd | floor | verdict |", "|---|---|---|---|"] + rows
     out.append("")

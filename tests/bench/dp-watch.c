@@ -35,7 +35,7 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
-#include "mdevd/deviceplugin.pb-c.h"
+#include "mdevd/kubernetes/deviceplugin.pb-c.h"
 
 #define LIST_AND_WATCH "/v1beta1.DevicePlugin/ListAndWatch"
 

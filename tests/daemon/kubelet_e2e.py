@@ -3,7 +3,7 @@
 
     kubelet_e2e.py GEN_DIR MDEVD WORK_DIR      (run by tests/daemon/run.sh)
 
-GEN_DIR holds deviceplugin_pb2*.py generated from mdevd/deviceplugin.proto. On a copy of
+GEN_DIR holds deviceplugin_pb2*.py generated from mdevd/kubernetes/deviceplugin.proto. On a copy of
 the samples fixture with tests/vm/policies/kubevirt.json: the daemon registers both pools
 with kubelet; a ListAndWatch stream sees a reconcile (SIGHUP after the tree changed);
 a policy edit that drops a resource ends that plugin (empty list, socket removed); a

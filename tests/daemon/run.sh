@@ -503,8 +503,8 @@ t_kubelet_e2e() {
 		fail "python3-grpcio / python3-grpc-tools missing (scripts/deps.sh installs them)"
 	t=$work/e2e.$n
 	mkdir -p "$t/gen"
-	/usr/bin/python3 -m grpc_tools.protoc -I"$repo/mdevd" --python_out="$t/gen" \
-		--grpc_python_out="$t/gen" "$repo/mdevd/deviceplugin.proto" || fail "protoc"
+	/usr/bin/python3 -m grpc_tools.protoc -I"$repo/mdevd/kubernetes" --python_out="$t/gen" \
+		--grpc_python_out="$t/gen" "$repo/mdevd/kubernetes/deviceplugin.proto" || fail "protoc"
 	/usr/bin/python3 "$repo/tests/daemon/kubelet_e2e.py" "$t/gen" "$MDEVD" "$t" ||
 		fail "kubelet end-to-end"
 }

@@ -169,7 +169,7 @@ golden() {
 }
 
 # --- the CLI in the image ---------------------------------------------------------------------
-version=$(sed -n 's/^#define MDEVD_VERSION "\(.*\)"$/\1/p' mdevd/main.c)
+version=$(sed -n 's/^#define MDEVD_VERSION "\(.*\)"$/\1/p' mdevd/cli/main.c)
 echo "mdevd $version" >"$tmp/version"
 golden image-version "$tmp/version" --version
 golden image-types tests/cli/golden/samples-types-human.out --sysfs-root /fixtures/samples types
@@ -206,9 +206,9 @@ EOF
 chmod +x "$tmp/mdevd-in-image"
 if ! "$PY" -c 'import grpc, grpc_tools' 2>/dev/null; then
 	fail image-dp-serve "$PY: no grpc or grpc_tools (python3-grpcio, python3-grpc-tools)"
-elif ! "$PY" -m grpc_tools.protoc -Imdevd --python_out="$tmp" --grpc_python_out="$tmp" \
-	mdevd/deviceplugin.proto >"$tmp/out" 2>&1; then
-	fail image-dp-serve "cannot compile mdevd/deviceplugin.proto" "$tmp/out"
+elif ! "$PY" -m grpc_tools.protoc -Imdevd/kubernetes --python_out="$tmp" --grpc_python_out="$tmp" \
+	mdevd/kubernetes/deviceplugin.proto >"$tmp/out" 2>&1; then
+	fail image-dp-serve "cannot compile mdevd/kubernetes/deviceplugin.proto" "$tmp/out"
 else
 	PYTHONPATH="$tmp:tests/kubelet" "$PY" tests/deploy/image_kubelet.py "$tmp/mdevd-in-image" \
 		>"$tmp/kl" 2>&1 || true

@@ -200,10 +200,10 @@ else
 	fi
 fi
 
-# Every SONAME_* of mdevd/dlopen.h is in the Containerfile's reach (its sed takes each
+# Every SONAME_* of mdevd/util/dlopen.h is in the Containerfile's reach (its sed takes each
 # #define line) and is a string of the binary (a NUL-terminated one, as dlopen() gets it).
 sed -n 's/^#[[:space:]]*define[[:space:]]\{1,\}\(SONAME_[A-Za-z0-9_]*\)[[:space:]]*\(.*\)/\1 \2/p' \
-	mdevd/dlopen.h >"$tmp/sonames"
+	mdevd/util/dlopen.h >"$tmp/sonames"
 cfsed=$(sed -n "s/.*sed -n '\([^']*\)' mdevd\/dlopen.h.*/\1/p" "$CF")
 strings -a -n 6 "$MDEVD" >"$tmp/strings"
 bad=
@@ -215,16 +215,16 @@ while read -r macro value; do
 		bad="$bad $macro (not a string literal)"
 	elif ! grep -qxF "$so" "$tmp/strings"; then
 		bad="$bad $macro ($so: not in $MDEVD)"
-	elif [ -n "$cfsed" ] && ! sed -n "$cfsed" mdevd/dlopen.h | grep -qxF "$so"; then
+	elif [ -n "$cfsed" ] && ! sed -n "$cfsed" mdevd/util/dlopen.h | grep -qxF "$so"; then
 		bad="$bad $macro ($so: the Containerfile's sed misses it)"
 	fi
 done <"$tmp/sonames"
 if [ "$n" -eq 0 ]; then
-	fail dlopen-sonames-in-binary "mdevd/dlopen.h: no #define SONAME_ lines"
+	fail dlopen-sonames-in-binary "mdevd/util/dlopen.h: no #define SONAME_ lines"
 elif [ -z "$cfsed" ]; then
-	fail dlopen-sonames-in-binary "$CF: no \"sed -n '...' mdevd/dlopen.h\" to read the sonames"
+	fail dlopen-sonames-in-binary "$CF: no \"sed -n '...' mdevd/util/dlopen.h\" to read the sonames"
 elif [ -n "$bad" ]; then
-	fail dlopen-sonames-in-binary "mdevd/dlopen.h:$bad"
+	fail dlopen-sonames-in-binary "mdevd/util/dlopen.h:$bad"
 else
 	pass
 fi

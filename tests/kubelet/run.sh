@@ -14,8 +14,8 @@ if ! $PY -c 'import grpc, grpc_tools' 2>/dev/null; then
 fi
 gen=$(mktemp -d /tmp/mdevd-kl-gen.XXXXXX) || exit 1
 trap 'rm -rf "$gen"' EXIT
-$PY -m grpc_tools.protoc -Imdevd --python_out="$gen" --grpc_python_out="$gen" \
-	mdevd/deviceplugin.proto || { echo "0 passed, 1 failed"; exit 1; }
+$PY -m grpc_tools.protoc -Imdevd/kubernetes --python_out="$gen" --grpc_python_out="$gen" \
+	mdevd/kubernetes/deviceplugin.proto || { echo "0 passed, 1 failed"; exit 1; }
 if [ "$1" = "--perf" ]; then
 	shift
 	PYTHONPATH="$gen:tests/kubelet" exec $PY tests/kubelet/perf.py "$@"

@@ -14,11 +14,11 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "apply.h"
-#include "lifecycle.h"
-#include "mdevctl.h"
+#include "apply/apply.h"
+#include "node/mdev_lifecycle.h"
+#include "libvirt/mdevctl.h"
 #include "mdevd/plan.h"
-#include "virt.h"
+#include "libvirt/libvirt_client.h"
 #include "mdevd/policy.h"
 
 #define MACHINE_ID "0123456789abcdef0123456789abcdef"

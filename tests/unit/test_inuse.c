@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "inuse.h"
+#include "node/inuse.h"
 
 struct fake_proc {
 	char dir[64];

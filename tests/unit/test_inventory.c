@@ -13,10 +13,10 @@
 
 #include "testutil.h"
 
-#include "mdev.h"
+#include "node/mdev.h"
 #include "mdevd/inventory.h"
 #include "mdevd/macro.h"
-#include "sysfs.h"
+#include "node/sysfs.h"
 
 struct reports {
 	size_t n;

@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "log.h"
+#include "util/log.h"
 
-#define THREADS 8
+#define THREADS	   8
 #define PER_THREAD 2000
 
 static void *logger(void *arg)
@@ -25,7 +25,8 @@ static void *logger(void *arg)
 
 	for (int i = 0; i < PER_THREAD; i++) {
 		if (i % 2)
-			log_warnx("thread %ld record %d: %s", id, i, "a message with some length to it");
+			log_warnx("thread %ld record %d: %s", id, i,
+				  "a message with some length to it");
 		else
 			log_warn(-ENOENT, "thread %ld record %d: %s", id, i, "with an errno");
 	}
@@ -65,7 +66,7 @@ static void *reader_main(void *arg)
 static void test_threads_write_whole_lines(void **state)
 {
 	pthread_t t[THREADS], rt;
-	struct reader r = { 0 };
+	struct reader r = {0};
 	int p[2], saved;
 
 	assert_int_equal(pipe(p), 0);

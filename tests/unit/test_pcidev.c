@@ -13,8 +13,8 @@
 #include "testutil.h"
 
 #include "mdevd/macro.h"
-#include "pcidev.h"
-#include "sysfs.h"
+#include "node/pcidev.h"
+#include "node/sysfs.h"
 
 struct reports {
 	size_t n;

@@ -8,7 +8,7 @@
 #include "testutil.h"
 
 #include "mdevd/macro.h"
-#include "sysfs.h"
+#include "node/sysfs.h"
 
 #define MTTY "devices/virtual/mtty/mtty/mdev_supported_types/"
 

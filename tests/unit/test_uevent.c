@@ -12,7 +12,7 @@
 
 #include "testutil.h"
 #include "mdevd/macro.h"
-#include "uevent.h"
+#include "node/uevent.h"
 
 /* A message literal: sizeof - 1 drops the literal's own closing NUL, keeping the last pair's. */
 #define MSG(s) s, sizeof(s) - 1

@@ -339,8 +339,8 @@ t_dp_start() { # both plugins register; the first lists hold the mdevs and edu, 
 	/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null ||
 		fail "python3-grpcio / python3-grpc-tools missing in the guest (scripts/deps.sh)"
 	mkdir -p "$gen" "$dpdir"
-	/usr/bin/python3 -m grpc_tools.protoc -I"$REPO/mdevd" --python_out="$gen" \
-		--grpc_python_out="$gen" "$REPO/mdevd/deviceplugin.proto" || fail "protoc"
+	/usr/bin/python3 -m grpc_tools.protoc -I"$REPO/mdevd/kubernetes" --python_out="$gen" \
+		--grpc_python_out="$gen" "$REPO/mdevd/kubernetes/deviceplugin.proto" || fail "protoc"
 	vm_mdev_remove_all
 	local bdf t0 t1 t
 	bdf=$(edu_bdf)

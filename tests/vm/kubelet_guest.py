@@ -4,7 +4,7 @@
     kubelet_guest.py GEN_DIR serve PLUGIN_DIR EVENTS [MAX_SECONDS]
     kubelet_guest.py GEN_DIR allocate SOCKET ID...
 
-GEN_DIR holds deviceplugin_pb2*.py generated from mdevd/deviceplugin.proto.
+GEN_DIR holds deviceplugin_pb2*.py generated from mdevd/kubernetes/deviceplugin.proto.
 
 serve: kubelet's Registration service on PLUGIN_DIR/kubelet.sock, as in
 tests/daemon/kubelet_e2e.py: a Register dials the plugin back (GetDevicePluginOptions)

@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The applier: rounds of inventory -> plan -> execute; see apply.h for the rules. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "apply/apply.h"
+#include "node/inuse.h"
+#include "node/mdev_lifecycle.h"
+#include "util/log.h"
+#include "libvirt/mdevctl.h"
+#include "mdevd/inventory.h"
+#include "mdevd/plan.h"
+#include "node/sysfs.h"
+#include "libvirt/libvirt_client.h"
+
+static void report_skipped(void *userdata, const char *path, int err, const char *what)
+{
+	log_warnx("%s: skipped: %s", path, what);
+}
+
+/* --- the sysfs backend: mdev_lifecycle.c, and mdevctl definitions with persist --- */
+
+static const char *mdevctl_dir(const struct apply_options *o)
+{
+	return o->mdevctl_dir ? o->mdevctl_dir : MDEVCTL_DEFAULT_DIR;
+}
+
+static int sysfs_create(void *data, const struct plan_action *a, char *why, size_t size)
+{
+	const struct apply_options *o = data;
+	const char *what;
+	int r;
+
+	r = lifecycle_create(o->sysfs_fd, a->parent, a->type_id, a->uuid);
+	if (r < 0) {
+		what = lifecycle_create_error_str(r);
+		snprintf(why, size, "%s (%s)", what ? what : strerror(-r), lifecycle_errno_name(r));
+		return r;
+	}
+	return 0;
+}
+
+static int sysfs_remove(void *data, const struct plan_action *a, char *why, size_t size)
+{
+	const struct apply_options *o = data;
+	const char *what;
+	int r;
+
+	r = lifecycle_remove(o->sysfs_fd, a->uuid);
+	if (r < 0 && r != -ENOENT) {
+		what = lifecycle_remove_error_str(r);
+		snprintf(why, size, "%s (%s)", what ? what : strerror(-r), lifecycle_errno_name(r));
+		return r;
+	}
+	if (o->persist) {
+		int q = mdevctl_undefine(mdevctl_dir(o), a->parent, a->uuid);
+
+		if (q < 0)
+			log_warn(q,
+				 "%s: removed, but cannot delete its mdevctl definition under %s",
+				 a->uuid, mdevctl_dir(o));
+	}
+	return r;
+}
+
+/* The mdevctl definition of a live owned mdev; logged here (it knows the directory). */
+static int sysfs_persist(void *data, const struct plan_action *a)
+{
+	const struct apply_options *o = data;
+	int r = mdevctl_define(mdevctl_dir(o), a->parent, a->type_id, a->uuid);
+
+	if (r < 0)
+		log_warn(r,
+			 "%s: cannot write its mdevctl definition under %s (the next run "
+			 "tries again)",
+			 a->uuid, mdevctl_dir(o));
+	return r;
+}
+
+/* --- the libvirt backend: libvirt_client.c --- */
+
+static int libvirt_create(void *data, const struct plan_action *a, char *why, size_t size)
+{
+	const struct apply_options *o = data;
+	int r = virt_mdev_create(o->virt, a->parent, a->type_id, a->uuid, o->persist);
+
+	if (r < 0)
+		snprintf(why, size, "libvirt: %s", virt_last_error(o->virt));
+	return r;
+}
+
+static int libvirt_remove(void *data, const struct plan_action *a, char *why, size_t size)
+{
+	const struct apply_options *o = data;
+	int r = virt_mdev_remove(o->virt, a->uuid, o->persist);
+
+	if (r < 0)
+		snprintf(why, size, "libvirt: %s", virt_last_error(o->virt));
+	return r;
+}
+
+static void backend_for(const struct apply_options *o, struct apply_backend *b)
+{
+	switch (o->backend_kind) {
+	case APPLY_BACKEND_SYSFS:
+		*b = (struct apply_backend){.name = "sysfs",
+					    .create = sysfs_create,
+					    .remove = sysfs_remove,
+					    .persist = o->persist ? sysfs_persist : NULL,
+					    .data = (void *)o};
+		return;
+	case APPLY_BACKEND_LIBVIRT:
+		*b = (struct apply_backend){.name = "libvirt",
+					    .create = libvirt_create,
+					    .remove = libvirt_remove,
+					    .data = (void *)o};
+		return;
+	}
+}
+
+/* Re-read after a step: does bus/mdev/devices/<uuid> exist? */
+static bool mdev_present(const struct apply_options *o, const char *uuid)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "bus/mdev/devices/%s", uuid);
+	return faccessat(o->sysfs_fd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/*
+ * Just before a remove: does a libvirt domain name @uuid now? 1 (logged), 0, or -errno.
+ * Without a connection, 0: only the kernel's evidence counts.
+ */
+static int named_by_domain(const struct apply_options *o, const struct plan_action *a,
+			   struct apply_result *res)
+{
+	struct virt_refs refs = {};
+	const struct plan_domain_ref *ref;
+	int r;
+
+	if (!o->virt)
+		return 0;
+	r = virt_domain_refs(o->virt, &refs);
+	if (r < 0) {
+		log_warnx("%s: not removed: cannot ask libvirt (%s) whether a domain uses it: %s",
+			  a->uuid, virt_uri(o->virt), virt_last_error(o->virt));
+		res->kept_in_use++;
+		return 1;
+	}
+	ref = virt_refs_find(&refs, a->uuid);
+	if (ref) {
+		log_warnx("%s: not removed: libvirt domain %s %s it meanwhile", a->uuid,
+			  ref->domain, ref->running ? "uses" : "reserves");
+		if (ref->running)
+			res->kept_in_use++;
+		else
+			res->kept_reserved++;
+	}
+	virt_refs_release(&refs);
+	return ref ? 1 : 0;
+}
+
+static int do_remove(const struct apply_options *o, const struct apply_backend *b,
+		     const struct plan_action *a, const char *step, struct apply_result *res)
+{
+	char why[640] = "";
+	int r;
+
+	if (a->iommu_group >= 0) {
+		r = inuse_group_is_open(o->proc_fd, a->iommu_group);
+		if (r != 0) {
+			if (r < 0)
+				log_warn(r, "%s: not removed: cannot tell whether it is in use",
+					 a->uuid);
+			else
+				log_warnx("%s: not removed: /dev/vfio/%d was opened meanwhile (in "
+					  "use)",
+					  a->uuid, a->iommu_group);
+			res->kept_in_use++;
+			return 0;
+		}
+	}
+	if (o->dry_run) {
+		log_info("%swould remove %s (%s on %s): %s", step, a->uuid, a->type_id, a->parent,
+			 plan_reason_str(a->reason));
+		return 0;
+	}
+	if (named_by_domain(o, a, res))
+		return 0;
+	r = b->remove(b->data, a, why, sizeof(why));
+	if (r == -ENOENT && mdev_present(o, a->uuid)) {
+		/* libvirt may not list an mdev that sysfs has (e.g. on a virtual parent). */
+		log_warnx("%s: remove failed: the %s backend knows no such mdev, but sysfs lists "
+			  "it%s%s",
+			  a->uuid, b->name, why[0] ? ": " : "", why);
+		res->failed++;
+		return 0;
+	}
+	if (r == -ENOENT) {
+		log_info("%s%s: already gone", step, a->uuid);
+		res->removed++;
+		return 1;
+	}
+	if (r < 0) {
+		log_warnx("%s: remove failed: %s", a->uuid, why[0] ? why : strerror(-r));
+		res->failed++;
+		return 0;
+	}
+	if (mdev_present(o, a->uuid)) {
+		log_warnx("%s: the kernel accepted the remove, but the mdev is still there",
+			  a->uuid);
+		res->failed++;
+		return 0;
+	}
+	log_info("%sremoved %s (%s on %s): %s", step, a->uuid, a->type_id, a->parent,
+		 plan_reason_str(a->reason));
+	res->removed++;
+	return 1;
+}
+
+static int do_create(const struct apply_options *o, const struct apply_backend *b,
+		     const struct plan_action *a, const char *step, struct apply_result *res)
+{
+	char path[PATH_MAX], why[640] = "";
+	unsigned int avail;
+	int r;
+
+	/* Re-read: an earlier create on this parent may have used shared capacity. */
+	snprintf(path, sizeof(path),
+		 "class/mdev_bus/%s/mdev_supported_types/%s/available_instances", a->parent,
+		 a->type_id);
+	r = sysfs_read_uint(o->sysfs_fd, path, &avail);
+	if (r < 0) {
+		log_warn(r, "%s: %s: cannot read available_instances before creating %s", a->parent,
+			 a->type_id, a->uuid);
+		res->failed++;
+		return 0;
+	}
+	if (avail == 0) {
+		log_warnx("%s: %s: no capacity left for %s (available_instances dropped to 0 after "
+			  "earlier steps; types on one parent can share capacity)",
+			  a->parent, a->type_id, a->uuid);
+		res->no_capacity++;
+		return 0;
+	}
+	if (o->dry_run) {
+		log_info("%swould create %s (%s on %s, slot %u)", step, a->uuid, a->type_id,
+			 a->parent, a->slot);
+		return 0;
+	}
+	r = b->create(b->data, a, why, sizeof(why));
+	if (r < 0) {
+		log_warnx("%s: %s: create %s failed: %s", a->parent, a->type_id, a->uuid,
+			  why[0] ? why : strerror(-r));
+		if (r == -ENOSPC || r == -EUSERS)
+			res->no_capacity++;
+		else
+			res->failed++;
+		return 0;
+	}
+	if (!mdev_present(o, a->uuid)) {
+		log_warnx("%s: %s: the kernel accepted %s, but no such mdev appeared", a->parent,
+			  a->type_id, a->uuid);
+		res->failed++;
+		return 0;
+	}
+	log_info("%screated %s (%s on %s, slot %u%s)", step, a->uuid, a->type_id, a->parent,
+		 a->slot, b->create == libvirt_create ? ", through libvirt" : "");
+	if (b->persist)
+		b->persist(b->data, a);
+	res->created++;
+	return 1;
+}
+
+static void report_shortfalls(const struct plan *plan, struct apply_result *res)
+{
+	res->shortfall = 0;
+	for (size_t i = 0; i < plan->n_shortfalls; i++) {
+		const struct plan_shortfall *s = &plan->shortfalls[i];
+
+		if (s->blocked)
+			log_warnx(
+				"%s: %s: the policy asks for %u, %u planned; %u slot%s held back: "
+				"the UUID is already used by another mdev (EEXIST)",
+				s->parent, s->type_id, s->wanted, s->planned, s->blocked,
+				s->blocked == 1 ? "" : "s");
+		if (s->wanted - s->planned > s->blocked)
+			log_warnx(
+				"%s: %s: the policy asks for %u, only %u fit: no capacity left on "
+				"the parent (available_instances is 0; the kernel would answer "
+				"ENOSPC or EUSERS)",
+				s->parent, s->type_id, s->wanted, s->planned);
+		res->shortfall += s->wanted - s->planned;
+	}
+}
+
+/* One round: read, plan, execute. Returns steps done (>= 0), or -errno. */
+static int run_round(const struct apply_options *o, const struct apply_backend *b,
+		     const struct policy *pol, struct apply_result *res, bool *done)
+{
+	struct virt_refs refs = {};
+	_cleanup_(inventory_freep) struct inventory *inv = NULL;
+	_cleanup_(plan_freep) struct plan *plan = NULL;
+	struct inuse in = {};
+	struct pol_error perr = {};
+	struct plan_context ctx;
+	size_t n_step = 0, n_steps;
+	char step[48];
+	int steps = 0, r;
+
+	r = inventory_load(o->sysfs_fd, o->sysfs_path, INVENTORY_TYPES | INVENTORY_MDEVS,
+			   report_skipped, NULL, &inv);
+	if (r < 0) {
+		log_warn(r, "cannot read the node's mdevs");
+		return r;
+	}
+	r = pol_validate(pol, inv, &perr);
+	if (r < 0) {
+		log_warnx("policy: %s: %s", perr.path, perr.message);
+		return r;
+	}
+	r = inuse_scan(o->proc_fd, &in);
+	if (r < 0) {
+		log_warn(r, "cannot scan processes for open VFIO groups");
+		return r;
+	}
+	if (in.unreadable)
+		log_warnx("%u processes could not be inspected: every mdev counts as in use",
+			  in.unreadable);
+	if (o->virt) {
+		r = virt_domain_refs(o->virt, &refs);
+		if (r < 0) {
+			/* Without libvirt's answer, a removal could take a domain's device. */
+			inuse_release(&in);
+			log_warnx("cannot read libvirt's domains (%s): %s", virt_uri(o->virt),
+				  virt_last_error(o->virt));
+			return r;
+		}
+	}
+	ctx = (struct plan_context){
+		.machine_id = o->machine_id,
+		.in_use_groups = in.groups,
+		.n_in_use_groups = in.unreadable ? 0 : in.n_groups,
+		.domain_refs = refs.refs,
+		.n_domain_refs = refs.n,
+	};
+	r = plan_build(inv, pol, &ctx, &plan);
+	if (r < 0) {
+		inuse_release(&in);
+		virt_refs_release(&refs);
+		log_warn(r, "cannot build a plan");
+		return r;
+	}
+
+	n_steps = plan->n_create + plan->n_remove;
+	*done = plan->n_create == 0 && plan->n_remove == 0;
+	res->kept_in_use = 0;
+	res->kept_reserved = 0;
+	for (size_t i = 0; i < plan->n_actions; i++) {
+		const struct plan_action *a = &plan->actions[i];
+		char reason[160];
+
+		switch (a->kind) {
+		case PLAN_REMOVE:
+			/* With unreadable processes, nothing is removed. */
+			if (in.unreadable) {
+				res->kept_in_use++;
+				break;
+			}
+			snprintf(step, sizeof(step), "[%zu/%zu] ", ++n_step, n_steps);
+			steps += do_remove(o, b, a, step, res);
+			break;
+		case PLAN_CREATE:
+			snprintf(step, sizeof(step), "[%zu/%zu] ", ++n_step, n_steps);
+			steps += do_create(o, b, a, step, res);
+			break;
+		case PLAN_KEEP:
+			if (a->reason == PLAN_REASON_WANTED && a->owned && b->persist &&
+			    !o->dry_run)
+				b->persist(b->data, a);
+			if (a->reason != PLAN_REASON_IN_USE && a->reason != PLAN_REASON_RESERVED)
+				break;
+			if (a->reason == PLAN_REASON_IN_USE)
+				res->kept_in_use++;
+			else
+				res->kept_reserved++;
+			if (o->dry_run || *done)
+				log_info("kept %s (%s on %s): %s", a->uuid, a->type_id, a->parent,
+					 plan_action_reason(a, reason, sizeof(reason)));
+			break;
+		}
+	}
+	/* The last round (nothing done, or nothing left to do) reports what did not fit. */
+	if (steps == 0 || o->dry_run)
+		report_shortfalls(plan, res);
+	inuse_release(&in);
+	virt_refs_release(&refs);
+	return steps;
+}
+
+int apply_policy(const struct apply_options *o, const struct policy *pol, struct apply_result *res)
+{
+	struct apply_backend own;
+	const struct apply_backend *b = o->backend;
+
+	memset(res, 0, sizeof(*res));
+	if (!b) {
+		if (o->backend_kind == APPLY_BACKEND_LIBVIRT && !o->virt)
+			return -EINVAL;
+		backend_for(o, &own);
+		b = &own;
+	}
+	for (unsigned int round = 0; round < APPLY_MAX_ROUNDS; round++) {
+		bool done = false;
+		int r;
+
+		res->rounds++;
+		r = run_round(o, b, pol, res, &done);
+		if (r < 0)
+			return r;
+		/* Done, or no step succeeded (another round would plan the same). */
+		if (done || r == 0 || o->dry_run)
+			return 0;
+	}
+	log_warnx("the node did not settle after %d rounds; something else is changing mdevs",
+		  APPLY_MAX_ROUNDS);
+	return -EAGAIN;
+}

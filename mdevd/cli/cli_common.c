@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Shared command steps: opening the roots, the machine id, reading a policy file. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli_common.h"
+#include "util/log.h"
+#include "mdevd/macro.h"
+#include "node/sysfs.h"
+
+int cli_open_sysfs(const struct cli_globals *g, int *fd)
+{
+	int r = sysfs_open_root(g->sysfs_root, fd);
+
+	if (r < 0)
+		log_warn(r, "cannot open the sysfs root %s", g->sysfs_root);
+	return r;
+}
+
+int cli_open_proc(const struct cli_globals *g, int *fd)
+{
+	int r = sysfs_open_root(g->proc_root, fd);
+
+	if (r < 0)
+		log_warn(r, "cannot open the proc root %s", g->proc_root);
+	return r;
+}
+
+static bool valid_machine_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n != 32)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+int cli_machine_id(const struct cli_globals *g, char buf[MACHINE_ID_LEN])
+{
+	char tmp[128];
+	int r;
+
+	if (g->machine_id) {
+		if (!valid_machine_id(g->machine_id)) {
+			log_warnx("--machine-id %s: expected 32 hexadecimal digits", g->machine_id);
+			return -EINVAL;
+		}
+		snprintf(tmp, sizeof(tmp), "%s", g->machine_id);
+	} else {
+		r = sysfs_read_attr(AT_FDCWD, "/etc/machine-id", tmp, sizeof(tmp));
+		if (r < 0) {
+			log_warn(r,
+				 "/etc/machine-id: cannot read the machine id that mdevd's UUIDs "
+				 "derive from (pass --machine-id)");
+			return r;
+		}
+		if (!valid_machine_id(tmp)) {
+			log_warnx("/etc/machine-id: not 32 hexadecimal digits (pass --machine-id)");
+			return -EINVAL;
+		}
+	}
+	for (char *p = tmp; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	memcpy(buf, tmp, MACHINE_ID_LEN);
+	return 0;
+}
+
+int cli_read_policy_file(const char *path, char **data, size_t *len)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	size_t got = 0, cap = 0;
+	struct stat st;
+
+	if (streq(path, "-")) {
+		fd = dup(STDIN_FILENO);
+		if (fd < 0)
+			return -errno;
+	} else {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+	}
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (S_ISREG(st.st_mode) && st.st_size > (off_t)POL_MAX_SIZE)
+		return -EFBIG;
+	for (;;) {
+		ssize_t n;
+
+		if (got == cap) {
+			size_t ncap = cap ? cap * 2 : 64 * 1024;
+			char *nbuf;
+
+			if (cap > POL_MAX_SIZE)
+				return -EFBIG;
+			if (ncap > POL_MAX_SIZE + 1)
+				ncap = POL_MAX_SIZE + 1;
+			nbuf = realloc(buf, ncap + 1);
+			if (!nbuf)
+				return -ENOMEM;
+			buf = nbuf;
+			cap = ncap;
+		}
+		n = read(fd, buf + got, cap - got);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got > POL_MAX_SIZE)
+		return -EFBIG;
+	buf[got] = '\0';
+	*data = steal_ptr(buf);
+	*len = got;
+	return 0;
+}
+
+int cli_load_policy(const char *path, struct policy **out)
+{
+	_cleanup_free_ char *data = NULL;
+	struct pol_error err = {};
+	size_t len = 0;
+	int r;
+
+	r = cli_read_policy_file(path, &data, &len);
+	if (r == -EFBIG) {
+		log_warnx("%s: larger than %u MiB: not a policy", path, POL_MAX_SIZE >> 20);
+		return r;
+	}
+	if (r < 0) {
+		log_warn(r, "%s: cannot read the policy", path);
+		return r;
+	}
+	r = pol_parse(data, len, out, &err);
+	if (r == -EINVAL) {
+		if (err.line > 0)
+			log_warnx("%s: line %d: %s", path, err.line, err.message);
+		else
+			log_warnx("%s: %s: %s", path, err.path, err.message);
+	} else if (r < 0) {
+		log_warn(r, "%s: cannot parse the policy", path);
+	}
+	return r;
+}
+
+int cli_check_policy_args(const char *cmd, const char *policy_path, int optind, int argc,
+			  void (*usage)(FILE *f))
+{
+	if (policy_path && optind >= argc)
+		return EXIT_OK;
+	log_warnx("%s: %s", cmd, policy_path ? "unexpected argument" : "--policy FILE is required");
+	usage(stderr);
+	return EXIT_USAGE;
+}

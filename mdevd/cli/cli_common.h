@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * cli_common: steps several commands share. Each logs its own failure with the
+ * file or path it concerns, so callers only map the result to an exit status.
+ */
+#pragma once
+
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "mdevd/policy.h"
+
+#define MACHINE_ID_LEN 33 /* 32 hex digits + NUL */
+
+/* Open the sysfs root from --sysfs-root into *fd. Returns 0 or -errno (logged). */
+int cli_open_sysfs(const struct cli_globals *g, int *fd);
+
+/* Open the proc root from --proc-root into *fd. Returns 0 or -errno (logged). */
+int cli_open_proc(const struct cli_globals *g, int *fd);
+
+/*
+ * The machine id used to derive UUIDs: --machine-id, else /etc/machine-id
+ * (systemd's format: 32 lower-case hex digits). Returns 0, or -EINVAL / -errno (logged,
+ * with the fix: "pass --machine-id").
+ */
+int cli_machine_id(const struct cli_globals *g, char buf[MACHINE_ID_LEN]);
+
+/*
+ * cli_read_policy_file - read all of @path ("-": standard input), at most POL_MAX_SIZE
+ * bytes. On success *data is a new NUL-terminated buffer (free()) of *len bytes.
+ * Returns 0, -EFBIG when larger, -EISDIR, -ENOMEM or -errno from open/read. Logs nothing.
+ */
+int cli_read_policy_file(const char *path, char **data, size_t *len);
+
+/*
+ * Read and parse the policy file @path ("-": standard input; at most POL_MAX_SIZE bytes). On
+ * success *out is a new policy (policy_free()). A rejected policy is logged as "<path>:
+ * <$.json.path>: <reason>". Returns 0, -EINVAL (rejected), -EFBIG, -ENOMEM or -errno from reading.
+ */
+int cli_load_policy(const char *path, struct policy **out);
+
+/*
+ * cli_check_policy_args - after getopt, for the commands that take `--policy FILE` and no
+ * operand (@optind, @argc as getopt left them). When the option is missing or an operand is
+ * left, logs "@cmd: --policy FILE is required" or "@cmd: unexpected argument", prints
+ * @usage to stderr and returns EXIT_USAGE; otherwise returns EXIT_OK.
+ */
+int cli_check_policy_args(const char *cmd, const char *policy_path, int optind, int argc,
+			  void (*usage)(FILE *f));

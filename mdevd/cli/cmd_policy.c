@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * mdevd policy check FILE: parse a policy, then check it against this node's
+ * parents and types. Says "valid" or names the JSON path and the reason.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/cli_common.h"
+#include "util/log.h"
+#include "mdevd/inventory.h"
+#include "mdevd/macro.h"
+#include "mdevd/policy.h"
+
+static void policy_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: mdevd policy check FILE [--no-node] [-o json]\n"
+		"\n"
+		"Check a policy file: its JSON, its keys and values, and (unless --no-node)\n"
+		"that the parents and mdev types it names exist on this node. A rejected\n"
+		"policy is reported as FILE: $.json.path: reason. FILE '-' reads stdin.\n"
+		"\n"
+		"A policy is KubeVirt's configuration as you already write it, in one of three\n"
+		"shapes: a bare config (below), a whole KubeVirt CR (kind: KubeVirt; the config\n"
+		"under spec.configuration) or a whole HyperConverged CR (kind: HyperConverged;\n"
+		"the config under spec, with pciDeviceSelector for pciVendorSelector). The\n"
+		"\"mdevd\" section is mdevd's own and always sits at the top level:\n"
+		"\n"
+		"  {\n"
+		"    \"permittedHostDevices\": {\n"
+		"      \"pciHostDevices\": [\n"
+		"        {\"pciVendorSelector\": \"10de:1eb8\", \"resourceName\": "
+		"\"nvidia.com/TU104GL_Tesla_T4\"}\n"
+		"      ],\n"
+		"      \"mediatedDevices\": [\n"
+		"        {\"mdevNameSelector\": \"GRID T4-1Q\", \"resourceName\": "
+		"\"nvidia.com/GRID_T4-1Q\"}\n"
+		"      ]\n"
+		"    },\n"
+		"    \"mediatedDevicesConfiguration\": {\"mediatedDeviceTypes\": "
+		"[\"nvidia-222\"]},\n"
+		"    \"mdevd\": {\n"
+		"      \"layouts\": [\n"
+		"        {\"parents\": [\"10de:1eb8\"], \"types\": {\"GRID T4-1Q\": 16}},\n"
+		"        {\"parents\": [\"0000:b1:00.0\"], \"types\": {\"NVIDIA A10-4Q\": "
+		"\"max\"}},\n"
+		"        {\"parents\": [\"mtty\"], \"types\": {\"mtty-1\": 2, \"mtty-2\": 1}}\n"
+		"      ],\n"
+		"      \"removeUnowned\": false\n"
+		"    }\n"
+		"  }\n"
+		"\n"
+		"layouts[].parents is \"all\" or a list of PCI addresses, vendor:device ids and\n"
+		"class/mdev_bus names; a parent may be in one layout only. types maps a type id\n"
+		"or a type name to an exact count per parent (a whole number, or \"max\").\n"
+		"When layouts are given they replace mediatedDeviceTypes for planning.\n"
+		"\n"
+		"Options:\n"
+		"  --no-node           check the file alone, not against this node's devices\n"
+		"  -o, --output FMT    human (default) or json\n"
+		"  -h, --help          this text\n"
+		"\n"
+		"Exit status: 0 valid, 1 invalid (or unreadable), 64 usage error.\n"
+		"\n"
+		"Examples:\n"
+		"  mdevd policy check /etc/mdevd/policy.json\n"
+		"  kubectl get kubevirt -n kubevirt kubevirt -o json | mdevd policy check -\n"
+		"  mdevd policy check --no-node -o json hco.json\n"
+		"\n"
+		"See mdevd-policy(5).\n");
+}
+
+/* A JSON string literal of @s. */
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", f);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static const char *plural(size_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+static void print_valid(const char *file, const struct policy *pol, bool node_checked,
+			enum cli_output output)
+{
+	if (output == OUTPUT_JSON) {
+		fputs("{\"file\": ", stdout);
+		json_str(stdout, file);
+		printf(", \"valid\": true, \"shape\": ");
+		json_str(stdout, pol_shape_str(pol->shape));
+		printf(", \"nodeChecked\": %s, \"layouts\": %zu, \"mediatedDeviceTypes\": %zu, "
+		       "\"pciHostDevices\": %zu, \"mediatedDevices\": %zu}\n",
+		       node_checked ? "true" : "false", pol->n_layouts,
+		       pol->n_mediated_device_types, pol->n_pci_devices, pol->n_mdev_devices);
+		return;
+	}
+	printf("%s: policy is valid (%zu %s, %zu %s, %zu %s, %zu %s)%s\n", file, pol->n_layouts,
+	       plural(pol->n_layouts, "layout", "layouts"), pol->n_mediated_device_types,
+	       plural(pol->n_mediated_device_types, "mediated device type",
+		      "mediated device types"),
+	       pol->n_pci_devices, plural(pol->n_pci_devices, "pci selector", "pci selectors"),
+	       pol->n_mdev_devices, plural(pol->n_mdev_devices, "mdev selector", "mdev selectors"),
+	       node_checked ? "" : "; not checked against this node (--no-node)");
+}
+
+static void print_invalid(const char *file, const struct pol_error *err, enum cli_output output)
+{
+	if (output == OUTPUT_JSON) {
+		fputs("{\"file\": ", stdout);
+		json_str(stdout, file);
+		fputs(", \"valid\": false, \"path\": ", stdout);
+		json_str(stdout, err->path);
+		if (err->line > 0)
+			printf(", \"line\": %d", err->line);
+		fputs(", \"message\": ", stdout);
+		json_str(stdout, err->message);
+		fputs("}\n", stdout);
+		return;
+	}
+	if (err->line > 0)
+		fprintf(stderr, "%s: line %d: %s\n", file, err->line, err->message);
+	else
+		fprintf(stderr, "%s: %s: %s\n", file, err->path, err->message);
+}
+
+static void report_skipped(void *userdata, const char *path, int err, const char *what)
+{
+	log_debug("%s: skipped: %s", path, what);
+}
+
+static int policy_check(const struct cli_globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"no-node", no_argument, NULL, 'n'},
+		{"output", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	_cleanup_(inventory_freep) struct inventory *inv = NULL;
+	_cleanup_(policy_freep) struct policy *pol = NULL;
+	_cleanup_close_ int sysfs_fd = -1;
+	_cleanup_free_ char *data = NULL;
+	enum cli_output output = OUTPUT_HUMAN;
+	struct pol_error err = {};
+	bool node = true;
+	const char *file;
+	size_t len = 0;
+	int c, r;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			node = false;
+			break;
+		case 'o':
+			if (cli_parse_output(optarg, &output) < 0) {
+				log_warnx("policy check: -o %s: expected 'human' or 'json'",
+					  optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			policy_usage(stdout);
+			return EXIT_OK;
+		default:
+			policy_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc) {
+		log_warnx("policy check: %s",
+			  optind == argc ? "FILE is required" : "one FILE at a time");
+		policy_usage(stderr);
+		return EXIT_USAGE;
+	}
+	file = argv[optind];
+
+	r = cli_read_policy_file(file, &data, &len);
+	if (r == -EFBIG) {
+		log_warnx("%s: larger than %u MiB: not a policy", file, POL_MAX_SIZE >> 20);
+		return EXIT_ERROR;
+	}
+	if (r < 0) {
+		log_warn(r, "%s: cannot read the policy", file);
+		return EXIT_ERROR;
+	}
+	r = pol_parse(data, len, &pol, &err);
+	if (r == -EINVAL) {
+		print_invalid(file, &err, output);
+		return EXIT_ERROR;
+	}
+	if (r < 0) {
+		log_warn(r, "%s: cannot parse the policy", file);
+		return EXIT_ERROR;
+	}
+	log_debug("%s: a %s", file, pol_shape_str(pol->shape));
+	if (node) {
+		if (cli_open_sysfs(g, &sysfs_fd) < 0) {
+			log_warnx("(use --no-node to check the policy file alone)");
+			return EXIT_ERROR;
+		}
+		r = inventory_load(sysfs_fd, g->sysfs_root, INVENTORY_TYPES, report_skipped, NULL,
+				   &inv);
+		if (r < 0) {
+			log_warn(r,
+				 "%s: cannot read the node's mdev parents (use --no-node to "
+				 "check the policy file alone)",
+				 g->sysfs_root);
+			return EXIT_ERROR;
+		}
+		r = pol_validate(pol, inv, &err);
+		if (r == -EINVAL) {
+			print_invalid(file, &err, output);
+			return EXIT_ERROR;
+		}
+		if (r < 0) {
+			log_warn(r, "%s: cannot check the policy", file);
+			return EXIT_ERROR;
+		}
+	}
+	print_valid(file, pol, node, output);
+	return EXIT_OK;
+}
+
+int cmd_policy(const struct cli_globals *g, int argc, char **argv)
+{
+	if (argc < 2) {
+		policy_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (streq(argv[1], "-h") || streq(argv[1], "--help") || streq(argv[1], "help")) {
+		policy_usage(stdout);
+		return EXIT_OK;
+	}
+	if (!streq(argv[1], "check")) {
+		log_warnx("policy: unknown subcommand '%s' (try 'mdevd policy --help')", argv[1]);
+		return EXIT_USAGE;
+	}
+	return policy_check(g, argc - 1, argv + 1);
+}

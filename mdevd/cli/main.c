@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * mdevd: one binary, daemon and CLI. This file parses the global options and
+ * dispatches to a command.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "util/log.h"
+#include "mdevd/macro.h"
+
+#ifndef MDEVD_VERSION
+#define MDEVD_VERSION "0.1.0"
+#endif
+
+static const struct command {
+	const char *name;
+	int (*run)(const struct cli_globals *g, int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{"types", cmd_types, "list every parent's mdev types and free capacity"},
+	{"list", cmd_list, "list live mdev instances"},
+	{"pci", cmd_pci, "list PCI functions (driver, IOMMU group, NUMA node, SR-IOV)"},
+	{"policy", cmd_policy, "check a policy file: 'policy check FILE'"},
+	{"plan", cmd_plan, "show what 'apply' would change to match a policy"},
+	{"apply", cmd_apply, "create and remove mdevs so the node matches a policy"},
+	{"create", cmd_create, "create one mdev by hand (not owned by mdevd)"},
+	{"remove", cmd_remove, "remove one mdev by hand, refused while it is in use"},
+	{"dp-serve", cmd_dp_serve, "serve the policy's pools to kubelet (test driver)"},
+	{"run", cmd_run, "the node service: apply, serve device plugins, follow uevents"},
+	{"status", cmd_status, "what is served, what is not and why, what is pending"},
+	{"hostdev", cmd_hostdev, "libvirt <hostdev> XML for an mdev, a PCI function or a pool"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: mdevd [GLOBAL OPTIONS] COMMAND [ARGS]\n"
+		"\n"
+		"mdevd manages mediated devices (mdev / vGPU) and PCI passthrough on a node:\n"
+		"it discovers what the hardware offers, plans against a declared policy and\n"
+		"creates or removes mdevs by deterministic UUID, never touching a device in use.\n"
+		"\n"
+		"Commands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f,
+		"\n"
+		"Global options (before the command):\n"
+		"  --sysfs-root DIR   read and write sysfs under DIR instead of /sys\n"
+		"  --proc-root DIR    scan DIR instead of /proc for open VFIO groups\n"
+		"  --machine-id ID    use ID instead of /etc/machine-id to derive UUIDs\n"
+		"  -v, --verbose      say more about what is done\n"
+		"  -h, --help         this text;  --version  the version\n"
+		"\n"
+		"Each command takes --help. Examples:\n"
+		"  mdevd types                          what each parent offers\n"
+		"  mdevd --sysfs-root /tmp/tree types -o json\n"
+		"  mdevd policy check /etc/mdevd/policy.json\n"
+		"  mdevd plan --policy /etc/mdevd/policy.json\n"
+		"  mdevd apply --policy /etc/mdevd/policy.json\n"
+		"\n"
+		"Exit status: 0 success (plan: nothing to do), 1 error, 2 plan: changes pending,\n"
+		"3 apply: some requested mdevs did not fit, 64 usage error. See mdevd(8).\n");
+}
+
+int cli_parse_output(const char *value, enum cli_output *out)
+{
+	if (streq(value, "json")) {
+		*out = OUTPUT_JSON;
+		return 0;
+	}
+	if (streq(value, "human") || streq(value, "text")) {
+		*out = OUTPUT_HUMAN;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"sysfs-root", required_argument, NULL, 's'},
+		{"proc-root", required_argument, NULL, 'p'},
+		{"machine-id", required_argument, NULL, 'm'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{},
+	};
+	struct cli_globals g = {
+		.sysfs_root = "/sys",
+		.proc_root = "/proc",
+		.machine_id = NULL,
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			g.sysfs_root = optarg;
+			break;
+		case 'p':
+			g.proc_root = optarg;
+			break;
+		case 'm':
+			g.machine_id = optarg;
+			break;
+		case 'v':
+			g.verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("mdevd %s\n", MDEVD_VERSION);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	log_set_verbose(g.verbose);
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (streq(argv[optind], commands[i].name)) {
+			char **sub = argv + optind;
+			int subc = argc - optind;
+
+			optind = 0; /* reset getopt for the command's own options */
+			return commands[i].run(&g, subc, sub);
+		}
+	}
+	log_warnx("unknown command '%s' (try 'mdevd --help')", argv[optind]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * output: what the CLI prints, as JSON (through cJSON; the only mdevd/ file that sees it)
+ * or as human-readable text in the manner of mdevctl and lspci. Nothing here logs.
+ * Each call writes the whole document to @f and returns 0, -ENOMEM, or -EIO when
+ * writing fails.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "mdevd/inventory.h"
+#include "mdevd/plan.h"
+
+/*
+ * output_types - every parent and its types. JSON: [{"parent", "types": [{"id", "name",
+ * "description" (null when absent), "device_api", "available_instances"}]}].
+ * Human: a header line per parent (with vendor:device, PF and NUMA node for a PCI
+ * parent), then id, available instances, device API, name and description per type.
+ */
+int output_types(FILE *f, enum cli_output fmt, const struct inventory *inv);
+
+/*
+ * output_list - live mdevs, with the libvirt domain that names each one among the
+ * @n_refs @refs (may be none: libvirt not asked). JSON: [{"uuid", "parent", "type",
+ * "iommu_group" (null when none), "domain" (null when no domain names it), "state":
+ * "in-use" (a running domain), "reserved" (a defined one) or null}].
+ * Human: "<uuid> <parent> <type> (group N)[ in use by D| reserved by D]", one line each.
+ */
+int output_list(FILE *f, enum cli_output fmt, const struct inventory *inv,
+		const struct plan_domain_ref *refs, size_t n_refs);
+
+/*
+ * output_pci - the @n functions in @fns (borrowed pointers, printed in that order).
+ * JSON: [{"address", "vendor", "device", "subsystem_vendor", "subsystem_device" (4 hex
+ * digits), "class" (6 hex digits), "class_name", "vendor_name", "device_name", "driver",
+ * "iommu_group", "numa_node", "physfn", "sriov_totalvfs", "sriov_numvfs"}], with null
+ * for absent names, driver, physfn and for a group or node of -1.
+ * Human: one lspci-like line per function.
+ */
+int output_pci(FILE *f, enum cli_output fmt, const struct pci_function *const *fns, size_t n);
+
+/*
+ * output_plan - a plan. JSON: {"actions": [{"action": "create"|"remove"|"keep", "parent",
+ * "type", "uuid", "owned", "slot" (null for foreign mdevs), "iommu_group" (null when none),
+ * "reason", "reason_code", "domain" (the libvirt domain naming the mdev, or null)}],
+ * "shortfalls": [{"parent", "type", "wanted", "planned",
+ * "blocked"}], "summary": {"create", "remove", "keep"}}.
+ * Human: one line per action, one per shortfall, then a summary line.
+ */
+int output_plan(FILE *f, enum cli_output fmt, const struct plan *plan);
+
+/*
+ * output_mdevctl_config - an mdevctl definition (mdevctl 1.x, /etc/mdevctl.d/<parent>/<uuid>)
+ * of an mdev of @type_id that starts with the node: {"mdev_type": @type_id, "start": "auto",
+ * "attrs": []}, then a newline.
+ */
+int output_mdevctl_config(FILE *f, const char *type_id);

@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * output: the CLI's JSON and human output of inventory snapshots. JSON goes through
+ * cJSON, built whole and printed with one buffered call (sized up front so that a node
+ * with thousands of types costs no repeated reallocations); human text follows
+ * `mdevctl types`, `mdevctl list` and `lspci -nn`.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+
+#include "mdevd/macro.h"
+#include "mdevd/plan.h"
+#include "cli/output.h"
+
+DEFINE_CLEANUP(cJSON, cJSON_Delete)
+
+/*
+ * Members are added with constant keys and, for strings the inventory owns, as string
+ * references: the tree borrows them and is deleted before the snapshot. That keeps a
+ * type's JSON to one allocation per member, which matters with thousands of types.
+ */
+static bool add_item(cJSON *obj, const char *key, cJSON *item)
+{
+	if (item && cJSON_AddItemToObjectCS(obj, key, item))
+		return true;
+	cJSON_Delete(item);
+	return false;
+}
+
+/* Add a borrowed string member, or null when @s is NULL. Returns false on allocation failure. */
+static bool add_str(cJSON *obj, const char *key, const char *s)
+{
+	return add_item(obj, key, s ? cJSON_CreateStringReference(s) : cJSON_CreateNull());
+}
+
+/*
+ * Integers go in as raw text: cJSON prints every number with "%1.15g" and reads it back
+ * to check the round trip, which on a node with thousands of types was a third of the
+ * listing's user time.
+ */
+static cJSON *create_int(long long v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%lld", v);
+	return cJSON_CreateRaw(buf);
+}
+
+static bool add_uint(cJSON *obj, const char *key, unsigned int v)
+{
+	return add_item(obj, key, create_int(v));
+}
+
+/* Add an integer member, or null when @v is -1 (unknown). */
+static bool add_int_or_null(cJSON *obj, const char *key, int v)
+{
+	return add_item(obj, key, v < 0 ? cJSON_CreateNull() : create_int(v));
+}
+
+static bool add_hex(cJSON *obj, const char *key, unsigned int v, int digits)
+{
+	char buf[16];
+
+	snprintf(buf, sizeof(buf), "%0*x", digits, v);
+	return add_item(obj, key, cJSON_CreateString(buf));
+}
+
+/* A new object appended to @array; NULL (and nothing appended) on allocation failure. */
+static cJSON *add_object(cJSON *array)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o && !cJSON_AddItemToArray(array, o)) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return o;
+}
+
+static int print_json(FILE *f, const cJSON *root, size_t estimate)
+{
+	_cleanup_free_ char *text = NULL;
+
+	text = cJSON_PrintBuffered(root, estimate > INT32_MAX ? INT32_MAX : (int)estimate, 1);
+	if (!text)
+		return -ENOMEM;
+	if (fputs(text, f) == EOF || fputc('\n', f) == EOF)
+		return -EIO;
+	return 0;
+}
+
+static int types_json(FILE *f, const struct inventory *inv)
+{
+	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateArray();
+	size_t estimate = 64;
+
+	if (!root)
+		return -ENOMEM;
+	for (size_t i = 0; i < inv->n_parents; i++) {
+		const struct mdev_parent *p = &inv->parents[i];
+		cJSON *po = add_object(root);
+		cJSON *types;
+
+		if (!po)
+			return -ENOMEM;
+		types = cJSON_CreateArray();
+		if (!add_str(po, "parent", p->name) || !add_item(po, "types", types))
+			return -ENOMEM;
+		for (size_t j = 0; j < p->n_types; j++) {
+			const struct mdev_type *t = &p->types[j];
+			cJSON *to = add_object(types);
+
+			if (!to || !add_str(to, "id", t->id) || !add_str(to, "name", t->name) ||
+			    !add_str(to, "description", t->description) ||
+			    !add_str(to, "device_api", t->device_api) ||
+			    !add_uint(to, "available_instances", t->available_instances))
+				return -ENOMEM;
+			estimate += 160 + (t->description ? strlen(t->description) : 0);
+		}
+	}
+	return print_json(f, root, estimate);
+}
+
+static void types_human(FILE *f, const struct inventory *inv)
+{
+	for (size_t i = 0; i < inv->n_parents; i++) {
+		const struct mdev_parent *p = &inv->parents[i];
+
+		fputs(p->name, f);
+		if (p->pci_address) {
+			fprintf(f, " (PCI %04x:%04x", p->vendor_id, p->device_id);
+			if (p->physfn)
+				fprintf(f, ", VF of %s", p->physfn);
+			if (p->numa_node >= 0)
+				fprintf(f, ", NUMA node %d", p->numa_node);
+			fputc(')', f);
+		}
+		fputc('\n', f);
+		for (size_t j = 0; j < p->n_types; j++) {
+			const struct mdev_type *t = &p->types[j];
+
+			fprintf(f,
+				"  %s\n"
+				"    Available instances: %u\n"
+				"    Device API: %s\n"
+				"    Name: %s\n",
+				t->id, t->available_instances, t->device_api, t->name);
+			if (t->description)
+				fprintf(f, "    Description: %s\n", t->description);
+		}
+	}
+}
+
+int output_types(FILE *f, enum cli_output fmt, const struct inventory *inv)
+{
+	switch (fmt) {
+	case OUTPUT_JSON:
+		return types_json(f, inv);
+	case OUTPUT_HUMAN:
+		types_human(f, inv);
+		break;
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
+/* The domain that names @uuid, a running one before a defined one; NULL when none. */
+static const struct plan_domain_ref *find_ref(const struct plan_domain_ref *refs, size_t n,
+					      const char *uuid)
+{
+	const struct plan_domain_ref *best = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!refs[i].id || !refs[i].domain || strcasecmp(refs[i].id, uuid) != 0)
+			continue;
+		if (!best || (refs[i].running && !best->running))
+			best = &refs[i];
+	}
+	return best;
+}
+
+static int list_json(FILE *f, const struct inventory *inv, const struct plan_domain_ref *refs,
+		     size_t n_refs)
+{
+	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateArray();
+
+	if (!root)
+		return -ENOMEM;
+	for (size_t i = 0; i < inv->n_mdevs; i++) {
+		const struct mdev_instance *m = &inv->mdevs[i];
+		const struct plan_domain_ref *ref = find_ref(refs, n_refs, m->uuid);
+		cJSON *o = add_object(root);
+
+		if (!o || !add_str(o, "uuid", m->uuid) || !add_str(o, "parent", m->parent) ||
+		    !add_str(o, "type", m->type_id) ||
+		    !add_int_or_null(o, "iommu_group", m->iommu_group) ||
+		    !add_str(o, "domain", ref ? ref->domain : NULL) ||
+		    !add_str(o, "state", ref ? (ref->running ? "in-use" : "reserved") : NULL))
+			return -ENOMEM;
+	}
+	return print_json(f, root, 64 + 160 * inv->n_mdevs);
+}
+
+int output_list(FILE *f, enum cli_output fmt, const struct inventory *inv,
+		const struct plan_domain_ref *refs, size_t n_refs)
+{
+	switch (fmt) {
+	case OUTPUT_JSON:
+		return list_json(f, inv, refs, n_refs);
+	case OUTPUT_HUMAN:
+		for (size_t i = 0; i < inv->n_mdevs; i++) {
+			const struct mdev_instance *m = &inv->mdevs[i];
+			const struct plan_domain_ref *ref = find_ref(refs, n_refs, m->uuid);
+
+			fprintf(f, "%s %s %s", m->uuid, m->parent, m->type_id);
+			if (m->iommu_group >= 0)
+				fprintf(f, " (group %d)", m->iommu_group);
+			else
+				fputs(" (no IOMMU group)", f);
+			if (ref)
+				fprintf(f, " %s by %s", ref->running ? "in use" : "reserved",
+					ref->domain);
+			fputc('\n', f);
+		}
+		break;
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
+static int pci_json(FILE *f, const struct pci_function *const *fns, size_t n)
+{
+	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateArray();
+
+	if (!root)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct pci_function *p = fns[i];
+		cJSON *o = add_object(root);
+
+		if (!o || !add_str(o, "address", p->address) ||
+		    !add_hex(o, "vendor", p->vendor_id, 4) ||
+		    !add_hex(o, "device", p->device_id, 4) ||
+		    !add_hex(o, "subsystem_vendor", p->subsys_vendor_id, 4) ||
+		    !add_hex(o, "subsystem_device", p->subsys_device_id, 4) ||
+		    !add_hex(o, "class", p->class_code, 6) ||
+		    !add_str(o, "class_name", p->class_name) ||
+		    !add_str(o, "vendor_name", p->vendor_name) ||
+		    !add_str(o, "device_name", p->device_name) ||
+		    !add_str(o, "driver", p->driver) ||
+		    !add_int_or_null(o, "iommu_group", p->iommu_group) ||
+		    !add_int_or_null(o, "numa_node", p->numa_node) ||
+		    !add_str(o, "physfn", p->physfn) ||
+		    !add_uint(o, "sriov_totalvfs", p->sriov_totalvfs) ||
+		    !add_uint(o, "sriov_numvfs", p->sriov_numvfs))
+			return -ENOMEM;
+	}
+	return print_json(f, root, 64 + 512 * n);
+}
+
+static void pci_human(FILE *f, const struct pci_function *const *fns, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct pci_function *p = fns[i];
+
+		fprintf(f, "%s ", p->address);
+		if (p->class_name)
+			fprintf(f, "%s ", p->class_name);
+		else
+			fputs("Class ", f);
+		fprintf(f, "[%04x]: ", p->class_code >> 8);
+		if (p->vendor_name)
+			fprintf(f, "%s ", p->vendor_name);
+		if (p->device_name)
+			fprintf(f, "%s ", p->device_name);
+		else
+			fputs("Device ", f);
+		fprintf(f, "[%04x:%04x]", p->vendor_id, p->device_id);
+		if (p->driver)
+			fprintf(f, " driver=%s", p->driver);
+		if (p->iommu_group >= 0)
+			fprintf(f, " group=%d", p->iommu_group);
+		if (p->numa_node >= 0)
+			fprintf(f, " numa=%d", p->numa_node);
+		if (p->sriov_totalvfs)
+			fprintf(f, " vfs=%u/%u", p->sriov_numvfs, p->sriov_totalvfs);
+		if (p->physfn)
+			fprintf(f, " physfn=%s", p->physfn);
+		fputc('\n', f);
+	}
+}
+
+int output_pci(FILE *f, enum cli_output fmt, const struct pci_function *const *fns, size_t n)
+{
+	switch (fmt) {
+	case OUTPUT_JSON:
+		return pci_json(f, fns, n);
+	case OUTPUT_HUMAN:
+		pci_human(f, fns, n);
+		break;
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
+static const char *reason_code(enum plan_reason r)
+{
+	switch (r) {
+	case PLAN_REASON_WANTED:
+		return "wanted";
+	case PLAN_REASON_NOT_WANTED:
+		return "not_wanted";
+	case PLAN_REASON_FOREIGN:
+		return "foreign";
+	case PLAN_REASON_FOREIGN_REMOVE:
+		return "foreign_remove";
+	case PLAN_REASON_IN_USE:
+		return "in_use";
+	case PLAN_REASON_UNMANAGED:
+		return "unmanaged";
+	case PLAN_REASON_RESERVED:
+		return "reserved";
+	}
+	return "unknown";
+}
+
+static int plan_json(FILE *f, const struct plan *plan)
+{
+	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
+	size_t n_keep = plan->n_actions - plan->n_create - plan->n_remove;
+	cJSON *actions, *shortfalls, *summary;
+	char reason[128];
+
+	if (!root)
+		return -ENOMEM;
+	actions = cJSON_AddArrayToObject(root, "actions");
+	shortfalls = cJSON_AddArrayToObject(root, "shortfalls");
+	summary = cJSON_AddObjectToObject(root, "summary");
+	if (!actions || !shortfalls || !summary)
+		return -ENOMEM;
+	for (size_t i = 0; i < plan->n_actions; i++) {
+		const struct plan_action *a = &plan->actions[i];
+		cJSON *o = add_object(actions);
+
+		plan_action_reason(a, reason, sizeof(reason));
+		if (!o || !add_str(o, "action", plan_action_kind_str(a->kind)) ||
+		    !add_str(o, "parent", a->parent) || !add_str(o, "type", a->type_id) ||
+		    !add_str(o, "uuid", a->uuid) ||
+		    !add_item(o, "owned", cJSON_CreateBool(a->owned)) ||
+		    !add_int_or_null(o, "slot", a->owned ? (int)a->slot : -1) ||
+		    !add_int_or_null(o, "iommu_group", a->iommu_group) ||
+		    !add_item(o, "reason", cJSON_CreateString(reason)) ||
+		    !add_str(o, "reason_code", reason_code(a->reason)) ||
+		    !add_str(o, "domain", a->domain))
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < plan->n_shortfalls; i++) {
+		const struct plan_shortfall *sf = &plan->shortfalls[i];
+		cJSON *o = add_object(shortfalls);
+
+		if (!o || !add_str(o, "parent", sf->parent) || !add_str(o, "type", sf->type_id) ||
+		    !add_uint(o, "wanted", sf->wanted) || !add_uint(o, "planned", sf->planned) ||
+		    !add_uint(o, "blocked", sf->blocked))
+			return -ENOMEM;
+	}
+	if (!add_uint(summary, "create", (unsigned int)plan->n_create) ||
+	    !add_uint(summary, "remove", (unsigned int)plan->n_remove) ||
+	    !add_uint(summary, "keep", (unsigned int)n_keep))
+		return -ENOMEM;
+	return print_json(f, root, 256 + plan->n_actions * 256);
+}
+
+static void plan_human(FILE *f, const struct plan *plan)
+{
+	size_t n_keep = plan->n_actions - plan->n_create - plan->n_remove;
+	char reason[128];
+
+	if (plan->n_actions == 0 && plan->n_shortfalls == 0) {
+		fprintf(f, "Nothing to do: the policy selects no mdev types on this node.\n");
+		return;
+	}
+	for (size_t i = 0; i < plan->n_actions; i++) {
+		const struct plan_action *a = &plan->actions[i];
+		char slot[16] = "-";
+
+		if (a->owned)
+			snprintf(slot, sizeof(slot), "%u", a->slot);
+		plan_action_reason(a, reason, sizeof(reason));
+		fprintf(f, "%-6s  %s  %-14s %-16s slot %-3s  %s\n", plan_action_kind_str(a->kind),
+			a->uuid, a->parent, a->type_id, slot, reason);
+	}
+	for (size_t i = 0; i < plan->n_shortfalls; i++) {
+		const struct plan_shortfall *sf = &plan->shortfalls[i];
+
+		fprintf(f, "short   %s: %s: the policy asks for %u, only %u fit", sf->parent,
+			sf->type_id, sf->wanted, sf->planned);
+		if (sf->blocked)
+			fprintf(f, " (%u held back: UUID used by another mdev)", sf->blocked);
+		fputc('\n', f);
+	}
+	fprintf(f, "Plan: %zu to create, %zu to remove, %zu kept.\n", plan->n_create,
+		plan->n_remove, n_keep);
+}
+
+int output_plan(FILE *f, enum cli_output fmt, const struct plan *plan)
+{
+	if (fmt == OUTPUT_JSON)
+		return plan_json(f, plan);
+	plan_human(f, plan);
+	return ferror(f) ? -EIO : 0;
+}
+
+int output_mdevctl_config(FILE *f, const char *type_id)
+{
+	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
+
+	if (!root || !add_str(root, "mdev_type", type_id) || !add_str(root, "start", "auto") ||
+	    !add_item(root, "attrs", cJSON_CreateArray()))
+		return -ENOMEM;
+	return print_json(f, root, 128);
+}

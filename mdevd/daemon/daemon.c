@@ -1,0 +1,945 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The node service's event loop and reconcile; see daemon.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apply/apply.h"
+#include "cli/cli_common.h"
+#include "daemon/daemon.h"
+#include "kubernetes/deviceplugin.h"
+#include "util/log.h"
+#include "mdevd/inventory.h"
+#include "mdevd/macro.h"
+#include "mdevd/policy.h"
+#include "mdevd/resource.h"
+#include "daemon/sdnotify.h"
+#include "node/sysfs.h"
+#include "node/uevent.h"
+#include "libvirt/libvirt_client.h"
+
+/* Kubernetes ConfigMap volumes swap a "..data" symlink to update every key at once. */
+#define CONFIGMAP_DATA "..data"
+/* Apply again after a round with failures no sooner than this, doubling up to the max. */
+#define APPLY_BACKOFF_MIN_SEC 1
+#define APPLY_BACKOFF_MAX_SEC 60
+
+/* What an epoll event's data says is ready. */
+enum source {
+	SOURCE_SIGNAL,
+	SOURCE_INOTIFY,
+	SOURCE_UEVENT,
+	SOURCE_TIMER,
+	SOURCE_RESYNC,
+	SOURCE_WATCHDOG,
+};
+
+/* What a reload swaps whole: the loop only ever sees a const one. */
+struct daemon_config {
+	struct policy *policy;	 /* owned */
+	unsigned int generation; /* 1 for the policy read at start, one more per reload */
+};
+
+struct daemon {
+	const struct daemon_options *opt;
+	const struct daemon_config *cfg;
+
+	int sysfs_fd, proc_fd;
+	int epoll_fd, signal_fd, inotify_fd, uevent_fd;
+	int timer_fd, resync_fd, watchdog_fd;
+	/* inotify watches; -1 when not watched */
+	int policy_wd, plugin_wd, plugin_parent_wd;
+	char *policy_dir, *policy_base;	   /* owned */
+	char *plugin_parent, *plugin_base; /* owned; NULL without device plugins */
+
+	struct dp_manager *dp; /* NULL with --no-device-plugins */
+	/* The last good state: what is served. @set borrows from @inv. */
+	struct inventory *inv;
+	struct resource_set *set;
+
+	bool stop;
+	bool reload_pending;
+	enum uevent_scope pending;   /* what the next reconcile reads; NONE: none is pending */
+	const char *pending_why;     /* static string: what first asked for it */
+	unsigned int pending_events; /* requests coalesced into it */
+	uint64_t timer_at;	     /* CLOCK_MONOTONIC usec the timer fires at; 0: unarmed */
+	uint64_t last_end;	     /* when the last reconcile or reload ended; 0: none yet */
+	uint64_t apply_not_before;
+	unsigned int apply_backoff_sec;
+	/* Entries a read in this reconcile found vanishing or half-made; looks again so often. */
+	unsigned int vanished, vanished_retries;
+
+	unsigned long reconciles, uevents;
+	bool libvirt_unreachable; /* said once; said again when it comes back */
+	char uevent_buf[UEVENT_MSG_MAX];
+};
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void config_free(const struct daemon_config *cfg)
+{
+	if (!cfg)
+		return;
+	policy_free(cfg->policy);
+	free((void *)cfg);
+}
+
+/* A new config that owns @pol on success. Returns 0 or -ENOMEM. */
+static int config_new(struct policy **pol, unsigned int generation,
+		      const struct daemon_config **out)
+{
+	struct daemon_config *cfg = calloc(1, sizeof(*cfg));
+
+	if (!cfg)
+		return -ENOMEM;
+	cfg->policy = steal_ptr(*pol);
+	cfg->generation = generation;
+	*out = cfg;
+	return 0;
+}
+
+/*
+ * Split @path into its directory and its last component (both new strings); trailing
+ * slashes are ignored. Returns 0, -EINVAL (no last component: "/") or -ENOMEM.
+ */
+static int split_path(const char *path, char **dir, char **base)
+{
+	_cleanup_free_ char *p = strdup(path), *d = NULL, *b = NULL;
+	const char *slash;
+	size_t n;
+
+	if (!p)
+		return -ENOMEM;
+	n = strlen(p);
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+	slash = strrchr(p, '/');
+	if (!slash) {
+		d = strdup(".");
+		b = strdup(p);
+	} else {
+		d = slash == p ? strdup("/") : strndup(p, (size_t)(slash - p));
+		b = strdup(slash + 1);
+	}
+	if (!d || !b)
+		return -ENOMEM;
+	if (!*b)
+		return -EINVAL;
+	*dir = steal_ptr(d);
+	*base = steal_ptr(b);
+	return 0;
+}
+
+static int epoll_add(struct daemon *d, int fd, enum source src)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = src};
+
+	return epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int timer_set(int fd, uint64_t first_usec, uint64_t interval_usec)
+{
+	struct itimerspec its = {
+		.it_value = {(time_t)(first_usec / 1000000u), (long)(first_usec % 1000000u) * 1000},
+		.it_interval = {(time_t)(interval_usec / 1000000u),
+				(long)(interval_usec % 1000000u) * 1000},
+	};
+
+	return timerfd_settime(fd, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+/* Drain a timerfd's expiry counter. */
+static void drain_counter(int fd)
+{
+	uint64_t v;
+
+	while (read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+		;
+}
+
+/*
+ * Fire the timer in @delay_usec, but no sooner than @gap_usec after the last reconcile
+ * ended; or earlier if it is already due earlier.
+ */
+static void arm_timer(struct daemon *d, uint64_t delay_usec, uint64_t gap_usec)
+{
+	uint64_t now = now_usec(), at = now + delay_usec;
+	int r;
+
+	if (d->last_end && d->last_end + gap_usec > at)
+		at = d->last_end + gap_usec;
+	if (d->timer_at && d->timer_at <= at)
+		return;
+	r = timer_set(d->timer_fd, at > now ? at - now : 1, 0);
+	if (r < 0) {
+		log_warn(r, "cannot arm the reconcile timer");
+		return;
+	}
+	d->timer_at = at;
+}
+
+/*
+ * Ask for a reconcile that reads at least @scope, in @delay_usec (0: as soon as the loop
+ * gets to it). Requests before it runs join it; one made while a reconcile runs (the loop
+ * reads the events after it) gives one more after it.
+ */
+static void request_reconcile(struct daemon *d, const char *why, enum uevent_scope scope,
+			      uint64_t delay_usec)
+{
+	if (d->pending == UEVENT_SCOPE_NONE)
+		d->pending_why = why;
+	if (scope > d->pending)
+		d->pending = scope;
+	d->pending_events++;
+	arm_timer(d, delay_usec, DAEMON_SETTLE_MSEC * 1000u);
+}
+
+/*
+ * The policy file changed. @complete: it was closed after writing or renamed into place;
+ * otherwise (created) its writer may still be at it. A burst of saves gives one reload at
+ * its start and one at most DAEMON_DEBOUNCE_MSEC later for the rest.
+ */
+static void request_reload(struct daemon *d, bool complete)
+{
+	d->reload_pending = true;
+	arm_timer(d, (complete ? DAEMON_SETTLE_MSEC : DAEMON_DEBOUNCE_MSEC) * 1000u,
+		  DAEMON_DEBOUNCE_MSEC * 1000u);
+}
+
+static void report_skipped(void *userdata, const char *path, int err, const char *what)
+{
+	struct daemon *d = userdata;
+
+	log_debug("%s: skipped: %s", path, what);
+	if (err == -ENOENT)
+		d->vanished++;
+}
+
+static size_t count_devices(const struct resource_set *set)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; set && i < set->n_pools; i++)
+		n += set->pools[i].n_devices;
+	return n;
+}
+
+static const struct resource_pool *find_pool(const struct resource_set *set, const char *name)
+{
+	for (size_t i = 0; set && i < set->n_pools; i++)
+		if (streq(set->pools[i].name, name))
+			return &set->pools[i];
+	return NULL;
+}
+
+static bool same_devices(const struct resource_pool *a, const struct resource_pool *b)
+{
+	if (a->n_devices != b->n_devices)
+		return false;
+	for (size_t i = 0; i < a->n_devices; i++)
+		if (!streq(a->devices[i].id, b->devices[i].id) ||
+		    a->devices[i].healthy != b->devices[i].healthy)
+			return false;
+	return true;
+}
+
+/* Say what a reconcile changed in the served pools and the node's parents. */
+static void log_changes(const struct daemon *d, const struct inventory *inv,
+			const struct resource_set *set)
+{
+	const struct inventory *old = d->inv;
+
+	for (size_t i = 0; old && i < old->n_parents; i++)
+		if (!inventory_get_parent(inv, old->parents[i].name))
+			log_info("parent %s is gone", old->parents[i].name);
+	for (size_t i = 0; old && i < inv->n_parents; i++)
+		if (!inventory_get_parent(old, inv->parents[i].name))
+			log_info("parent %s appeared (%zu mdev types)", inv->parents[i].name,
+				 inv->parents[i].n_types);
+	for (size_t i = 0; i < set->n_pools; i++) {
+		const struct resource_pool *p = &set->pools[i], *was = find_pool(d->set, p->name);
+		size_t healthy = 0;
+
+		if (was && same_devices(was, p))
+			continue;
+		for (size_t j = 0; j < p->n_devices; j++)
+			healthy += p->devices[j].healthy;
+		if (was)
+			log_info("resource %s: %zu devices, %zu healthy (was %zu)", p->name,
+				 p->n_devices, healthy, was->n_devices);
+		else
+			log_info("resource %s: %zu devices, %zu healthy, %zu matching not served",
+				 p->name, p->n_devices, healthy, p->n_unserved);
+	}
+	for (size_t i = 0; d->set && i < d->set->n_pools; i++)
+		if (!find_pool(set, d->set->pools[i].name))
+			log_info("resource %s: no longer served", d->set->pools[i].name);
+}
+
+static void notify_status(const struct daemon *d, const char *extra)
+{
+	size_t n_mdevs = d->inv ? d->inv->n_mdevs : 0;
+	size_t n_pools = d->set ? d->set->n_pools : 0;
+	size_t n_plugins = 0, n_registered = 0;
+
+	if (d->dp)
+		dp_manager_registered(d->dp, &n_plugins, &n_registered);
+	sdnotify_sendf("STATUS=%s%sServing %zu resources (%zu devices), %zu mdevs; %zu of %zu "
+		       "device plugins registered; policy generation %u",
+		       extra ? extra : "", extra ? "; " : "", n_pools, count_devices(d->set),
+		       n_mdevs, n_registered, n_plugins, d->cfg->generation);
+}
+
+/*
+ * Whether apply can do anything with the running policy. Without layouts, and without a
+ * mediatedDeviceTypes list that is enabled, the planner manages no parent: it keeps every
+ * mdev and creates none (plan.h), so a round would only cost reads and a /proc scan.
+ */
+static bool apply_wanted(const struct daemon *d)
+{
+	const struct policy *pol = d->cfg->policy;
+
+	if (d->opt->no_apply)
+		return false;
+	return pol->n_layouts > 0 ||
+	       (pol->n_mediated_device_types > 0 && !pol->mediated_devices_disabled);
+}
+
+/* One apply_policy() run. Returns true when it created or removed mdevs. */
+static bool run_apply(struct daemon *d)
+{
+	struct apply_options o = {
+		.sysfs_fd = d->sysfs_fd,
+		.sysfs_path = d->opt->sysfs_root,
+		.proc_fd = d->proc_fd,
+		.machine_id = d->opt->machine_id,
+	};
+	struct apply_result res = {};
+	struct virt *virt = NULL;
+	char err[256];
+	int r;
+
+	/* A fresh read-only connection per apply: libvirtd may restart between reconciles. */
+	if (!d->opt->no_libvirt) {
+		r = virt_open_optional(d->opt->libvirt_uri, streq(d->opt->sysfs_root, "/sys"), true,
+				       &virt, err, sizeof(err));
+		if (r < 0 && !d->libvirt_unreachable)
+			log_warnx(
+				"libvirt at %s cannot be reached: %s; only open VFIO groups count "
+				"as in use until it can",
+				d->opt->libvirt_uri ? d->opt->libvirt_uri : VIRT_DEFAULT_URI, err);
+		else if (r > 0 && d->libvirt_unreachable)
+			log_info("libvirt at %s is reachable again", virt_uri(virt));
+		d->libvirt_unreachable = r < 0;
+	}
+	o.virt = virt;
+	r = apply_policy(&o, d->cfg->policy, &res);
+	virt_close(virt);
+	if (r < 0 && r != -EINVAL) /* -EINVAL: the policy does not fit; apply said why */
+		log_warn(r, "cannot apply the policy");
+	/* A quiet round (nothing done, nothing failed) says nothing: it runs on every event. */
+	if (res.created || res.removed || res.failed)
+		log_info("applied the policy: %u created, %u removed, %u failed, %u did not fit, "
+			 "%u kept in use",
+			 res.created, res.removed, res.failed, res.no_capacity + res.shortfall,
+			 res.kept_in_use);
+	if (r < 0 || res.failed) {
+		unsigned int next = d->apply_backoff_sec * 2;
+
+		if (next < APPLY_BACKOFF_MIN_SEC)
+			next = APPLY_BACKOFF_MIN_SEC;
+		if (next > APPLY_BACKOFF_MAX_SEC)
+			next = APPLY_BACKOFF_MAX_SEC;
+		d->apply_backoff_sec = next;
+		d->apply_not_before = now_usec() + next * 1000000ull;
+	} else {
+		d->apply_backoff_sec = 0;
+		d->apply_not_before = 0;
+	}
+	return res.created || res.removed;
+}
+
+/*
+ * Read the node (@scope: UEVENT_SCOPE_MDEVS reuses the last snapshot's PCI functions), build
+ * the pools and hand them to the device plugins. A failure keeps the last good state served.
+ * Returns 0 when the served state is fresh, else the first -errno.
+ */
+static int refresh(struct daemon *d, enum uevent_scope scope)
+{
+	_cleanup_(inventory_freep) struct inventory *inv = NULL;
+	_cleanup_(resource_set_freep) struct resource_set *set = NULL;
+	int r;
+
+	if (scope == UEVENT_SCOPE_MDEVS && d->inv)
+		r = inventory_load_reusing_pci(d->sysfs_fd, d->inv, report_skipped, d, &inv);
+	else
+		r = inventory_load(d->sysfs_fd, d->opt->sysfs_root, INVENTORY_ALL, report_skipped,
+				   d, &inv);
+	if (r < 0) {
+		log_warn(r, "%s: cannot read the node; still serving the last good state",
+			 d->opt->sysfs_root);
+		notify_status(d, "Cannot read the node");
+		return r;
+	}
+	r = resource_build(inv, d->cfg->policy, &set);
+	if (r < 0) {
+		log_warn(r, "cannot build the resource pools; still serving the last good state");
+		notify_status(d, "Cannot build the resource pools");
+		return r;
+	}
+	if (d->dp) {
+		r = dp_manager_update(d->dp, set);
+		if (r < 0)
+			log_warn(r, "device plugins: cannot update the served devices");
+	}
+	log_changes(d, inv, set);
+	/* The pools borrow from their inventory: free them first. */
+	resource_set_free(d->set);
+	inventory_free(d->inv);
+	d->set = steal_ptr(set);
+	d->inv = steal_ptr(inv);
+	notify_status(d, r < 0 ? "Device plugins failed to update" : NULL);
+	return r;
+}
+
+/*
+ * One reconcile: apply (apply.h; not with --no-apply, nor when apply_wanted() says it has
+ * nothing to do) and refresh(). Start, reloads and the resync (@force) apply first and then
+ * serve what the apply made; they read the whole node. Events (!@force) serve what the kernel
+ * says first, reading only @scope, then apply, and serve again if the apply changed mdevs
+ * (an owned mdev removed out of band is re-created): kubelet learns of a change without
+ * waiting for an apply round. After an apply with failures, event-driven reconciles skip the
+ * apply until the backoff ends. A read that finds an entry vanishing or half-made (an mdev
+ * between its bind@ uevent and its mdev_type link) looks again after DAEMON_RETRY_MSEC, a few
+ * times. Returns 0 when the served state is fresh, else the first -errno.
+ */
+static int reconcile(struct daemon *d, const char *why, enum uevent_scope scope, bool force)
+{
+	unsigned int events = d->pending_events;
+	uint64_t t0 = now_usec(), t_apply = 0, t1;
+	bool apply = apply_wanted(d), changed = false;
+	int r;
+
+	d->pending = UEVENT_SCOPE_NONE;
+	d->pending_why = NULL;
+	d->pending_events = 0;
+	d->reconciles++;
+	d->vanished = 0;
+	if (force)
+		scope = UEVENT_SCOPE_ALL;
+	if (apply && !force && d->apply_not_before && t0 < d->apply_not_before) {
+		/* The last apply failed: come back when the backoff ends. */
+		log_debug("apply held back %.1f s after failures",
+			  (double)(d->apply_not_before - t0) / 1e6);
+		apply = false;
+		request_reconcile(d, "apply backoff", UEVENT_SCOPE_MDEVS, d->apply_not_before - t0);
+	}
+	if (apply && force) {
+		t1 = now_usec();
+		run_apply(d);
+		t_apply = now_usec() - t1;
+	}
+	r = refresh(d, scope);
+	if (apply && !force) {
+		t1 = now_usec();
+		changed = run_apply(d);
+		t_apply = now_usec() - t1;
+		if (changed) {
+			int r2 = refresh(d, UEVENT_SCOPE_MDEVS);
+
+			if (r == 0)
+				r = r2;
+		}
+	}
+	if (d->vanished && d->vanished_retries < DAEMON_RETRY_MAX) {
+		d->vanished_retries++;
+		log_debug("%u entries vanished or were half-made: reading again in %u ms",
+			  d->vanished, DAEMON_RETRY_MSEC);
+		request_reconcile(d, "half-made entries", scope, DAEMON_RETRY_MSEC * 1000u);
+	} else if (!d->vanished) {
+		d->vanished_retries = 0;
+	}
+	d->last_end = now_usec();
+	log_debug("reconcile %lu (%s): %.1f ms (%u requests, read %s%s, apply %s %.1f ms)",
+		  d->reconciles, why, (double)(d->last_end - t0) / 1000.0, events,
+		  scope == UEVENT_SCOPE_ALL ? "all" : "mdevs", changed ? " twice" : "",
+		  apply ? (force ? "first" : "after") : "skipped", (double)t_apply / 1000.0);
+	return r;
+}
+
+/* Read the policy again; a rejected one leaves the running one in place. */
+static void reload(struct daemon *d, const char *why)
+{
+	_cleanup_(policy_freep) struct policy *pol = NULL;
+	const struct daemon_config *cfg = NULL;
+	struct pol_error perr = {};
+	int r;
+
+	d->reload_pending = false;
+	sdnotify_send("RELOADING=1");
+	log_info("reloading %s (%s)", d->opt->policy_path, why);
+	r = cli_load_policy(d->opt->policy_path, &pol);
+	if (r == 0 && d->inv && pol_validate(pol, d->inv, &perr) < 0) {
+		log_warnx("%s: %s: %s", d->opt->policy_path, perr.path, perr.message);
+		r = -EINVAL;
+	}
+	if (r == 0)
+		r = config_new(&pol, d->cfg->generation + 1, &cfg);
+	if (r < 0) {
+		log_warnx("%s: new policy rejected; still running policy generation %u",
+			  d->opt->policy_path, d->cfg->generation);
+		sdnotify_send("READY=1");
+		notify_status(d, "New policy rejected, running the last good one");
+		d->last_end = now_usec();
+		return;
+	}
+	config_free(d->cfg);
+	d->cfg = cfg;
+	log_info("policy reloaded: generation %u (%s)", d->cfg->generation,
+		 pol_shape_str(d->cfg->policy->shape));
+	reconcile(d, "policy reload", UEVENT_SCOPE_ALL, true);
+	sdnotify_send("READY=1");
+}
+
+/* Watch the device-plugin dir, or its parent until the dir exists. */
+static int watch_plugin_dir(struct daemon *d)
+{
+	int wd;
+
+	wd = inotify_add_watch(d->inotify_fd, d->opt->plugin_dir,
+			       IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF |
+				       IN_ONLYDIR | IN_MASK_ADD);
+	if (wd >= 0) {
+		d->plugin_wd = wd;
+		return 0;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	log_info("%s does not exist yet: waiting for kubelet to create it", d->opt->plugin_dir);
+	wd = inotify_add_watch(d->inotify_fd, d->plugin_parent,
+			       IN_CREATE | IN_MOVED_TO | IN_ONLYDIR | IN_MASK_ADD);
+	if (wd < 0)
+		return -errno;
+	d->plugin_parent_wd = wd;
+	return 0;
+}
+
+static void kubelet_restarted(struct daemon *d)
+{
+	int r;
+
+	log_info("%s/%s was created: kubelet (re)started; registering the device plugins again",
+		 d->opt->plugin_dir, DP_KUBELET_SOCKET);
+	r = dp_manager_kubelet_restarted(d->dp);
+	if (r < 0)
+		log_warn(r, "device plugins: cannot register with kubelet again");
+}
+
+static void handle_inotify_event(struct daemon *d, const struct inotify_event *ev)
+{
+	const char *name = ev->len ? ev->name : "";
+
+	if (ev->mask & IN_Q_OVERFLOW) {
+		log_warnx("inotify queue overflowed: reloading the policy to be safe");
+		request_reload(d, false);
+		return;
+	}
+	if (ev->wd == d->policy_wd) {
+		if (streq(name, d->policy_base) || streq(name, CONFIGMAP_DATA)) {
+			if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
+				log_info("%s was removed; still running policy generation %u",
+					 d->opt->policy_path, d->cfg->generation);
+			else
+				request_reload(d, !(ev->mask & IN_CREATE));
+		}
+		if (ev->mask & IN_IGNORED) {
+			log_warnx("%s: the policy directory went away: changes are no longer seen "
+				  "(SIGHUP still reloads)",
+				  d->policy_dir);
+			d->policy_wd = -1;
+		}
+	}
+	if (d->dp && ev->wd == d->plugin_wd) {
+		if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && streq(name, DP_KUBELET_SOCKET))
+			kubelet_restarted(d);
+		if (ev->mask & IN_IGNORED) {
+			d->plugin_wd = -1;
+			if (watch_plugin_dir(d) < 0)
+				log_warnx("%s: cannot watch for kubelet any more",
+					  d->opt->plugin_dir);
+		}
+	}
+	if (d->dp && ev->wd == d->plugin_parent_wd && ev->len && streq(name, d->plugin_base) &&
+	    d->plugin_wd < 0) {
+		char path[PATH_MAX];
+
+		inotify_rm_watch(d->inotify_fd, d->plugin_parent_wd);
+		d->plugin_parent_wd = -1;
+		if (watch_plugin_dir(d) < 0)
+			return;
+		snprintf(path, sizeof(path), "%s/%s", d->opt->plugin_dir, DP_KUBELET_SOCKET);
+		if (access(path, F_OK) == 0)
+			kubelet_restarted(d);
+	}
+}
+
+static void handle_inotify(struct daemon *d)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	for (;;) {
+		ssize_t n = read(d->inotify_fd, buf, sizeof(buf));
+
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				log_warn(-errno, "inotify: read");
+			return;
+		}
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)(void *)p;
+
+			handle_inotify_event(d, ev);
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+}
+
+static void handle_uevents(struct daemon *d)
+{
+	for (;;) {
+		struct uevent ev;
+		int r = uevent_receive(d->uevent_fd, d->uevent_buf, sizeof(d->uevent_buf), &ev);
+
+		if (r == -EAGAIN)
+			return;
+		if (r == -EBADMSG)
+			continue;
+		if (r == -ENOBUFS) {
+			log_warnx("uevents were dropped (socket overflow): re-reading the node");
+			request_reconcile(d, "uevent overflow", UEVENT_SCOPE_ALL, 0);
+			continue;
+		}
+		if (r < 0) {
+			log_warn(r, "uevent socket");
+			return;
+		}
+		d->uevents++;
+		switch (ev.kind) {
+		case UEVENT_IGNORE:
+			continue;
+		case UEVENT_MDEV_ADD:
+		case UEVENT_MDEV_REMOVE:
+		case UEVENT_PARENT_ADD:
+		case UEVENT_PARENT_REMOVE:
+		case UEVENT_PCI_BIND:
+		case UEVENT_PCI_UNBIND:
+			log_info("uevent: %s %s%s%s", uevent_kind_str(ev.kind), ev.name,
+				 ev.driver ? " driver " : "", ev.driver ? ev.driver : "");
+			break;
+		case UEVENT_MDEV_CHANGE:
+		case UEVENT_PCI_ADD:
+		case UEVENT_PCI_REMOVE:
+		case UEVENT_VFIO:
+		case UEVENT_DEVICE:
+			log_debug("uevent: %s %s (%s)", uevent_kind_str(ev.kind), ev.devpath,
+				  ev.subsystem ? ev.subsystem : "-");
+			break;
+		}
+		/*
+		 * The first event of a change asks for a reconcile after a short settle, which
+		 * picks up the rest of what the kernel sends for it; the last one asks for it
+		 * at once. Everything read before it runs joins it.
+		 */
+		request_reconcile(d, "uevent", uevent_scope(&ev),
+				  uevent_ends_change(&ev) ? 0 : DAEMON_SETTLE_MSEC * 1000u);
+	}
+}
+
+static void handle_signal(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_info("SIG%s: shutting down", sigabbrev_np((int)si.ssi_signo));
+			d->stop = true;
+			break;
+		case SIGHUP:
+			reload(d, "SIGHUP");
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void handle_timer(struct daemon *d)
+{
+	drain_counter(d->timer_fd);
+	d->timer_at = 0;
+	if (d->reload_pending)
+		reload(d, "policy file changed"); /* reconciles when the policy is taken */
+	/* Also when the reload was rejected: the events asked for their own. */
+	if (d->pending != UEVENT_SCOPE_NONE)
+		reconcile(d, d->pending_why ? d->pending_why : "event", d->pending, false);
+}
+
+static int setup_watches(struct daemon *d)
+{
+	int r;
+
+	r = split_path(d->opt->policy_path, &d->policy_dir, &d->policy_base);
+	if (r < 0) {
+		log_warn(r, "%s: not a file name", d->opt->policy_path);
+		return r;
+	}
+	d->policy_wd = inotify_add_watch(d->inotify_fd, d->policy_dir,
+					 IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE |
+						 IN_MOVED_FROM | IN_ONLYDIR);
+	if (d->policy_wd < 0) {
+		r = -errno;
+		log_warn(r, "%s: cannot watch the policy's directory", d->policy_dir);
+		return r;
+	}
+	if (!d->opt->plugin_dir)
+		return 0;
+	r = split_path(d->opt->plugin_dir, &d->plugin_parent, &d->plugin_base);
+	if (r < 0) {
+		log_warn(r, "%s: not a device-plugin directory", d->opt->plugin_dir);
+		return r;
+	}
+	r = watch_plugin_dir(d);
+	if (r < 0) /* serve anyway: only a kubelet restart goes unnoticed */
+		log_warn(r, "%s: cannot watch for kubelet restarts", d->opt->plugin_dir);
+	return 0;
+}
+
+static int setup_fds(struct daemon *d)
+{
+	sigset_t mask;
+	uint64_t wd_usec;
+	int r;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	d->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d->resync_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->epoll_fd < 0 || d->signal_fd < 0 || d->inotify_fd < 0 || d->timer_fd < 0 ||
+	    d->resync_fd < 0) {
+		r = -errno;
+		log_warn(r, "cannot create the event loop's file descriptors");
+		return r;
+	}
+	r = setup_watches(d);
+	if (r < 0)
+		return r;
+	r = uevent_open(&d->uevent_fd);
+	if (r < 0)
+		log_warn(r,
+			 "cannot listen to kernel uevents; changes are seen only by the %u s "
+			 "resync",
+			 d->opt->resync_sec);
+	if (d->opt->resync_sec) {
+		uint64_t p = d->opt->resync_sec * 1000000ull;
+
+		r = timer_set(d->resync_fd, p, p);
+		if (r < 0)
+			return r;
+	}
+	if (sdnotify_watchdog_usec(&wd_usec) == 0) {
+		d->watchdog_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (d->watchdog_fd < 0)
+			return -errno;
+		/* Twice per period, as sd_watchdog_enabled(3) recommends. */
+		r = timer_set(d->watchdog_fd, wd_usec / 2, wd_usec / 2);
+		if (r < 0)
+			return r;
+		log_info("systemd watchdog: %.1f s", (double)wd_usec / 1e6);
+	}
+	if ((r = epoll_add(d, d->signal_fd, SOURCE_SIGNAL)) < 0 ||
+	    (r = epoll_add(d, d->inotify_fd, SOURCE_INOTIFY)) < 0 ||
+	    (r = epoll_add(d, d->timer_fd, SOURCE_TIMER)) < 0 ||
+	    (r = epoll_add(d, d->resync_fd, SOURCE_RESYNC)) < 0 ||
+	    (d->uevent_fd >= 0 && (r = epoll_add(d, d->uevent_fd, SOURCE_UEVENT)) < 0) ||
+	    (d->watchdog_fd >= 0 && (r = epoll_add(d, d->watchdog_fd, SOURCE_WATCHDOG)) < 0)) {
+		log_warn(r, "epoll_ctl");
+		return r;
+	}
+	return 0;
+}
+
+static void daemon_release(struct daemon *d)
+{
+	if (d->dp)
+		dp_manager_free(d->dp);
+	resource_set_free(d->set);
+	inventory_free(d->inv);
+	config_free(d->cfg);
+	free(d->policy_dir);
+	free(d->policy_base);
+	free(d->plugin_parent);
+	free(d->plugin_base);
+	closep(&d->sysfs_fd);
+	closep(&d->proc_fd);
+	closep(&d->epoll_fd);
+	closep(&d->signal_fd);
+	closep(&d->inotify_fd);
+	closep(&d->uevent_fd);
+	closep(&d->timer_fd);
+	closep(&d->resync_fd);
+	closep(&d->watchdog_fd);
+}
+
+static int startup(struct daemon *d)
+{
+	_cleanup_(policy_freep) struct policy *pol = NULL;
+	struct pol_error perr = {};
+	int r;
+
+	r = sysfs_open_root(d->opt->sysfs_root, &d->sysfs_fd);
+	if (r < 0) {
+		log_warn(r, "cannot open the sysfs root %s", d->opt->sysfs_root);
+		return r;
+	}
+	r = sysfs_open_root(d->opt->proc_root, &d->proc_fd);
+	if (r < 0) {
+		log_warn(r, "cannot open the proc root %s", d->opt->proc_root);
+		return r;
+	}
+	r = cli_load_policy(d->opt->policy_path, &pol);
+	if (r < 0)
+		return r;
+	r = config_new(&pol, 1, &d->cfg);
+	if (r < 0)
+		return r;
+	r = setup_fds(d);
+	if (r < 0)
+		return r;
+	if (d->opt->plugin_dir) {
+		r = dp_manager_new(d->opt->plugin_dir, d->sysfs_fd, &d->dp);
+		if (r < 0) {
+			log_warn(r, "%s: cannot start the device plugins", d->opt->plugin_dir);
+			return r;
+		}
+	}
+	log_info("starting: policy %s (%s), sysfs %s, %s, device plugins %s, resync %u s",
+		 d->opt->policy_path, pol_shape_str(d->cfg->policy->shape), d->opt->sysfs_root,
+		 d->opt->no_apply ? "not applying (--no-apply)" : "applying the policy",
+		 d->opt->plugin_dir ? d->opt->plugin_dir : "off", d->opt->resync_sec);
+	reconcile(d, "start", UEVENT_SCOPE_ALL, true);
+	/*
+	 * At start there is no last good policy to fall back to: a misfit is only reported
+	 * (apply_policy() reports it when applying).
+	 */
+	if (!apply_wanted(d) && d->inv && pol_validate(d->cfg->policy, d->inv, &perr) < 0)
+		log_warnx("%s: %s: %s", d->opt->policy_path, perr.path, perr.message);
+	return 0;
+}
+
+int daemon_run(const struct daemon_options *o)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	struct sigaction ign = {.sa_handler = SIG_IGN};
+	sigset_t mask;
+	int r;
+
+	if (!d)
+		return -ENOMEM;
+	*d = (struct daemon){
+		.opt = o,
+		.sysfs_fd = -1,
+		.proc_fd = -1,
+		.epoll_fd = -1,
+		.signal_fd = -1,
+		.inotify_fd = -1,
+		.uevent_fd = -1,
+		.timer_fd = -1,
+		.resync_fd = -1,
+		.watchdog_fd = -1,
+		.policy_wd = -1,
+		.plugin_wd = -1,
+		.plugin_parent_wd = -1,
+	};
+	/* Before any thread exists (gRPC's), so that every thread inherits the mask. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sigaction(SIGPIPE, &ign, NULL);
+
+	r = startup(d);
+	if (r < 0)
+		goto out;
+	sdnotify_send("READY=1");
+	log_info("ready: serving %zu resources (%zu devices), %zu mdevs on %zu parents",
+		 d->set ? d->set->n_pools : 0, count_devices(d->set), d->inv ? d->inv->n_mdevs : 0,
+		 d->inv ? d->inv->n_parents : 0);
+
+	while (!d->stop) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(d->epoll_fd, evs, (int)ARRAY_SIZE(evs), -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			log_warn(r, "epoll_wait");
+			break;
+		}
+		for (int i = 0; i < n && !d->stop; i++) {
+			switch ((enum source)evs[i].data.u32) {
+			case SOURCE_SIGNAL:
+				handle_signal(d);
+				break;
+			case SOURCE_INOTIFY:
+				handle_inotify(d);
+				break;
+			case SOURCE_UEVENT:
+				handle_uevents(d);
+				break;
+			case SOURCE_TIMER:
+				handle_timer(d);
+				break;
+			case SOURCE_RESYNC:
+				drain_counter(d->resync_fd);
+				reconcile(d, "periodic resync", UEVENT_SCOPE_ALL, true);
+				break;
+			case SOURCE_WATCHDOG:
+				drain_counter(d->watchdog_fd);
+				sdnotify_send("WATCHDOG=1");
+				break;
+			}
+		}
+	}
+	sdnotify_send("STOPPING=1");
+	log_info("stopped after %lu reconciles and %lu uevents", d->reconciles, d->uevents);
+out:
+	daemon_release(d);
+	free(d);
+	return r < 0 ? r : 0;
+}

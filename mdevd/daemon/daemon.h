@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * daemon: `mdevd run`, the node service. One thread runs one epoll loop over
+ *
+ *   signalfd   SIGTERM, SIGINT: clean shutdown; SIGHUP: reload the policy
+ *   inotify    the policy file's directory (editors and Kubernetes ConfigMaps replace
+ *              the file by rename, so the file itself is not watched), and the
+ *              device-plugin directory, where kubelet re-creates kubelet.sock when it
+ *              restarts
+ *   netlink    kernel uevents (uevent.h): mdevs, parents, PCI functions, VFIO groups
+ *   timerfd    the reconcile timer (events coalesce: see DAEMON_SETTLE_MSEC), the
+ *              safety-net resync, the systemd watchdog
+ *
+ * The device plugins' gRPC thread never calls back into the loop (deviceplugin.h), so there is no
+ * eventfd: the loop only tells the manager what changed.
+ * and does no polling: between events it sleeps in epoll_wait(2) with no timeout.
+ *
+ * A reconcile is: apply the policy (apply.h; skipped with --no-apply, or when the policy has
+ * no layouts and no mediatedDeviceTypes) -> a fresh inventory -> resource_build() ->
+ * dp_manager_update(). After uevents it reads only what they can have changed (mdev events:
+ * the parents' types and the mdevs, the PCI functions reused from the last snapshot) and
+ * serves that before it applies. A step that fails is logged and the daemon keeps serving
+ * the last good state. A new policy
+ * that does not parse, or does not fit the node, is logged with its JSON path and the
+ * last good one keeps running.
+ *
+ * The daemon's state lives in one context struct on daemon_run()'s stack; the policy
+ * is part of a const config that a reload swaps whole.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+struct daemon_options {
+	const char *sysfs_root;	 /* sysfs root path ("/sys"); borrowed */
+	const char *proc_root;	 /* proc root path, for in-use detection ("/proc"); borrowed */
+	const char *machine_id;	 /* 32 hex digits; may be NULL with no_apply; borrowed */
+	const char *policy_path; /* the policy file; borrowed */
+	const char *plugin_dir;	 /* kubelet's device-plugin dir; NULL: no device plugins */
+	unsigned int resync_sec; /* safety-net full reconcile period; 0: none */
+	bool no_apply;		 /* only observe and serve: create and remove no mdevs */
+	/*
+	 * libvirt, asked before each apply which mdevs its domains name (in use / reserved):
+	 * @libvirt_uri, or NULL for qemu:///system when its socket exists; @no_libvirt: never.
+	 */
+	const char *libvirt_uri;
+	bool no_libvirt;
+};
+
+/*
+ * Coalescing. The first uevent after a quiet period gets a reconcile DAEMON_SETTLE_MSEC later
+ * (the kernel sends the events of one mdev create within 1-2 ms, tests/vm), or at once for
+ * the last event of a change (uevent_ends_change()); everything that arrives before it runs,
+ * or while it runs, goes into one more reconcile, no sooner than DAEMON_SETTLE_MSEC after the
+ * last one ended. The policy file: one reload DAEMON_SETTLE_MSEC after it was closed or
+ * renamed into place (DAEMON_DEBOUNCE_MSEC after it was created: its writer may still be
+ * at it), then at most one per DAEMON_DEBOUNCE_MSEC for the rest of a burst.
+ */
+#define DAEMON_SETTLE_MSEC   5
+#define DAEMON_DEBOUNCE_MSEC 50
+/* A read that found an entry half-made (an mdev without its mdev_type link yet) looks again. */
+#define DAEMON_RETRY_MSEC 10
+#define DAEMON_RETRY_MAX  3
+/* Default of --resync. */
+#define DAEMON_RESYNC_SEC_DEFAULT 300
+
+/*
+ * daemon_run - run the service until SIGTERM or SIGINT.
+ * Blocks SIGTERM, SIGINT and SIGHUP (they are read from a signalfd) and ignores
+ * SIGPIPE for the whole process: call it before any thread is started.
+ * Returns 0 after a clean shutdown, or -errno when the service cannot start (the
+ * policy cannot be read or parsed, the sysfs root cannot be opened, the event fds
+ * cannot be made, the device-plugin manager fails); the reason is logged.
+ */
+int daemon_run(const struct daemon_options *o);

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * In-use detection by scanning /proc/<pid>/fd for /dev/vfio/<group> links.
+ * See inuse.h for why mdevd never probes a group by opening it.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "node/inuse.h"
+#include "mdevd/macro.h"
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/* "/dev/vfio/12" -> 12; anything else (incl. "/dev/vfio/vfio") -> -1. */
+static int vfio_group_of(const char *target)
+{
+	static const char prefix[] = "/dev/vfio/";
+	const char *num;
+	long v;
+
+	if (strncmp(target, prefix, sizeof(prefix) - 1) != 0)
+		return -1;
+	num = target + sizeof(prefix) - 1;
+	if (!all_digits(num) || strlen(num) > 9)
+		return -1;
+	v = strtol(num, NULL, 10);
+	return (int)v;
+}
+
+static int add_group(struct inuse *in, size_t *cap, int group)
+{
+	for (size_t i = 0; i < in->n_groups; i++)
+		if (in->groups[i] == group)
+			return 0;
+	if (in->n_groups == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+		int *g = realloc(in->groups, ncap * sizeof(*g));
+
+		if (!g)
+			return -ENOMEM;
+		in->groups = g;
+		*cap = ncap;
+	}
+	in->groups[in->n_groups++] = group;
+	return 0;
+}
+
+/* Scan one process's fd directory. Returns 0, -EACCES (unreadable), or -ENOMEM. */
+static int scan_pid(int proc_fd, const char *pid, struct inuse *in, size_t *cap)
+{
+	char path[64], link[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	struct dirent *de;
+	DIR *dir;
+	int r = 0;
+
+	snprintf(path, sizeof(path), "%s/fd", pid);
+	fd = openat(proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == EACCES || errno == EPERM ? -EACCES : 0; /* gone: not holding */
+	dir = fdopendir(fd);
+	if (!dir)
+		return -ENOMEM;
+	steal_fd(fd);
+	while ((de = readdir(dir))) {
+		ssize_t len;
+		int group;
+
+		if (de->d_name[0] == '.')
+			continue;
+		len = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
+		if (len < 0)
+			continue; /* the fd was closed meanwhile */
+		link[len] = '\0';
+		group = vfio_group_of(link);
+		if (group < 0)
+			continue;
+		r = add_group(in, cap, group);
+		if (r < 0)
+			break;
+	}
+	closedir(dir);
+	return r;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+int inuse_scan(int proc_fd, struct inuse *out)
+{
+	struct inuse in = {};
+	_cleanup_close_ int fd = -1;
+	size_t cap = 0;
+	struct dirent *de;
+	DIR *dir;
+	int r = 0;
+
+	fd = openat(proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dir = fdopendir(fd);
+	if (!dir)
+		return -errno;
+	steal_fd(fd);
+	while ((de = readdir(dir))) {
+		if (!all_digits(de->d_name))
+			continue;
+		r = scan_pid(proc_fd, de->d_name, &in, &cap);
+		if (r == -EACCES) {
+			in.unreadable++;
+			r = 0;
+		} else if (r < 0) {
+			break;
+		}
+	}
+	closedir(dir);
+	if (r < 0) {
+		free(in.groups);
+		return r;
+	}
+	if (in.n_groups > 1)
+		qsort(in.groups, in.n_groups, sizeof(int), cmp_int);
+	*out = in;
+	return 0;
+}
+
+void inuse_release(struct inuse *in)
+{
+	free(in->groups);
+	in->groups = NULL;
+	in->n_groups = 0;
+}
+
+bool inuse_has_group(const struct inuse *in, int group)
+{
+	return group >= 0 && in->n_groups > 0 &&
+	       bsearch(&group, in->groups, in->n_groups, sizeof(int), cmp_int);
+}
+
+int inuse_group_is_open(int proc_fd, int group)
+{
+	struct inuse in;
+	bool open;
+	int r;
+
+	r = inuse_scan(proc_fd, &in);
+	if (r < 0)
+		return r;
+	open = in.unreadable > 0 || inuse_has_group(&in, group);
+	inuse_release(&in);
+	return open;
+}

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * inventory: assembles one immutable snapshot of the node (include/mdevd/inventory.h)
+ * from mdev.c (class/mdev_bus parents and types, bus/mdev/devices instances) and
+ * pcidev_libpci.c (bus/pci/devices through libpci), all relative to one sysfs root. It reads only
+ * what was asked: `mdevd types` asks for INVENTORY_TYPES alone, so no libpci, no instance
+ * scan and no devices/ listing per type (n_instances stays 0 unless INVENTORY_MDEVS is
+ * asked too). Lookups are binary searches over the sorted arrays.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "node/mdev.h"
+#include "mdevd/inventory.h"
+#include "mdevd/macro.h"
+#include "node/pcidev.h"
+
+int inventory_load(int sysfs_fd, const char *sysfs_path, unsigned int what,
+		   inventory_report_fn report, void *userdata, struct inventory **out)
+{
+	_cleanup_(inventory_freep) struct inventory *inv = NULL;
+	int r;
+
+	inv = calloc(1, sizeof(*inv));
+	if (!inv)
+		return -ENOMEM;
+	if (what & INVENTORY_TYPES) {
+		r = mdev_parents_load(sysfs_fd, what & INVENTORY_MDEVS, report, userdata,
+				      &inv->parents, &inv->n_parents);
+		if (r < 0)
+			return r == -ENOMEM ? r : -EIO;
+	}
+	if (what & INVENTORY_MDEVS) {
+		r = mdev_instances_load(sysfs_fd, report, userdata, &inv->mdevs, &inv->n_mdevs);
+		if (r < 0)
+			return r == -ENOMEM ? r : -EIO;
+	}
+	if (what & INVENTORY_PCI) {
+		r = pcidev_scan(sysfs_fd, sysfs_path, what & INVENTORY_PCI_NAMES, report, userdata,
+				&inv->pci, &inv->n_pci);
+		if (r < 0)
+			return r == -ENOMEM ? r : -EIO;
+	}
+	*out = steal_ptr(inv);
+	return 0;
+}
+
+/* Deep copies of @n functions, into a new array. Returns 0 or -ENOMEM. */
+static int pci_functions_copy(const struct pci_function *src, size_t n, struct pci_function **out)
+{
+	struct pci_function *fns;
+
+	if (!n) {
+		*out = NULL;
+		return 0;
+	}
+	fns = calloc(n, sizeof(*fns));
+	if (!fns)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct pci_function *f = &fns[i];
+		char **strs[] = {&f->driver, &f->physfn, &f->vendor_name, &f->device_name,
+				 &f->class_name};
+
+		*f = src[i];
+		for (size_t k = 0; k < ARRAY_SIZE(strs); k++) {
+			if (!*strs[k])
+				continue;
+			*strs[k] = strdup(*strs[k]);
+			if (!*strs[k]) {
+				/* The strings not copied yet still point into @src: drop them. */
+				for (size_t j = k + 1; j < ARRAY_SIZE(strs); j++)
+					*strs[j] = NULL;
+				pcidev_functions_free(fns, i + 1);
+				return -ENOMEM;
+			}
+		}
+	}
+	*out = fns;
+	return 0;
+}
+
+int inventory_load_reusing_pci(int sysfs_fd, const struct inventory *prev,
+			       inventory_report_fn report, void *userdata, struct inventory **out)
+{
+	_cleanup_(inventory_freep) struct inventory *inv = NULL;
+	int r;
+
+	/* No libpci here: the path is only for its sysfs.path. */
+	r = inventory_load(sysfs_fd, NULL, INVENTORY_TYPES | INVENTORY_MDEVS, report, userdata,
+			   &inv);
+	if (r < 0)
+		return r;
+	if (prev) {
+		r = pci_functions_copy(prev->pci, prev->n_pci, &inv->pci);
+		if (r < 0)
+			return r;
+		inv->n_pci = prev->n_pci;
+	}
+	*out = steal_ptr(inv);
+	return 0;
+}
+
+void inventory_free(struct inventory *inv)
+{
+	if (!inv)
+		return;
+	mdev_parents_free(inv->parents, inv->n_parents);
+	mdev_instances_free(inv->mdevs, inv->n_mdevs);
+	pcidev_functions_free(inv->pci, inv->n_pci);
+	free(inv);
+}
+
+static int cmp_parent_key(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct mdev_parent *)elem)->name);
+}
+
+static int cmp_type_key(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct mdev_type *)elem)->id);
+}
+
+static int cmp_mdev_key(const void *key, const void *elem)
+{
+	return strcasecmp(key, ((const struct mdev_instance *)elem)->uuid);
+}
+
+static int cmp_pci_key(const void *key, const void *elem)
+{
+	return strcasecmp(key, ((const struct pci_function *)elem)->address);
+}
+
+const struct mdev_parent *inventory_get_parent(const struct inventory *inv, const char *name)
+{
+	if (!inv || !name || !inv->n_parents)
+		return NULL;
+	return bsearch(name, inv->parents, inv->n_parents, sizeof(*inv->parents), cmp_parent_key);
+}
+
+const struct mdev_type *inventory_get_type(const struct mdev_parent *parent, const char *type_id)
+{
+	if (!parent || !type_id || !parent->n_types)
+		return NULL;
+	return bsearch(type_id, parent->types, parent->n_types, sizeof(*parent->types),
+		       cmp_type_key);
+}
+
+/* UUIDs are stored lower-cased and addresses in lower-case hex: a caller's case does not matter. */
+const struct mdev_instance *inventory_get_mdev(const struct inventory *inv, const char *uuid)
+{
+	if (!inv || !uuid || !inv->n_mdevs)
+		return NULL;
+	return bsearch(uuid, inv->mdevs, inv->n_mdevs, sizeof(*inv->mdevs), cmp_mdev_key);
+}
+
+const struct pci_function *inventory_get_pci(const struct inventory *inv, const char *address)
+{
+	if (!inv || !address || !inv->n_pci)
+		return NULL;
+	return bsearch(address, inv->pci, inv->n_pci, sizeof(*inv->pci), cmp_pci_key);
+}
