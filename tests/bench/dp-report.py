@@ -334,10 +334,12 @@ def main():
     rows, summary = [], []
 
     def target(name, md, fl, ok, note=""):
-        rows.append("| %s | %s | %s | %s%s |" % (name, md, fl, verdict(ok), note))
-        summary.append("dp-bench: %-52s %s (floor %s): %s" % (
+        """@ok: True (met), False (missed), or a string: the verdict in words."""
+        v = ok if isinstance(ok, str) else verdict(ok)
+        rows.append("| %s | %s | %s | %s%s |" % (name, md, fl, v, note))
+        summary.append("dp-bench: %-52s %s (floor %s): %s%s" % (
             name, re.sub(r"[*`]", "", md), re.sub(r"[*`]", "", fl),
-            "met" if ok else "TARGET MISSED"))
+            re.sub(r"[*`]", "", v), re.sub(r"[*`]", "", note)))
 
     # A closed loop of 32 clients has p99 >= 32 / throughput (Little's law) on any server:
     # judged against the bare gRPC core server of the same run, not against 1 ms.
@@ -357,7 +359,9 @@ def main():
     km_rate, kf_rate = (km["rate"] if km else 0), (kf["rate"] if kf else 0)
     target("Allocate p99 < 1 ms, 32 clients paced: the highest rate of %s calls/s where it "
            "holds, mdevd ≥ floor" % "/".join(str(x) for x in rates), knee_s(km), knee_s(kf),
-           km_rate >= kf_rate, " (up to %d calls/s)" % km_rate if km else "")
+           km_rate >= kf_rate if kf or km else
+           "**not judged**: the floor misses it too, at every swept rate (too loaded to tell)",
+           " (up to %d calls/s)" % km_rate if km else "")
     for label, s in change_rows:
         target("change → ListAndWatch p99 < 50 ms: uevent, %s, real kernel (%s)" % (label, accel),
                "%.1f ms" % s["p99"], "—", s["p99"] < CHANGE_P99_MS)
