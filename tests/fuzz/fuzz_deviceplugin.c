@@ -49,14 +49,19 @@
 	}
 
 static struct resource_device mdevs[] = {
-	MDEV(A1, 41, 0, "0000:3b:00.4", "0000:3b:00.0"), MDEV(A2, 42, 0, "0000:3b:00.5", "0000:3b:00.0"),
-	MDEV(B1, 51, 1, "0000:af:00.4", "0000:af:00.0"), MDEV(B2, 52, 1, "0000:af:00.5", "0000:af:00.0"),
-	MDEV(B3, 53, 1, "0000:af:00.6", "0000:af:00.0"), MDEV(C1, 45, 0, "0000:3c:00.4", "0000:3c:00.0"),
+	MDEV(A1, 41, 0, "0000:3b:00.4", "0000:3b:00.0"),
+	MDEV(A2, 42, 0, "0000:3b:00.5", "0000:3b:00.0"),
+	MDEV(B1, 51, 1, "0000:af:00.4", "0000:af:00.0"),
+	MDEV(B2, 52, 1, "0000:af:00.5", "0000:af:00.0"),
+	MDEV(B3, 53, 1, "0000:af:00.6", "0000:af:00.0"),
+	MDEV(C1, 45, 0, "0000:3c:00.4", "0000:3c:00.0"),
 	MDEV(D1, -1, -1, "mtty", "mtty"),
 };
 static struct resource_device pcis[] = {
-	PCI("0000:00:03.0", 2, 1, "0000:00:03.0"), PCI("0000:00:04.0", 3, -1, "0000:00:04.0"),
-	PCI("0000:00:04.1", 3, -1, "0000:00:04.0"), PCI("0000:65:00.0", 7, 0, "0000:65:00.0"),
+	PCI("0000:00:03.0", 2, 1, "0000:00:03.0"),
+	PCI("0000:00:04.0", 3, -1, "0000:00:04.0"),
+	PCI("0000:00:04.1", 3, -1, "0000:00:04.0"),
+	PCI("0000:65:00.0", 7, 0, "0000:65:00.0"),
 };
 static struct resource_unserved mdev_unserved[] = {
 	{.id = B1, .reason = (char *)"already served as \"nvidia.com/GRID_T4-2Q\""},
@@ -216,7 +221,8 @@ static void check_preferred(const uint8_t *msg, size_t len, const struct dp_repl
 		abort();
 	for (size_t i = 0; i < req->n_container_requests; i++) {
 		const V1beta1__ContainerPreferredAllocationRequest *cr = req->container_requests[i];
-		const V1beta1__ContainerPreferredAllocationResponse *c = resp->container_responses[i];
+		const V1beta1__ContainerPreferredAllocationResponse *c =
+			resp->container_responses[i];
 		size_t n_must = 0, size = cr->allocation_size > 0 ? (size_t)cr->allocation_size : 0;
 
 		/* The must-include IDs first, as given (once each); then only available ones. */
@@ -234,9 +240,8 @@ static void check_preferred(const uint8_t *msg, size_t len, const struct dp_repl
 		for (size_t j = 0; j < c->n_deviceids; j++) {
 			if (in_ids(c->deviceids, j, c->deviceids[j]))
 				abort();
-			if (j >= n_must &&
-			    !in_ids(cr->available_deviceids, cr->n_available_deviceids,
-				    c->deviceids[j]))
+			if (j >= n_must && !in_ids(cr->available_deviceids,
+						   cr->n_available_deviceids, c->deviceids[j]))
 				abort();
 		}
 	}

@@ -17,7 +17,7 @@ sysfs         every attribute file of the fixture trees tests/fixtures/*/ that m
 libvirt_xml   each <domain> and <device> of tests/libvirt/node.xml (libvirt's test driver
               node) as its own document, node-device XML as libvirt 9 prints it for PCI,
               css and virtual parents and for an mdev, and the <hostdev> golden files of
-              tests/hostdev/ inside a <domain>
+              tests/hostdev/ inside a <domain>; entity attacks (refused: no DOCTYPE)
 deviceplugin  records [op][len lo][len hi][message] (fuzz_deviceplugin.c) holding
               AllocateRequest / PreferredAllocationRequest / PreStartContainerRequest /
               Empty messages encoded as kubelet sends them (protobuf wire format of
@@ -242,6 +242,19 @@ def libvirt_seeds(outdir):
           "<device>\n  <parent>pci_0000_65_00_0</parent>\n  <capability type='mdev'>\n"
           "    <type id='nvidia-222'/>\n    <uuid>4a0e8c3b-0000-4000-8000-000000000001</uuid>\n"
           "  </capability>\n</device>\n")
+    # What libvirt never writes and xml_each() refuses: a DOCTYPE declaring entities (the
+    # quadratic blowup and billion laughs), an external entity.
+    write(outdir, "libvirt_xml",
+          "<!DOCTYPE device [<!ENTITY a \"" + "A" * 5000 + "\">]>\n<device><path>"
+          + "&a;" * 200 + "</path></device>\n")
+    lol = "".join(f"<!ENTITY l{i} \"" + f"&l{i - 1};" * 10 + "\">" for i in range(1, 10))
+    write(outdir, "libvirt_xml",
+          f"<!DOCTYPE domain [<!ENTITY l0 \"lol\">{lol}]><domain><devices>"
+          "<hostdev type='mdev'><source><address uuid='&l9;'/></source></hostdev>"
+          "</devices></domain>\n")
+    write(outdir, "libvirt_xml",
+          "<!DOCTYPE device [<!ENTITY x SYSTEM \"file:///etc/machine-id\">]>"
+          "<device><path>&x;</path></device>\n")
     for sub in ("golden", "negative"):
         d = os.path.join(ROOT, "tests", "hostdev", sub)
         for f in sorted(os.listdir(d)):

@@ -176,7 +176,8 @@ static void test_nodedev_xml_parse(void **state)
 		"<device><name>mdev_x</name><capability type='mdev'><type id='mtty-2'/>"
 		"<uuid>83B8F4F2-509F-382F-3C1E-E6BFE0FA1001</uuid></capability></device>";
 	struct mdev_parent *p = calloc(1, sizeof(*p));
-	_cleanup_free_ char *name = NULL, *none = strdup("untouched");
+	_cleanup_free_ char *name = NULL;
+	char *none = (char *)"untouched";
 	bool match = false;
 
 	assert_non_null(p);
@@ -184,7 +185,9 @@ static void test_nodedev_xml_parse(void **state)
 	assert_string_equal(name, "0.0.0052");
 	assert_int_equal(virt_nodedev_sysfs_name(mdev, &none), 0);
 	assert_null(none);
+	none = (char *)"untouched";
 	assert_int_equal(virt_nodedev_sysfs_name("<device>", &none), -EINVAL);
+	assert_string_equal(none, "untouched"); /* written only on success */
 
 	assert_int_equal(virt_nodedev_types_parse(css, p), 0);
 	assert_int_equal(p->n_types, 2); /* the type without an id is skipped */
