@@ -16,7 +16,7 @@ runs=${FUZZ_RUNS:-}
 
 python3 tests/fuzz/make-seeds.py "$dir/seeds" || exit 1
 status=0
-printf '%-13s %10s %6s %6s %7s %8s %s\n' target execs secs cov ft corpus result
+printf '%-13s %10s %6s %6s %7s %-22s %s\n' target execs secs cov ft corpus result
 for t in "$@"; do
 	bin=$dir/bin/fuzz_$t
 	if [ ! -x "$bin" ]; then
@@ -44,14 +44,16 @@ for t in "$@"; do
 	last=$(grep -E '^#[0-9]+' "$dir/$t/log" | grep 'cov:' | tail -1)
 	cov=$(echo "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
 	ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
-	corpus=$(find "$dir/$t/corpus" -type f | wc -l)
+	# libFuzzer's corpus at the end (units/bytes, reduced), and the files of the corpus dir
+	corp=$(echo "$last" | sed -n 's/.* corp: \([0-9]*\/[0-9]*[a-zA-Z]*\).*/\1/p')
+	corpus="${corp:-?} ($(find "$dir/$t/corpus" -type f | wc -l) files)"
 	if [ $rc -eq 0 ]; then
 		result=ok
 	else
 		result="FAILED (rc $rc): $(ls "$dir/$t/" | grep -E '^(crash|leak|timeout|oom)-' | tr '\n' ' ')"
 		status=1
 	fi
-	printf '%-13s %10s %6s %6s %7s %8s %s\n' "$t" "${execs:-?}" "$secs" "${cov:-?}" \
+	printf '%-13s %10s %6s %6s %7s %-22s %s\n' "$t" "${execs:-?}" "$secs" "${cov:-?}" \
 		"${ft:-?}" "$corpus" "$result"
 	[ $rc -eq 0 ] || grep -E -A25 '^==[0-9]+==ERROR|runtime error|^SUMMARY' "$dir/$t/log" | head -60
 done
