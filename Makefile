@@ -65,7 +65,7 @@ TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/tes
 
 .PHONY: all deps check check-kubelet check-leaks check-unit check-asan check-cli check-daemon \
         check-deploy check-image check-hostdev check-libvirt check-vm check-vm-libvirt demo bench format \
-        format-check install clean fuzz vm-prepare bench-vm clean-vm
+        format-check install clean fuzz fuzz-build vm-prepare bench-vm clean-vm
 
 all: mdevd/mdevd
 
@@ -200,19 +200,36 @@ bench: deps
 	@tests/bench/guest.sh
 	@tests/bench/dp-bench.sh --doc
 
-# Coverage-guided fuzzing of the policy parser (libFuzzer, clang + libclang-rt-14-dev):
-# FUZZ_SECONDS of new inputs, seeded with the policy fixtures. Not part of `check`.
+# Coverage-guided fuzzing of every parser (libFuzzer + ASan + UBSan; clang and
+# libclang-rt-14-dev): the policy, kernel uevents, sysfs attributes, libvirt's domain and
+# node-device XML, device-plugin requests (tests/fuzz/fuzz_*.c, docs/fuzzing.md). The
+# library is rebuilt with clang under $(FUZZ_DIR)/obj; the harnesses stay in tests/fuzz and
+# out of the product build. tests/fuzz/run.sh runs each target in turn for FUZZ_SECONDS
+# (or FUZZ_RUNS executions when set), corpora in build/fuzz/<target>/corpus, seeded by
+# tests/fuzz/make-seeds.py. Not part of `check`.
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?=
+FUZZ_TARGETS := policy uevent sysfs libvirt_xml deviceplugin
+FUZZ_DIR     := build/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/fuzz_%)
 fuzz: deps
 	@command -v clang >/dev/null && dpkg -s libclang-rt-14-dev >/dev/null 2>&1 || \
 		apt-get install -y -qq clang libclang-rt-14-dev >/dev/null
-	@mkdir -p build/fuzz/corpus
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -iquote policy \
-		$(shell pkg-config --cflags libcjson) tests/fuzz/fuzz_policy.c policy/parse.c \
-		policy/validate.c policy/policy.c $(shell pkg-config --libs libcjson) \
-		-o build/fuzz/fuzz_policy
-	build/fuzz/fuzz_policy -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus \
-		tests/fixtures/policies
+	$(MAKE) fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+fuzz-build:
+	$(MAKE) BUILD=$(FUZZ_DIR)/obj CC=clang CFLAGS="-O1 -g" \
+		SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZ_DIR)/obj/libmdevd.a
+	$(MAKE) $(FUZZ_BINS)
+
+$(FUZZ_DIR)/bin/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/obj/libmdevd.a
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -O1 -g $(WARN) -fsanitize=fuzzer $(FUZZ_SAN) -D_GNU_SOURCE -Iinclude \
+		-iquote mdevd -iquote policy -I$(FUZZ_DIR)/obj/gen $(PKG_CFLAGS) -o $@ $< \
+		$(FUZZ_DIR)/obj/libmdevd.a $(LDLIBS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -500,18 +500,27 @@ static void classify_ownership(struct planner *p)
 
 static void classify_actions(struct planner *p)
 {
+	/* No layouts, and no enabled mediatedDeviceTypes: the policy has no mdev side. */
+	bool hands_off = p->pol->n_layouts == 0 && (p->pol->n_mediated_device_types == 0 ||
+						    p->pol->mediated_devices_disabled);
+
 	for (size_t mi = 0; mi < p->inv->n_mdevs; mi++) {
 		struct live *l = &p->live[mi];
 		const struct want *w;
-		bool remove;
+		bool managed, remove;
 
 		l->ref = find_domain_ref(p, l);
-		if (!l->has_parent || !p->managed[l->pidx]) {
+		managed = l->has_parent && p->managed[l->pidx];
+		/*
+		 * Off a managed parent only owned mdevs can go (nothing wants them), and
+		 * none when the policy turns mdev handling off altogether.
+		 */
+		if (!managed && (!l->owned || hands_off)) {
 			l->kind = PLAN_KEEP;
 			l->reason = l->owned ? PLAN_REASON_UNMANAGED : PLAN_REASON_FOREIGN;
 			continue;
 		}
-		w = l->type ? find_want(p, l->pidx, l->type) : NULL;
+		w = managed && l->type ? find_want(p, l->pidx, l->type) : NULL;
 		if (l->owned && w &&
 		    (w->count == POL_COUNT_MAX || l->slot < (unsigned int)w->count)) {
 			l->kind = PLAN_KEEP;
@@ -810,7 +819,7 @@ const char *plan_reason_str(enum plan_reason reason)
 	case PLAN_REASON_IN_USE:
 		return "in use: its /dev/vfio group is open";
 	case PLAN_REASON_UNMANAGED:
-		return "not managed by the policy";
+		return "not managed: the policy has no mdev side";
 	case PLAN_REASON_RESERVED:
 		return "reserved by a defined libvirt domain";
 	}

@@ -42,8 +42,9 @@
  *     turns this mode off: no parent is managed.
  *     Every managed parent's type is filled to capacity (POL_COUNT_MAX below); every
  *     other type on a managed parent is wanted 0 times. Unlike KubeVirt, a parent
- *     that keeps its type is topped up to capacity, and mdevs of a type that is no
- *     longer listed are only removed when mdevd owns them and the parent is managed.
+ *     that keeps its type is topped up to capacity, and only mdevs mdevd owns are removed
+ *     for being of a type no longer listed (on every parent, as virt-handler's
+ *     removeUndesiredMDEVs() does for the types it configured before), not foreign ones.
  *
  * (b) mdevd.layouts (they replace mediatedDeviceTypes, and apply whatever
  *     mediatedDevicesConfiguration.enabled says: they are mdevd's own section, and a
@@ -66,18 +67,27 @@
  *
  * What happens to each live mdev:
  *   owned, on a managed parent, its slot wanted     KEEP   WANTED
- *   owned, on a managed parent, not wanted          REMOVE NOT_WANTED
+ *   owned, no rule wants it (on a managed parent,   REMOVE NOT_WANTED
+ *   or on one no rule manages, or whose parent the
+ *   inventory lacks)
  *   not owned, on a managed parent, removeUnowned   REMOVE FOREIGN_REMOVE
  *   not owned, otherwise                            KEEP   FOREIGN
- *   owned, on a parent the policy does not manage   KEEP   UNMANAGED
+ *   owned, the policy has no mdev side: no layouts, KEEP   UNMANAGED
+ *   and no mediatedDeviceTypes or enabled: false
  *   any REMOVE above whose IOMMU group is in use    KEEP   IN_USE
  *   any REMOVE above that a running libvirt domain  KEEP   IN_USE (domain named)
  *   names (mdev UUID; for an NVIDIA vGPU VF parent,
  *   also the VF's PCI address)
  *   any REMOVE above that a defined, inactive       KEEP   RESERVED (domain named)
  *   libvirt domain names
- * So an empty policy, or one that no longer mentions a parent, removes nothing;
- * to empty a parent, select it with a layout that asks for 0 (or for no types).
+ * mdevd knows exactly which mdevs it created (their UUIDs), so an owned mdev that no
+ * rule of the current policy wants goes wherever it is: a type dropped from
+ * mediatedDeviceTypes, a parent that now offers no listed type, a parent dropped from
+ * every layout. Foreign mdevs stay unless removeUnowned is set, and then only on managed
+ * parents. A policy with no mdev side (no layouts, and no mediatedDeviceTypes or
+ * enabled: false: a device-plugin-only policy) manages no mdevs and removes nothing,
+ * as `mdevd run` skips apply for it; to empty every parent of owned mdevs, use a layout
+ * with parents "all" and no types.
  * A shrinking exact count removes the highest slots (the ones >= N); an in-use
  * one among them stays, and goes in a later plan once it is free.
  *
@@ -140,11 +150,11 @@ enum plan_action_kind {
 /* Why an action is there; plan_reason_str() turns these into words. */
 enum plan_reason {
 	PLAN_REASON_WANTED,	    /* CREATE/KEEP: the policy asks for this slot */
-	PLAN_REASON_NOT_WANTED,	    /* REMOVE: owned, and the policy no longer asks for it */
+	PLAN_REASON_NOT_WANTED,	    /* REMOVE: owned, and no rule of the policy asks for it */
 	PLAN_REASON_FOREIGN,	    /* KEEP: not created by mdevd and not to be removed */
 	PLAN_REASON_FOREIGN_REMOVE, /* REMOVE: not created by mdevd, removeUnowned is on */
 	PLAN_REASON_IN_USE,	    /* KEEP: would be removed, but its IOMMU group is open */
-	PLAN_REASON_UNMANAGED,	    /* KEEP: owned, on a parent the policy does not manage */
+	PLAN_REASON_UNMANAGED,	    /* KEEP: owned; the policy has no mdev side */
 	PLAN_REASON_RESERVED, /* KEEP: would be removed, but a defined libvirt domain names it */
 };
 

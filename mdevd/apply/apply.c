@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The applier: rounds of inventory -> plan -> execute; see apply.h for the rules. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -81,6 +83,70 @@ static int sysfs_persist(void *data, const struct plan_action *a)
 	return r;
 }
 
+/* What sysfs_keep_definition() judges by: the settled round's node and plan. */
+struct definitions_view {
+	const struct apply_options *o;
+	const struct inventory *inv;
+	const struct plan *plan;
+};
+
+/*
+ * Keep <dir>/<parent>/<name>? Yes when it is a live owned mdev the plan keeps as wanted,
+ * when it is not mdevd's (no type of @parent derives that UUID), and when the parent is
+ * not on the node now (gone, its driver unloaded): whether the policy wants its mdevs
+ * cannot be told without it.
+ */
+static bool sysfs_keep_definition(void *data, const char *parent, const char *name)
+{
+	const struct definitions_view *v = data;
+	const struct mdev_parent *p = NULL;
+
+	for (size_t i = 0; i < v->plan->n_actions; i++) {
+		const struct plan_action *a = &v->plan->actions[i];
+
+		if (a->kind == PLAN_KEEP && a->reason == PLAN_REASON_WANTED && a->owned &&
+		    streq(a->parent, parent) && strcasecmp(a->uuid, name) == 0)
+			return true;
+	}
+	for (size_t i = 0; i < v->inv->n_parents && !p; i++)
+		if (streq(v->inv->parents[i].name, parent))
+			p = &v->inv->parents[i];
+	if (!p || strlen(name) != MDEVD_UUID_STR_LEN - 1)
+		return true;
+	for (size_t i = 0; i < p->n_types; i++) {
+		struct mdev_instance m = {.parent = (char *)parent, .type_id = p->types[i].id};
+
+		for (size_t k = 0; k < MDEVD_UUID_STR_LEN - 1; k++)
+			m.uuid[k] = (char)tolower((unsigned char)name[k]);
+		if (plan_is_owned(v->inv, &m, v->o->machine_id, NULL))
+			return false;
+	}
+	return true;
+}
+
+static int sysfs_reconcile(void *data, const struct inventory *inv, const struct plan *plan)
+{
+	const struct apply_options *o = data;
+	struct definitions_view v = {.o = o, .inv = inv, .plan = plan};
+	struct mdevctl_reconcile_result res = {};
+	int r;
+
+	r = mdevctl_reconcile(mdevctl_dir(o), sysfs_keep_definition, &v, &res);
+	if (r < 0) {
+		log_warn(r,
+			 "%s: cannot reconcile the mdevctl definitions (the next run tries again)",
+			 mdevctl_dir(o));
+		return r;
+	}
+	if (res.removed)
+		log_info("%s: deleted %u mdevctl definition%s of mdevs the policy does not keep",
+			 mdevctl_dir(o), res.removed, res.removed == 1 ? "" : "s");
+	if (res.temp_removed)
+		log_info("%s: deleted %u temp file%s of an interrupted run", mdevctl_dir(o),
+			 res.temp_removed, res.temp_removed == 1 ? "" : "s");
+	return 0;
+}
+
 /* --- the libvirt backend: libvirt_client.c --- */
 
 static int libvirt_create(void *data, const struct plan_action *a, char *why, size_t size)
@@ -111,6 +177,7 @@ static void backend_for(const struct apply_options *o, struct apply_backend *b)
 					    .create = sysfs_create,
 					    .remove = sysfs_remove,
 					    .persist = o->persist ? sysfs_persist : NULL,
+					    .reconcile = o->persist ? sysfs_reconcile : NULL,
 					    .data = (void *)o};
 		return;
 	case APPLY_BACKEND_LIBVIRT:
@@ -397,6 +464,9 @@ static int run_round(const struct apply_options *o, const struct apply_backend *
 	/* The last round (nothing done, or nothing left to do) reports what did not fit. */
 	if (steps == 0 || o->dry_run)
 		report_shortfalls(plan, res);
+	/* Nothing changed in this round: @plan is the node as it is. */
+	if (steps == 0 && !o->dry_run && b->reconcile)
+		b->reconcile(b->data, inv, plan);
 	inuse_release(&in);
 	virt_refs_release(&refs);
 	return steps;

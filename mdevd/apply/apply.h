@@ -22,9 +22,12 @@
  *
  * Backends. A step is executed by a backend: sysfs (mdev_lifecycle.c: write the UUID to
  * <type>/create, 1 to remove; with persist, also write or delete the mdevctl
- * definition, mdevctl.h) or libvirt (libvirt_client.h: the node-device API; with persist,
- * libvirt defines the mdev and marks it autostart, through mdevctl). Both see the
- * same plan and the same UUIDs, and the same safety checks run before either.
+ * definition, mdevctl.h, and once the node settled reconcile the whole definitions
+ * directory: definitions = the live owned mdevs the policy wants, so a run killed
+ * between a remove and its undefine leaves nothing behind after the next run) or libvirt
+ * (libvirt_client.h: the node-device API; with persist, libvirt defines the mdev and marks it
+ * autostart, through mdevctl). Both see the same plan and the same UUIDs, and the same safety
+ * checks run before either.
  *
  * mdevd never opens a VFIO group and never fork()s here.
  */
@@ -54,6 +57,15 @@ struct apply_backend {
 	 * to do (no persist, or create already made it persistent).
 	 */
 	int (*persist)(void *data, const struct plan_action *a);
+	/*
+	 * Once the rounds settled (a round that changed nothing, so @plan describes the
+	 * node in @inv as it is): make what the backend keeps besides the node agree with
+	 * @plan, whatever an earlier, killed run left. NULL: nothing kept besides the node.
+	 * The sysfs backend with persist deletes every definition of an owned mdev that is
+	 * not live and wanted (KEEP WANTED), and stale temp files (mdevctl_reconcile()).
+	 * Returns 0 or -errno (logged by the backend; apply_policy() goes on).
+	 */
+	int (*reconcile)(void *data, const struct inventory *inv, const struct plan *plan);
 	void *data;
 };
 

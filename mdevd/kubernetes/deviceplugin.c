@@ -782,8 +782,7 @@ static void preferred_locked(struct dp_plugin *p, struct dp_reply *reply,
 	for (; done < n; done++) {
 		const V1beta1__ContainerPreferredAllocationRequest *cr =
 			req->container_requests[done];
-		char **ids = calloc(cr->n_must_include_deviceids + cr->n_available_deviceids + 1,
-				    sizeof(*ids));
+		char **ids;
 		int k;
 
 		if (cr->n_available_deviceids > DP_MAX_IDS ||
@@ -792,6 +791,8 @@ static void preferred_locked(struct dp_plugin *p, struct dp_reply *reply,
 			     "more than %d device IDs in one container request", DP_MAX_IDS);
 			goto out;
 		}
+		ids = calloc(cr->n_must_include_deviceids + cr->n_available_deviceids + 1,
+			     sizeof(*ids));
 		v1beta1__container_preferred_allocation_response__init(&cs[done]);
 		cp[done] = &cs[done];
 		if (!ids || (k = prefer_one(p, cr, ids)) < 0) {

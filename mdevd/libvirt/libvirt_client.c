@@ -385,17 +385,13 @@ static int take_path(void *userdata, const char *const *v)
 	return 0;
 }
 
-/* The basename of a node device's sysfs <path>; *out NULL when it has none. */
-static int nodedev_sysfs_name(struct virt *v, virNodeDevicePtr dev, char **out)
+int virt_nodedev_sysfs_name(const char *xml, char **out)
 {
 	static const char *const fields[] = {"string(.)"};
-	_cleanup_free_ char *xml = sym.virNodeDeviceGetXMLDesc(dev, 0);
 	struct nodedev_path p = {};
 	char *slash;
 	int r;
 
-	if (!xml)
-		return last_errno(v, "cannot read a node device's XML");
 	r = xml_each(xml, "/device/path", fields, 1, take_path, &p);
 	if (r < 0) {
 		free(p.path);
@@ -410,6 +406,16 @@ static int nodedev_sysfs_name(struct virt *v, virNodeDevicePtr dev, char **out)
 	}
 	*out = p.path;
 	return 0;
+}
+
+/* The basename of a node device's sysfs <path>; *out NULL when it has none. */
+static int nodedev_sysfs_name(struct virt *v, virNodeDevicePtr dev, char **out)
+{
+	_cleanup_free_ char *xml = sym.virNodeDeviceGetXMLDesc(dev, 0);
+
+	if (!xml)
+		return last_errno(v, "cannot read a node device's XML");
+	return virt_nodedev_sysfs_name(xml, out);
 }
 
 static void free_devices(virNodeDevicePtr *devs, int n)
@@ -521,10 +527,22 @@ static int match_uuid(void *userdata, const char *const *v)
 	return 0;
 }
 
+int virt_nodedev_has_uuid(const char *xml, const char *uuid, bool *match)
+{
+	static const char *const fields[] = {"string(.)"};
+	struct uuid_match m = {.uuid = uuid};
+	int r;
+
+	r = xml_each(xml, "/device/capability[@type='mdev']/uuid", fields, 1, match_uuid, &m);
+	if (r < 0)
+		return r;
+	*match = m.match;
+	return 0;
+}
+
 /* The node device of the mdev @uuid, live or only defined; NULL when none. */
 static int find_mdev(struct virt *v, const char *uuid, virNodeDevicePtr *out)
 {
-	static const char *const fields[] = {"string(.)"};
 	virNodeDevicePtr *devs = NULL, found = NULL;
 	int n, r = 0;
 
@@ -534,13 +552,12 @@ static int find_mdev(struct virt *v, const char *uuid, virNodeDevicePtr *out)
 		return last_errno(v, "cannot list mdev node devices");
 	for (int i = 0; i < n && !found && r == 0; i++) {
 		_cleanup_free_ char *xml = sym.virNodeDeviceGetXMLDesc(devs[i], 0);
-		struct uuid_match m = {.uuid = uuid};
+		bool match = false;
 
 		if (!xml)
 			continue; /* it went away meanwhile */
-		r = xml_each(xml, "/device/capability[@type='mdev']/uuid", fields, 1, match_uuid,
-			     &m);
-		if (r == 0 && m.match) {
+		r = virt_nodedev_has_uuid(xml, uuid, &match);
+		if (r == 0 && match) {
 			found = devs[i];
 			devs[i] = NULL;
 		}
@@ -642,10 +659,23 @@ static int type_cmp(const void *a, const void *b)
 	return strcmp(((const struct mdev_type *)a)->id, ((const struct mdev_type *)b)->id);
 }
 
-int virt_inventory(struct virt *v, struct inventory **out)
+int virt_nodedev_types_parse(const char *xml, struct mdev_parent *p)
 {
 	static const char *const fields[] = {"@id", "string(name)", "string(deviceAPI)",
 					     "string(availableInstances)", "string(description)"};
+	struct type_acc acc = {.p = p};
+	int r;
+
+	/* PCI parents nest mdev_types in the pci capability; css/ap ones too. */
+	r = xml_each(xml, "/device/capability//capability[@type='mdev_types']/type", fields,
+		     ARRAY_SIZE(fields), add_type, &acc);
+	if (r == 0 && p->n_types)
+		qsort(p->types, p->n_types, sizeof(*p->types), type_cmp);
+	return r;
+}
+
+int virt_inventory(struct virt *v, struct inventory **out)
+{
 	_cleanup_(inventory_freep) struct inventory *inv = NULL;
 	virNodeDevicePtr *devs = NULL;
 	int n, r = 0;
@@ -663,7 +693,6 @@ int virt_inventory(struct virt *v, struct inventory **out)
 	for (int i = 0; i < n && r == 0; i++) {
 		_cleanup_free_ char *xml = sym.virNodeDeviceGetXMLDesc(devs[i], 0);
 		struct mdev_parent *p = &inv->parents[inv->n_parents];
-		struct type_acc acc = {.p = p};
 		char *name = NULL;
 
 		if (!xml)
@@ -673,11 +702,7 @@ int virt_inventory(struct virt *v, struct inventory **out)
 			continue;
 		*p = (struct mdev_parent){.name = name, .numa_node = -1};
 		inv->n_parents++;
-		/* PCI parents nest mdev_types in the pci capability; css/ap ones too. */
-		r = xml_each(xml, "/device/capability//capability[@type='mdev_types']/type", fields,
-			     ARRAY_SIZE(fields), add_type, &acc);
-		if (r == 0 && p->n_types)
-			qsort(p->types, p->n_types, sizeof(*p->types), type_cmp);
+		r = virt_nodedev_types_parse(xml, p);
 	}
 	free_devices(devs, n);
 	if (r < 0)

@@ -97,6 +97,38 @@ const struct plan_domain_ref *virt_refs_find(const struct virt_refs *r, const ch
 int virt_domain_refs_parse(const char *xml, const char *name, bool running, struct virt_refs *out);
 
 /*
+ * The node-device XML readers (libvirt's nodedev schema, docs/schemas/nodedev.rng), pure:
+ * they parse the XML given and do no libvirt call. The calls below use them on what
+ * virNodeDeviceGetXMLDesc() returns; exposed for the unit tests and the fuzz target
+ * tests/fuzz/fuzz_libvirt_xml.c. Each returns -EINVAL when @xml is not well-formed,
+ * -EOPNOTSUPP or -ENXIO when libxml2 cannot be loaded (xml_reader.h), or -ENOMEM.
+ *
+ * virt_nodedev_sysfs_name - the basename of the device's sysfs <path> ("0000:3b:00.4" of
+ * <path>/sys/devices/.../0000:3b:00.4</path>; the first <path> when there are several, the
+ * whole text when it has no '/'). On success *out is a new string (free()), or NULL when
+ * the XML has no non-empty /device/path. Returns 0 or an error above.
+ */
+int virt_nodedev_sysfs_name(const char *xml, char **out);
+
+/*
+ * virt_nodedev_types_parse - append to @p->types (growing @p->n_types) every mdev type of
+ * the XML: each <type> of a capability[@type='mdev_types'] nested in a /device/capability
+ * (PCI, css, ap parents), with a non-empty @id. Its <name> (else the id), <deviceAPI>
+ * (else ""), <availableInstances> (a decimal number up to 1 000 000, else 0) and
+ * <description> (else NULL). Sorts @p->types by id on success. The types appended stay in
+ * @p on failure too (partly filled on -ENOMEM), for the caller to free with the parent.
+ * Returns 0 or an error above.
+ */
+int virt_nodedev_types_parse(const char *xml, struct mdev_parent *p);
+
+/*
+ * virt_nodedev_has_uuid - whether the XML is that of the mdev @uuid: some
+ * /device/capability[@type='mdev']/uuid equals @uuid, ignoring case. Sets *match on
+ * success. Returns 0 or an error above.
+ */
+int virt_nodedev_has_uuid(const char *xml, const char *uuid, bool *match);
+
+/*
  * virt_parent_nodedev - the name of libvirt's node device for the mdev parent
  * @parent (a class/mdev_bus name). On success *out is a new string (free()).
  * Returns 0, -ENODEV (libvirt lists no such parent with mdev types), -EIO, -ENOMEM.

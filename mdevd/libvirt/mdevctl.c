@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mdevctl definitions for --persist with the sysfs backend; see mdevctl.h. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,6 +23,24 @@ static void fclosep(FILE **f)
 {
 	if (*f)
 		fclose(*f);
+}
+
+/* fsync(2) a directory, so that a rename or unlink in it is on disk. Returns 0 or -errno. */
+static int fsync_dir(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+/* mkdir(2) that fsyncs the directory above a new directory. Returns 0 or -errno. */
+static int mkdir_synced(const char *path, const char *above)
+{
+	if (mkdir(path, 0755) < 0)
+		return errno == EEXIST ? 0 : -errno;
+	return above ? fsync_dir(above) : 0;
 }
 
 /* Does @path already hold exactly @text? */
@@ -65,10 +84,12 @@ int mdevctl_define(const char *dir, const char *parent, const char *type_id, con
 	}
 	if (same_content(path, text, len))
 		return 0;
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	if (mkdir(pdir, 0755) < 0 && errno != EEXIST)
-		return -errno;
+	r = mkdir_synced(dir, NULL);
+	if (r < 0)
+		return r;
+	r = mkdir_synced(pdir, dir);
+	if (r < 0)
+		return r;
 	{
 		_cleanup_close_ int fd =
 			open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -86,7 +107,7 @@ int mdevctl_define(const char *dir, const char *parent, const char *type_id, con
 		unlink(tmp);
 		return r;
 	}
-	return 0;
+	return fsync_dir(pdir);
 }
 
 int mdevctl_undefine(const char *dir, const char *parent, const char *uuid)
@@ -97,7 +118,92 @@ int mdevctl_undefine(const char *dir, const char *parent, const char *uuid)
 		return -EINVAL;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s", dir, parent, uuid) >= sizeof(path))
 		return -ENAMETOOLONG;
-	if (unlink(path) < 0 && errno != ENOENT)
-		return -errno;
-	return 0;
+	if (unlink(path) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	*strrchr(path, '/') = '\0';
+	return fsync_dir(path);
+}
+
+/* A temp file of mdevctl_define(): ".<name>.tmp". */
+static bool is_temp_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 5 && name[0] == '.' && streq(name + n - 4, ".tmp");
+}
+
+/* One <dir>/<parent> directory; see mdevctl_reconcile(). */
+static int reconcile_parent(const char *pdir, const char *parent, mdevctl_keep_fn keep, void *data,
+			    struct mdevctl_reconcile_result *res)
+{
+	DIR *d = opendir(pdir);
+	struct dirent *e;
+	bool changed = false;
+	int r = 0, q;
+
+	if (!d)
+		return errno == ENOTDIR || errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d))) {
+		unsigned int *counter;
+
+		if (streq(e->d_name, ".") || streq(e->d_name, ".."))
+			continue;
+		if (is_temp_name(e->d_name)) /* left by a run killed before its rename */
+			counter = &res->temp_removed;
+		else if (name_ok(e->d_name) && !keep(data, parent, e->d_name))
+			counter = &res->removed;
+		else
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) < 0 && errno != ENOENT) {
+			if (r == 0)
+				r = -errno;
+			continue;
+		}
+		(*counter)++;
+		changed = true;
+	}
+	closedir(d);
+	if (changed) {
+		q = fsync_dir(pdir);
+		if (q < 0 && r == 0)
+			r = q;
+	}
+	return r;
+}
+
+int mdevctl_reconcile(const char *dir, mdevctl_keep_fn keep, void *data,
+		      struct mdevctl_reconcile_result *out)
+{
+	struct mdevctl_reconcile_result res = {};
+	char pdir[PATH_MAX];
+	DIR *d;
+	struct dirent *e;
+	int r = 0, q;
+
+	if (!dir || !keep)
+		return -EINVAL;
+	d = opendir(dir);
+	if (!d) {
+		if (errno != ENOENT)
+			return -errno;
+		if (out)
+			*out = res;
+		return 0;
+	}
+	while ((e = readdir(d))) {
+		if (!name_ok(e->d_name))
+			continue;
+		if ((size_t)snprintf(pdir, sizeof(pdir), "%s/%s", dir, e->d_name) >= sizeof(pdir)) {
+			if (r == 0)
+				r = -ENAMETOOLONG;
+			continue;
+		}
+		q = reconcile_parent(pdir, e->d_name, keep, data, &res);
+		if (q < 0 && r == 0)
+			r = q;
+	}
+	closedir(d);
+	if (r == 0 && out)
+		*out = res;
+	return r;
 }

@@ -92,8 +92,7 @@ int mdev_uuid_normalize(const char *s, char out[MDEVD_UUID_STR_LEN])
 	return 0;
 }
 
-/* A decimal count as the kernel prints it ("%u\n"); no sign, no other characters. */
-static int parse_count(const char *s, unsigned int *out)
+int mdev_parse_count(const char *s, unsigned int *out)
 {
 	unsigned long v = 0;
 
@@ -157,7 +156,7 @@ static int type_load(const struct scan *s, int types_fd, const char *parent, cha
 		report(s, TYPE_PATH(), r, "cannot read available_instances: %s", strerror(-r));
 		return r;
 	}
-	if (parse_count(buf, &avail) < 0) {
+	if (mdev_parse_count(buf, &avail) < 0) {
 		report(s, TYPE_PATH(), -EINVAL, "available_instances is not a number (\"%.64s\")",
 		       buf);
 		return -EINVAL;

@@ -47,5 +47,14 @@ void mdev_instances_free(struct mdev_instance *mdevs, size_t n);
  */
 int mdev_uuid_normalize(const char *s, char out[MDEVD_UUID_STR_LEN]);
 
+/*
+ * mdev_parse_count - a type's available_instances as the kernel prints it ("%u\n", after
+ * sysfs_attr_trim() took the newline): decimal digits only, no sign, no white space, at most
+ * UINT_MAX. *out is written only on success. Pure (no I/O); exposed for the fuzz target
+ * tests/fuzz/fuzz_sysfs.c. Returns 0, or -EINVAL for an empty string, any other character,
+ * or a value above UINT_MAX.
+ */
+int mdev_parse_count(const char *s, unsigned int *out);
+
 /* mdev_is_bdf - whether @s has the form of a PCI address "dddd:bb:ss.f" (hex digits). */
 bool mdev_is_bdf(const char *s);

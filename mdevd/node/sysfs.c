@@ -36,13 +36,18 @@ int sysfs_read_attr(int dirfd, const char *path, char *buf, size_t size)
 		return -errno;
 	if ((size_t)len >= size)
 		return -EFBIG;
+	return (int)sysfs_attr_trim(buf, (size_t)len);
+}
+
+size_t sysfs_attr_trim(char *buf, size_t len)
+{
 	while (len > 0 && isspace((unsigned char)buf[len - 1]))
 		len--;
 	buf[len] = '\0';
-	return (int)len;
+	return len;
 }
 
-static int parse_long(const char *s, long min, long max, long *out)
+int sysfs_parse_long(const char *s, long min, long max, long *out)
 {
 	char *end;
 	long v;
@@ -72,7 +77,7 @@ int sysfs_read_uint(int dirfd, const char *path, unsigned int *out)
 	r = sysfs_read_attr(dirfd, path, buf, sizeof(buf));
 	if (r < 0)
 		return r;
-	r = parse_long(buf, 0, UINT_MAX, &v);
+	r = sysfs_parse_long(buf, 0, UINT_MAX, &v);
 	if (r < 0)
 		return r;
 	*out = (unsigned int)v;
@@ -88,7 +93,7 @@ int sysfs_read_int(int dirfd, const char *path, int *out)
 	r = sysfs_read_attr(dirfd, path, buf, sizeof(buf));
 	if (r < 0)
 		return r;
-	r = parse_long(buf, INT_MIN, INT_MAX, &v);
+	r = sysfs_parse_long(buf, INT_MIN, INT_MAX, &v);
 	if (r < 0)
 		return r;
 	*out = (int)v;

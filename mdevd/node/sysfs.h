@@ -25,6 +25,24 @@ int sysfs_open_root(const char *path, int *out_fd);
 int sysfs_read_attr(int dirfd, const char *path, char *buf, size_t size);
 
 /*
+ * sysfs_attr_trim - what sysfs_read_attr() makes of the @len bytes it read into @buf
+ * (@len < the buffer's size, so buf[len] is writable): trailing white space and newlines
+ * stripped, NUL-terminated in place. Bytes before the end, NULs too, are kept as they are.
+ * Pure (no I/O); exposed for the fuzz target tests/fuzz/fuzz_sysfs.c.
+ * Returns the new length (<= @len).
+ */
+size_t sysfs_attr_trim(char *buf, size_t len);
+
+/*
+ * sysfs_parse_long - the decimal number of sysfs_read_uint() / sysfs_read_int(): the
+ * NUL-terminated @s with leading/trailing white space ignored, a sign allowed, in
+ * [@min, @max]. *out is written only on success. Pure (no I/O).
+ * Returns 0, or -EINVAL for an empty string, anything else than one number, or a number
+ * out of range (overflow of long included).
+ */
+int sysfs_parse_long(const char *s, long min, long max, long *out);
+
+/*
  * sysfs_read_uint / sysfs_read_int - read a decimal attribute. Leading/trailing
  * white space is ignored; anything else that is not a number in range gives -EINVAL.
  * *out is written only on success. Returns 0, -EINVAL, or what sysfs_read_attr returns.

@@ -3,15 +3,17 @@
 """The device-plugin benchmarks of issue 3 (numbers, no asserts), run by tests/bench/dp-bench.sh:
 
   1. Allocate latency, 32 concurrent clients on one plugin socket (tests/bench/dp-alloc, gRPC
-     core C API): target p99 < 1 ms.
+     core C API), against mdevd and against the floor server (dp-watch -f, bare gRPC core):
+     target p99 mdevd / floor <= 1.10 closed loop, and the paced rate up to which p99 < 1 ms.
   2. change -> ListAndWatch: an mdev appears in (or leaves) the fixture tree, SIGHUP, time
      until the C client (tests/bench/dp-watch) holds the new list: target p99 < 50 ms. The
      fixture tree sends no uevents, so this is "SIGHUP -> list" (dp-serve re-reads the node
      and the policy on SIGHUP; `mdevd run` reaches the same update after a uevent; the
      real-kernel uevent figures come from tests/vm/guest-daemon.sh).
   3. idle with 8 plugins, with and without a ListAndWatch client per plugin: VmRSS (target
-     < 12 MB) and voluntary context switches summed over /proc/PID/task/* over IDLE seconds
-     (target: none beyond the safety-net timer), per thread.
+     < 12 MB) and voluntary context switches summed over /proc/PID/task/* over IDLE seconds,
+     per thread (targets: the program's own threads none beyond the safety-net timer; the
+     whole process mdevd - floor = 0).
 
     dp-bench.py MDEVD BINDIR [--idle SECONDS] [--changes N] [--calls N] [--env VAR=VALUE]...
                 [--json FILE]

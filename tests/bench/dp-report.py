@@ -3,16 +3,22 @@
 """Write the device-plugin section of docs/benchmarks.md (between the dp-bench markers) from
 the figures of one `tests/bench/dp-bench.sh --doc` run, which `make bench` runs:
 
+  --doc FILE      the document to write; without it, only the verdicts are printed (what
+                  `tests/bench/dp-bench.sh` without --doc does after its fixture-tree run)
   --json FILE     what tests/bench/dp-bench.py measured on the fixture tree (--json)
   --guest LOG     the output of `tests/vm/run.sh tests/vm/guest-daemon.sh '^t_dp_'`: the
-                  uevent -> ListAndWatch figures of the real-kernel guest ("# ..." lines)
+                  uevent -> ListAndWatch figures of the real-kernel guest ("# ..." lines);
+                  required with --doc
   --load0, --load1  /proc/loadavg at the start and the end of the fixture-tree run
   --guest-other P  the CPU other work took during the guest run, % of one CPU
   --waited S, --max-load L  how long dp-bench.sh waited for the load to fall to L
   --args ARGS     the options dp-bench.sh was given (shown in the command line)
 
-Every verdict is computed here from those figures against the targets of issue 3; nothing
-is written by hand between the markers. The text after the end marker (the analysis) is
+Every verdict is computed here from those figures against the targets of issue 3, as issue 9
+restated the two that no server can meet on this machine: they are ratios to the bare gRPC
+core floor server measured in the same run (Allocate p99 at 32 closed-loop clients: mdevd /
+floor <= 1.10; whole-process idle wakeups: mdevd - floor = 0), plus the paced rate up to which
+p99 < 1 ms holds, for mdevd against the floor. Nothing is written by hand between the markers. The text after the end marker (the analysis) is
 kept as it is. Prints the targets and their verdicts on stdout."""
 import argparse
 import datetime
@@ -26,7 +32,8 @@ import sys
 BEGIN, END = "<!-- dp-bench:begin -->", "<!-- dp-bench:end -->"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-ALLOC_P99_MS = 1.0  # Allocate p99 < 1 ms, 32 concurrent clients
+ALLOC_P99_MS = 1.0  # the paced sweep: the highest rate at which Allocate p99 < 1 ms holds
+ALLOC_P99_RATIO = 1.10  # Allocate p99, 32 clients closed loop: mdevd / floor <= 1.10
 CHANGE_P99_MS = 50.0  # change -> ListAndWatch p99 < 50 ms
 RSS_BYTES = 12 * 1000 * 1000  # idle VmRSS < 12 MB, read strictly (not MiB)
 OTHER_CPU_PCT = 15.0  # other work at or above this share of one CPU in a phase: "under load"
@@ -118,9 +125,9 @@ def own_wakeups(idle):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--doc", required=True)
+    ap.add_argument("--doc")
     ap.add_argument("--json", required=True)
-    ap.add_argument("--guest", required=True)
+    ap.add_argument("--guest")
     ap.add_argument("--load0", default="?")
     ap.add_argument("--load1", default="?")
     ap.add_argument("--guest-other", type=float, default=None)
@@ -130,8 +137,10 @@ def main():
     o = ap.parse_args()
 
     r = json.load(open(o.json))
-    multi, single, facts = guest_figures(o.guest)
-    if not any(k.startswith("uevent -> ListAndWatch") for k in multi):
+    if o.doc and not o.guest:
+        sys.exit("dp-report: --doc needs --guest (the real-kernel figures)")
+    multi, single, facts = guest_figures(o.guest) if o.guest else ({}, {}, {})
+    if o.guest and not any(k.startswith("uevent -> ListAndWatch") for k in multi):
         sys.exit("dp-report: %s has no uevent -> ListAndWatch figures (did the t_dp_ tests of "
                  "tests/vm/guest-daemon.sh run?)" % o.guest)
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
@@ -325,23 +334,34 @@ def main():
     rows, summary = [], []
 
     def target(name, md, fl, ok, note=""):
-        rows.append("| %s | %s | %s | %s%s |" % (name, md, fl, verdict(ok), note))
-        summary.append("dp-bench: %-52s %s (floor %s): %s" % (
+        """@ok: True (met), False (missed), or a string: the verdict in words."""
+        v = ok if isinstance(ok, str) else verdict(ok)
+        rows.append("| %s | %s | %s | %s%s |" % (name, md, fl, v, note))
+        summary.append("dp-bench: %-52s %s (floor %s): %s%s" % (
             name, re.sub(r"[*`]", "", md), re.sub(r"[*`]", "", fl),
-            "met" if ok else "TARGET MISSED"))
+            re.sub(r"[*`]", "", v), re.sub(r"[*`]", "", note)))
 
+    # A closed loop of 32 clients has p99 >= 32 / throughput (Little's law) on any server:
+    # judged against the bare gRPC core server of the same run, not against 1 ms.
     cl_m, cl_f = alloc[("mdevd", 32, None)], alloc[("floor", 32, None)]
-    target("Allocate p99 < 1 ms, 32 clients, closed loop", "%s ms" % f3(cl_m["p99"]),
-           "%s ms" % f3(cl_f["p99"]), cl_m["p99"] < ALLOC_P99_MS)
+    ratio = cl_m["p99"] / cl_f["p99"] if cl_f["p99"] > 0 else float("inf")
+    target("Allocate p99, 32 clients, closed loop: mdevd / floor ≤ %.2f" % ALLOC_P99_RATIO,
+           "%s ms" % f3(cl_m["p99"]), "%s ms" % f3(cl_f["p99"]), ratio <= ALLOC_P99_RATIO,
+           " (ratio %.2f)" % ratio)
     km, kf = knee("mdevd"), knee("floor")
     rates = [rt for c, rt in configs if rt is not None and c == 32]
 
     def knee_s(k):
         return ("%d calls/s (p99 %s ms)" % (k["rate"], f3(k["p99"])) if k else
                 "none: p99 ≥ 1 ms from %d calls/s" % min(rates))
+    # Met when mdevd holds p99 < 1 ms up to the rate the floor does (a rate the floor
+    # itself cannot hold is not mdevd's to meet).
+    km_rate, kf_rate = (km["rate"] if km else 0), (kf["rate"] if kf else 0)
     target("Allocate p99 < 1 ms, 32 clients paced: the highest rate of %s calls/s where it "
-           "holds" % "/".join(str(x) for x in rates), knee_s(km), knee_s(kf), km is not None,
-           " up to %d calls/s" % km["rate"] if km else "")
+           "holds, mdevd ≥ floor" % "/".join(str(x) for x in rates), knee_s(km), knee_s(kf),
+           km_rate >= kf_rate if kf or km else
+           "**not judged**: the floor misses it too, at every swept rate (too loaded to tell)",
+           " (up to %d calls/s)" % km_rate if km else "")
     for label, s in change_rows:
         target("change → ListAndWatch p99 < 50 ms: uevent, %s, real kernel (%s)" % (label, accel),
                "%.1f ms" % s["p99"], "—", s["p99"] < CHANGE_P99_MS)
@@ -363,23 +383,40 @@ def main():
     target("no periodic wakeups beyond the safety-net timer: the program's own threads "
            "(≤ %d in %d s)" % (allow, T), "%d in %d s" % (own, T),
            "%d in %d s" % (fl_own, T) if fl_idle else "—", own <= allow)
-    tot = max(i["voluntary"] for i in md_idle)
+    # gRPC core's timer threads wake once a second in any gRPC process: the whole process is
+    # judged against the floor's, idle without a client like mdevd's first window.
+    md_nc = md_idle[0]
+    tot = md_nc["voluntary"]
     fl_tot = fl_idle[0]["voluntary"] if fl_idle else None
-    grpc_threads = sorted({n for i in md_idle for n, _, v in i["per_thread"]
-                           if v > 0 and n != i["main_thread"]})
-    target("no periodic wakeups beyond the safety-net timer: the whole process (≤ %d in %d s)"
-           % (allow, T), "%d in %d s (%.2f/s)" % (tot, T, tot / T),
-           "%d in %d s (%.2f/s)" % (fl_tot, T, fl_tot / T) if fl_idle else "—", tot <= allow,
-           " (woke: %s)" % ", ".join("`%s`" % n for n in grpc_threads) if grpc_threads else "")
+    grpc_threads = sorted({n for n, _, v in md_nc["per_thread"]
+                           if v > 0 and n != md_nc["main_thread"]})
+    diff = tot - fl_tot if fl_idle else None
+    target("idle wakeups of the whole process, %s: mdevd − floor = 0 in %d s"
+           % (md_nc["label"], T), "%d in %d s (%.2f/s)" % (tot, T, tot / T),
+           "%d in %d s (%.2f/s)" % (fl_tot, T, fl_tot / T) if fl_idle else "—",
+           diff is not None and diff <= 0,
+           " (mdevd − floor = %+d%s)" % (diff, "; woke: %s" % ", ".join(
+               "`%s`" % n for n in grpc_threads) if grpc_threads else "")
+           if diff is not None else " (no floor measured)")
 
     out += ["", "### Targets", "",
-            "Verdicts computed by `tests/bench/dp-report.py` from the figures above. The "
-            "safety-net allowance is one wakeup per `--resync` period of `mdevd run` "
+            "Verdicts computed by `tests/bench/dp-report.py` from the figures above. Two "
+            "targets of issue 3 no server can meet on this machine are stated against the "
+            "floor of the same run (issue 9): Allocate p99 with 32 closed-loop clients as the "
+            "ratio mdevd / floor (≤ %.2f; by Little's law p99 ≥ 32 / throughput for any "
+            "server), and the whole process's idle wakeups as mdevd − floor (= 0; gRPC core's "
+            "timer threads wake once a second in any gRPC process); the paced sweep gives the "
+            "rate up to which p99 < 1 ms holds, met when mdevd holds it as far as the floor. "
+            "The safety-net allowance is one wakeup per `--resync` period of `mdevd run` "
             "(DAEMON_RESYNC_SEC_DEFAULT, %s s in `mdevd/daemon/daemon.h`), rounded up over the "
-            "idle window; dp-serve has no such timer." % resync, "",
+            "idle window; dp-serve has no such timer." % (ALLOC_P99_RATIO, resync), "",
             "| target | mdevd | floor | verdict |", "|---|---|---|---|"] + rows
     out.append("")
 
+    if not o.doc:
+        for line in summary:
+            print(line)
+        return
     doc = open(o.doc).read()
     if BEGIN not in doc or END not in doc or doc.index(BEGIN) > doc.index(END):
         sys.exit("dp-report: %s has no dp-bench markers" % o.doc)

@@ -8,8 +8,9 @@ the samples fixture with tests/vm/policies/kubevirt.json: the daemon registers b
 with kubelet; a ListAndWatch stream sees a reconcile (SIGHUP after the tree changed);
 a policy edit that drops a resource ends that plugin (empty list, socket removed); a
 kubelet restart (sockets deleted, kubelet.sock re-created) is followed by registration
-within 1 s; SIGTERM sends empty lists, removes the sockets and exits 0.
-Prints "# ..." numbers; exits non-zero with the reason on failure.
+(the time is printed, not judged: make bench measures speed); SIGTERM sends empty lists,
+removes the sockets and exits 0. Every wait is for an event, with a deadline (WAIT, 30 s)
+that only a hang reaches. Prints "# ..." numbers; exits non-zero with the reason on failure.
 """
 import os
 import queue
@@ -31,6 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MTTY, EDU = "example.com/MTTY_DUAL", "example.com/EDU"
 MTTY_SOCK, EDU_SOCK = "mdevd-example.com_MTTY_DUAL.sock", "mdevd-example.com_EDU.sock"
 MTTY_UUID = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1002"
+WAIT = 30  # seconds: a deadline for hangs, never for speed
 
 
 class Kubelet(pbg.RegistrationServicer):
@@ -48,7 +50,7 @@ class Kubelet(pbg.RegistrationServicer):
     def Register(self, req, ctx):
         ch = grpc.insecure_channel("unix:" + os.path.join(self.dir, req.endpoint))
         try:
-            pbg.DevicePluginStub(ch).GetDevicePluginOptions(pb.Empty(), timeout=5)
+            pbg.DevicePluginStub(ch).GetDevicePluginOptions(pb.Empty(), timeout=WAIT)
         finally:
             ch.close()
         with self.cv:
@@ -82,7 +84,7 @@ class Watch:
         except grpc.RpcError as e:
             self.q.put(("end", e.code()))
 
-    def get(self, timeout=10):
+    def get(self, timeout=WAIT):
         try:
             return self.q.get(timeout=timeout)
         except queue.Empty:
@@ -94,7 +96,7 @@ def check(cond, what):
         raise AssertionError(what)
 
 
-def wait_log(path, text, timeout=10):
+def wait_log(path, text, timeout=WAIT):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         with open(path) as f:
@@ -117,7 +119,7 @@ def main():
                              "--no-apply", "--device-plugin-dir", plugins],
                             stderr=open(log, "w"))
     try:
-        regs = kubelet.wait(2, 10)
+        regs = kubelet.wait(2, WAIT)
         check(sorted(r[1] for r in regs) == [EDU, MTTY], "registered: %s" % regs)
         wait_log(log, "ready: serving 2 resources")
         print("# registered with kubelet: %s" % ", ".join(sorted(r[1] for r in regs)))
@@ -141,7 +143,7 @@ def main():
         check(e.get() == ("list", []), "EDU: no empty list after it left the policy")
         check(e.get()[0] == "end", "EDU stream did not end")
         wait_log(log, "resource example.com/EDU: no longer served")
-        end = time.monotonic() + 5
+        end = time.monotonic() + WAIT
         while os.path.exists(os.path.join(plugins, EDU_SOCK)) and time.monotonic() < end:
             time.sleep(0.02)
         check(not os.path.exists(os.path.join(plugins, EDU_SOCK)), "EDU socket left behind")
@@ -153,11 +155,10 @@ def main():
             os.remove(os.path.join(plugins, name))
         t0 = time.monotonic()
         kubelet = Kubelet(plugins)
-        regs = kubelet.wait(1, 10)
+        regs = kubelet.wait(1, WAIT)
         check([r[1] for r in regs] == [MTTY], "re-registered: %s" % regs)
         took = regs[0][0] - t0
         print("# kubelet restart -> registered again in %.0f ms" % (took * 1000))
-        check(took < 1.0, "re-registration took %.2f s" % took)
 
         # SIGTERM: empty list, stream ends, sockets removed, exit 0.
         w = Watch(plugins, MTTY_SOCK)
@@ -165,7 +166,7 @@ def main():
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         check(w.get() == ("list", []), "no empty list at shutdown")
-        rc = proc.wait(timeout=10)
+        rc = proc.wait(timeout=WAIT)
         print("# SIGTERM -> exit %d in %.0f ms (with device plugins)" %
               (rc, (time.monotonic() - t0) * 1000))
         check(rc == 0, "exit status %d" % rc)

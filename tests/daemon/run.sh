@@ -9,7 +9,10 @@
 # Environment: MDEVD (default mdevd/mdevd), KEEP=1 keeps the work dir.
 # Prints "ok N - desc" / "not ok N - desc" per test and ends with "N passed, N failed";
 # exits non-zero on any failure. Numbers (context switches, CPU, shutdown time) are
-# reported with "#", not asserted against wall-clock.
+# reported with "#", not asserted against wall-clock: every wait is for an event, with a
+# generous deadline (WAIT, default 30 s) that only a hang reaches, and the counts that are
+# checked (reloads per burst, wakeups while idle, watchdog pings) have bounds derived from
+# what was measured in the same test (the burst's length, the uevents that came meanwhile).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 repo=$PWD
@@ -57,7 +60,7 @@ with open(sys.argv[2], "a", buffering=1) as f:
 EOF
 	pids+=($!)
 	notify_pid=$!
-	wait_file "$t/notify" LISTENING 5 || fail "notify listener did not start"
+	wait_file "$t/notify" LISTENING $WAIT || fail "notify listener did not start"
 }
 
 # start_daemon [ARGS after 'run --policy P']: the daemon's stderr goes to $t/log.
@@ -79,15 +82,41 @@ wait_file() {
 	done
 	return 1
 }
-wait_log() { wait_file "$t/log" "$1" "${2:-5}" || fail "no log line /$1/ within ${2:-5} s"; }
+WAIT=${WAIT:-30}
+wait_log() { wait_file "$t/log" "$1" "${2:-$WAIT}" || fail "no log line /$1/ within ${2:-$WAIT} s"; }
 count_log() { grep -Ec -- "$1" "$t/log" || true; }
+# wait_count REGEX N: until at least N log lines match (within $WAIT s)
+wait_count() {
+	local i
+	for ((i = 0; i < WAIT * 20; i++)); do
+		[ "$(count_log "$1")" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	fail "only $(count_log "$1") log lines /$1/ within $WAIT s, expected $2"
+}
+# wait_notify_count REGEX N: until at least N datagrams on NOTIFY_SOCKET match
+wait_notify_count() {
+	local i
+	for ((i = 0; i < WAIT * 20; i++)); do
+		[ "$(grep -Ec -- "$1" "$t/notify")" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	fail "only $(grep -Ec -- "$1" "$t/notify") notifications /$1/ within $WAIT s, expected $2"
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
 alive() { kill -0 "$dpid" 2>/dev/null || fail "the daemon died"; }
 
-# Ends the daemon with SIGTERM; sets $rc and $stop_ms.
+# Ends the daemon with SIGTERM; sets $rc and $stop_ms. A daemon still there after $WAIT s
+# hangs: that fails the test.
 stop_daemon() {
-	local t0 t1
+	local t0 t1 i
 	t0=$(date +%s%N)
 	kill -TERM "$dpid"
+	for ((i = 0; i < WAIT * 20; i++)); do
+		kill -0 "$dpid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$dpid" 2>/dev/null && fail "the daemon did not exit within $WAIT s of SIGTERM"
 	rc=0
 	wait "$dpid" || rc=$?
 	t1=$(date +%s%N)
@@ -134,16 +163,15 @@ t_start_ready_stop() {
 	start_notify
 	start_daemon --no-apply --no-device-plugins
 	wait_log 'ready: serving 2 resources \(2 devices\), 2 mdevs on 3 parents'
-	wait_file "$t/notify" '^READY=1' 5 || fail "no READY=1 on NOTIFY_SOCKET"
-	wait_file "$t/notify" '^STATUS=Serving 2 resources' 5 || fail "no STATUS= line"
+	wait_file "$t/notify" '^READY=1' $WAIT || fail "no READY=1 on NOTIFY_SOCKET"
+	wait_file "$t/notify" '^STATUS=Serving 2 resources' $WAIT || fail "no STATUS= line"
 	grep -q 'resource example.com/MTTY_DUAL: 1 devices, 1 healthy' "$t/log" ||
 		fail "the mtty pool was not logged"
 	stop_daemon
 	[ "$rc" = 0 ] || fail "exit status $rc after SIGTERM, expected 0"
 	grep -q 'SIGTERM: shutting down' "$t/log" || fail "no shutdown line"
-	wait_file "$t/notify" '^STOPPING=1' 2 || fail "no STOPPING=1"
+	wait_file "$t/notify" '^STOPPING=1' $WAIT || fail "no STOPPING=1"
 	say "# SIGTERM to exit: $stop_ms ms"
-	[ "$stop_ms" -lt 1000 ] || fail "took $stop_ms ms to stop"
 }
 
 t_sigint() {
@@ -167,13 +195,9 @@ t_sighup_reload() {
 	kill -HUP "$dpid"
 	wait_log 'policy reloaded: generation 2'
 	grep -q 'reloading .*policy.json (SIGHUP)' "$t/log" || fail "no 'reloading' line"
-	wait_file "$t/notify" '^RELOADING=1' 2 || fail "no RELOADING=1"
+	wait_file "$t/notify" '^RELOADING=1' $WAIT || fail "no RELOADING=1"
 	# READY=1 again after the reload: two READY=1 lines.
-	for i in $(seq 40); do
-		[ "$(grep -c '^READY=1' "$t/notify")" -ge 2 ] && break
-		sleep 0.05
-	done
-	[ "$(grep -c '^READY=1' "$t/notify")" -ge 2 ] || fail "no READY=1 after the reload"
+	wait_notify_count '^READY=1' 2
 	alive
 	stop_daemon
 	[ "$rc" = 0 ] || fail "exit status $rc"
@@ -195,7 +219,7 @@ t_garbage_policy_kept_running() {
 {"permittedHostDevices": {"mediatedDevices": [{"mdevNameSelector": "x", "resourceNam": "a.com/b"}]}}
 EOF
 	wait_log 'policy.json: \$\.permittedHostDevices\.mediatedDevices\[0\]\.resourceNam: unknown key'
-	[ "$(count_log 'new policy rejected')" -ge 2 ] || wait_log 'new policy rejected.*' 2
+	wait_count 'new policy rejected' 2
 	alive
 	# Still serving the old pools: a SIGHUP-free check through the STATUS-free log.
 	grep -q 'no longer served' "$t/log" && fail "a rejected policy changed the pools"
@@ -234,12 +258,20 @@ EOF
 	# Writes in one burst coalesce: three quick saves give few reloads, not one each
 	# per inotify event.
 	before=$(count_log 'reloading ')
+	t0=$(now_ms)
 	for i in 1 2 3; do cp "$t/etc/policy.json" "$t/etc/p.tmp" && mv "$t/etc/p.tmp" "$t/etc/policy.json"; done
+	burst=$(($(now_ms) - t0))
 	wait_log 'policy reloaded: generation 3'
-	sleep 0.3
-	after=$(count_log 'reloading ')
-	say "# 3 saves in a burst -> $((after - before)) reload(s)"
-	[ $((after - before)) -le 2 ] || fail "$((after - before)) reloads for one burst"
+	# A SIGHUP reload after the burst: every reload the burst asked for comes before it.
+	kill -HUP "$dpid"
+	wait_count 'reloading .*\(SIGHUP\)' 1
+	wait_count 'policy reloaded|new policy rejected' $(count_log 'reloading ') # all ended
+	after=$(($(count_log 'reloading ') - 1))
+	# One reload at the start of a burst, then at most one per DAEMON_DEBOUNCE_MSEC (50 ms):
+	# a slow machine stretches the burst, and the bound with it.
+	allow=$((2 + burst / 50))
+	say "# 3 saves in a burst of $burst ms -> $((after - before)) reload(s) (at most $allow)"
+	[ $((after - before)) -le $allow ] || fail "$((after - before)) reloads for one burst of $burst ms"
 	stop_daemon
 	[ "$rc" = 0 ] || fail "exit status $rc"
 }
@@ -252,9 +284,11 @@ t_policy_burst_coalesces() {
 	mkproc
 	MDEVD_GLOBAL=-v start_daemon --no-apply --no-device-plugins
 	wait_log '^mdevd: ready'
-	python3 - "$t/etc" 40 <<'EOF2' || fail "the burst of saves failed"
-import os, sys
+	burst=$(
+		python3 - "$t/etc" 40 <<'EOF2'
+import os, sys, time
 d, n = sys.argv[1], int(sys.argv[2])
+t0 = time.monotonic()
 full = open(os.path.join(d, "policy.json")).read()
 # The last save drops the EDU pool and the mdev side.
 mtty = ('{"permittedHostDevices": {"mediatedDevices": [{"mdevNameSelector": "Dual port serial",'
@@ -264,13 +298,20 @@ for i in range(n):
     with open(tmp, "w") as f:
         f.write(mtty if i % 2 or i == n - 1 else full)
     os.rename(tmp, os.path.join(d, "policy.json"))
+print(int((time.monotonic() - t0) * 1000))
 EOF2
+	) || fail "the burst of saves failed"
 	wait_log 'resource example.com/EDU: no longer served'
-	sleep 0.5
+	# A SIGHUP reload after the burst: every reload the burst asked for comes before it.
+	kill -HUP "$dpid"
+	wait_count 'reloading .*\(SIGHUP\)' 1
+	wait_count 'policy reloaded|new policy rejected' $(count_log 'reloading ')
 	reloads=$(count_log 'reloading .*\(policy file changed\)')
-	say "# 40 saves in a burst -> $reloads reloads ($(count_log 'reconcile [0-9]+ ') reconciles in all)"
+	# One at the start, then at most one per DAEMON_DEBOUNCE_MSEC (50 ms) while it lasts.
+	allow=$((2 + burst / 50))
+	say "# 40 saves in a burst of $burst ms -> $reloads reloads, at most $allow ($(count_log 'reconcile [0-9]+ ') reconciles in all)"
 	grep -E 'reconcile [0-9]+ \(policy reload\)' "$t/log" | sed 's/^mdevd: /#   /'
-	[ "$reloads" -ge 1 ] && [ "$reloads" -le 5 ] || fail "$reloads reloads for one burst of 40 saves"
+	[ "$reloads" -ge 1 ] && [ "$reloads" -le $allow ] || fail "$reloads reloads for one burst of 40 saves in $burst ms"
 	# Nothing lost: the pools are the last save's.
 	last=$(grep -E 'resource example.com/EDU: ' "$t/log" | tail -1)
 	case $last in *"no longer served"*) ;; *) fail "EDU after the burst: $last" ;; esac
@@ -323,52 +364,66 @@ t_resync_sees_change() {
 		l=$(readlink -f "$m/mdev_type")
 		case $l in *mtty*) rm "$m" ;; esac
 	done
-	wait_log 'resource example.com/MTTY_DUAL: 0 devices, 0 healthy \(was 1\)' 3
+	wait_log 'resource example.com/MTTY_DUAL: 0 devices, 0 healthy \(was 1\)'
 	alive
 	stop_daemon
 	[ "$rc" = 0 ] || fail "exit status $rc"
 }
 
+# Idle: the daemon sleeps in epoll_wait. What can wake it is a host uevent (this machine may
+# be busy: other work plugs devices), each logged with -v; the bounds allow for those. A busy
+# loop or a short periodic timer gives hundreds or thousands of wakeups a second.
 t_no_busy_loop() {
+	local ev0 uev allow
 	setup_tree samples
 	mkproc
-	start_daemon --no-apply --no-device-plugins
+	MDEVD_GLOBAL=-v start_daemon --no-apply --no-device-plugins
 	wait_log '^mdevd: ready'
 	sleep 0.3
+	ev0=$(count_log '^mdevd: uevent: ')
 	read -r v0 nv0 cpu0 < <(proc_counts "$dpid")
 	sleep 3
 	read -r v1 nv1 cpu1 < <(proc_counts "$dpid")
-	say "# idle 3 s: $((v1 - v0)) voluntary + $((nv1 - nv0)) involuntary context switches, $((cpu1 - cpu0)) CPU ticks"
-	say "# (each host uevent wakes it once; the loop itself sleeps in epoll_wait)"
-	[ $((v1 - v0)) -lt 50 ] || fail "woke up $((v1 - v0)) times in 3 s"
-	[ $((cpu1 - cpu0)) -lt 10 ] || fail "used $((cpu1 - cpu0)) CPU ticks in 3 s"
+	uev=$(($(count_log '^mdevd: uevent: ') - ev0))
+	allow=$((50 + 4 * uev))
+	say "# idle 3 s: $((v1 - v0)) voluntary + $((nv1 - nv0)) involuntary context switches, $((cpu1 - cpu0)) CPU ticks, $uev host uevents"
+	say "# (each host uevent wakes it once or twice; the loop itself sleeps in epoll_wait)"
+	[ $((v1 - v0)) -lt $allow ] || fail "woke up $((v1 - v0)) times in 3 s with $uev uevents (at most $allow)"
+	[ $((cpu1 - cpu0)) -lt $((10 + uev / 4)) ] || fail "used $((cpu1 - cpu0)) CPU ticks in 3 s with $uev uevents"
 	stop_daemon
 	# With device plugins: every thread (gRPC's too), no kubelet.sock present.
 	mkdir -p "$t/plugins"
-	start_daemon --no-apply --device-plugin-dir "$t/plugins"
+	MDEVD_GLOBAL=-v start_daemon --no-apply --device-plugin-dir "$t/plugins"
 	wait_log '^mdevd: ready'
 	sleep 0.3
+	ev0=$(count_log '^mdevd: uevent: ')
 	v0=$(cat /proc/$dpid/task/*/status | awk '/^voluntary_ctxt_switches/ {s += $2} END {print s}')
 	read -r _ _ cpu0 < <(proc_counts "$dpid")
 	sleep 3
 	v1=$(cat /proc/$dpid/task/*/status | awk '/^voluntary_ctxt_switches/ {s += $2} END {print s}')
 	read -r _ _ cpu1 < <(proc_counts "$dpid")
-	say "# idle 3 s with device plugins: $(ls /proc/$dpid/task | wc -l) threads, $((v1 - v0)) voluntary context switches in all, $((cpu1 - cpu0)) CPU ticks"
-	[ $((cpu1 - cpu0)) -lt 10 ] || fail "used $((cpu1 - cpu0)) CPU ticks in 3 s"
+	uev=$(($(count_log '^mdevd: uevent: ') - ev0))
+	say "# idle 3 s with device plugins: $(ls /proc/$dpid/task | wc -l) threads, $((v1 - v0)) voluntary context switches in all, $((cpu1 - cpu0)) CPU ticks, $uev host uevents"
+	[ $((cpu1 - cpu0)) -lt $((10 + uev / 4)) ] || fail "used $((cpu1 - cpu0)) CPU ticks in 3 s with $uev uevents"
 	stop_daemon
 }
 
+# The pings come from a timerfd at half WATCHDOG_USEC (0.1 s here). Counted as events: wait
+# for 5 of them (however long a loaded machine takes), then check they were not sent faster
+# than the period allows (5 pings span at least 4 periods: 0.4 s).
 t_watchdog() {
+	local t0 ms
 	setup_tree samples
 	mkproc
 	start_notify
+	t0=$(now_ms)
 	WATCHDOG_USEC=200000 start_daemon --no-apply --no-device-plugins
 	wait_log 'systemd watchdog: 0.2 s'
 	wait_log '^mdevd: ready'
-	sleep 1
-	k=$(grep -c '^WATCHDOG=1' "$t/notify")
-	say "# WatchdogSec=0.2: $k WATCHDOG=1 pings in ~1 s (expect ~10)"
-	[ "$k" -ge 3 ] || fail "only $k WATCHDOG=1 pings"
+	wait_notify_count '^WATCHDOG=1' 5
+	ms=$(($(now_ms) - t0))
+	say "# WatchdogSec=0.2: 5 WATCHDOG=1 pings $ms ms after the start (at 0.1 s: >= 400 ms)"
+	[ "$ms" -ge 400 ] || fail "5 pings within $ms ms: faster than every 0.1 s"
 	# WATCHDOG_PID naming another process: no watchdog for us.
 	stop_daemon
 	WATCHDOG_USEC=200000 WATCHDOG_PID=1 start_daemon --no-apply --no-device-plugins
@@ -402,22 +457,22 @@ t_kubelet_restart() {
 	mkdir -p "$t/plugins"
 	start_daemon --no-apply --device-plugin-dir "$t/plugins"
 	wait_log '^mdevd: ready'
-	# Create kubelet.sock, then time until the daemon logs that it noticed (5 ms steps).
-	ms=$(python3 - "$t/plugins/kubelet.sock" "$t/log" <<'EOF'
+	# Create kubelet.sock, then time until the daemon logs that it noticed (5 ms steps): a
+	# figure, not a verdict (make bench measures speed); only a miss within $WAIT s fails.
+	ms=$(python3 - "$t/plugins/kubelet.sock" "$t/log" "$WAIT" <<'EOF'
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX)
 t0 = time.monotonic()
 s.bind(sys.argv[1])
-while time.monotonic() - t0 < 5:
+while time.monotonic() - t0 < int(sys.argv[3]):
     if "kubelet (re)started" in open(sys.argv[2]).read():
         print(int((time.monotonic() - t0) * 1000))
         break
     time.sleep(0.005)
 EOF
 )
-	[ -n "$ms" ] || fail "kubelet.sock re-creation not noticed within 5 s"
+	[ -n "$ms" ] || fail "kubelet.sock re-creation not noticed within $WAIT s"
 	say "# kubelet.sock created -> noticed in $ms ms"
-	[ "$ms" -lt 1000 ] || fail "took $ms ms"
 	alive
 	stop_daemon
 	[ "$rc" = 0 ] || fail "exit status $rc"
@@ -433,7 +488,7 @@ t_kubelet_dir_late() {
 	mkdir "$t/plugins"
 	python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
 		"$t/plugins/kubelet.sock"
-	wait_log 'kubelet \(re\)started' 2
+	wait_log 'kubelet \(re\)started'
 	alive
 	stop_daemon
 	[ "$rc" = 0 ] || fail "exit status $rc"
@@ -490,24 +545,29 @@ EOF
 	wait_log '^mdevd: ready: serving 1 resources \(1 devices\)'
 	kill -HUP "$dpid"
 	wait_log 'policy reloaded: generation 2'
-	[ "$(count_log 'applied the policy')" -ge 2 ] || wait_log 'applied the policy.*' 2
-	[ "$(count_log 'applied the policy')" -ge 2 ] || fail "the reload did not apply again"
+	wait_count 'applied the policy' 2
 	alive
 	stop_daemon
 	[ "$rc" = 0 ] || fail "exit status $rc"
 }
 
-# The device plugins end to end: a kubelet stand-in (Python grpcio) on kubelet.sock.
-t_kubelet_e2e() {
+# py_grpc_test NAME SCRIPT WHAT: a Python grpcio test script (GEN_DIR MDEVD WORK_DIR) in $work/NAME.$n.
+py_grpc_test() {
 	/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null ||
 		fail "python3-grpcio / python3-grpc-tools missing (scripts/deps.sh installs them)"
-	t=$work/e2e.$n
+	t=$work/$1.$n
 	mkdir -p "$t/gen"
 	/usr/bin/python3 -m grpc_tools.protoc -I"$repo/mdevd/kubernetes" --python_out="$t/gen" \
 		--grpc_python_out="$t/gen" "$repo/mdevd/kubernetes/deviceplugin.proto" || fail "protoc"
-	/usr/bin/python3 "$repo/tests/daemon/kubelet_e2e.py" "$t/gen" "$MDEVD" "$t" ||
-		fail "kubelet end-to-end"
+	/usr/bin/python3 "$repo/tests/daemon/$2" "$t/gen" "$MDEVD" "$t" || fail "$3"
 }
+
+# The device plugins end to end: a kubelet stand-in (Python grpcio) on kubelet.sock.
+t_kubelet_e2e() { py_grpc_test e2e kubelet_e2e.py "kubelet end-to-end"; }
+
+# Whole records under load: 1 000 Allocates, reloads and kubelet restarts at once, stderr a
+# journal-style stream socket ($JOURNAL_STREAM): every line must be one "<N>mdevd: " record.
+t_log_stress() { py_grpc_test logs log_stress.py "log records under load"; }
 
 run_test t_start_ready_stop "starts, logs readiness, READY=1 + STATUS=, SIGTERM exits 0 quickly"
 run_test t_sigint "SIGINT is a clean shutdown too"
@@ -521,10 +581,11 @@ run_test t_resync_sees_change "the resync timer sees a change in the tree"
 run_test t_no_busy_loop "no busy loop while idle"
 run_test t_watchdog "WATCHDOG=1 at half WATCHDOG_USEC; not for another WATCHDOG_PID"
 run_test t_bad_policy_at_start "a bad policy at start: exit 1 naming file and line; usage errors 64"
-run_test t_kubelet_restart "kubelet.sock re-created -> re-register within 1 s"
+run_test t_kubelet_restart "kubelet.sock re-created -> noticed and re-registered (time reported)"
 run_test t_kubelet_dir_late "a device-plugin dir created after start is watched"
 run_test t_apply_failure_keeps_serving "apply failures are reported; the daemon keeps serving; reload applies again"
 run_test t_kubelet_e2e "device plugins: register, stream updates, policy drop, kubelet restart, shutdown"
+run_test t_log_stress "log lines stay whole records under 1 000 Allocates, reloads and kubelet restarts (journal stream)"
 run_test t_status "mdevd status: pools, health, NUMA, unserved reasons, mdevs, pending (human, JSON)"
 
 say "$passed passed, $failed failed"

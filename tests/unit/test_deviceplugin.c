@@ -275,6 +275,80 @@ static void test_allocate_errors(void **state)
 	dp_plugin_free(p);
 }
 
+/*
+ * More than 4096 IDs in one container request: INVALID_ARGUMENT, for Allocate and
+ * GetPreferredAllocation, in any container of the request, and nothing leaks (found by
+ * tests/fuzz/fuzz_deviceplugin.c: GetPreferredAllocation leaked its answer array for a
+ * refused container; `make check-asan` runs this under LeakSanitizer).
+ */
+static void test_too_many_ids(void **state)
+{
+	V1beta1__ContainerPreferredAllocationRequest pcr[2] = {
+		V1BETA1__CONTAINER_PREFERRED_ALLOCATION_REQUEST__INIT,
+		V1BETA1__CONTAINER_PREFERRED_ALLOCATION_REQUEST__INIT};
+	V1beta1__ContainerPreferredAllocationRequest *pcrp[2] = {&pcr[0], &pcr[1]};
+	V1beta1__PreferredAllocationRequest preq = V1BETA1__PREFERRED_ALLOCATION_REQUEST__INIT;
+	V1beta1__ContainerAllocateRequest acr = V1BETA1__CONTAINER_ALLOCATE_REQUEST__INIT;
+	V1beta1__ContainerAllocateRequest *acrp = &acr;
+	V1beta1__AllocateRequest areq = V1BETA1__ALLOCATE_REQUEST__INIT;
+	const char *one[] = {A1};
+	struct dp_plugin *p = nv_plugin();
+	struct dp_reply reply = {};
+	char **ids = calloc(4097, sizeof(*ids));
+	uint8_t *buf;
+	size_t len;
+
+	assert_non_null(ids);
+	for (size_t i = 0; i < 4097; i++)
+		ids[i] = (char *)(i % 2 ? A1 : A2);
+	buf = malloc(4097 * 40 + 64);
+	assert_non_null(buf);
+
+	/* The first container is fine, the second asks too much: refused as a whole. */
+	pcr[0].available_deviceids = (char **)one;
+	pcr[0].n_available_deviceids = 1;
+	pcr[0].allocation_size = 1;
+	pcr[1].available_deviceids = ids;
+	pcr[1].n_available_deviceids = 4097;
+	pcr[1].allocation_size = 1;
+	preq.container_requests = pcrp;
+	preq.n_container_requests = 2;
+	len = v1beta1__preferred_allocation_request__pack(&preq, buf);
+	dp_plugin_call(p, DP_RPC_GET_PREFERRED_ALLOCATION, buf, len, &reply);
+	assert_int_equal(reply.status, DP_STATUS_INVALID_ARGUMENT);
+	assert_non_null(strstr(reply.details, "4096"));
+	reply_clear(&reply);
+	/* The same for must-include IDs. */
+	pcr[1].available_deviceids = NULL;
+	pcr[1].n_available_deviceids = 0;
+	pcr[1].must_include_deviceids = ids;
+	pcr[1].n_must_include_deviceids = 4097;
+	len = v1beta1__preferred_allocation_request__pack(&preq, buf);
+	dp_plugin_call(p, DP_RPC_GET_PREFERRED_ALLOCATION, buf, len, &reply);
+	assert_int_equal(reply.status, DP_STATUS_INVALID_ARGUMENT);
+	reply_clear(&reply);
+	/* 4096 is still answered. */
+	pcr[1].n_must_include_deviceids = 4096;
+	len = v1beta1__preferred_allocation_request__pack(&preq, buf);
+	dp_plugin_call(p, DP_RPC_GET_PREFERRED_ALLOCATION, buf, len, &reply);
+	assert_int_equal(reply.status, DP_STATUS_OK);
+	reply_clear(&reply);
+
+	acr.devices_ids = ids;
+	acr.n_devices_ids = 4097;
+	areq.container_requests = &acrp;
+	areq.n_container_requests = 1;
+	len = v1beta1__allocate_request__pack(&areq, buf);
+	dp_plugin_call(p, DP_RPC_ALLOCATE, buf, len, &reply);
+	assert_int_equal(reply.status, DP_STATUS_INVALID_ARGUMENT);
+	assert_non_null(strstr(reply.details, "4097 device IDs"));
+	reply_clear(&reply);
+
+	free(buf);
+	free(ids);
+	dp_plugin_free(p);
+}
+
 /* Allocated devices that leave the pool stay listed as unhealthy, and are refused. */
 static void test_allocated_kept_unhealthy(void **state)
 {
@@ -632,6 +706,7 @@ int main(void)
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_allocate),
 		cmocka_unit_test(test_allocate_errors),
+		cmocka_unit_test(test_too_many_ids),
 		cmocka_unit_test(test_allocated_kept_unhealthy),
 		cmocka_unit_test(test_unserved_kept_unhealthy),
 		cmocka_unit_test(test_unserved_mdev),

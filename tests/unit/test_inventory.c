@@ -360,6 +360,27 @@ static void test_uuid_and_bdf(void **state)
 	assert_false(mdev_is_bdf("00:3b:00.4"));
 }
 
+/* available_instances as the kernel prints it ("%u"); also fuzzed (tests/fuzz/fuzz_sysfs.c). */
+static void test_parse_count(void **state)
+{
+	static const char *const bad[] = {
+		"",    "-1",   "+1",  " 1",	    "1 ",
+		"1\n", "0x10", "1e3", "4294967296", "18446744073709551617",
+	};
+	unsigned int n = 77;
+
+	assert_int_equal(mdev_parse_count("0", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(mdev_parse_count("024", &n), 0);
+	assert_int_equal(n, 24);
+	assert_int_equal(mdev_parse_count("4294967295", &n), 0);
+	assert_int_equal(n, 4294967295u);
+	n = 77;
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_int_equal(mdev_parse_count(bad[i], &n), -EINVAL);
+	assert_int_equal(n, 77);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,7 +388,7 @@ int main(void)
 		cmocka_unit_test(test_all),	      cmocka_unit_test(test_nvidia),
 		cmocka_unit_test(test_broken),	      cmocka_unit_test(test_empty_root),
 		cmocka_unit_test(test_vanished_type), cmocka_unit_test(test_uuid_and_bdf),
-		cmocka_unit_test(test_reusing_pci),
+		cmocka_unit_test(test_reusing_pci),   cmocka_unit_test(test_parse_count),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

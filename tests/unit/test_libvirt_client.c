@@ -22,6 +22,7 @@
 #include "mdevd/macro.h"
 #include "libvirt/libvirt_client.h"
 #include "libvirt/xml_reader.h"
+#include "node/mdev.h"
 
 #define MDEV_RUNNING "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001"
 #define MDEV_DEFINED "83b8f4f2-509f-382f-3c1e-e6bfe0fa1002"
@@ -86,10 +87,40 @@ static void test_xml_each(void **state)
 	assert_int_equal(xml_each("<r><t></r>", "/r/t", fields, 2, collect, &c), -EINVAL);
 	assert_int_equal(xml_each(doc, "/r/[", fields, 2, collect, &c), -EINVAL);
 	assert_int_equal(xml_each(doc, "count(/r/t)", fields, 2, collect, &c), -EINVAL);
-	/* No network, no external entities. */
+	/* No network, no external entities: no DOCTYPE at all (libvirt writes none). */
 	assert_int_equal(xml_each("<!DOCTYPE r SYSTEM 'http://example.com/r.dtd'><r/>", "/r",
 				  fields, 0, collect, &c),
+			 -EINVAL);
+	assert_int_equal(xml_each("<r>&amp;&lt;&gt;&quot;&apos;</r>", "/r", fields, 0, collect, &c),
 			 0);
+}
+
+/*
+ * The quadratic blowup (found writing the fuzz target tests/fuzz/fuzz_libvirt_xml.c): 56 KB
+ * of references to one 50 KB entity, which string() expanded to 100 MB per field, for minutes
+ * under ASan. Refused before any XPath runs.
+ */
+static void test_xml_entity_blowup(void **state)
+{
+	static const char *const fields[] = {"string(.)"};
+	size_t big = 50000, refs = 2000, len;
+	struct collected c = {};
+	char *doc, *q;
+
+	doc = malloc(big + 4 * refs + 256);
+	assert_non_null(doc);
+	q = doc + sprintf(doc, "<!DOCTYPE device [<!ENTITY a \"");
+	memset(q, 'A', big);
+	q += big;
+	q += sprintf(q, "\">]><device><path>");
+	for (size_t i = 0; i < refs; i++)
+		q += sprintf(q, "&a;");
+	sprintf(q, "</path></device>");
+	len = strlen(doc);
+	assert_true(len > big + 3 * refs);
+	assert_int_equal(xml_each(doc, "/device/path", fields, 1, collect, &c), -EINVAL);
+	assert_int_equal(c.calls, 0);
+	free(doc);
 }
 
 /* --- what domains name --- */
@@ -128,6 +159,62 @@ static void test_domain_xml_parse(void **state)
 	assert_int_equal(virt_domain_refs_parse("<domain", "d", false, &refs), -EINVAL);
 	virt_refs_release(&refs);
 	assert_int_equal(refs.n, 0);
+}
+
+/* The node-device XML readers without a connection (also fuzzed: fuzz_libvirt_xml.c). */
+static void test_nodedev_xml_parse(void **state)
+{
+	const char *css =
+		"<device><name>css_0_0_0052</name><path>/sys/devices/css0/0.0.0052</path>"
+		"<capability type='css'><capability type='mdev_types'>"
+		"<type id='vfio_ccw-io'><name>I/O subchannel (Non-QDIO)</name>"
+		"<deviceAPI>vfio-ccw</deviceAPI><availableInstances>1</availableInstances>"
+		"</type><type id='b'><availableInstances>-1</availableInstances>"
+		"<description>second</description></type><type><name>no id</name></type>"
+		"</capability></capability></device>";
+	const char *mdev =
+		"<device><name>mdev_x</name><capability type='mdev'><type id='mtty-2'/>"
+		"<uuid>83B8F4F2-509F-382F-3C1E-E6BFE0FA1001</uuid></capability></device>";
+	struct mdev_parent *p = calloc(1, sizeof(*p));
+	_cleanup_free_ char *name = NULL;
+	char *none = (char *)"untouched";
+	bool match = false;
+
+	assert_non_null(p);
+	assert_int_equal(virt_nodedev_sysfs_name(css, &name), 0);
+	assert_string_equal(name, "0.0.0052");
+	assert_int_equal(virt_nodedev_sysfs_name(mdev, &none), 0);
+	assert_null(none);
+	none = (char *)"untouched";
+	assert_int_equal(virt_nodedev_sysfs_name("<device>", &none), -EINVAL);
+	assert_string_equal(none, "untouched"); /* written only on success */
+
+	assert_int_equal(virt_nodedev_types_parse(css, p), 0);
+	assert_int_equal(p->n_types, 2); /* the type without an id is skipped */
+	assert_string_equal(p->types[0].id, "b");
+	assert_string_equal(p->types[0].name, "b");
+	assert_string_equal(p->types[0].device_api, "");
+	assert_int_equal(p->types[0].available_instances, 0);
+	assert_string_equal(p->types[0].description, "second");
+	assert_string_equal(p->types[1].id, "vfio_ccw-io");
+	assert_string_equal(p->types[1].device_api, "vfio-ccw");
+	assert_int_equal(p->types[1].available_instances, 1);
+	assert_null(p->types[1].description);
+	assert_int_equal(virt_nodedev_types_parse("<device", p), -EINVAL);
+	assert_int_equal(p->n_types, 2);
+	mdev_parents_free(p, 1);
+
+	assert_int_equal(
+		virt_nodedev_has_uuid(mdev, "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001", &match), 0);
+	assert_true(match);
+	assert_int_equal(
+		virt_nodedev_has_uuid(mdev, "83b8f4f2-509f-382f-3c1e-e6bfe0fa1002", &match), 0);
+	assert_false(match);
+	match = true;
+	assert_int_equal(virt_nodedev_has_uuid(css, "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001", &match),
+			 0);
+	assert_false(match);
+	assert_int_equal(virt_nodedev_has_uuid("<", "x", &match), -EINVAL);
 }
 
 static void test_domain_refs(void **state)
@@ -300,7 +387,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_xml_each),
+		cmocka_unit_test(test_xml_entity_blowup),
 		cmocka_unit_test(test_domain_xml_parse),
+		cmocka_unit_test(test_nodedev_xml_parse),
 		cmocka_unit_test(test_domain_refs),
 		cmocka_unit_test(test_open_failure_keeps_message),
 		cmocka_unit_test(test_system_socket),

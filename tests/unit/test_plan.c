@@ -713,15 +713,18 @@ static void test_owned_unknown_parent(void **state)
 	struct policy pol = {.layouts = &lay, .n_layouts = 1};
 	const struct plan_action *a;
 
-	/* An mdev whose parent the inventory does not list (it went away mid-scan). */
+	/*
+	 * An mdev whose parent the inventory does not list (it went away mid-scan):
+	 * still ours, and no rule wants it.
+	 */
 	derive("gone", "gone-1", 2, u);
 	node_mdev(n, u, "gone", "gone-1", -1);
 	assert_true(plan_is_owned(&n->inv, &n->inv.mdevs[0], MID, NULL));
 	plan = build(n, &pol, NULL);
 	a = find_action(plan, u);
 	assert_non_null(a);
-	assert_int_equal(a->kind, PLAN_KEEP);
-	assert_int_equal(a->reason, PLAN_REASON_UNMANAGED);
+	assert_int_equal(a->kind, PLAN_REMOVE);
+	assert_int_equal(a->reason, PLAN_REASON_NOT_WANTED);
 	assert_int_equal(a->slot, 2);
 }
 
@@ -753,7 +756,9 @@ static void test_empty_policy_keeps_everything(void **state)
 	_cleanup_(node_freep) struct node *n = node_mtty();
 	_cleanup_(plan_freep) struct plan *plan = NULL;
 	struct policy pol = {.remove_unowned = true};
+	struct pol_layout lay = {.all_parents = true};
 
+	/* No mdev side at all (no layouts, no type list): hands off, as `mdevd run` is. */
 	node_owned(n, "mtty", "mtty-2", 0, -1);
 	node_owned(n, "mtty", "mtty-1", 1, -1);
 	node_mdev(n, FOREIGN_UUID1, "mtty", "mtty-1", -1);
@@ -772,6 +777,19 @@ static void test_empty_policy_keeps_everything(void **state)
 	assert_true(plan->actions[0].owned);
 	assert_false(plan->actions[1].owned);
 	assert_string_equal(plan->actions[2].type_id, "mtty-2");
+	plan_free(steal_ptr(plan));
+
+	/* The way to empty a node of mdevd's mdevs: a layout asking for no types. */
+	pol.layouts = &lay;
+	pol.n_layouts = 1;
+	pol.remove_unowned = false;
+	plan = build(n, &pol, NULL);
+	check_plan_shape(n, plan);
+	assert_int_equal(count_actions(plan, PLAN_REMOVE, PLAN_REASON_NOT_WANTED, NULL, NULL), 2);
+	assert_int_equal(find_action(plan, FOREIGN_UUID1)->kind, PLAN_KEEP);
+	assert_int_equal(converge(&n, &pol, NULL), 1);
+	assert_int_equal(n->inv.n_mdevs, 1);
+	assert_true(node_has_mdev(n, FOREIGN_UUID1));
 }
 
 static void test_empty_node(void **state)
@@ -854,9 +872,9 @@ static void test_kubevirt_round_robin_uneven(void **state)
 	assert_int_equal(count_actions(plan, PLAN_CREATE, -1, "p3", "B"), 1);
 	assert_int_equal(count_actions(plan, PLAN_CREATE, -1, "p4", "B"), 1);
 	assert_int_equal(plan->n_create, 4);
-	/* p5 offers no listed type: not managed, its owned mdev stays. */
-	assert_int_equal(plan->n_remove, 0);
-	assert_int_equal(count_actions(plan, PLAN_KEEP, PLAN_REASON_UNMANAGED, "p5", "C"), 1);
+	/* p5 offers no listed type: not managed, and its owned mdev is wanted by no rule. */
+	assert_int_equal(plan->n_remove, 1);
+	assert_int_equal(count_actions(plan, PLAN_REMOVE, PLAN_REASON_NOT_WANTED, "p5", "C"), 1);
 }
 
 static void test_kubevirt_existing_type_kept(void **state)
@@ -942,8 +960,10 @@ static void test_kubevirt_foreign_parent_not_managed(void **state)
 	plan = build(n, &pol, NULL);
 	check_plan_shape(n, plan);
 	assert_int_equal(plan->n_create, 0);
-	assert_int_equal(plan->n_remove, 0);
-	assert_int_equal(find_slot(plan, "mtty", "mtty-1", 0)->reason, PLAN_REASON_UNMANAGED);
+	/* The parent is not managed, but mdevd's own mtty-1 is wanted by no rule. */
+	assert_int_equal(plan->n_remove, 1);
+	assert_int_equal(find_slot(plan, "mtty", "mtty-1", 0)->reason, PLAN_REASON_NOT_WANTED);
+	assert_int_equal(find_action(plan, FOREIGN_UUID1)->kind, PLAN_KEEP);
 	plan_free(steal_ptr(plan));
 
 	/* Only owned mdevs of another type: the parent is mdevd's to reconfigure. */
@@ -987,7 +1007,10 @@ static void test_kubevirt_unlisted_owned_removed(void **state)
 	/* mdevd made the first T4 2Q under an older policy; now only 1Q is listed. */
 	for (unsigned int s = 0; s < 8; s++)
 		node_owned(n, "0000:65:00.0", "nvidia-223", s, 20 + (int)s);
-	/* An owned A10 type: the A10 offers no listed type, so it is not managed. */
+	/*
+	 * An owned A10 type: the A10 offers no listed type, so it is not managed, and
+	 * no rule wants the mdev.
+	 */
 	node_owned(n, "0000:82:00.0", "nvidia-592", 0, 40);
 	plan = build(n, &pol, NULL);
 	check_plan_shape(n, plan);
@@ -997,11 +1020,12 @@ static void test_kubevirt_unlisted_owned_removed(void **state)
 	/* Time-sliced: 1Q reads 0 until the 2Qs are gone; wanted "max" is 0 now. */
 	assert_int_equal(count_actions(plan, PLAN_CREATE, -1, "0000:65:00.0", NULL), 0);
 	assert_int_equal(count_actions(plan, PLAN_CREATE, -1, "0000:66:00.0", "nvidia-222"), 16);
+	assert_int_equal(find_slot(plan, "0000:82:00.0", "nvidia-592", 0)->kind, PLAN_REMOVE);
 	assert_int_equal(find_slot(plan, "0000:82:00.0", "nvidia-592", 0)->reason,
-			 PLAN_REASON_UNMANAGED);
+			 PLAN_REASON_NOT_WANTED);
 	assert_int_equal(converge(&n, &pol, NULL), 2);
 	assert_int_equal(node_count(n, "0000:65:00.0", "nvidia-222"), 16);
-	assert_int_equal(node_count(n, "0000:82:00.0", "nvidia-592"), 1);
+	assert_int_equal(node_count(n, "0000:82:00.0", "nvidia-592"), 0);
 }
 
 static void test_kubevirt_disabled(void **state)
@@ -1018,6 +1042,119 @@ static void test_kubevirt_disabled(void **state)
 	assert_int_equal(plan->n_create, 0);
 	assert_int_equal(plan->n_remove, 0);
 	assert_int_equal(plan->actions[0].reason, PLAN_REASON_UNMANAGED);
+}
+
+/* The guest's sample parents: mtty (24 ports) and mbochs (here 2 GB: 16 medium). */
+static struct node *node_mtty_mbochs(void)
+{
+	struct node *n = node_mtty();
+
+	node_parent(n, "mbochs", NULL, 0, 0, MODEL_POOL, 32);
+	node_type(n, "mbochs", "mbochs-1", "mbochs-small", 0, 1);
+	node_type(n, "mbochs", "mbochs-2", "mbochs-medium", 0, 2);
+	node_type(n, "mbochs", "mbochs-3", "mbochs-large", 0, 4);
+	return n;
+}
+
+static void test_kubevirt_retype_removes_unlisted_everywhere(void **state)
+{
+	_cleanup_(node_freep) struct node *n = node_mtty_mbochs();
+	_cleanup_(plan_freep) struct plan *plan = NULL;
+	char *both[] = {"mtty-2", "mbochs-medium"}, *one[] = {"mbochs-medium"};
+	struct policy pol = {.mediated_device_types = both, .n_mediated_device_types = 2};
+	char busy[MDEVD_UUID_STR_LEN], kept[MDEVD_UUID_STR_LEN];
+	const int groups[] = {105};
+	struct plan_domain_ref refs[1];
+	struct plan_context ctx = {
+		.machine_id = MID, .in_use_groups = groups, .n_in_use_groups = 1};
+
+	/* The sequence: both types, then only mbochs-medium. */
+	assert_int_equal(converge(&n, &pol, NULL), 1);
+	assert_int_equal(node_count(n, "mtty", "mtty-2"), 12);
+	assert_int_equal(node_count(n, "mbochs", "mbochs-2"), 16);
+	pol.mediated_device_types = one;
+	pol.n_mediated_device_types = 1;
+	plan = build(n, &pol, NULL);
+	check_plan_shape(n, plan);
+	/* mtty offers no listed type, so it is not managed: still, nothing wants its 12. */
+	assert_int_equal(count_actions(plan, PLAN_REMOVE, PLAN_REASON_NOT_WANTED, "mtty", "mtty-2"),
+			 12);
+	assert_int_equal(plan->n_remove, 12);
+	assert_int_equal(plan->n_create, 0);
+	assert_int_equal(count_actions(plan, PLAN_KEEP, PLAN_REASON_WANTED, "mbochs", "mbochs-2"),
+			 16);
+	plan_free(steal_ptr(plan));
+
+	/* One of them open, one reserved by a defined domain, a foreign one: those stay. */
+	for (size_t i = 0; i < n->inv.n_mdevs; i++) {
+		struct mdev_instance *m = &n->inv.mdevs[i];
+
+		if (streq(m->type_id, "mtty-2"))
+			m->iommu_group = (int)(100 + i);
+	}
+	derive("mtty", "mtty-2", 5, busy);
+	derive("mtty", "mtty-2", 7, kept);
+	for (size_t i = 0; i < n->inv.n_mdevs; i++)
+		if (streq(n->inv.mdevs[i].uuid, busy))
+			n->inv.mdevs[i].iommu_group = 105;
+	refs[0] = (struct plan_domain_ref){.id = kept, .domain = "vm-off", .running = false};
+	ctx.domain_refs = refs;
+	ctx.n_domain_refs = 1;
+	node_mdev(n, FOREIGN_UUID1, "mtty", "mtty-2", -1);
+	plan = build(n, &pol, &ctx);
+	check_plan_shape(n, plan);
+	assert_int_equal(plan->n_remove, 10);
+	assert_int_equal(find_action(plan, busy)->reason, PLAN_REASON_IN_USE);
+	assert_int_equal(find_action(plan, kept)->reason, PLAN_REASON_RESERVED);
+	assert_int_equal(find_action(plan, FOREIGN_UUID1)->kind, PLAN_KEEP);
+	assert_int_equal(find_action(plan, FOREIGN_UUID1)->reason, PLAN_REASON_FOREIGN);
+	plan_free(steal_ptr(plan));
+
+	/* removeUnowned does not reach a parent no rule manages: the foreign one stays. */
+	pol.remove_unowned = true;
+	assert_int_equal(converge(&n, &pol, &ctx), 1);
+	assert_int_equal(node_count(n, "mtty", "mtty-2"), 3);
+	assert_true(node_has_mdev(n, FOREIGN_UUID1));
+	assert_true(node_has_mdev(n, busy));
+	assert_true(node_has_mdev(n, kept));
+	assert_int_equal(node_count(n, "mbochs", "mbochs-2"), 16);
+}
+
+static void test_layout_parent_dropped_loses_owned(void **state)
+{
+	_cleanup_(node_freep) struct node *n = node_mtty_mbochs();
+	_cleanup_(plan_freep) struct plan *plan = NULL;
+	struct pol_parent_match pm_mtty[] = {{POL_PARENT_NAME, "mtty"}};
+	struct pol_parent_match pm_mbochs[] = {{POL_PARENT_NAME, "mbochs"}};
+	struct pol_type_request tr_mtty[] = {{"mtty-1", 3}};
+	struct pol_type_request tr_mbochs[] = {{"mbochs-medium", 2}};
+	struct pol_layout lay[] = {
+		{.parents = pm_mtty, .n_parents = 1, .types = tr_mtty, .n_types = 1},
+		{.parents = pm_mbochs, .n_parents = 1, .types = tr_mbochs, .n_types = 1},
+	};
+	struct policy pol = {.layouts = lay, .n_layouts = 2, .remove_unowned = true};
+
+	assert_int_equal(converge(&n, &pol, NULL), 1);
+	assert_int_equal(node_count(n, "mtty", "mtty-1"), 3);
+	node_mdev(n, FOREIGN_UUID1, "mtty", "mtty-2", -1);
+	/* Only the mbochs layout is left: mtty is in none, its owned three go. */
+	pol.layouts = &lay[1];
+	pol.n_layouts = 1;
+	plan = build(n, &pol, NULL);
+	check_plan_shape(n, plan);
+	assert_int_equal(count_actions(plan, PLAN_REMOVE, PLAN_REASON_NOT_WANTED, "mtty", "mtty-1"),
+			 3);
+	assert_int_equal(plan->n_remove, 3);
+	assert_int_equal(find_action(plan, FOREIGN_UUID1)->reason, PLAN_REASON_FOREIGN);
+	assert_int_equal(count_actions(plan, PLAN_KEEP, PLAN_REASON_WANTED, "mbochs", "mbochs-2"),
+			 2);
+	assert_int_equal(converge(&n, &pol, NULL), 1);
+	assert_int_equal(node_count(n, "mtty", "mtty-1"), 0);
+	assert_true(node_has_mdev(n, FOREIGN_UUID1));
+	/* Settled: nothing more to do. */
+	plan_free(steal_ptr(plan));
+	plan = build(n, &pol, NULL);
+	assert_int_equal(plan->n_create + plan->n_remove, 0);
 }
 
 static void test_kubevirt_several_listed_types_on_parent(void **state)
@@ -1120,17 +1257,19 @@ static void test_layout_parents_by_vendor_device_and_address(void **state)
 	assert_int_equal(count_actions(plan, PLAN_CREATE, -1, "0000:82:00.0", "nvidia-593"), 1);
 	assert_int_equal(count_actions(plan, PLAN_CREATE, -1, "mtty", NULL), 0);
 	/* Layout order, then parent name order. */
-	assert_string_equal(plan->actions[0].parent, "0000:65:00.0");
-	assert_string_equal(plan->actions[3].parent, "0000:66:00.0");
-	assert_string_equal(plan->actions[6].parent, "0000:82:00.0");
-	assert_int_equal(find_slot(plan, "mtty", "mtty-1", 0)->reason, PLAN_REASON_UNMANAGED);
+	/* mtty is in no layout: its owned mtty-1 goes (REMOVEs first). */
+	assert_int_equal(plan->n_remove, 1);
+	assert_int_equal(find_slot(plan, "mtty", "mtty-1", 0)->reason, PLAN_REASON_NOT_WANTED);
+	assert_string_equal(plan->actions[1].parent, "0000:65:00.0");
+	assert_string_equal(plan->actions[4].parent, "0000:66:00.0");
+	assert_string_equal(plan->actions[7].parent, "0000:82:00.0");
 	plan_free(steal_ptr(plan));
 
 	/* A non-PCI parent never matches vendor:device, not even 0000:0000. */
 	pm_t4[0].value = "0000:0000";
 	plan = build(n, &pol, NULL);
-	assert_int_equal(find_slot(plan, "mtty", "mtty-1", 0)->reason, PLAN_REASON_UNMANAGED);
-	assert_int_equal(plan->n_remove, 0);
+	assert_int_equal(find_slot(plan, "mtty", "mtty-1", 0)->reason, PLAN_REASON_NOT_WANTED);
+	assert_int_equal(plan->n_remove, 1);
 	assert_int_equal(plan->n_create, 1);
 	plan_free(steal_ptr(plan));
 
@@ -1739,7 +1878,8 @@ static void test_words(void **state)
 	assert_string_equal(plan_reason_str(PLAN_REASON_FOREIGN), "not created by mdevd");
 	assert_string_equal(plan_reason_str(PLAN_REASON_FOREIGN_REMOVE),
 			    "not created by mdevd; removeUnowned is set");
-	assert_string_equal(plan_reason_str(PLAN_REASON_UNMANAGED), "not managed by the policy");
+	assert_string_equal(plan_reason_str(PLAN_REASON_UNMANAGED),
+			    "not managed: the policy has no mdev side");
 	assert_non_null(strstr(plan_reason_str(PLAN_REASON_IN_USE), "in use"));
 	assert_string_equal(plan_reason_str((enum plan_reason)42), "?");
 	assert_string_equal(plan_action_reason(&a, buf, sizeof(buf)),
@@ -1952,6 +2092,8 @@ int main(void)
 		cmocka_unit_test(test_kubevirt_ring_uses_best_rank),
 		cmocka_unit_test(test_kubevirt_unlisted_owned_removed),
 		cmocka_unit_test(test_kubevirt_disabled),
+		cmocka_unit_test(test_kubevirt_retype_removes_unlisted_everywhere),
+		cmocka_unit_test(test_layout_parent_dropped_loses_owned),
 		cmocka_unit_test(test_kubevirt_several_listed_types_on_parent),
 		cmocka_unit_test(test_layout_exact_counts_mtty),
 		cmocka_unit_test(test_layout_by_name),

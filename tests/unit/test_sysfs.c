@@ -2,6 +2,7 @@
 /* sysfs helpers against the fixture trees: ok, absent (-ENOENT) and garbage (-EINVAL). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -79,6 +80,46 @@ static void test_read_numbers(void **state)
 	assert_int_equal(u, 16);
 }
 
+/* The pure halves of the readers (also fuzzed: tests/fuzz/fuzz_sysfs.c). */
+static void test_trim_and_parse(void **state)
+{
+	char buf[16];
+	long v = 77;
+
+	memcpy(buf, "24\n", 3);
+	assert_int_equal(sysfs_attr_trim(buf, 3), 2);
+	assert_string_equal(buf, "24");
+	memcpy(buf, "GRID T4-1Q \t\n", 13);
+	assert_int_equal(sysfs_attr_trim(buf, 13), 10);
+	assert_string_equal(buf, "GRID T4-1Q");
+	memcpy(buf, " \n\n", 3);
+	assert_int_equal(sysfs_attr_trim(buf, 3), 0);
+	assert_string_equal(buf, "");
+	assert_int_equal(sysfs_attr_trim(buf, 0), 0);
+	/* Only trailing white space goes; a NUL inside stays where it is. */
+	memcpy(buf, " 5\0x\n", 5);
+	assert_int_equal(sysfs_attr_trim(buf, 5), 4);
+	assert_memory_equal(buf, " 5\0x\0", 5);
+
+	assert_int_equal(sysfs_parse_long(" -1\t", INT_MIN, INT_MAX, &v), 0);
+	assert_int_equal(v, -1);
+	assert_int_equal(sysfs_parse_long("+7", 0, UINT_MAX, &v), 0);
+	assert_int_equal(v, 7);
+	assert_int_equal(sysfs_parse_long("4294967295", 0, UINT_MAX, &v), 0);
+	assert_int_equal(v, 4294967295L);
+	v = 77;
+	assert_int_equal(sysfs_parse_long("", 0, 10, &v), -EINVAL);
+	assert_int_equal(sysfs_parse_long("  ", 0, 10, &v), -EINVAL);
+	assert_int_equal(sysfs_parse_long("1x", 0, 10, &v), -EINVAL);
+	assert_int_equal(sysfs_parse_long("1 2", 0, 10, &v), -EINVAL);
+	assert_int_equal(sysfs_parse_long("0x1", 0, 10, &v), -EINVAL);
+	assert_int_equal(sysfs_parse_long("-1", 0, 10, &v), -EINVAL);
+	assert_int_equal(sysfs_parse_long("11", 0, 10, &v), -EINVAL);
+	assert_int_equal(sysfs_parse_long("2147483648", INT_MIN, INT_MAX, &v), -EINVAL);
+	assert_int_equal(sysfs_parse_long("99999999999999999999", 0, LONG_MAX, &v), -EINVAL);
+	assert_int_equal(v, 77);
+}
+
 static void test_links(void **state)
 {
 	_cleanup_close_ int root = open_tree(FIXTURES "/samples");
@@ -140,7 +181,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_root),    cmocka_unit_test(test_read_attr),
 		cmocka_unit_test(test_read_numbers), cmocka_unit_test(test_links),
-		cmocka_unit_test(test_dirs),
+		cmocka_unit_test(test_dirs),	     cmocka_unit_test(test_trim_and_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

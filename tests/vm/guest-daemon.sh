@@ -16,6 +16,9 @@ set -eu
 . "$REPO/tests/vm/lib.sh"
 filter=${1:-.}
 work=$(mktemp -d)
+# Every wait is for an event; this deadline (seconds) is for hangs only, generous for TCG on
+# a loaded host. Times are reported with "#", never judged here (make bench does).
+W=${MDEVD_WAIT:-90}
 log=$work/daemon.log
 pol=$work/policy.json
 cleanup() {
@@ -52,7 +55,7 @@ wait_for() {
 	return 1
 }
 in_log() { grep -Eq -- "$1" "$log"; }
-wait_log() { wait_for "${2:-10}" in_log "$1" || fail "no daemon log line /$1/ within ${2:-10} s"; }
+wait_log() { wait_for "${2:-$W}" in_log "$1" || fail "no daemon log line /$1/ within ${2:-$W} s"; }
 mtty_uuids() {
 	local m p
 	for m in /sys/bus/mdev/devices/*; do
@@ -120,19 +123,24 @@ t_start() { # the daemon applies the policy at start and says it is ready
 t_foreign_add() { # an mdev created out of band is noticed and kept (foreign)
 	alive
 	local u t0
+	local n0
+	# A reconcile (read, apply) logged after the create: the daemon had its chance to act.
+	reconciles() { grep -Ec 'reconcile [0-9]+ \(uevent\)' "$log"; }
+	more_reconciles() { [ "$(reconciles)" -gt "$n0" ]; }
 	u=$(new_uuid)
+	n0=$(reconciles)
 	t0=$(date +%s%N)
 	echo "$u" >/sys/class/mdev_bus/mdpy/mdev_supported_types/mdpy-hd/create ||
 		fail "out-of-band create failed"
-	wait_log "uevent: mdev add $u" 5
+	wait_log "uevent: mdev add $u"
 	say "# out-of-band create -> daemon log line: $(since_ms "$t0") ms"
-	sleep 1
+	wait_for $W more_reconciles || fail "no reconcile after the uevent"
 	[ -e "/sys/bus/mdev/devices/$u" ] || fail "the daemon removed a foreign mdev"
 	"$MDEVD" status --policy "$pol" -o json >"$work/status.json" || fail "status failed"
 	jq -e --arg u "$u" '.mdevs[] | select(.uuid == $u) | .owned == false' \
 		"$work/status.json" >/dev/null || fail "status does not list $u as foreign"
 	echo 1 >"/sys/bus/mdev/devices/$u/remove"
-	wait_log "uevent: mdev remove $u" 5
+	wait_log "uevent: mdev remove $u"
 }
 
 t_recreate() { # an owned mdev removed out of band comes back, same UUID
@@ -142,8 +150,8 @@ t_recreate() { # an owned mdev removed out of band comes back, same UUID
 	[ -n "$u" ] && [ -e "/sys/bus/mdev/devices/$u" ] || fail "no owned mtty mdev to remove"
 	t0=$(date +%s%N)
 	echo 1 >"/sys/bus/mdev/devices/$u/remove"
-	wait_log "uevent: mdev remove $u" 5
-	wait_for 10 test -e "/sys/bus/mdev/devices/$u" || fail "$u was not re-created"
+	wait_log "uevent: mdev remove $u"
+	wait_for $W test -e "/sys/bus/mdev/devices/$u" || fail "$u was not re-created"
 	say "# out-of-band remove -> re-created by the daemon: $(since_ms "$t0") ms"
 	count_is mtty 3 || fail "expected 3 mtty mdevs, found $(count mtty)"
 }
@@ -154,7 +162,7 @@ t_reload() { # a policy edit reloads and the node follows
 	t0=$(date +%s%N)
 	write_policy 1
 	wait_log 'policy reloaded: generation 2'
-	wait_for 10 count_is mtty 1 || fail "expected 1 mtty mdev after the edit, found $(count mtty)"
+	wait_for $W count_is mtty 1 || fail "expected 1 mtty mdev after the edit, found $(count mtty)"
 	say "# policy edit -> node converged (2 removes): $(since_ms "$t0") ms"
 	wait_log 'resource example.com/MTTY_DUAL: 1 devices, 1 healthy \(was 3\)'
 	# Garbage: rejected with its line, the node stays as it is.
@@ -178,7 +186,7 @@ t_parent_cycle() { # rmmod/modprobe mtty: parent events, mdevs re-created with t
 	t0=$(date +%s%N)
 	vm_modprobe mtty || fail "modprobe mtty failed"
 	wait_log 'uevent: parent registered mtty'
-	wait_for 10 count_is mtty 1 || fail "mtty mdevs not re-created (found $(count mtty))"
+	wait_for $W count_is mtty 1 || fail "mtty mdevs not re-created (found $(count mtty))"
 	say "# modprobe mtty -> mdevs re-created: $(since_ms "$t0") ms"
 	after=$(mtty_uuids)
 	[ "$before" = "$after" ] || fail "UUIDs differ: before $before, after $after"
@@ -199,16 +207,20 @@ t_pci_rebind() { # edu leaves vfio-pci: the pool loses it, and gets it back
 
 t_idle() { # no busy loop: context switches while nothing happens
 	alive
-	local p v0 v1 c0 c1
+	local p v0 v1 c0 c1 e0 uev
 	p=$(dpid)
 	sleep 0.5
+	e0=$(grep -c 'uevent: ' "$log")
 	v0=$(awk '/^voluntary_ctxt_switches/ {print $2}' "/proc/$p/status")
 	c0=$(awk '{print $14 + $15}' "/proc/$p/stat")
 	sleep 3
 	v1=$(awk '/^voluntary_ctxt_switches/ {print $2}' "/proc/$p/status")
 	c1=$(awk '{print $14 + $15}' "/proc/$p/stat")
-	say "# idle 3 s on a real kernel: $((v1 - v0)) wake-ups, $((c1 - c0)) CPU ticks"
-	[ $((v1 - v0)) -lt 50 ] || fail "woke up $((v1 - v0)) times in 3 s"
+	uev=$(($(grep -c 'uevent: ' "$log") - e0))
+	say "# idle 3 s on a real kernel: $((v1 - v0)) wake-ups, $((c1 - c0)) CPU ticks, $uev uevents"
+	# A busy loop or a short timer wakes it hundreds of times a second; each uevent (the
+	# guest's own: nothing else runs there) may wake it a few times.
+	[ $((v1 - v0)) -lt $((50 + 4 * uev)) ] || fail "woke up $((v1 - v0)) times in 3 s ($uev uevents)"
 }
 
 t_stop() { # SIGTERM: exit 0 quickly; the mdevs stay
@@ -218,7 +230,7 @@ t_stop() { # SIGTERM: exit 0 quickly; the mdevs stay
 	before=$(count)
 	t0=$(date +%s%N)
 	kill -TERM "$p"
-	wait_for 5 sh -c "! kill -0 $p 2>/dev/null" || fail "still running 5 s after SIGTERM"
+	wait_for $W sh -c "! kill -0 $p 2>/dev/null" || fail "still running $W s after SIGTERM"
 	say "# SIGTERM to exit: $(since_ms "$t0") ms"
 	: >"$work/daemon.pid"
 	wait "$p" 2>/dev/null || rc=$?
@@ -245,10 +257,10 @@ t_private_network() {
 	u=$(new_uuid)
 	echo "$u" >/sys/class/mdev_bus/mdpy/mdev_supported_types/mdpy-hd/create ||
 		fail "out-of-band create failed"
-	wait_log "uevent: mdev add $u" 5
+	wait_log "uevent: mdev add $u"
 	echo 1 >"/sys/bus/mdev/devices/$u/remove"
 	kill -TERM "$(dpid)"
-	wait_for 5 sh -c "! kill -0 $(dpid) 2>/dev/null" || fail "did not stop"
+	wait_for $W sh -c "! kill -0 $(dpid) 2>/dev/null" || fail "did not stop"
 	: >"$work/daemon.pid"
 }
 
@@ -355,17 +367,17 @@ t_dp_start() { # both plugins register; the first lists hold the mdevs and edu, 
 	"$MDEVD" -v run --policy "$pol" --device-plugin-dir "$dpdir" 2>"$log" &
 	echo $! >"$work/daemon.pid"
 	wait_log '^mdevd: ready: serving 2 resources' 60
-	wait_for 30 registered "$t0" "$MTTY_RES" >/dev/null || fail "$MTTY_RES did not register"
-	wait_for 30 registered "$t0" "$EDU_RES" >/dev/null || fail "$EDU_RES did not register"
+	wait_for $W registered "$t0" "$MTTY_RES" >/dev/null || fail "$MTTY_RES did not register"
+	wait_for $W registered "$t0" "$EDU_RES" >/dev/null || fail "$EDU_RES did not register"
 	t=$(registered "$t0" "$EDU_RES")
 	t1=$(registered "$t0" "$MTTY_RES")
 	[ "$t1" -gt "$t" ] && t=$t1
 	say "# daemon start (3 creates) -> both plugins registered: $(us_to_ms "$t0" "$t") ms"
 	[ "$(mtty_type_uuids mtty-2 | wc -l)" = 2 ] || fail "expected 2 mtty-2 mdevs"
-	t=$(dp_wait 10 "$t0" "$MTTY_RES" "$(healthy_list mtty-2 | head -1)") || fail "MTTY list"
+	t=$(dp_wait $W "$t0" "$MTTY_RES" "$(healthy_list mtty-2 | head -1)") || fail "MTTY list"
 	[ "$(dp_devices "$t" "$MTTY_RES")" = "$(healthy_list mtty-2 | xargs)" ] ||
 		fail "first MTTY list: $(dp_devices "$t" "$MTTY_RES"), want $(healthy_list mtty-2 | xargs)"
-	t=$(dp_wait 10 "$t0" "$EDU_RES" "$bdf:Healthy") || fail "$bdf not listed Healthy"
+	t=$(dp_wait $W "$t0" "$EDU_RES" "$bdf:Healthy") || fail "$bdf not listed Healthy"
 	[ "$(dp_devices "$t" "$EDU_RES")" = "$bdf:Healthy" ] ||
 		fail "first EDU list: $(dp_devices "$t" "$EDU_RES")"
 	registered "$t0" "$SINGLE_RES" >/dev/null && fail "$SINGLE_RES registered but is not in the policy"
@@ -385,12 +397,12 @@ t_dp_mdev_add_remove() { # out-of-band mtty-2 create/remove: in and out of the l
 		t0=$(now_us)
 		echo "$u" >/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-2/create ||
 			fail "out-of-band create failed"
-		t=$(dp_wait 5 "$t0" "$MTTY_RES" "$u:Healthy") || fail "$u never listed"
+		t=$(dp_wait $W "$t0" "$MTTY_RES" "$u:Healthy") || fail "$u never listed"
 		us_to_ms "$t0" "$t" >>"$work/add.ms"
 		echo >>"$work/add.ms"
 		t0=$(now_us)
 		echo 1 >"/sys/bus/mdev/devices/$u/remove" || fail "out-of-band remove failed"
-		t=$(dp_wait 5 "$t0" "$MTTY_RES" "" "$u:Healthy") || fail "$u still listed"
+		t=$(dp_wait $W "$t0" "$MTTY_RES" "" "$u:Healthy") || fail "$u still listed"
 		[ -z "$(dp_first "$t0" "$MTTY_RES" "$u:Unhealthy")" ] ||
 			fail "$u (removed, never allocated) was listed Unhealthy instead of vanishing"
 		us_to_ms "$t0" "$t" >>"$work/remove.ms"
@@ -408,9 +420,8 @@ t_dp_mdev_add_remove() { # out-of-band mtty-2 create/remove: in and out of the l
 	sed -n 's/.*reconcile [0-9]* (uevent): \([0-9.]*\) ms.*/\1/p' "$work/loop.log" >"$work/reconcile.ms"
 	[ -s "$work/reconcile.ms" ] && stats "reconcile after uevents (TCG)" "$work/reconcile.ms"
 	grep -E 'reconcile [0-9]+ \(' "$work/loop.log" | head -3 | sed 's/^mdevd: /#   /'
-	sleep 0.3
-	[ "$(dp_last "$MTTY_RES" | xargs)" = "$(healthy_list mtty-2 | xargs)" ] ||
-		fail "MTTY list at the end: $(dp_last "$MTTY_RES" | xargs)"
+	mtty_settled() { [ "$(dp_last "$MTTY_RES" | xargs)" = "$(healthy_list mtty-2 | xargs)" ]; }
+	wait_for $W mtty_settled || fail "MTTY list at the end: $(dp_last "$MTTY_RES" | xargs)"
 }
 
 t_dp_pci_unbind() { # edu unbound from vfio-pci: Unhealthy, not gone; rebound: Healthy
@@ -423,7 +434,7 @@ t_dp_pci_unbind() { # edu unbound from vfio-pci: Unhealthy, not gone; rebound: H
 		fail "driver_override of $bdf is not vfio-pci"
 	t0=$(now_us)
 	echo "$bdf" >/sys/bus/pci/drivers/vfio-pci/unbind || fail "cannot unbind $bdf"
-	t=$(dp_wait 10 "$t0" "$EDU_RES" "$bdf:Unhealthy") || fail "$bdf not listed Unhealthy"
+	t=$(dp_wait $W "$t0" "$EDU_RES" "$bdf:Unhealthy") || fail "$bdf not listed Unhealthy"
 	say "# uevent -> ListAndWatch list, edu unbound from vfio-pci -> Unhealthy: $(us_to_ms "$t0" "$t") ms"
 	[ -z "$(dp_first "$t0" "$EDU_RES" "" "$bdf:Unhealthy")" ] ||
 		fail "$bdf vanished from the list instead of turning Unhealthy"
@@ -436,7 +447,7 @@ t_dp_pci_unbind() { # edu unbound from vfio-pci: Unhealthy, not gone; rebound: H
 	t0=$(now_us)
 	echo "$bdf" >/sys/bus/pci/drivers_probe || fail "drivers_probe $bdf failed"
 	[ "$(vm_pci_driver "$bdf")" = vfio-pci ] || fail "$bdf did not bind to vfio-pci again"
-	t=$(dp_wait 10 "$t0" "$EDU_RES" "$bdf:Healthy") || fail "$bdf not Healthy again"
+	t=$(dp_wait $W "$t0" "$EDU_RES" "$bdf:Healthy") || fail "$bdf not Healthy again"
 	say "# uevent -> ListAndWatch list, edu rebound to vfio-pci -> Healthy: $(us_to_ms "$t0" "$t") ms"
 	# Not allocated before the unbind: the Unhealthy entry above came from the unserved rule.
 	t0=$(now_us)
@@ -454,20 +465,20 @@ t_dp_policy_edit() { # a pool added: its plugin registers; a pool dropped: an em
 	[ -n "$u" ] || fail "no mtty-1 mdev"
 	t0=$(now_us)
 	write_dp_policy "$SINGLE_SEL" 1
-	wait_for 30 registered "$t0" "$SINGLE_RES" >/dev/null || fail "$SINGLE_RES did not register"
+	wait_for $W registered "$t0" "$SINGLE_RES" >/dev/null || fail "$SINGLE_RES did not register"
 	say "# policy edit adding a pool -> its plugin registered: $(us_to_ms "$t0" "$(registered "$t0" "$SINGLE_RES")") ms"
-	t=$(dp_wait 10 "$t0" "$SINGLE_RES" "$u:Healthy") || fail "$u not listed"
+	t=$(dp_wait $W "$t0" "$SINGLE_RES" "$u:Healthy") || fail "$u not listed"
 	[ "$(dp_devices "$t" "$SINGLE_RES")" = "$u:Healthy" ] ||
 		fail "first $SINGLE_RES list: $(dp_devices "$t" "$SINGLE_RES")"
 	registered "$t0" "$MTTY_RES" >/dev/null && fail "$MTTY_RES registered again on an unrelated edit"
 	t0=$(now_us)
 	write_dp_policy "$SINGLE_SEL" 0
-	t=$(dp_wait 30 "$t0" "$EDU_RES") || fail "no list for $EDU_RES after it left the policy"
+	t=$(dp_wait $W "$t0" "$EDU_RES") || fail "no list for $EDU_RES after it left the policy"
 	[ -z "$(dp_devices "$t" "$EDU_RES")" ] ||
 		fail "$EDU_RES: the list after it left the policy: $(dp_devices "$t" "$EDU_RES")"
 	say "# policy edit dropping a pool -> empty list: $(us_to_ms "$t0" "$t") ms"
-	wait_for 10 ended "$t0" "$EDU_RES" OK || fail "the $EDU_RES stream did not end with OK"
-	wait_for 10 test ! -e "$(edu_sock)" || fail "EDU socket left behind"
+	wait_for $W ended "$t0" "$EDU_RES" OK || fail "the $EDU_RES stream did not end with OK"
+	wait_for $W test ! -e "$(edu_sock)" || fail "EDU socket left behind"
 	[ -n "$(dp_first "$t0" "$MTTY_RES")" ] && fail "$MTTY_RES got a list on an unrelated edit"
 	return 0
 }
@@ -479,12 +490,12 @@ t_dp_stop() { # SIGTERM: every stream gets an empty list and ends; sockets remov
 	p=$(dpid)
 	t0=$(now_us)
 	kill -TERM "$p"
-	wait_for 10 sh -c "! kill -0 $p 2>/dev/null" || fail "still running 10 s after SIGTERM"
+	wait_for $W sh -c "! kill -0 $p 2>/dev/null" || fail "still running $W s after SIGTERM"
 	: >"$work/daemon.pid"
 	for r in "$MTTY_RES" "$SINGLE_RES"; do
-		t=$(dp_wait 5 "$t0" "$r") || fail "$r: no list at shutdown"
+		t=$(dp_wait $W "$t0" "$r") || fail "$r: no list at shutdown"
 		[ -z "$(dp_devices "$t" "$r")" ] || fail "$r: the list at shutdown: $(dp_devices "$t" "$r")"
-		wait_for 5 ended "$t0" "$r" OK || fail "$r: stream did not end with OK"
+		wait_for $W ended "$t0" "$r" OK || fail "$r: stream did not end with OK"
 	done
 	left=
 	for f in "$dpdir"/*; do
@@ -493,7 +504,7 @@ t_dp_stop() { # SIGTERM: every stream gets an empty list and ends; sockets remov
 	[ -z "$left" ] || fail "sockets left behind:$left"
 	p=$(kpid)
 	kill -TERM "$p" 2>/dev/null
-	wait_for 10 sh -c "! kill -0 $p 2>/dev/null" || fail "the kubelet stand-in did not stop"
+	wait_for $W sh -c "! kill -0 $p 2>/dev/null" || fail "the kubelet stand-in did not stop"
 	: >"$work/kubelet.pid"
 }
 

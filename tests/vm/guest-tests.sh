@@ -47,6 +47,17 @@ reset_mdevs() {
 }
 group_of() { local g; g=$(readlink -f "/sys/bus/mdev/devices/$1/iommu_group"); echo "${g##*/}"; }
 new_uuid() { cat /proc/sys/kernel/random/uuid; }
+# hold_wait PID: until PID (started as `sleep N 9<>/dev/vfio/G &`) holds the group on fd 9;
+# fails when it exits first (the open failed) or after 30 s.
+hold_wait() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ -e "/proc/$1/fd/9" ] && return 0
+		kill -0 "$1" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
 
 run_test() { # run_test FUNCTION DESCRIPTION
 	[[ $1 =~ $filter ]] || return 0
@@ -63,11 +74,18 @@ run_test() { # run_test FUNCTION DESCRIPTION
 		tail -n 60 "$work/log" | sed 's/^/#   /'
 	fi
 	cp "$work/log" "$RESULTS/test-$n-$1.log" 2>/dev/null || true
-	# Leave no held VFIO groups behind: removing an mdev in use blocks.
+	# Leave no held VFIO groups behind: removing an mdev in use blocks. Wait until the
+	# holders are gone (their groups closed), however long that takes.
 	if [ -s "$work/pids" ]; then
 		xargs -r kill <"$work/pids" 2>/dev/null || true
+		local p i
+		for p in $(cat "$work/pids"); do
+			for ((i = 0; i < 300; i++)); do
+				kill -0 "$p" 2>/dev/null || break
+				sleep 0.1
+			done
+		done
 		: >"$work/pids"
-		sleep 0.2
 	fi
 }
 
@@ -254,8 +272,7 @@ t_in_use() { # (e) an mdev held open survives a shrink; released, the shrink pro
 	sleep 90 9<>"/dev/vfio/$g" &
 	holder=$!
 	echo $holder >>"$work/pids"
-	sleep 0.5
-	kill -0 $holder || fail "could not hold /dev/vfio/$g open"
+	hold_wait $holder || fail "could not hold /dev/vfio/$g open"
 	say "holding /dev/vfio/$g ($victim) in pid $holder"
 	md plan --policy "$POL/mtty-1.json" -o json
 	[ "$(jqo --arg u "$victim" '[.actions[] | select(.uuid==$u) | .action] | join(",")')" = keep ] ||
@@ -383,6 +400,133 @@ $got"
 	[ "$(jqo 'length')" = 0 ] || fail "list not empty with no mdevs"
 }
 
+t_retype() { # KubeVirt re-typing: a type no longer listed loses its (owned) mdevs everywhere
+	reset_mdevs
+	local held holder g f before_mbochs
+	# A foreign mdev on a parent neither policy manages: it stays throughout.
+	f=$(new_uuid)
+	echo "$f" >/sys/class/mdev_bus/mdpy/mdev_supported_types/mdpy-vga/create || fail "could not create the foreign mdpy-vga"
+	echo '{"mediatedDevicesConfiguration":{"mediatedDeviceTypes":["mtty-2","mbochs-medium"]}}' >"$work/both.json"
+	echo '{"mediatedDevicesConfiguration":{"mediatedDeviceTypes":["mbochs-medium"]}}' >"$work/one.json"
+	md apply --policy "$work/both.json"
+	expect_rc 0
+	[ "$(count mtty mtty-2)" = 12 ] && [ "$(count mbochs mbochs-medium)" = 16 ] ||
+		fail "expected 12 mtty-2 + 16 mbochs-medium: $(count mtty mtty-2) + $(count mbochs mbochs-medium)"
+	before_mbochs=$(sys_mdevs | awk '$2=="mbochs"')
+	# The plan says what goes and why: mtty offers no listed type, yet its mdevs are mdevd's.
+	md plan --policy "$work/one.json" -o json
+	expect_rc 2
+	[ "$(jqo '[.actions[] | select(.action=="remove" and .parent=="mtty" and .type=="mtty-2")] | length')" = 12 ] ||
+		fail "plan does not remove the 12 mtty-2"
+	[ "$(jqo '[.actions[] | select(.action=="remove" and .parent!="mtty")] | length')" = 0 ] ||
+		fail "plan removes something besides the mtty-2"
+	[ "$(jqo '[.actions[] | select(.action=="create")] | length')" = 0 ] || fail "plan creates something"
+	# One of them held open (as a VM would): it stays, the other 11 go.
+	held=$(sys_mdevs | awk '$3=="mtty-2" {print $1; exit}')
+	g=$(group_of "$held")
+	sleep 90 9<>"/dev/vfio/$g" &
+	holder=$!
+	echo $holder >>"$work/pids"
+	hold_wait $holder || fail "could not hold /dev/vfio/$g open"
+	md apply --policy "$work/one.json"
+	[ "$rc" != 1 ] || fail "apply failed"
+	[ "$(count mtty mtty-2)" = 1 ] && [ -e "/sys/bus/mdev/devices/$held" ] ||
+		fail "expected only the held mtty-2 $held left: $(count mtty mtty-2) left"
+	kill $holder
+	wait $holder 2>/dev/null || true
+	md apply --policy "$work/one.json"
+	expect_rc 0
+	[ "$(count mtty mtty-2)" = 0 ] || fail "the released mtty-2 was not removed"
+	[ "$(sys_mdevs | awk '$2=="mbochs"')" = "$before_mbochs" ] || fail "the mbochs-medium mdevs changed"
+	[ -e "/sys/bus/mdev/devices/$f" ] || fail "the foreign mdpy-vga $f was removed"
+	# Settled: a re-plan has nothing to do.
+	md plan --policy "$work/one.json" -o json
+	expect_rc 0
+}
+
+# kill -9 at random moments: after each re-run, the live set is the policy's reference set and
+# (--persist) the mdevctl definitions are the live set, with no temp file left.
+kill_rounds=${MDEVD_KILL_ROUNDS:-8}
+defs() { # "uuid parent" of every definition under $1, sorted
+	local d
+	for d in "$1"/*/*; do
+		[ -e "$d" ] || continue
+		printf '%s %s\n' "${d##*/}" "$(basename "$(dirname "$d")")"
+	done | sort
+}
+live() { sys_mdevs | awk '{print $1, $2}'; }
+# kill9_round MODE POLICY: start MODE on POLICY, kill -9 it after a random delay below
+# $kill_ms, then run it again to the end.
+kill9_round() {
+	local mode=$1 pol=$2 pid delay
+	case $mode in
+	plain) "$MDEVD" apply --policy "$pol" >/dev/null 2>&1 & ;;
+	persist) "$MDEVD" apply --persist --mdevctl-dir "$work/mdevctl.d" --policy "$pol" >/dev/null 2>&1 & ;;
+	run) "$MDEVD" run --no-device-plugins --no-libvirt --policy "$pol" 2>/dev/null & ;;
+	esac
+	pid=$!
+	delay=$((RANDOM % kill_ms))
+	sleep "$((delay / 1000)).$(printf %03d $((delay % 1000)))"
+	kill -9 $pid 2>/dev/null || true
+	wait $pid 2>/dev/null || true
+	say "  $mode: killed after $delay ms"
+	rerun "$mode" "$pol"
+}
+rerun() { # rerun MODE POLICY: to the end (run: until ready, then SIGTERM)
+	case $1 in
+	plain) md apply --policy "$2" ;;
+	persist) md apply --persist --mdevctl-dir "$work/mdevctl.d" --policy "$2" ;;
+	run)
+		rc=0
+		"$MDEVD" run --no-device-plugins --no-libvirt --policy "$2" 2>"$work/run.log" &
+		local pid=$!
+		for _ in $(seq 1200); do grep -q '^mdevd: ready' "$work/run.log" && break; sleep 0.1; done
+		grep -q '^mdevd: ready' "$work/run.log" || rc=1
+		kill -TERM $pid 2>/dev/null
+		wait $pid || rc=$?
+		;;
+	esac
+	expect_rc 0
+}
+t_kill9() { # kill -9 at random moments: plain apply, apply --persist, run; re-runs converge
+	local a b ref_a ref_b t0 mode i pol ref
+	a=$work/kill-a.json b=$work/kill-b.json
+	echo '{"mdevd":{"layouts":[{"parents":["mtty"],"types":{"mtty-2":6}},{"parents":["mbochs"],"types":{"mbochs-small":8}}]}}' >"$a"
+	echo '{"mdevd":{"layouts":[{"parents":["mtty"],"types":{"mtty-1":10}},{"parents":["mbochs"],"types":{"mbochs-large":2}}]}}' >"$b"
+	# The reference sets, and how long a whole run from the other policy takes.
+	reset_mdevs
+	md apply --policy "$b"
+	expect_rc 0
+	ref_b=$(live)
+	t0=$(date +%s%N)
+	md apply --policy "$a"
+	expect_rc 0
+	kill_ms=$((($(date +%s%N) - t0) / 1000000 + 1))
+	ref_a=$(live)
+	say "references: a $(echo "$ref_a" | wc -l) mdevs, b $(echo "$ref_b" | wc -l); a switch takes $kill_ms ms"
+	[ "$(echo "$ref_a" | wc -l)" = 14 ] && [ "$(echo "$ref_b" | wc -l)" = 12 ] || fail "unexpected reference sets"
+	rm -rf "$work/mdevctl.d"
+	for mode in plain persist run; do
+		[ $mode = persist ] && { rerun persist "$a"; [ "$(defs "$work/mdevctl.d")" = "$ref_a" ] || fail "persist: definitions differ before the kills"; }
+		for ((i = 0; i < kill_rounds; i++)); do
+			if [ $((i % 2)) = 0 ]; then pol=$b ref=$ref_b; else pol=$a ref=$ref_a; fi
+			kill9_round $mode "$pol"
+			[ "$(live)" = "$ref" ] || fail "$mode round $i: live set differs from the reference:
+$(diff <(echo "$ref") <(live))"
+			if [ $mode = persist ]; then
+				[ "$(defs "$work/mdevctl.d")" = "$(live)" ] || fail "persist round $i: definitions differ from the live set:
+$(diff <(live) <(defs "$work/mdevctl.d"))"
+				[ -z "$(find "$work/mdevctl.d" -name '.*')" ] || fail "persist round $i: temp files left: $(find "$work/mdevctl.d" -name '.*')"
+			fi
+		done
+		# Back to a, for the next mode.
+		rerun $mode "$a"
+		[ "$(live)" = "$ref_a" ] || fail "$mode: not back at a"
+	done
+	# Neither `run` nor a plain apply touches the definitions: as the persist rounds left them.
+	[ "$(defs "$work/mdevctl.d")" = "$ref_a" ] || fail "definitions changed outside --persist"
+}
+
 # --------------------------------------------------------------------- main
 say "# mdevd VM tests: kernel $(uname -r), $MDEVD"
 run_test t_binary "mdevd binary runs in the guest"
@@ -402,6 +546,8 @@ run_test t_kubevirt "KubeVirt mediatedDevicesConfiguration policy"
 run_test t_pci "pci -o json: edu on vfio-pci with its IOMMU group"
 run_test t_foreign "foreign mdev kept without removeUnowned, removed with it"
 run_test t_list "list -o json matches /sys/bus/mdev/devices"
+run_test t_retype "KubeVirt re-typing: mtty-2 + mbochs-medium, then mbochs-medium only: the mtty-2 go"
+run_test t_kill9 "kill -9 at random moments (apply, apply --persist, run): re-runs converge, definitions = live set"
 vm_mdev_remove_all
 
 if [ $failed -gt 0 ]; then

@@ -62,7 +62,7 @@ class Kubelet(pbg.RegistrationServicer):
     def Register(self, req, ctx):
         ch = grpc.insecure_channel("unix:" + os.path.join(self.dir, req.endpoint))
         try:
-            pbg.DevicePluginStub(ch).GetDevicePluginOptions(pb.Empty(), timeout=10)
+            pbg.DevicePluginStub(ch).GetDevicePluginOptions(pb.Empty(), timeout=60)
         finally:
             ch.close()
         self.events.put("register", req.resource_name, req.endpoint)
@@ -103,7 +103,7 @@ def allocate(sock, ids):
     ch = grpc.insecure_channel("unix:" + sock)
     req = pb.AllocateRequest(container_requests=[pb.ContainerAllocateRequest(devices_ids=ids)])
     try:
-        resp = pbg.DevicePluginStub(ch).Allocate(req, timeout=20)
+        resp = pbg.DevicePluginStub(ch).Allocate(req, timeout=60)
     except grpc.RpcError as e:
         if e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             print("TRANSPORT %s %s" % (e.code().name, e.details()))
