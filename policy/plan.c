@@ -513,7 +513,7 @@ static void classify_actions(struct planner *p)
 		managed = l->has_parent && p->managed[l->pidx];
 		/*
 		 * Off a managed parent only owned mdevs can go (nothing wants them), and
-		 * none when the policy turns mdev handling off altogether.
+		 * none when the policy has no mdev side at all.
 		 */
 		if (!managed && (!l->owned || hands_off)) {
 			l->kind = PLAN_KEEP;
