@@ -108,7 +108,7 @@ t_start() { # the daemon applies the policy at start and says it is ready
 	t0=$(date +%s%N)
 	"$MDEVD" -v run --policy "$pol" --no-device-plugins 2>"$log" &
 	echo $! >"$work/daemon.pid"
-	wait_log '^mdevd: ready' 30
+	wait_log 'mdevd: ready' 30
 	say "# start to ready (3 creates, TCG guest): $(since_ms "$t0") ms"
 	count_is mtty 3 || fail "expected 3 mtty mdevs, found $(count mtty)"
 	in_log 'applied the policy: 3 created' || fail "no apply summary"
@@ -240,7 +240,7 @@ t_private_network() {
 	write_policy 1
 	unshare --net "$MDEVD" run --policy "$pol" --no-device-plugins 2>"$log" &
 	echo $! >"$work/daemon.pid"
-	wait_log '^mdevd: ready' 30
+	wait_log 'mdevd: ready' 30
 	local u
 	u=$(new_uuid)
 	echo "$u" >/sys/class/mdev_bus/mdpy/mdev_supported_types/mdpy-hd/create ||
@@ -354,7 +354,7 @@ t_dp_start() { # both plugins register; the first lists hold the mdevs and edu, 
 	t0=$(now_us)
 	"$MDEVD" -v run --policy "$pol" --device-plugin-dir "$dpdir" 2>"$log" &
 	echo $! >"$work/daemon.pid"
-	wait_log '^mdevd: ready: serving 2 resources' 60
+	wait_log 'mdevd: ready: serving 2 resources' 60
 	wait_for 30 registered "$t0" "$MTTY_RES" >/dev/null || fail "$MTTY_RES did not register"
 	wait_for 30 registered "$t0" "$EDU_RES" >/dev/null || fail "$EDU_RES did not register"
 	t=$(registered "$t0" "$EDU_RES")
@@ -407,7 +407,7 @@ t_dp_mdev_add_remove() { # out-of-band mtty-2 create/remove: in and out of the l
 	say "# 20 creates + 20 removes: $(grep -c 'uevent: ' "$work/loop.log") uevents logged -> $(grep -Ec 'reconcile [0-9]+ \(' "$work/loop.log") reconciles"
 	sed -n 's/.*reconcile [0-9]* (uevent): \([0-9.]*\) ms.*/\1/p' "$work/loop.log" >"$work/reconcile.ms"
 	[ -s "$work/reconcile.ms" ] && stats "reconcile after uevents (TCG)" "$work/reconcile.ms"
-	grep -E 'reconcile [0-9]+ \(' "$work/loop.log" | head -3 | sed 's/^mdevd: /#   /'
+	grep -E 'reconcile [0-9]+ \(' "$work/loop.log" | head -3 | sed 's/^.*mdevd: /#   /'
 	sleep 0.3
 	[ "$(dp_last "$MTTY_RES" | xargs)" = "$(healthy_list mtty-2 | xargs)" ] ||
 		fail "MTTY list at the end: $(dp_last "$MTTY_RES" | xargs)"
