@@ -509,6 +509,116 @@ t_kubelet_e2e() {
 		fail "kubelet end-to-end"
 }
 
+t_observe_e2e() {
+	/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null ||
+		fail "python3-grpcio / python3-grpc-tools missing (scripts/deps.sh installs them)"
+	/usr/bin/python3 -c 'import prometheus_client.parser' 2>/dev/null ||
+		fail "python3-prometheus-client missing (scripts/deps.sh installs it)"
+	t=$work/observe.$n
+	mkdir -p "$t/gen"
+	/usr/bin/python3 -m grpc_tools.protoc -I"$repo/mdevd/kubernetes" --python_out="$t/gen" \
+		--grpc_python_out="$t/gen" "$repo/mdevd/kubernetes/deviceplugin.proto" || fail "protoc"
+	/usr/bin/python3 "$repo/tests/daemon/observe_e2e.py" "$t/gen" "$MDEVD" "$t" ||
+		fail "metrics, probes and status socket end-to-end"
+}
+
+# The inodes of $1's listening sockets: "tcp" ones (IPv4/6) and unix ones with a path.
+listening() { # listening PID tcp|unix
+	local ino inos=""
+	for f in /proc/"$1"/fd/*; do
+		ino=$(readlink "$f" 2>/dev/null | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p')
+		[ -n "$ino" ] && inos="$inos $ino"
+	done
+	if [ "$2" = tcp ]; then # state 0A: LISTEN; field 10: inode
+		cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v l="$inos" \
+			'BEGIN { n = split(l, a, " "); for (i = 1; i <= n; i++) s[a[i]] = 1 }
+			 $4 == "0A" && ($10 in s) { print $10 }'
+	else # flags 00010000: __SO_ACCEPTCON (listening); field 7: inode, 8: path
+		awk -v l="$inos" 'BEGIN { n = split(l, a, " "); for (i = 1; i <= n; i++) s[a[i]] = 1 }
+			 $4 == "00010000" && ($7 in s) && NF >= 8 { print $8 }' /proc/net/unix
+	fi
+}
+
+t_observe_off() {
+	local tasks_off tasks_sock tasks_on
+	setup_tree samples
+	mkproc
+	# Everything off: no status socket, no metrics: one thread, no listening socket.
+	start_daemon --no-apply --no-device-plugins --no-status-socket
+	wait_log 'mdevd: ready'
+	tasks_off=$(ls /proc/$dpid/task | wc -l)
+	[ "$tasks_off" = 1 ] || fail "metrics and status socket off: $tasks_off threads, want 1"
+	[ -z "$(listening $dpid tcp)" ] || fail "metrics off, yet a TCP port: $(listening $dpid tcp)"
+	[ -z "$(listening $dpid unix)" ] || fail "no status socket, yet: $(listening $dpid unix)"
+	"$MDEVD" status --socket "$t/none.sock" --check --timeout 1 >/dev/null 2>&1
+	[ $? = 1 ] || fail "status --check with no daemon socket: want exit 1"
+	stop_daemon
+	# The status socket alone: served by the loop, still one thread, no TCP port.
+	start_daemon --no-apply --no-device-plugins --status-socket "$t/status.sock"
+	wait_log 'mdevd: ready'
+	tasks_sock=$(ls /proc/$dpid/task | wc -l)
+	[ "$tasks_sock" = 1 ] || fail "status socket on: $tasks_sock threads, want 1"
+	[ -z "$(listening $dpid tcp)" ] || fail "metrics off, yet a TCP port"
+	[ "$(listening $dpid unix)" = "$t/status.sock" ] ||
+		fail "status socket: listening on '$(listening $dpid unix)', want $t/status.sock"
+	[ "$(stat -c %a "$t/status.sock")" = 600 ] || fail "status socket mode $(stat -c %a "$t/status.sock")"
+	"$MDEVD" status --socket "$t/status.sock" >"$t/out" || fail "mdevd status via the socket"
+	grep -q '^mdevd .*: ready$' "$t/out" || fail "status: not the daemon's answer: $(head -1 "$t/out")"
+	grep -q 'example.com/MTTY_DUAL (mdev): 1 devices sent to kubelet, 1 healthy; no device plugin' \
+		"$t/out" || fail "status: the MTTY pool is missing"
+	stop_daemon
+	[ ! -e "$t/status.sock" ] || fail "the status socket was left behind"
+	# Fallback: no daemon answers; with --policy the node is read, and that is said.
+	"$MDEVD" --sysfs-root "$t/sys" --proc-root "$t/proc" --machine-id $MID status \
+		--socket "$t/status.sock" --policy "$t/etc/policy.json" >"$t/out" 2>"$t/err" ||
+		fail "status fallback failed"
+	grep -q 'no mdevd daemon answers on' "$t/err" && grep -q 'reading the node instead' "$t/err" ||
+		fail "the fallback did not say so: $(cat "$t/err")"
+	grep -q '^Pending:' "$t/out" || fail "the fallback did not read the node"
+	# Metrics on: one more thread (libmicrohttpd's), one TCP listening socket.
+	start_daemon --no-apply --no-device-plugins --no-status-socket --metrics-address 127.0.0.1:0
+	wait_log 'mdevd: ready'
+	tasks_on=$(ls /proc/$dpid/task | wc -l)
+	[ "$tasks_on" = 2 ] || fail "metrics on: $tasks_on threads, want 2"
+	[ "$(listening $dpid tcp | wc -l)" = 1 ] || fail "metrics on: no single TCP listening socket"
+	say "# threads: $tasks_off off, $tasks_sock with the status socket, $tasks_on with metrics"
+	stop_daemon
+	[ "$rc" = 0 ] || fail "exit status $rc"
+}
+
+t_log_options() {
+	setup_tree samples
+	mkproc
+	start_daemon --no-apply --no-device-plugins --no-status-socket --log-format json
+	wait_log '"message":"ready: serving 2 resources'
+	stop_daemon
+	python3 - "$t/log" <<'EOF2' || fail "--log-format json: a line is not one JSON record"
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    assert set(r) >= {"time", "level", "message"}, r
+    assert r["level"] in ("error", "warning", "info", "debug"), r
+    n += 1
+assert n >= 3, n
+EOF2
+	# Text: timestamped; --log-level warning: no info records.
+	start_daemon --no-apply --no-device-plugins --no-status-socket --log-level debug
+	wait_log 'mdevd: ready'
+	grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z mdevd: ready' "$t/log" ||
+		fail "text records are not timestamped: $(head -1 "$t/log")"
+	grep -q 'mdevd: reconcile 1 (start)' "$t/log" || fail "--log-level debug: no debug record"
+	stop_daemon
+	start_daemon --no-apply --no-device-plugins --no-status-socket --log-level warning
+	sleep 0.5 # nothing to wait for: warning hides the readiness line; the loop is up
+	alive
+	stop_daemon
+	! grep -q 'ready: serving' "$t/log" || fail "--log-level warning printed info records"
+	"$MDEVD" run --policy "$t/etc/policy.json" --log-level loud 2>"$t/err"
+	[ $? = 64 ] && grep -q 'expected error, warning, info or debug' "$t/err" ||
+		fail "--log-level loud: want usage error 64"
+}
+
 run_test t_start_ready_stop "starts, logs readiness, READY=1 + STATUS=, SIGTERM exits 0 quickly"
 run_test t_sigint "SIGINT is a clean shutdown too"
 run_test t_sighup_reload "SIGHUP reloads the policy (RELOADING=1, READY=1)"
@@ -525,6 +635,9 @@ run_test t_kubelet_restart "kubelet.sock re-created -> re-register within 1 s"
 run_test t_kubelet_dir_late "a device-plugin dir created after start is watched"
 run_test t_apply_failure_keeps_serving "apply failures are reported; the daemon keeps serving; reload applies again"
 run_test t_kubelet_e2e "device plugins: register, stream updates, policy drop, kubelet restart, shutdown"
+run_test t_observe_e2e "metrics vs truth (devices, mdevs, Allocate, reloads), probes flip, status socket (kubelet stand-in)"
+run_test t_observe_off "metrics and status socket off: one thread, no port, no socket; status falls back and says so"
+run_test t_log_options "--log-format json: one JSON record a line; text timestamped; --log-level"
 run_test t_status "mdevd status: pools, health, NUMA, unserved reasons, mdevs, pending (human, JSON)"
 
 say "$passed passed, $failed failed"
