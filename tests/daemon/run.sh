@@ -544,6 +544,7 @@ t_observe_off() {
 	setup_tree samples
 	mkproc
 	# Everything off: no status socket, no metrics: one thread, no listening socket.
+	rm -f "$t/log" # wait_log must see this daemon's lines, not the last one's
 	start_daemon --no-apply --no-device-plugins --no-status-socket
 	wait_log 'mdevd: ready'
 	tasks_off=$(ls /proc/$dpid/task | wc -l)
@@ -554,6 +555,7 @@ t_observe_off() {
 	[ $? = 1 ] || fail "status --check with no daemon socket: want exit 1"
 	stop_daemon
 	# The status socket alone: served by the loop, still one thread, no TCP port.
+	rm -f "$t/log" # wait_log must see this daemon's lines, not the last one's
 	start_daemon --no-apply --no-device-plugins --status-socket "$t/status.sock"
 	wait_log 'mdevd: ready'
 	tasks_sock=$(ls /proc/$dpid/task | wc -l)
@@ -576,6 +578,7 @@ t_observe_off() {
 		fail "the fallback did not say so: $(cat "$t/err")"
 	grep -q '^Pending:' "$t/out" || fail "the fallback did not read the node"
 	# Metrics on: one more thread (libmicrohttpd's), one TCP listening socket.
+	rm -f "$t/log" # wait_log must see this daemon's lines, not the last one's
 	start_daemon --no-apply --no-device-plugins --no-status-socket --metrics-address 127.0.0.1:0
 	wait_log 'mdevd: ready'
 	tasks_on=$(ls /proc/$dpid/task | wc -l)
@@ -589,6 +592,7 @@ t_observe_off() {
 t_log_options() {
 	setup_tree samples
 	mkproc
+	rm -f "$t/log" # wait_log must see this daemon's lines, not the last one's
 	start_daemon --no-apply --no-device-plugins --no-status-socket --log-format json
 	wait_log '"message":"ready: serving 2 resources'
 	stop_daemon
@@ -603,12 +607,14 @@ for line in open(sys.argv[1]):
 assert n >= 3, n
 EOF2
 	# Text: timestamped; --log-level warning: no info records.
+	rm -f "$t/log" # wait_log must see this daemon's lines, not the last one's
 	start_daemon --no-apply --no-device-plugins --no-status-socket --log-level debug
 	wait_log 'mdevd: ready'
 	grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z mdevd: ready' "$t/log" ||
 		fail "text records are not timestamped: $(head -1 "$t/log")"
 	grep -q 'mdevd: reconcile 1 (start)' "$t/log" || fail "--log-level debug: no debug record"
 	stop_daemon
+	rm -f "$t/log" # wait_log must see this daemon's lines, not the last one's
 	start_daemon --no-apply --no-device-plugins --no-status-socket --log-level warning
 	sleep 0.5 # nothing to wait for: warning hides the readiness line; the loop is up
 	alive

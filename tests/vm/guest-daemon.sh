@@ -263,6 +263,7 @@ SINGLE_SEL=", {\"mdevNameSelector\": \"Single port serial\", \"resourceName\": \
 now_us() { echo "${EPOCHREALTIME/./}"; }
 us_to_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
 kubelet_py() { /usr/bin/python3 "$REPO/tests/vm/kubelet_guest.py" "$gen" "$@"; }
+MPORT=9478 # the daemon's --metrics-address port (the guest's loopback is its own)
 
 # write_dp_policy "MORE MEDIATED ENTRIES" WITH_EDU(0|1): two mtty-2 and one mtty-1 mdevs
 write_dp_policy() {
@@ -352,7 +353,8 @@ t_dp_start() { # both plugins register; the first lists hold the mdevs and edu, 
 	echo $! >"$work/kubelet.pid"
 	wait_for 60 grep -q ' ready$' "$events" || fail "the kubelet stand-in did not start"
 	t0=$(now_us)
-	"$MDEVD" -v run --policy "$pol" --device-plugin-dir "$dpdir" 2>"$log" &
+	"$MDEVD" -v run --policy "$pol" --device-plugin-dir "$dpdir" \
+		--metrics-address "127.0.0.1:$MPORT" --status-socket "$work/status.sock" 2>"$log" &
 	echo $! >"$work/daemon.pid"
 	wait_log 'mdevd: ready: serving 2 resources' 60
 	wait_for 30 registered "$t0" "$MTTY_RES" >/dev/null || fail "$MTTY_RES did not register"
@@ -446,6 +448,55 @@ t_dp_pci_unbind() { # edu unbound from vfio-pci: Unhealthy, not gone; rebound: H
 		fail "Allocate $bdf: $(cat "$work/alloc")"
 }
 
+# scrape FILE: what an operator's `curl localhost:PORT/metrics` shows, into FILE
+scrape() { curl -fsS "http://127.0.0.1:$MPORT/metrics" >"$1" || fail "curl /metrics failed"; }
+
+t_dp_metrics() { # /metrics shows the node's truth; the probes and the status socket agree
+	alive
+	kalive
+	/usr/bin/python3 -c 'import prometheus_client.parser' 2>/dev/null ||
+		fail "python3-prometheus-client missing in the guest (scripts/deps.sh)"
+	local bdf mtty r t0 code
+	bdf=$(edu_bdf)
+	mtty=$(mtty_type_uuids mtty-2 | head -1)
+	scrape "$work/before.prom"
+	# Calls kubelet would make: Allocate ok twice on each pool, one unknown ID.
+	for r in 1 2; do
+		kubelet_py allocate "$(edu_sock)" "$bdf" | grep -q '^OK ' || fail "Allocate $bdf"
+		kubelet_py allocate "$dpdir/mdevd-example.com_MTTY_DUAL.sock" "$mtty" |
+			grep -q '^OK ' || fail "Allocate $mtty"
+	done
+	kubelet_py allocate "$(edu_sock)" 0000:ff:1f.7 | grep -q '^ERROR INVALID_ARGUMENT' ||
+		fail "Allocate of an unknown ID was not INVALID_ARGUMENT"
+	# Edits: one rejected (garbage), one taken (the same policy again: generation + 1).
+	t0=$(wc -l <"$log")
+	echo '{ not json' >"$pol.tmp" && mv "$pol.tmp" "$pol"
+	wait_for 20 sh -c "tail -n +$t0 '$log' | grep -q 'new policy rejected'" ||
+		fail "the garbage policy was not rejected"
+	t0=$(wc -l <"$log")
+	write_dp_policy "" 1
+	wait_for 30 sh -c "tail -n +$t0 '$log' | grep -q 'policy reloaded: generation'" ||
+		fail "the restored policy was not taken"
+	wait_for 30 sh -c "'$MDEVD' status --check --socket '$work/status.sock' >/dev/null" ||
+		fail "not ready again after the reload"
+	"$MDEVD" status --socket "$work/status.sock" -o json >"$work/status.json" ||
+		fail "mdevd status -o json via the socket"
+	scrape "$work/after.prom"
+	cp "$work/after.prom" "$RESULTS/metrics.prom" 2>/dev/null || true
+	printf '%s\n' "{\"allocate\": {\"$EDU_RES\": {\"ok\": 2, \"invalid_argument\": 1," \
+		"\"failed_precondition\": 0}, \"$MTTY_RES\": {\"ok\": 2, \"invalid_argument\": 0}}," \
+		"\"reloads\": {\"ok\": 1, \"rejected\": 1}}" >"$work/expect.json"
+	/usr/bin/python3 "$REPO/tests/vm/metrics_check.py" "$work/before.prom" "$work/after.prom" \
+		"$work/status.json" "$events" "$work/expect.json" || fail "metrics differ from the truth"
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/readyz")
+	[ "$code" = 200 ] || fail "/readyz: $code"
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/livez")
+	[ "$code" = 200 ] || fail "/livez: $code"
+	"$MDEVD" status --check --socket "$work/status.sock" >"$work/check" ||
+		fail "status --check: $(cat "$work/check")"
+	say "# probes: /readyz 200, /livez 200, status --check: $(cat "$work/check")"
+}
+
 t_dp_policy_edit() { # a pool added: its plugin registers; a pool dropped: an empty list
 	alive
 	kalive
@@ -511,6 +562,7 @@ run_test t_private_network "in a private network namespace (PrivateNetwork=yes) 
 run_test t_dp_start "device plugins: both register with kubelet; first lists: mdevs and edu, Healthy"
 run_test t_dp_mdev_add_remove "device plugins: out-of-band mdev create/remove reaches ListAndWatch"
 run_test t_dp_pci_unbind "device plugins: edu unbound from vfio-pci is Unhealthy (Allocate refused), rebound Healthy"
+run_test t_dp_metrics "metrics: curl /metrics == sysfs, kubelet's lists, the status socket; Allocate and reload counters == the calls and edits; probes"
 run_test t_dp_policy_edit "device plugins: a pool added registers; a pool dropped sends an empty list"
 run_test t_dp_stop "device plugins: SIGTERM sends empty lists, ends the streams, removes the sockets"
 vm_mdev_remove_all
