@@ -205,6 +205,7 @@ bench: deps
 	@tests/bench/run.sh
 	@tests/bench/guest.sh
 	@tests/bench/dp-bench.sh --doc
+	@tests/bench/metrics-bench.sh --doc
 
 # Coverage-guided fuzzing of the policy parser (libFuzzer, clang + libclang-rt-14-dev):
 # FUZZ_SECONDS of new inputs, seeded with the policy fixtures. Not part of `check`.

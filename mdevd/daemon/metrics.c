@@ -406,8 +406,8 @@ static void render_counters(struct metrics *m, struct text *t)
 	scalar(t, "mdevd_uevents_total", "counter", "Kernel uevents read and handled.",
 	       load(&c->uevents));
 	scalar(t, "mdevd_kubelet_restarts_total", "counter",
-	       "Times kubelet.sock was re-created (kubelet "
-	       "restarted).",
+	       "Times kubelet.sock appeared while mdevd ran (kubelet "
+	       "started or restarted; the plugins registered again).",
 	       load(&c->kubelet_restarts));
 }
 

@@ -123,7 +123,7 @@ struct metrics_counters {
 	uint64_t generation; /* gauge: the policy generation in force */
 	uint64_t apply[METRICS_APPLY_KINDS];
 	uint64_t uevents;	   /* uevents read and handled */
-	uint64_t kubelet_restarts; /* kubelet.sock re-created */
+	uint64_t kubelet_restarts; /* kubelet.sock appeared while running */
 	uint64_t policy_applied;   /* gauge: 1 once the policy in force was applied */
 };
 
