@@ -8,7 +8,8 @@ libvirt0 libvirt-dev libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu l
 python3-grpcio python3-grpc-tools \
 libxml2-dev libxml2-utils clang-format python3 \
 qemu-system-x86 busybox-static kmod cpio xz-utils mdevctl strace hyperfine uuid-runtime \
-python3-yaml systemd udev jq valgrind"
+python3-yaml systemd udev jq valgrind \
+libmicrohttpd-dev python3-prometheus-client"
 
 missing=""
 for p in $PKGS; do

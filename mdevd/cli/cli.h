@@ -8,6 +8,10 @@
 
 #include <stdbool.h>
 
+#ifndef MDEVD_VERSION
+#define MDEVD_VERSION "0.1.0"
+#endif
+
 /* Exit statuses; docs/mdevd.8 lists them. */
 enum cli_exit {
 	EXIT_OK = 0,	  /* done; for plan: nothing to do */

@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "cli/cli_common.h"
 #include "daemon/daemon.h"
+#include "daemon/status_socket.h"
 #include "kubernetes/deviceplugin.h"
 #include "node/inuse.h"
 #include "util/log.h"
@@ -28,11 +29,25 @@ DEFINE_CLEANUP(cJSON, cJSON_Delete)
 
 #define PLUGIN_DIR_DEFAULT DP_DEFAULT_DIR
 
+/* Long options without a short one. */
+enum {
+	OPT_LIVE_TIMEOUT = 0x100,
+	OPT_NO_STATUS_SOCKET,
+	OPT_LOG_FORMAT,
+	OPT_DEBUG_STALL,
+	OPT_SOCKET,
+	OPT_CHECK,
+	OPT_TIMEOUT,
+};
+
 static void run_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: mdevd run --policy FILE [--device-plugin-dir DIR] [--no-device-plugins]\n"
 		"                 [--resync SECONDS] [--no-apply] [--connect URI | --no-libvirt]\n"
+		"                 [--metrics-address HOST:PORT] [--live-timeout SECONDS]\n"
+		"                 [--status-socket PATH | --no-status-socket]\n"
+		"                 [--log-level LEVEL] [--log-format text|json]\n"
 		"\n"
 		"Run the node service: apply the policy, serve each resource pool to kubelet as a\n"
 		"device plugin, and follow the node: kernel uevents (mdevs, parents, PCI drivers)\n"
@@ -52,12 +67,32 @@ static void run_usage(FILE *f)
 		"  -c, --connect URI           libvirt to ask which mdevs its domains name (never\n"
 		"                              removed); default qemu:///system when it runs\n"
 		"  -L, --no-libvirt            do not ask libvirt; only open VFIO groups count\n"
+		"  -m, --metrics-address HOST:PORT\n"
+		"                              serve Prometheus metrics on /metrics and the "
+		"probes\n"
+		"                              /readyz and /livez there (127.0.0.1:9478, "
+		"[::1]:9478,\n"
+		"                              :9478 for every address); default: off, no port "
+		"and\n"
+		"                              no thread\n"
+		"      --live-timeout SECONDS  /livez fails when the event loop does not answer\n"
+		"                              within SECONDS (default %d)\n"
+		"  -S, --status-socket PATH    where 'mdevd status' asks this daemon (default\n"
+		"                              $RUNTIME_DIRECTORY/" STATUS_SOCKET_NAME ", else\n"
+		"                              " STATUS_SOCKET_DIR "/" STATUS_SOCKET_NAME
+		"; mode 0600)\n"
+		"      --no-status-socket      no status socket ('mdevd status' then reads the "
+		"node)\n"
+		"  -l, --log-level LEVEL       error, warning, info (default) or debug (-v: "
+		"debug)\n"
+		"      --log-format FMT        text (default; timestamped unless stderr is the\n"
+		"                              journal) or json (one object per line)\n"
 		"\n"
 		"Exit status: 0 after SIGTERM/SIGINT, 1 when the service cannot start.\n"
 		"\n"
 		"Example:\n"
 		"  mdevd run --policy /etc/mdevd/policy.json\n",
-		DAEMON_DEBOUNCE_MSEC, DAEMON_RESYNC_SEC_DEFAULT);
+		DAEMON_DEBOUNCE_MSEC, DAEMON_RESYNC_SEC_DEFAULT, DAEMON_LIVE_TIMEOUT_SEC_DEFAULT);
 }
 
 static int parse_seconds(const char *s, unsigned int *out)
@@ -83,6 +118,14 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 		{"no-apply", no_argument, NULL, 'n'},
 		{"connect", required_argument, NULL, 'c'},
 		{"no-libvirt", no_argument, NULL, 'L'},
+		{"metrics-address", required_argument, NULL, 'm'},
+		{"live-timeout", required_argument, NULL, OPT_LIVE_TIMEOUT},
+		{"status-socket", required_argument, NULL, 'S'},
+		{"no-status-socket", no_argument, NULL, OPT_NO_STATUS_SOCKET},
+		{"log-level", required_argument, NULL, 'l'},
+		{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+		{"debug-stall", required_argument, NULL,
+		 OPT_DEBUG_STALL}, /* tests; not in --help */
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -91,12 +134,15 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 		.proc_root = g->proc_root,
 		.plugin_dir = PLUGIN_DIR_DEFAULT,
 		.resync_sec = DAEMON_RESYNC_SEC_DEFAULT,
+		.live_timeout_sec = DAEMON_LIVE_TIMEOUT_SEC_DEFAULT,
+		.version = MDEVD_VERSION,
 	};
-	char machine_id[MACHINE_ID_LEN];
-	bool no_dp = false;
+	char machine_id[MACHINE_ID_LEN], status_path[108];
+	bool no_dp = false, no_status = false, json_log = false;
+	enum log_level level;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "p:d:Nr:nc:Lh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:d:Nr:nc:Lm:S:l:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			o.policy_path = optarg;
@@ -123,6 +169,45 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 		case 'L':
 			o.no_libvirt = true;
 			break;
+		case 'm':
+			o.metrics_address = optarg;
+			break;
+		case OPT_LIVE_TIMEOUT:
+			if (parse_seconds(optarg, &o.live_timeout_sec) < 0 || !o.live_timeout_sec) {
+				log_warnx("run: --live-timeout %s: expected whole seconds, 1 to "
+					  "604800",
+					  optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'S':
+			o.status_socket = optarg;
+			break;
+		case OPT_NO_STATUS_SOCKET:
+			no_status = true;
+			break;
+		case 'l':
+			if (log_parse_level(optarg, &level) < 0) {
+				log_warnx("run: --log-level %s: expected error, warning, info or "
+					  "debug",
+					  optarg);
+				return EXIT_USAGE;
+			}
+			log_set_level(level);
+			break;
+		case OPT_LOG_FORMAT:
+			if (!streq(optarg, "text") && !streq(optarg, "json")) {
+				log_warnx("run: --log-format %s: expected text or json", optarg);
+				return EXIT_USAGE;
+			}
+			json_log = streq(optarg, "json");
+			break;
+		case OPT_DEBUG_STALL:
+			if (parse_seconds(optarg, &o.debug_stall_sec) < 0) {
+				log_warnx("run: --debug-stall %s: expected whole seconds", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h':
 			run_usage(stdout);
 			return EXIT_OK;
@@ -140,30 +225,64 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 		log_warnx("run: --device-plugin-dir %s: longer than 80 bytes", o.plugin_dir);
 		return EXIT_USAGE;
 	}
-	if (!o.no_apply) {
+	if (o.metrics_address && o.metrics_address[0] == '\0') {
+		log_warnx("run: --metrics-address: expected HOST:PORT");
+		return EXIT_USAGE;
+	}
+	if (no_status && o.status_socket) {
+		log_warnx("run: --status-socket and --no-status-socket exclude each other");
+		return EXIT_USAGE;
+	}
+	if (!no_status && !o.status_socket) {
+		if (status_socket_default_path(status_path, sizeof(status_path)) < 0) {
+			log_warnx("run: $RUNTIME_DIRECTORY is too long for a socket path; give "
+				  "--status-socket PATH");
+			return EXIT_USAGE;
+		}
+		o.status_socket = status_path;
+		o.status_socket_optional = true;
+	}
+	if (!o.no_apply || g->machine_id) {
 		if (cli_machine_id(g, machine_id) < 0)
 			return EXIT_ERROR;
 		o.machine_id = machine_id;
 	}
+	/* The service's own log: one record a line, timestamped unless journald stamps it. */
+	log_set_style(json_log ? LOG_STYLE_JSON : LOG_STYLE_TIMESTAMPS);
 	r = daemon_run(&o);
+	if (r < 0)
+		log_errx("run: the service cannot start: %s", strerror(-r));
 	return r < 0 ? EXIT_ERROR : EXIT_OK;
 }
 
 static void status_usage(FILE *f)
 {
-	fprintf(f, "Usage: mdevd status --policy FILE [-o json]\n"
-		   "\n"
-		   "Show what mdevd serves on this node under the policy: each resource with its\n"
-		   "devices (health, NUMA node, IOMMU group), every device a selector matches but\n"
-		   "that is not served and why, the live mdevs (owned by mdevd or not, in use or\n"
-		   "not) and the changes a reconcile would still make. Reads the node directly;\n"
-		   "works whether or not 'mdevd run' is running.\n"
-		   "\n"
-		   "Options:\n"
-		   "  -p, --policy FILE   the policy (see mdevd-policy(5))\n"
-		   "  -o, --output FMT    human (default) or json\n"
-		   "\n"
-		   "Exit status: 0 shown, 1 error.\n");
+	fprintf(f,
+		"Usage: mdevd status [--policy FILE] [--socket PATH] [-o json]\n"
+		"       mdevd status --check [--socket PATH] [--timeout SECONDS]\n"
+		"\n"
+		"Show what mdevd serves on this node: each resource with the devices kubelet\n"
+		"is sent (health; why an unhealthy one is kept listed), whether its device\n"
+		"plugin is registered, every device a selector matches but that is not served\n"
+		"and why, the live mdevs, and whether the daemon is ready and why not.\n"
+		"\n"
+		"It asks the running daemon ('mdevd run') on its status socket. When no daemon\n"
+		"answers, it says so on stderr and, given --policy, reads the node instead: then\n"
+		"it also shows in-use state and the changes a reconcile would still make. With\n"
+		"--sysfs-root other than /sys and no --socket, it reads that tree directly.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --policy FILE    the policy, for reading the node (see mdevd-policy(5))\n"
+		"      --socket PATH    the daemon's status socket (default\n"
+		"                       $RUNTIME_DIRECTORY/" STATUS_SOCKET_NAME
+		", else " STATUS_SOCKET_DIR "/" STATUS_SOCKET_NAME ")\n"
+		"      --check          the exec probe: is the daemon ready? Never reads the node\n"
+		"      --timeout SECONDS how long to wait for the daemon's answer (default 5)\n"
+		"  -o, --output FMT     human (default) or json\n"
+		"\n"
+		"Exit status: 0 shown (--check: ready), 1 error (--check: no daemon answered in\n"
+		"time: not running, or its event loop is stuck), 2 --check: answered, not "
+		"ready.\n");
 }
 
 static void report_skipped(void *userdata, const char *path, int err, const char *what)
@@ -422,14 +541,155 @@ static int print_status_json(const struct status *st)
 	return 0;
 }
 
+static const char *json_str(const cJSON *o, const char *key, const char *dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : dflt;
+}
+
+static double json_num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static bool json_true(const cJSON *o, const char *key)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+/* The daemon's document (status_socket.h), for a person. */
+static void print_daemon_human(const cJSON *doc)
+{
+	const cJSON *res = cJSON_GetObjectItemCaseSensitive(doc, "resources"), *r;
+	const cJSON *mdevs = cJSON_GetObjectItemCaseSensitive(doc, "mdevs"), *m;
+	const cJSON *reload = cJSON_GetObjectItemCaseSensitive(doc, "last_reload");
+
+	printf("mdevd %s, pid %.0f: %s%s\n", json_str(doc, "version", "?"), json_num(doc, "pid"),
+	       json_true(doc, "ready") ? "ready" : "not ready: ",
+	       json_true(doc, "ready") ? "" : json_str(doc, "not_ready", "?"));
+	printf("policy %s, generation %.0f (%s); last reload: %s%s%s\n",
+	       json_str(doc, "policy", "?"), json_num(doc, "generation"),
+	       json_str(doc, "shape", "?"), json_str(reload, "result", "?"),
+	       json_str(reload, "error", NULL) ? ": " : "", json_str(reload, "error", ""));
+	printf("%.0f reconciles, %.0f uevents; metrics: %s\n\n", json_num(doc, "reconciles"),
+	       json_num(doc, "uevents"), json_str(doc, "metrics_address", "off"));
+	if (cJSON_GetArraySize(res) == 0)
+		printf("No resources: the policy's permittedHostDevices selects nothing.\n");
+	cJSON_ArrayForEach(r, res)
+	{
+		const cJSON *devs = cJSON_GetObjectItemCaseSensitive(r, "devices"), *dv;
+		const cJSON *uns = cJSON_GetObjectItemCaseSensitive(r, "unserved"), *u;
+		const cJSON *plugin = cJSON_GetObjectItemCaseSensitive(r, "plugin");
+		int healthy = 0;
+
+		cJSON_ArrayForEach(dv, devs) healthy +=
+			streq(json_str(dv, "health", ""), "Healthy");
+		printf("%s (%s): %d devices sent to kubelet, %d healthy; ",
+		       json_str(r, "name", "?"), json_str(r, "kind", "?"), cJSON_GetArraySize(devs),
+		       healthy);
+		if (!cJSON_IsObject(plugin))
+			printf("no device plugin\n");
+		else
+			printf("plugin %s on %s\n",
+			       !json_true(plugin, "serving")	 ? "NOT SERVING"
+			       : json_true(plugin, "registered") ? "registered"
+								 : "NOT REGISTERED with kubelet",
+			       json_str(plugin, "socket", "?"));
+		cJSON_ArrayForEach(dv, devs)
+		{
+			const char *why = json_str(dv, "why", NULL);
+
+			printf("  %-36s  %s%s%s\n", json_str(dv, "id", "?"),
+			       streq(json_str(dv, "health", ""), "Healthy") ? "healthy"
+									    : "unhealthy",
+			       why ? ": " : "", why ? why : "");
+		}
+		cJSON_ArrayForEach(u, uns)
+			printf("  %-36s  not served: %s\n", json_str(u, "id", "?"),
+			       json_str(u, "reason", "?"));
+	}
+	printf("\nmdevs: %d\n", cJSON_GetArraySize(mdevs));
+	cJSON_ArrayForEach(m, mdevs)
+	{
+		const cJSON *owned = cJSON_GetObjectItemCaseSensitive(m, "owned");
+
+		printf("  %s  %-14s %-16s %s\n", json_str(m, "uuid", "?"),
+		       json_str(m, "parent", "?"), json_str(m, "type", "?"),
+		       cJSON_IsBool(owned) ? (cJSON_IsTrue(owned) ? "owned" : "foreign") : "-");
+	}
+}
+
+/*
+ * Ask the daemon on @path. Returns EXIT_OK (shown, or --check: ready), EXIT_ERROR, 2
+ * (--check: not ready), or -1: no daemon answered (said on stderr) and the caller may
+ * read the node.
+ */
+static int status_from_daemon(const char *path, unsigned int timeout_sec, bool check,
+			      enum cli_output output)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	int r;
+
+	r = status_socket_query(path, timeout_sec * 1000u, &text);
+	if (r == -ETIMEDOUT) {
+		log_warnx("status: the daemon on %s did not answer within %u s: its event loop is "
+			  "stuck",
+			  path, timeout_sec);
+		return -1;
+	}
+	if (r < 0) {
+		log_warn(r, "status: no mdevd daemon answers on %s", path);
+		return -1;
+	}
+	doc = cJSON_Parse(text);
+	if (!cJSON_IsObject(doc) || !streq(json_str(doc, "source", ""), "daemon")) {
+		log_warnx("status: %s: the answer is not an mdevd status document", path);
+		return EXIT_ERROR;
+	}
+	if (check) {
+		if (json_true(doc, "ready")) {
+			printf("ready: policy generation %.0f, %d resources\n",
+			       json_num(doc, "generation"),
+			       cJSON_GetArraySize(
+				       cJSON_GetObjectItemCaseSensitive(doc, "resources")));
+			return EXIT_OK;
+		}
+		printf("not ready: %s\n", json_str(doc, "not_ready", "?"));
+		return EXIT_PENDING;
+	}
+	if (output == OUTPUT_JSON) {
+		_cleanup_free_ char *pretty = cJSON_Print(doc);
+
+		if (!pretty) {
+			log_warnx("status: out of memory");
+			return EXIT_ERROR;
+		}
+		printf("%s\n", pretty);
+	} else {
+		print_daemon_human(doc);
+	}
+	return EXIT_OK;
+}
+
 int cmd_status(const struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"policy", required_argument, NULL, 'p'},
 		{"output", required_argument, NULL, 'o'},
+		{"socket", required_argument, NULL, OPT_SOCKET},
+		{"check", no_argument, NULL, OPT_CHECK},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
+	const char *socket_path = NULL;
+	char default_socket[108];
+	unsigned int timeout_sec = 5;
+	bool check = false;
 	_cleanup_(inventory_freep) struct inventory *inv = NULL;
 	_cleanup_(resource_set_freep) struct resource_set *set = NULL;
 	_cleanup_(plan_freep) struct plan *plan = NULL;
@@ -453,6 +713,20 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case OPT_SOCKET:
+			socket_path = optarg;
+			break;
+		case OPT_CHECK:
+			check = true;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_seconds(optarg, &timeout_sec) < 0 || !timeout_sec) {
+				log_warnx(
+					"status: --timeout %s: expected whole seconds, 1 to 604800",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h':
 			status_usage(stdout);
 			return EXIT_OK;
@@ -460,6 +734,33 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 			status_usage(stderr);
 			return EXIT_USAGE;
 		}
+	}
+	if (optind < argc) {
+		log_warnx("status: unexpected argument");
+		status_usage(stderr);
+		return EXIT_USAGE;
+	}
+	/* A tree under --sysfs-root is no daemon's node, unless --socket names one. */
+	if (socket_path || check || !policy_path || streq(g->sysfs_root, "/sys")) {
+		if (!socket_path) {
+			if (status_socket_default_path(default_socket, sizeof(default_socket)) <
+			    0) {
+				log_warnx("status: $RUNTIME_DIRECTORY is too long; give --socket "
+					  "PATH");
+				return EXIT_USAGE;
+			}
+			socket_path = default_socket;
+		}
+		r = status_from_daemon(socket_path, timeout_sec, check, output);
+		if (r >= 0)
+			return r;
+		if (check)
+			return EXIT_ERROR;
+		if (!policy_path) {
+			log_warnx("status: give --policy FILE to read the node instead");
+			return EXIT_ERROR;
+		}
+		log_warnx("status: reading the node instead (what kubelet is served may differ)");
 	}
 	if (cli_check_policy_args("status", policy_path, optind, argc, status_usage) != EXIT_OK)
 		return EXIT_USAGE;

@@ -18,10 +18,13 @@
 #include "apply/apply.h"
 #include "cli/cli_common.h"
 #include "daemon/daemon.h"
+#include "daemon/metrics.h"
+#include "daemon/status_socket.h"
 #include "kubernetes/deviceplugin.h"
 #include "util/log.h"
 #include "mdevd/inventory.h"
 #include "mdevd/macro.h"
+#include "mdevd/plan.h"
 #include "mdevd/policy.h"
 #include "mdevd/resource.h"
 #include "daemon/sdnotify.h"
@@ -31,6 +34,7 @@
 
 /* Kubernetes ConfigMap volumes swap a "..data" symlink to update every key at once. */
 #define CONFIGMAP_DATA "..data"
+static const double reconcile_bounds[] = METRICS_RECONCILE_BUCKETS;
 /* Apply again after a round with failures no sooner than this, doubling up to the max. */
 #define APPLY_BACKOFF_MIN_SEC 1
 #define APPLY_BACKOFF_MAX_SEC 60
@@ -43,6 +47,8 @@ enum source {
 	SOURCE_TIMER,
 	SOURCE_RESYNC,
 	SOURCE_WATCHDOG,
+	SOURCE_STATUS,
+	SOURCE_PING,
 };
 
 /* What a reload swaps whole: the loop only ever sees a const one. */
@@ -82,6 +88,16 @@ struct daemon {
 
 	unsigned long reconciles, uevents;
 	bool libvirt_unreachable; /* said once; said again when it comes back */
+
+	/* Observability: NULL / -1 when off. */
+	struct metrics *metrics;
+	struct metrics_http *http;
+	int status_fd;
+	bool policy_applied;	 /* the policy in force went through one apply reconcile */
+	const char *last_reload; /* "none", "ok", "rejected" */
+	char last_reload_error[POL_PATH_MAX + POL_ERROR_MAX +
+			       4]; /* why the last reload was rejected */
+	double started;		   /* CLOCK_REALTIME seconds */
 	char uevent_buf[UEVENT_MSG_MAX];
 };
 
@@ -91,6 +107,12 @@ static uint64_t now_usec(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The main thread's counters, or NULL without --metrics-address. */
+static struct metrics_counters *counters(const struct daemon *d)
+{
+	return d->metrics ? metrics_counters(d->metrics) : NULL;
 }
 
 static void config_free(const struct daemon_config *cfg)
@@ -352,6 +374,16 @@ static bool run_apply(struct daemon *d)
 	o.virt = virt;
 	r = apply_policy(&o, d->cfg->policy, &res);
 	virt_close(virt);
+	if (counters(d)) {
+		uint64_t *a = counters(d)->apply;
+
+		metrics_add(&a[METRICS_APPLY_CREATED], res.created);
+		metrics_add(&a[METRICS_APPLY_REMOVED], res.removed);
+		metrics_add(&a[METRICS_APPLY_NO_CAPACITY], res.no_capacity);
+		metrics_add(&a[METRICS_APPLY_FAILED], res.failed);
+		metrics_add(&a[METRICS_APPLY_KEPT_IN_USE], res.kept_in_use);
+		metrics_add(&a[METRICS_APPLY_KEPT_RESERVED], res.kept_reserved);
+	}
 	if (r < 0 && r != -EINVAL) /* -EINVAL: the policy does not fit; apply said why */
 		log_warn(r, "cannot apply the policy");
 	/* A quiet round (nothing done, nothing failed) says nothing: it runs on every event. */
@@ -374,6 +406,111 @@ static bool run_apply(struct daemon *d)
 		d->apply_not_before = 0;
 	}
 	return res.created || res.removed;
+}
+
+/*
+ * The gauges of the metrics (metrics.h): what kubelet is sent per resource and health, the
+ * unserved devices, mdevs per parent and type and owner, the free capacity per type. Built
+ * from the state just served and published whole; scrapes render the last one published.
+ */
+static void publish_snapshot(const struct daemon *d)
+{
+	struct metrics_snapshot *s;
+	const struct inventory *inv = d->inv;
+	char a[512], b[512];
+
+	if (!d->metrics)
+		return;
+	s = metrics_snapshot_new();
+	metrics_snapshot_printf(s, "# HELP mdevd_devices Devices listed to kubelet, by resource "
+				   "and health.\n# TYPE mdevd_devices gauge\n");
+	for (size_t i = 0; d->set && i < d->set->n_pools; i++) {
+		const struct resource_pool *p = &d->set->pools[i];
+		size_t healthy = 0, unhealthy = 0;
+		bool found = false;
+
+		for (size_t j = 0; d->dp && j < dp_manager_n_plugins(d->dp) && !found; j++) {
+			struct dp_plugin_info info;
+
+			if (dp_manager_plugin(d->dp, j, &info, NULL, NULL) == 0 &&
+			    streq(info.name, p->name)) {
+				found = true;
+				healthy = info.n_healthy;
+				unhealthy = info.n_unhealthy;
+			}
+		}
+		for (size_t j = 0; !found && j < p->n_devices; j++)
+			p->devices[j].healthy ? healthy++ : unhealthy++;
+		metrics_escape_label(p->name, a, sizeof(a));
+		metrics_snapshot_printf(s,
+					"mdevd_devices{resource=\"%s\",health=\"healthy\"} %zu\n"
+					"mdevd_devices{resource=\"%s\",health=\"unhealthy\"} %zu\n",
+					a, healthy, a, unhealthy);
+	}
+	metrics_snapshot_printf(s, "# HELP mdevd_devices_unserved Devices a selector matches that "
+				   "are not served (mdevd status says why).\n"
+				   "# TYPE mdevd_devices_unserved gauge\n");
+	for (size_t i = 0; d->set && i < d->set->n_pools; i++) {
+		metrics_escape_label(d->set->pools[i].name, a, sizeof(a));
+		metrics_snapshot_printf(s, "mdevd_devices_unserved{resource=\"%s\"} %zu\n", a,
+					d->set->pools[i].n_unserved);
+	}
+	metrics_snapshot_printf(s, "# HELP mdevd_mdevs Live mdevs, by parent, type and owner "
+				   "(mdevd: derived from this node's machine id; foreign; unknown "
+				   "without a machine id).\n# TYPE mdevd_mdevs gauge\n");
+	for (size_t i = 0; inv && i < inv->n_parents; i++) {
+		const struct mdev_parent *par = &inv->parents[i];
+
+		metrics_escape_label(par->name, a, sizeof(a));
+		for (size_t j = 0; j < par->n_types; j++) {
+			const struct mdev_type *t = &par->types[j];
+			size_t owned = 0, foreign = 0;
+
+			for (size_t k = 0; k < inv->n_mdevs; k++) {
+				const struct mdev_instance *m = &inv->mdevs[k];
+
+				if (!streq(m->parent, par->name) || !streq(m->type_id, t->id))
+					continue;
+				if (d->opt->machine_id &&
+				    plan_is_owned(inv, m, d->opt->machine_id, NULL))
+					owned++;
+				else
+					foreign++;
+			}
+			metrics_escape_label(t->id, b, sizeof(b));
+			if (d->opt->machine_id)
+				metrics_snapshot_printf(s,
+							"mdevd_mdevs{parent=\"%s\",type=\"%s\","
+							"owner=\"mdevd\"} %zu\n"
+							"mdevd_mdevs{parent=\"%s\",type=\"%s\","
+							"owner=\"foreign\"} %zu\n",
+							a, b, owned, a, b, foreign);
+			else
+				metrics_snapshot_printf(s,
+							"mdevd_mdevs{parent=\"%s\",type=\"%s\","
+							"owner=\"unknown\"} %zu\n",
+							a, b, foreign);
+		}
+	}
+	metrics_snapshot_printf(s, "# HELP mdevd_mdev_available_instances Free capacity: mdevs of "
+				   "the type the parent can still create (available_instances).\n"
+				   "# TYPE mdevd_mdev_available_instances gauge\n");
+	for (size_t i = 0; inv && i < inv->n_parents; i++) {
+		const struct mdev_parent *par = &inv->parents[i];
+
+		metrics_escape_label(par->name, a, sizeof(a));
+		for (size_t j = 0; j < par->n_types; j++) {
+			metrics_escape_label(par->types[j].id, b, sizeof(b));
+			metrics_snapshot_printf(
+				s,
+				"mdevd_mdev_available_instances{parent=\"%s\",type=\"%s\","
+				"backend=\"%s\"} %u\n",
+				a, b, par->backend == PARENT_BACKEND_MDEV ? "mdev" : "nvidia",
+				par->types[j].available_instances);
+		}
+	}
+	if (metrics_publish(d->metrics, s) < 0)
+		log_warnx("metrics: out of memory; scrapes show the last snapshot");
 }
 
 /*
@@ -415,6 +552,7 @@ static int refresh(struct daemon *d, enum uevent_scope scope)
 	inventory_free(d->inv);
 	d->set = steal_ptr(set);
 	d->inv = steal_ptr(inv);
+	publish_snapshot(d);
 	notify_status(d, r < 0 ? "Device plugins failed to update" : NULL);
 	return r;
 }
@@ -477,6 +615,21 @@ static int reconcile(struct daemon *d, const char *why, enum uevent_scope scope,
 		d->vanished_retries = 0;
 	}
 	d->last_end = now_usec();
+	if (counters(d)) {
+		struct metrics_counters *c = counters(d);
+
+		metrics_add(&c->reconciles, 1);
+		if (r < 0)
+			metrics_add(&c->reconcile_failures, 1);
+		metrics_observe(&c->reconcile_duration, reconcile_bounds,
+				ARRAY_SIZE(reconcile_bounds), (d->last_end - t0) * 1000u);
+	}
+	if (force) {
+		/* Start, reload, resync: the policy in force went through apply (or needs none). */
+		d->policy_applied = true;
+		if (counters(d))
+			metrics_set(&counters(d)->policy_applied, 1);
+	}
 	log_debug("reconcile %lu (%s): %.1f ms (%u requests, read %s%s, apply %s %.1f ms)",
 		  d->reconciles, why, (double)(d->last_end - t0) / 1000.0, events,
 		  scope == UEVENT_SCOPE_ALL ? "all" : "mdevs", changed ? " twice" : "",
@@ -505,6 +658,16 @@ static void reload(struct daemon *d, const char *why)
 	if (r < 0) {
 		log_warnx("%s: new policy rejected; still running policy generation %u",
 			  d->opt->policy_path, d->cfg->generation);
+		d->last_reload = "rejected";
+		if (perr.message[0])
+			snprintf(d->last_reload_error, sizeof(d->last_reload_error), "%s: %s",
+				 perr.path, perr.message);
+		else
+			snprintf(d->last_reload_error, sizeof(d->last_reload_error),
+				 "%s does not parse or cannot be read (see the log)",
+				 d->opt->policy_path);
+		if (counters(d))
+			metrics_add(&counters(d)->reloads_rejected, 1);
 		sdnotify_send("READY=1");
 		notify_status(d, "New policy rejected, running the last good one");
 		d->last_end = now_usec();
@@ -512,6 +675,14 @@ static void reload(struct daemon *d, const char *why)
 	}
 	config_free(d->cfg);
 	d->cfg = cfg;
+	d->last_reload = "ok";
+	d->last_reload_error[0] = '\0';
+	d->policy_applied = false;
+	if (counters(d)) {
+		metrics_set(&counters(d)->policy_applied, 0);
+		metrics_add(&counters(d)->reloads_ok, 1);
+		metrics_set(&counters(d)->generation, d->cfg->generation);
+	}
 	log_info("policy reloaded: generation %u (%s)", d->cfg->generation,
 		 pol_shape_str(d->cfg->policy->shape));
 	reconcile(d, "policy reload", UEVENT_SCOPE_ALL, true);
@@ -547,6 +718,8 @@ static void kubelet_restarted(struct daemon *d)
 
 	log_info("%s/%s was created: kubelet (re)started; registering the device plugins again",
 		 d->opt->plugin_dir, DP_KUBELET_SOCKET);
+	if (counters(d))
+		metrics_add(&counters(d)->kubelet_restarts, 1);
 	r = dp_manager_kubelet_restarted(d->dp);
 	if (r < 0)
 		log_warn(r, "device plugins: cannot register with kubelet again");
@@ -641,6 +814,8 @@ static void handle_uevents(struct daemon *d)
 			return;
 		}
 		d->uevents++;
+		if (counters(d))
+			metrics_add(&counters(d)->uevents, 1);
 		switch (ev.kind) {
 		case UEVENT_IGNORE:
 			continue;
@@ -686,6 +861,16 @@ static void handle_signal(struct daemon *d)
 		case SIGHUP:
 			reload(d, "SIGHUP");
 			break;
+		case SIGUSR2:
+			/* Tests only (--debug-stall): a stuck loop, to see the probes fail. */
+			if (d->opt->debug_stall_sec) {
+				log_warnx(
+					"SIGUSR2: stalling the event loop for %u s (--debug-stall)",
+					d->opt->debug_stall_sec);
+				sleep(d->opt->debug_stall_sec);
+				log_info("the event loop runs again after the stall");
+			}
+			break;
 		default:
 			break;
 		}
@@ -701,6 +886,59 @@ static void handle_timer(struct daemon *d)
 	/* Also when the reload was rejected: the events asked for their own. */
 	if (d->pending != UEVENT_SCOPE_NONE)
 		reconcile(d, d->pending_why ? d->pending_why : "event", d->pending, false);
+}
+
+/* Ready: the policy in force was applied and kubelet accepted every plugin. */
+static bool daemon_ready(const struct daemon *d, char *why, size_t size)
+{
+	if (!d->policy_applied) {
+		snprintf(why, size, "the policy in force was not applied yet");
+		return false;
+	}
+	for (size_t i = 0; d->dp && i < dp_manager_n_plugins(d->dp); i++) {
+		struct dp_plugin_info info;
+
+		if (dp_manager_plugin(d->dp, i, &info, NULL, NULL) < 0)
+			continue;
+		if (!info.serving) {
+			snprintf(why, size, "device plugin %s cannot serve on %s", info.name,
+				 info.socket);
+			return false;
+		}
+		if (!info.registered) {
+			snprintf(why, size, "device plugin %s is not registered with kubelet",
+				 info.name);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void serve_status(struct daemon *d)
+{
+	char why[512] = "";
+	bool ready = daemon_ready(d, why, sizeof(why));
+	struct status_view v = {
+		.version = d->opt->version ? d->opt->version : "unknown",
+		.policy_path = d->opt->policy_path,
+		.shape = pol_shape_str(d->cfg->policy->shape),
+		.machine_id = d->opt->machine_id,
+		.metrics_address = d->opt->metrics_address,
+		.generation = d->cfg->generation,
+		.started = d->started,
+		.ready = ready,
+		.not_ready = ready ? NULL : why,
+		.last_reload_result = d->last_reload,
+		.last_reload_error = d->last_reload_error[0] ? d->last_reload_error : NULL,
+		.reconciles = d->reconciles,
+		.uevents = d->uevents,
+		.inv = d->inv,
+		.set = d->set,
+		.dp = d->dp,
+	};
+
+	if (status_socket_serve(d->status_fd, &v) < 0)
+		log_warnx("%s: out of memory for a status reply", d->opt->status_socket);
 }
 
 static int setup_watches(struct daemon *d)
@@ -743,6 +981,8 @@ static int setup_fds(struct daemon *d)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	if (d->opt->debug_stall_sec)
+		sigaddset(&mask, SIGUSR2);
 	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	d->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -757,6 +997,41 @@ static int setup_fds(struct daemon *d)
 	r = setup_watches(d);
 	if (r < 0)
 		return r;
+	if (d->opt->status_socket) {
+		r = status_socket_listen(d->opt->status_socket, &d->status_fd);
+		if (r < 0 && d->opt->status_socket_optional) {
+			if (r == -EADDRINUSE)
+				log_warnx(
+					"%s: another mdevd answers there: this one runs without a "
+					"status socket (give it --status-socket PATH)",
+					d->opt->status_socket);
+			else
+				log_warn(r, "%s: no status socket ('mdevd status' reads the node)",
+					 d->opt->status_socket);
+			d->status_fd = -1;
+			r = 0;
+		} else if (r == -EADDRINUSE) {
+			log_warnx("%s: another mdevd answers on this status socket; stop it "
+				  "first, or give this one --status-socket PATH",
+				  d->opt->status_socket);
+			return r;
+		}
+		if (r < 0) {
+			log_warn(r, "%s: cannot listen on the status socket",
+				 d->opt->status_socket);
+			return r;
+		}
+	}
+	if (d->opt->metrics_address) {
+		d->metrics = metrics_new(d->opt->version ? d->opt->version : "unknown",
+					 d->opt->live_timeout_sec * 1000u);
+		if (!d->metrics) {
+			r = -errno;
+			log_warn(r, "metrics: cannot set up");
+			return r;
+		}
+		metrics_set(&counters(d)->generation, d->cfg->generation);
+	}
 	r = uevent_open(&d->uevent_fd);
 	if (r < 0)
 		log_warn(r,
@@ -785,7 +1060,9 @@ static int setup_fds(struct daemon *d)
 	    (r = epoll_add(d, d->timer_fd, SOURCE_TIMER)) < 0 ||
 	    (r = epoll_add(d, d->resync_fd, SOURCE_RESYNC)) < 0 ||
 	    (d->uevent_fd >= 0 && (r = epoll_add(d, d->uevent_fd, SOURCE_UEVENT)) < 0) ||
-	    (d->watchdog_fd >= 0 && (r = epoll_add(d, d->watchdog_fd, SOURCE_WATCHDOG)) < 0)) {
+	    (d->watchdog_fd >= 0 && (r = epoll_add(d, d->watchdog_fd, SOURCE_WATCHDOG)) < 0) ||
+	    (d->status_fd >= 0 && (r = epoll_add(d, d->status_fd, SOURCE_STATUS)) < 0) ||
+	    (d->metrics && (r = epoll_add(d, metrics_ping_fd(d->metrics), SOURCE_PING)) < 0)) {
 		log_warn(r, "epoll_ctl");
 		return r;
 	}
@@ -794,8 +1071,15 @@ static int setup_fds(struct daemon *d)
 
 static void daemon_release(struct daemon *d)
 {
+	/* The HTTP thread first: it reads the metrics, which the plugins count into. */
+	metrics_http_stop(d->http);
 	if (d->dp)
 		dp_manager_free(d->dp);
+	metrics_free(d->metrics);
+	if (d->status_fd >= 0) {
+		close(d->status_fd);
+		unlink(d->opt->status_socket);
+	}
 	resource_set_free(d->set);
 	inventory_free(d->inv);
 	config_free(d->cfg);
@@ -845,6 +1129,21 @@ static int startup(struct daemon *d)
 			log_warn(r, "%s: cannot start the device plugins", d->opt->plugin_dir);
 			return r;
 		}
+		if (d->metrics)
+			dp_manager_set_metrics(d->dp, d->metrics);
+	}
+	if (d->metrics) {
+		char why[512];
+		unsigned int port = 0;
+
+		r = metrics_http_start(d->metrics, d->opt->metrics_address, &d->http, &port, why,
+				       sizeof(why));
+		if (r < 0) {
+			log_warnx("--metrics-address %s: %s", d->opt->metrics_address, why);
+			return r;
+		}
+		log_info("metrics: serving /metrics, /readyz and /livez on %s (port %u)",
+			 d->opt->metrics_address, port);
 	}
 	log_info("starting: policy %s (%s), sysfs %s, %s, device plugins %s, resync %u s",
 		 d->opt->policy_path, pol_shape_str(d->cfg->policy->shape), d->opt->sysfs_root,
@@ -880,6 +1179,8 @@ int daemon_run(const struct daemon_options *o)
 		.timer_fd = -1,
 		.resync_fd = -1,
 		.watchdog_fd = -1,
+		.status_fd = -1,
+		.last_reload = "none",
 		.policy_wd = -1,
 		.plugin_wd = -1,
 		.plugin_parent_wd = -1,
@@ -889,9 +1190,17 @@ int daemon_run(const struct daemon_options *o)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	if (o->debug_stall_sec)
+		sigaddset(&mask, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sigaction(SIGPIPE, &ign, NULL);
 
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		d->started = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	}
 	r = startup(d);
 	if (r < 0)
 		goto out;
@@ -932,6 +1241,12 @@ int daemon_run(const struct daemon_options *o)
 			case SOURCE_WATCHDOG:
 				drain_counter(d->watchdog_fd);
 				sdnotify_send("WATCHDOG=1");
+				break;
+			case SOURCE_STATUS:
+				serve_status(d);
+				break;
+			case SOURCE_PING:
+				metrics_pong(d->metrics);
 				break;
 			}
 		}

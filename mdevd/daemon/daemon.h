@@ -10,6 +10,8 @@
  *   netlink    kernel uevents (uevent.h): mdevs, parents, PCI functions, VFIO groups
  *   timerfd    the reconcile timer (events coalesce: see DAEMON_SETTLE_MSEC), the
  *              safety-net resync, the systemd watchdog
+ *   unix socket the status socket (status_socket.h): each client gets one JSON document
+ *   eventfd    with --metrics-address: /livez's ping from the HTTP thread (metrics.h)
  *
  * The device plugins' gRPC thread never calls back into the loop (deviceplugin.h), so there is no
  * eventfd: the loop only tells the manager what changed.
@@ -45,6 +47,19 @@ struct daemon_options {
 	 */
 	const char *libvirt_uri;
 	bool no_libvirt;
+	/*
+	 * Observability (metrics.h, status_socket.h). @metrics_address: serve /metrics,
+	 * /readyz and /livez there ("HOST:PORT"); NULL: no HTTP server, no thread. @status_socket:
+	 * the status socket's path; NULL: none. @live_timeout_sec: how long /livez waits for the
+	 * loop. @version: for mdevd_build_info and the status document.
+	 */
+	const char *metrics_address;
+	const char *status_socket;
+	bool status_socket_optional; /* the default path: cannot listen -> warn, serve without */
+	unsigned int live_timeout_sec;
+	const char *version;
+	/* Tests only: SIGUSR2 stalls the event loop for this many seconds (0: SIGUSR2 not read). */
+	unsigned int debug_stall_sec;
 };
 
 /*
@@ -63,6 +78,8 @@ struct daemon_options {
 #define DAEMON_RETRY_MAX  3
 /* Default of --resync. */
 #define DAEMON_RESYNC_SEC_DEFAULT 300
+/* Default of --live-timeout: /livez fails when the loop does not answer within it. */
+#define DAEMON_LIVE_TIMEOUT_SEC_DEFAULT 10
 
 /*
  * daemon_run - run the service until SIGTERM or SIGINT.

@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mdevd/kubernetes/deviceplugin.pb-c.h"
 
+#include "daemon/metrics.h"
 #include "kubernetes/deviceplugin.h"
 #include "util/log.h"
 #include "mdevd/macro.h"
@@ -51,7 +53,8 @@ struct dp_plugin {
 	size_t n_devices;
 	char **allocated; /* IDs Allocate handed out, sorted */
 	size_t n_allocated;
-	struct dp_bytes list; /* the packed ListAndWatchResponse of devices */
+	struct dp_bytes list;		  /* the packed ListAndWatchResponse of devices */
+	struct metrics_resource *metrics; /* borrowed; NULL: not counted */
 };
 
 /* ---- the device list ----------------------------------------------------------------- */
@@ -826,8 +829,58 @@ static void preferred(struct dp_plugin *p, struct dp_reply *reply, const uint8_t
 	v1beta1__preferred_allocation_request__free_unpacked(req, NULL);
 }
 
+void dp_plugin_set_metrics(struct dp_plugin *p, struct metrics_resource *r)
+{
+	p->metrics = r;
+}
+
+static uint64_t mono_nsec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static enum metrics_rpc_result rpc_result(enum dp_status status)
+{
+	switch (status) {
+	case DP_STATUS_OK:
+		return METRICS_RPC_OK;
+	case DP_STATUS_INVALID_ARGUMENT:
+		return METRICS_RPC_INVALID_ARGUMENT;
+	case DP_STATUS_FAILED_PRECONDITION:
+		return METRICS_RPC_FAILED_PRECONDITION;
+	case DP_STATUS_NOT_FOUND:
+	case DP_STATUS_UNIMPLEMENTED:
+	case DP_STATUS_INTERNAL:
+	case DP_STATUS_UNAVAILABLE:
+		break;
+	}
+	return METRICS_RPC_OTHER_ERROR;
+}
+
+static void answer(struct dp_plugin *p, enum dp_rpc rpc, const uint8_t *req, size_t len,
+		   struct dp_reply *reply);
+
 void dp_plugin_call(struct dp_plugin *p, enum dp_rpc rpc, const uint8_t *req, size_t len,
 		    struct dp_reply *reply)
+{
+	uint64_t t0;
+
+	if (!p->metrics || (rpc != DP_RPC_ALLOCATE && rpc != DP_RPC_GET_PREFERRED_ALLOCATION)) {
+		answer(p, rpc, req, len, reply);
+		return;
+	}
+	t0 = mono_nsec();
+	answer(p, rpc, req, len, reply);
+	metrics_rpc_done(p->metrics,
+			 rpc == DP_RPC_ALLOCATE ? METRICS_RPC_ALLOCATE : METRICS_RPC_PREFERRED,
+			 rpc_result(reply->status), mono_nsec() - t0);
+}
+
+static void answer(struct dp_plugin *p, enum dp_rpc rpc, const uint8_t *req, size_t len,
+		   struct dp_reply *reply)
 {
 	switch (rpc) {
 	case DP_RPC_GET_DEVICE_PLUGIN_OPTIONS:
@@ -904,7 +957,8 @@ struct mplugin {
 	char *name;
 	enum resource_kind kind;
 	struct dp_plugin *logic;
-	struct dp_grpc_endpoint *ep; /* NULL when serving failed */
+	struct dp_grpc_endpoint *ep;	  /* NULL when serving failed */
+	struct metrics_resource *metrics; /* borrowed from the manager's metrics; may be NULL */
 	char sock[DP_SOCKET_PATH_MAX];
 	size_t endpoint; /* offset of the basename in sock (the struct moves: no pointer) */
 };
@@ -916,6 +970,7 @@ struct dp_manager {
 	struct dp_grpc *grpc;
 	struct mplugin *plugins; /* sorted by name */
 	size_t n_plugins;
+	struct metrics *metrics; /* borrowed; NULL: not counted */
 };
 
 static void handler_call(void *userdata, enum dp_rpc rpc, const uint8_t *req, size_t len,
@@ -929,9 +984,21 @@ static int handler_list(void *userdata, struct dp_bytes *out)
 	return dp_plugin_list(userdata, out);
 }
 
+/* gRPC's thread, under the endpoint's lock: kubelet accepted the plugin. */
+static void handler_registered(void *userdata)
+{
+	struct dp_plugin *p = userdata;
+
+	if (p->metrics) {
+		metrics_set(&p->metrics->registered, 1);
+		metrics_add(&p->metrics->registrations, 1);
+	}
+}
+
 static const struct dp_grpc_handler handler = {
 	.call = handler_call,
 	.list = handler_list,
+	.registered = handler_registered,
 };
 
 int dp_manager_new(const char *plugin_dir, int sysfs_fd, struct dp_manager **out)
@@ -978,6 +1045,10 @@ static int serve(struct dp_manager *m, struct mplugin *mp)
 	struct dp_bytes req = {};
 	int r;
 
+	if (mp->metrics) {
+		metrics_set(&mp->metrics->registered, 0);
+		metrics_add(&mp->metrics->register_starts, 1);
+	}
 	r = dp_grpc_endpoint_new(m->grpc, mp->sock, &handler, mp->logic, &mp->ep);
 	if (r < 0) {
 		log_warn(r, "device plugin %s: cannot serve on %s", mp->name, mp->sock);
@@ -996,6 +1067,10 @@ static int serve(struct dp_manager *m, struct mplugin *mp)
 static void mplugin_stop(struct mplugin *mp)
 {
 	dp_grpc_endpoint_free(mp->ep, true);
+	if (mp->metrics) {
+		metrics_set(&mp->metrics->served, 0);
+		metrics_set(&mp->metrics->registered, 0);
+	}
 	dp_plugin_free(mp->logic);
 	free(mp->name);
 }
@@ -1026,6 +1101,12 @@ static int mplugin_start(struct dp_manager *m, const struct resource_pool *pool,
 		free(mp->name);
 		log_warnx("device plugin %s: out of memory", pool->name);
 		return -ENOMEM;
+	}
+	if (m->metrics) {
+		mp->metrics = metrics_resource_get(m->metrics, pool->name);
+		dp_plugin_set_metrics(mp->logic, mp->metrics);
+		if (mp->metrics)
+			metrics_set(&mp->metrics->served, 1);
 	}
 	r = serve(m, mp);
 	if (r < 0) {
@@ -1125,6 +1206,48 @@ void dp_manager_registered(struct dp_manager *m, size_t *n_plugins, size_t *n_re
 		k += m->plugins[i].ep && dp_grpc_endpoint_registered(m->plugins[i].ep);
 	*n_plugins = m->n_plugins;
 	*n_registered = k;
+}
+
+void dp_manager_set_metrics(struct dp_manager *m, struct metrics *metrics)
+{
+	m->metrics = metrics;
+}
+
+size_t dp_manager_n_plugins(struct dp_manager *m)
+{
+	return m->n_plugins;
+}
+
+int dp_manager_plugin(struct dp_manager *m, size_t i, struct dp_plugin_info *out,
+		      void (*each)(void *userdata, const char *id, bool healthy, const char *why),
+		      void *userdata)
+{
+	const struct mplugin *mp;
+	struct dp_plugin *p;
+
+	if (i >= m->n_plugins)
+		return -ENOENT;
+	mp = &m->plugins[i];
+	p = mp->logic;
+	*out = (struct dp_plugin_info){
+		.name = mp->name,
+		.socket = mp->sock,
+		.serving = mp->ep != NULL,
+		.registered = mp->ep && dp_grpc_endpoint_registered(mp->ep),
+	};
+	pthread_mutex_lock(&p->lock);
+	for (size_t j = 0; j < p->n_devices; j++) {
+		const struct dp_device *dev = &p->devices[j];
+
+		if (dev->healthy)
+			out->n_healthy++;
+		else
+			out->n_unhealthy++;
+		if (each)
+			each(userdata, dev->id, dev->healthy, dev->why);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return 0;
 }
 
 void dp_manager_free(struct dp_manager *m)

@@ -105,6 +105,36 @@ int dp_manager_kubelet_restarted(struct dp_manager *m);
  */
 void dp_manager_registered(struct dp_manager *m, size_t *n_plugins, size_t *n_registered);
 
+/*
+ * dp_manager_set_metrics - count every plugin's Allocate and GetPreferredAllocation calls,
+ * registrations and served state in @metrics (borrowed; it must outlive @m; NULL: stop
+ * counting for plugins started after this call). Call it before the first update.
+ */
+struct metrics;
+void dp_manager_set_metrics(struct dp_manager *m, struct metrics *metrics);
+
+/* What one served plugin is, for the status socket and metrics snapshot. */
+struct dp_plugin_info {
+	const char *name;	       /* resource name (borrowed from the manager) */
+	const char *socket;	       /* its socket's path (borrowed) */
+	bool serving;		       /* the gRPC endpoint is up */
+	bool registered;	       /* kubelet accepted its last Register call */
+	size_t n_healthy, n_unhealthy; /* what ListAndWatch lists */
+};
+
+/* dp_manager_n_plugins - how many plugins the manager keeps (served or failed to serve). */
+size_t dp_manager_n_plugins(struct dp_manager *m);
+
+/*
+ * dp_manager_plugin - the @i-th plugin (0 <= @i < dp_manager_n_plugins(), sorted by name)
+ * into @out, and when @each is not NULL, calls it for every device ListAndWatch lists
+ * (under the plugin's lock: @each must not call back here): its ID, health and, for an
+ * unhealthy device kept listed, why (else NULL). Main thread. Returns 0 or -ENOENT.
+ */
+int dp_manager_plugin(struct dp_manager *m, size_t i, struct dp_plugin_info *out,
+		      void (*each)(void *userdata, const char *id, bool healthy, const char *why),
+		      void *userdata);
+
 /* dp_manager_free - send every stream an empty list, stop, remove our sockets. NULL: no-op. */
 void dp_manager_free(struct dp_manager *m);
 
@@ -145,5 +175,12 @@ int dp_plugin_list(struct dp_plugin *p, struct dp_bytes *out);
 
 /* dp_plugin_register_request - the packed RegisterRequest for @endpoint. 0 or -ENOMEM. */
 int dp_plugin_register_request(struct dp_plugin *p, const char *endpoint, struct dp_bytes *out);
+
+/*
+ * dp_plugin_set_metrics - count this plugin's Allocate and GetPreferredAllocation calls
+ * (result and latency) in @r (borrowed; NULL: stop). Before the plugin is served.
+ */
+struct metrics_resource;
+void dp_plugin_set_metrics(struct dp_plugin *p, struct metrics_resource *r);
 
 void dp_plugin_free(struct dp_plugin *p);

@@ -639,6 +639,8 @@ static void reg_done(struct tag *t, bool ok)
 		ep->failures = 0;
 		ep->backoff_ms = BACKOFF_FIRST_MS;
 		log_info("registered %s with kubelet", ep->name);
+		if (ep->h && ep->h->registered)
+			ep->h->registered(ep->userdata);
 	} else {
 		if (ep->failures++ == 0)
 			log_warnx("registering %s with kubelet at %s failed (status %d: %s); "

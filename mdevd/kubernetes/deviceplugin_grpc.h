@@ -63,6 +63,8 @@ struct dp_grpc_handler {
 		     struct dp_reply *reply);
 	/* The current ListAndWatchResponse, in @out (owned by the caller). Returns 0 or -ENOMEM. */
 	int (*list)(void *userdata, struct dp_bytes *out);
+	/* Optional (NULL: none): kubelet accepted a Register call. Must not block. */
+	void (*registered)(void *userdata);
 };
 
 struct dp_grpc;

@@ -41,3 +41,4 @@ const char *dlopen_error(void);
 #define SONAME_LIBSYSTEMD "libsystemd.so.0"	   /* libsystemd0 */
 #define SONAME_LIBVIRT	  "libvirt.so.0"	   /* libvirt0 */
 #define SONAME_LIBXML2	  "libxml2.so.2"	   /* libxml2 */
+#define SONAME_MICROHTTPD "libmicrohttpd.so.12"	   /* libmicrohttpd12 */

@@ -178,7 +178,7 @@ t_sigint() {
 	setup_tree samples
 	mkproc
 	start_daemon --no-apply --no-device-plugins
-	wait_log '^mdevd: ready'
+	wait_log 'mdevd: ready'
 	kill -INT "$dpid"
 	rc=0
 	wait "$dpid" || rc=$?
@@ -191,7 +191,7 @@ t_sighup_reload() {
 	mkproc
 	start_notify
 	start_daemon --no-apply --no-device-plugins
-	wait_log '^mdevd: ready'
+	wait_log 'mdevd: ready'
 	kill -HUP "$dpid"
 	wait_log 'policy reloaded: generation 2'
 	grep -q 'reloading .*policy.json (SIGHUP)' "$t/log" || fail "no 'reloading' line"
@@ -207,7 +207,7 @@ t_garbage_policy_kept_running() {
 	setup_tree samples
 	mkproc
 	start_daemon --no-apply --no-device-plugins
-	wait_log '^mdevd: ready'
+	wait_log 'mdevd: ready'
 	# An editor's save: write a new file, rename it over the old one.
 	printf '{"permittedHostDevices": {,,, garbage\n' >"$t/etc/.policy.json.swp"
 	mv "$t/etc/.policy.json.swp" "$t/etc/policy.json"
@@ -231,7 +231,7 @@ t_policy_misfit_kept_running() {
 	setup_tree samples
 	mkproc
 	start_daemon --no-apply --no-device-plugins
-	wait_log '^mdevd: ready'
+	wait_log 'mdevd: ready'
 	# Parses, but names a type no parent offers: rejected against the node.
 	cat >"$t/etc/policy.json" <<'EOF'
 {"mediatedDevicesConfiguration": {"mediatedDeviceTypes": ["nvidia-9999"]}}
@@ -246,7 +246,7 @@ t_valid_edit_reloads() {
 	setup_tree samples
 	mkproc
 	start_daemon --no-apply --no-device-plugins
-	wait_log '^mdevd: ready'
+	wait_log 'mdevd: ready'
 	# Edited in place (IN_CLOSE_WRITE): drop the PCI resource.
 	cat >"$t/etc/policy.json" <<'EOF'
 {"permittedHostDevices": {"mediatedDevices": [
@@ -283,7 +283,7 @@ t_policy_burst_coalesces() {
 	setup_tree samples
 	mkproc
 	MDEVD_GLOBAL=-v start_daemon --no-apply --no-device-plugins
-	wait_log '^mdevd: ready'
+	wait_log 'mdevd: ready'
 	burst=$(
 		python3 - "$t/etc" 40 <<'EOF2'
 import os, sys, time
@@ -310,7 +310,7 @@ EOF2
 	# One at the start, then at most one per DAEMON_DEBOUNCE_MSEC (50 ms) while it lasts.
 	allow=$((2 + burst / 50))
 	say "# 40 saves in a burst of $burst ms -> $reloads reloads, at most $allow ($(count_log 'reconcile [0-9]+ ') reconciles in all)"
-	grep -E 'reconcile [0-9]+ \(policy reload\)' "$t/log" | sed 's/^mdevd: /#   /'
+	grep -E 'reconcile [0-9]+ \(policy reload\)' "$t/log" | sed 's/^.*mdevd: /#   /'
 	[ "$reloads" -ge 1 ] && [ "$reloads" -le $allow ] || fail "$reloads reloads for one burst of 40 saves in $burst ms"
 	# Nothing lost: the pools are the last save's.
 	last=$(grep -E 'resource example.com/EDU: ' "$t/log" | tail -1)
@@ -321,7 +321,7 @@ EOF2
 	# That last policy has no mdev side (no layouts, no mediatedDeviceTypes): apply is
 	# skipped even without --no-apply; a policy with one applies.
 	MDEVD_GLOBAL=-v start_daemon --no-device-plugins
-	wait_log '^mdevd: ready'
+	wait_log 'mdevd: ready'
 	wait_log 'reconcile 1 \(start\): .*apply skipped'
 	grep -q 'applied the policy' "$t/log" && fail "applied a policy without an mdev side"
 	stop_daemon
@@ -339,7 +339,7 @@ t_configmap_swap() {
 	ln -s ..2026_01_01_00_00_00.1 "$t/etc/..data"
 	ln -s ..data/policy.json "$t/etc/policy.json"
 	start_daemon --no-apply --no-device-plugins
-	wait_log '^mdevd: ready'
+	wait_log 'mdevd: ready'
 	mkdir "$t/etc/..2026_01_01_00_01_00.2"
 	cat >"$t/etc/..2026_01_01_00_01_00.2/policy.json" <<'EOF'
 {"permittedHostDevices": {"pciHostDevices": [{"pciVendorSelector": "1234:11e8", "resourceName": "example.com/EDU"}]}}
@@ -358,7 +358,7 @@ t_resync_sees_change() {
 	setup_tree samples
 	mkproc
 	start_daemon --no-apply --no-device-plugins --resync 1
-	wait_log '^mdevd: ready'
+	wait_log 'mdevd: ready'
 	# The mtty mdev vanishes from the tree (as if removed out of band).
 	for m in "$t"/sys/bus/mdev/devices/*; do
 		l=$(readlink -f "$m/mdev_type")
@@ -378,13 +378,13 @@ t_no_busy_loop() {
 	setup_tree samples
 	mkproc
 	MDEVD_GLOBAL=-v start_daemon --no-apply --no-device-plugins
-	wait_log '^mdevd: ready'
+	wait_log 'mdevd: ready'
 	sleep 0.3
-	ev0=$(count_log '^mdevd: uevent: ')
+	ev0=$(count_log 'mdevd: uevent: ')
 	read -r v0 nv0 cpu0 < <(proc_counts "$dpid")
 	sleep 3
 	read -r v1 nv1 cpu1 < <(proc_counts "$dpid")
-	uev=$(($(count_log '^mdevd: uevent: ') - ev0))
+	uev=$(($(count_log 'mdevd: uevent: ') - ev0))
 	allow=$((50 + 4 * uev))
 	say "# idle 3 s: $((v1 - v0)) voluntary + $((nv1 - nv0)) involuntary context switches, $((cpu1 - cpu0)) CPU ticks, $uev host uevents"
 	say "# (each host uevent wakes it once or twice; the loop itself sleeps in epoll_wait)"
@@ -394,15 +394,15 @@ t_no_busy_loop() {
 	# With device plugins: every thread (gRPC's too), no kubelet.sock present.
 	mkdir -p "$t/plugins"
 	MDEVD_GLOBAL=-v start_daemon --no-apply --device-plugin-dir "$t/plugins"
-	wait_log '^mdevd: ready'
+	wait_log 'mdevd: ready'
 	sleep 0.3
-	ev0=$(count_log '^mdevd: uevent: ')
+	ev0=$(count_log 'mdevd: uevent: ')
 	v0=$(cat /proc/$dpid/task/*/status | awk '/^voluntary_ctxt_switches/ {s += $2} END {print s}')
 	read -r _ _ cpu0 < <(proc_counts "$dpid")
 	sleep 3
 	v1=$(cat /proc/$dpid/task/*/status | awk '/^voluntary_ctxt_switches/ {s += $2} END {print s}')
 	read -r _ _ cpu1 < <(proc_counts "$dpid")
-	uev=$(($(count_log '^mdevd: uevent: ') - ev0))
+	uev=$(($(count_log 'mdevd: uevent: ') - ev0))
 	say "# idle 3 s with device plugins: $(ls /proc/$dpid/task | wc -l) threads, $((v1 - v0)) voluntary context switches in all, $((cpu1 - cpu0)) CPU ticks, $uev host uevents"
 	[ $((cpu1 - cpu0)) -lt $((10 + uev / 4)) ] || fail "used $((cpu1 - cpu0)) CPU ticks in 3 s with $uev uevents"
 	stop_daemon
@@ -419,7 +419,7 @@ t_watchdog() {
 	t0=$(now_ms)
 	WATCHDOG_USEC=200000 start_daemon --no-apply --no-device-plugins
 	wait_log 'systemd watchdog: 0.2 s'
-	wait_log '^mdevd: ready'
+	wait_log 'mdevd: ready'
 	wait_notify_count '^WATCHDOG=1' 5
 	ms=$(($(now_ms) - t0))
 	say "# WatchdogSec=0.2: 5 WATCHDOG=1 pings $ms ms after the start (at 0.1 s: >= 400 ms)"
@@ -427,7 +427,7 @@ t_watchdog() {
 	# WATCHDOG_PID naming another process: no watchdog for us.
 	stop_daemon
 	WATCHDOG_USEC=200000 WATCHDOG_PID=1 start_daemon --no-apply --no-device-plugins
-	wait_log '^mdevd: ready'
+	wait_log 'mdevd: ready'
 	grep -q 'systemd watchdog' "$t/log" && fail "watchdog armed for another pid"
 	stop_daemon
 	[ "$rc" = 0 ] || fail "exit status $rc"
@@ -456,7 +456,7 @@ t_kubelet_restart() {
 	mkproc
 	mkdir -p "$t/plugins"
 	start_daemon --no-apply --device-plugin-dir "$t/plugins"
-	wait_log '^mdevd: ready'
+	wait_log 'mdevd: ready'
 	# Create kubelet.sock, then time until the daemon logs that it noticed (5 ms steps): a
 	# figure, not a verdict (make bench measures speed); only a miss within $WAIT s fails.
 	ms=$(python3 - "$t/plugins/kubelet.sock" "$t/log" "$WAIT" <<'EOF'
@@ -484,7 +484,7 @@ t_kubelet_dir_late() {
 	mkproc
 	start_daemon --no-apply --device-plugin-dir "$t/plugins"
 	wait_log 'plugins does not exist yet'
-	wait_log '^mdevd: ready'
+	wait_log 'mdevd: ready'
 	mkdir "$t/plugins"
 	python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
 		"$t/plugins/kubelet.sock"
@@ -542,7 +542,7 @@ t_apply_failure_keeps_serving() {
 EOF
 	start_daemon --no-device-plugins
 	wait_log 'applied the policy: 0 created, 0 removed, [1-9][0-9]* failed'
-	wait_log '^mdevd: ready: serving 1 resources \(1 devices\)'
+	wait_log 'mdevd: ready: serving 1 resources \(1 devices\)'
 	kill -HUP "$dpid"
 	wait_log 'policy reloaded: generation 2'
 	wait_count 'applied the policy' 2
@@ -569,6 +569,122 @@ t_kubelet_e2e() { py_grpc_test e2e kubelet_e2e.py "kubelet end-to-end"; }
 # journal-style stream socket ($JOURNAL_STREAM): every line must be one "<N>mdevd: " record.
 t_log_stress() { py_grpc_test logs log_stress.py "log records under load"; }
 
+t_observe_e2e() {
+	/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null ||
+		fail "python3-grpcio / python3-grpc-tools missing (scripts/deps.sh installs them)"
+	/usr/bin/python3 -c 'import prometheus_client.parser' 2>/dev/null ||
+		fail "python3-prometheus-client missing (scripts/deps.sh installs it)"
+	t=$work/observe.$n
+	mkdir -p "$t/gen"
+	/usr/bin/python3 -m grpc_tools.protoc -I"$repo/mdevd/kubernetes" --python_out="$t/gen" \
+		--grpc_python_out="$t/gen" "$repo/mdevd/kubernetes/deviceplugin.proto" || fail "protoc"
+	/usr/bin/python3 "$repo/tests/daemon/observe_e2e.py" "$t/gen" "$MDEVD" "$t" ||
+		fail "metrics, probes and status socket end-to-end"
+}
+
+# The inodes of $1's listening sockets: "tcp" ones (IPv4/6) and unix ones with a path.
+listening() { # listening PID tcp|unix
+	local ino inos=""
+	for f in /proc/"$1"/fd/*; do
+		ino=$(readlink "$f" 2>/dev/null | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p')
+		[ -n "$ino" ] && inos="$inos $ino"
+	done
+	if [ "$2" = tcp ]; then # state 0A: LISTEN; field 10: inode
+		cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v l="$inos" \
+			'BEGIN { n = split(l, a, " "); for (i = 1; i <= n; i++) s[a[i]] = 1 }
+			 $4 == "0A" && ($10 in s) { print $10 }'
+	else # flags 00010000: __SO_ACCEPTCON (listening); field 7: inode, 8: path
+		awk -v l="$inos" 'BEGIN { n = split(l, a, " "); for (i = 1; i <= n; i++) s[a[i]] = 1 }
+			 $4 == "00010000" && ($7 in s) && NF >= 8 { print $8 }' /proc/net/unix
+	fi
+}
+
+t_observe_off() {
+	local tasks_off tasks_sock tasks_on
+	setup_tree samples
+	mkproc
+	# Everything off: no status socket, no metrics: one thread, no listening socket.
+	rm -f "$t/log" # wait_log must see this daemon's lines, not the last one's
+	start_daemon --no-apply --no-device-plugins --no-status-socket
+	wait_log 'mdevd: ready'
+	tasks_off=$(ls /proc/$dpid/task | wc -l)
+	[ "$tasks_off" = 1 ] || fail "metrics and status socket off: $tasks_off threads, want 1"
+	[ -z "$(listening $dpid tcp)" ] || fail "metrics off, yet a TCP port: $(listening $dpid tcp)"
+	[ -z "$(listening $dpid unix)" ] || fail "no status socket, yet: $(listening $dpid unix)"
+	"$MDEVD" status --socket "$t/none.sock" --check --timeout 1 >/dev/null 2>&1
+	[ $? = 1 ] || fail "status --check with no daemon socket: want exit 1"
+	stop_daemon
+	# The status socket alone: served by the loop, still one thread, no TCP port.
+	rm -f "$t/log" # wait_log must see this daemon's lines, not the last one's
+	start_daemon --no-apply --no-device-plugins --status-socket "$t/status.sock"
+	wait_log 'mdevd: ready'
+	tasks_sock=$(ls /proc/$dpid/task | wc -l)
+	[ "$tasks_sock" = 1 ] || fail "status socket on: $tasks_sock threads, want 1"
+	[ -z "$(listening $dpid tcp)" ] || fail "metrics off, yet a TCP port"
+	[ "$(listening $dpid unix)" = "$t/status.sock" ] ||
+		fail "status socket: listening on '$(listening $dpid unix)', want $t/status.sock"
+	[ "$(stat -c %a "$t/status.sock")" = 600 ] || fail "status socket mode $(stat -c %a "$t/status.sock")"
+	"$MDEVD" status --socket "$t/status.sock" >"$t/out" || fail "mdevd status via the socket"
+	grep -q '^mdevd .*: ready$' "$t/out" || fail "status: not the daemon's answer: $(head -1 "$t/out")"
+	grep -q 'example.com/MTTY_DUAL (mdev): 1 devices sent to kubelet, 1 healthy; no device plugin' \
+		"$t/out" || fail "status: the MTTY pool is missing"
+	stop_daemon
+	[ ! -e "$t/status.sock" ] || fail "the status socket was left behind"
+	# Fallback: no daemon answers; with --policy the node is read, and that is said.
+	"$MDEVD" --sysfs-root "$t/sys" --proc-root "$t/proc" --machine-id $MID status \
+		--socket "$t/status.sock" --policy "$t/etc/policy.json" >"$t/out" 2>"$t/err" ||
+		fail "status fallback failed"
+	grep -q 'no mdevd daemon answers on' "$t/err" && grep -q 'reading the node instead' "$t/err" ||
+		fail "the fallback did not say so: $(cat "$t/err")"
+	grep -q '^Pending:' "$t/out" || fail "the fallback did not read the node"
+	# Metrics on: one more thread (libmicrohttpd's), one TCP listening socket.
+	rm -f "$t/log" # wait_log must see this daemon's lines, not the last one's
+	start_daemon --no-apply --no-device-plugins --no-status-socket --metrics-address 127.0.0.1:0
+	wait_log 'mdevd: ready'
+	tasks_on=$(ls /proc/$dpid/task | wc -l)
+	[ "$tasks_on" = 2 ] || fail "metrics on: $tasks_on threads, want 2"
+	[ "$(listening $dpid tcp | wc -l)" = 1 ] || fail "metrics on: no single TCP listening socket"
+	say "# threads: $tasks_off off, $tasks_sock with the status socket, $tasks_on with metrics"
+	stop_daemon
+	[ "$rc" = 0 ] || fail "exit status $rc"
+}
+
+t_log_options() {
+	setup_tree samples
+	mkproc
+	rm -f "$t/log" # wait_log must see this daemon's lines, not the last one's
+	start_daemon --no-apply --no-device-plugins --no-status-socket --log-format json
+	wait_log '"message":"ready: serving 2 resources'
+	stop_daemon
+	python3 - "$t/log" <<'EOF2' || fail "--log-format json: a line is not one JSON record"
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    assert set(r) >= {"time", "level", "message"}, r
+    assert r["level"] in ("error", "warning", "info", "debug"), r
+    n += 1
+assert n >= 3, n
+EOF2
+	# Text: timestamped; --log-level warning: no info records.
+	rm -f "$t/log" # wait_log must see this daemon's lines, not the last one's
+	start_daemon --no-apply --no-device-plugins --no-status-socket --log-level debug
+	wait_log 'mdevd: ready'
+	grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z mdevd: ready' "$t/log" ||
+		fail "text records are not timestamped: $(head -1 "$t/log")"
+	grep -q 'mdevd: reconcile 1 (start)' "$t/log" || fail "--log-level debug: no debug record"
+	stop_daemon
+	rm -f "$t/log" # wait_log must see this daemon's lines, not the last one's
+	start_daemon --no-apply --no-device-plugins --no-status-socket --log-level warning
+	sleep 0.5 # nothing to wait for: warning hides the readiness line; the loop is up
+	alive
+	stop_daemon
+	! grep -q 'ready: serving' "$t/log" || fail "--log-level warning printed info records"
+	"$MDEVD" run --policy "$t/etc/policy.json" --log-level loud 2>"$t/err"
+	[ $? = 64 ] && grep -q 'expected error, warning, info or debug' "$t/err" ||
+		fail "--log-level loud: want usage error 64"
+}
+
 run_test t_start_ready_stop "starts, logs readiness, READY=1 + STATUS=, SIGTERM exits 0 quickly"
 run_test t_sigint "SIGINT is a clean shutdown too"
 run_test t_sighup_reload "SIGHUP reloads the policy (RELOADING=1, READY=1)"
@@ -586,6 +702,9 @@ run_test t_kubelet_dir_late "a device-plugin dir created after start is watched"
 run_test t_apply_failure_keeps_serving "apply failures are reported; the daemon keeps serving; reload applies again"
 run_test t_kubelet_e2e "device plugins: register, stream updates, policy drop, kubelet restart, shutdown"
 run_test t_log_stress "log lines stay whole records under 1 000 Allocates, reloads and kubelet restarts (journal stream)"
+run_test t_observe_e2e "metrics vs truth (devices, mdevs, Allocate, reloads), probes flip, status socket (kubelet stand-in)"
+run_test t_observe_off "metrics and status socket off: one thread, no port, no socket; status falls back and says so"
+run_test t_log_options "--log-format json: one JSON record a line; text timestamped; --log-level"
 run_test t_status "mdevd status: pools, health, NUMA, unserved reasons, mdevs, pending (human, JSON)"
 
 say "$passed passed, $failed failed"

@@ -332,6 +332,7 @@ def check_wiring(deploy):
     if key not in cm.get("data", {}):
         err(f"{cpath}: ConfigMap {ref['name']} has no key {key} (--policy {pol}); "
             f"keys: {sorted(cm.get('data', {}))}")
+    check_probes(where, c, argv, mounts, vols)
     # The namespace and the service account the pod names come with it.
     if find(docs, "Namespace", ns) is None:
         err(f"{path}: no Namespace {ns} for the DaemonSet")
@@ -339,6 +340,44 @@ def check_wiring(deploy):
     if sa and not any(d.get("kind") == "ServiceAccount" and d["metadata"]["name"] == sa and
                       d["metadata"].get("namespace") == ns for d in docs):
         err(f"{path}: no ServiceAccount {sa} in namespace {ns}")
+
+
+def check_probes(where, c, argv, mounts, vols):
+    """Every probe asks what mdevd serves: an httpGet one the port of --metrics-address and
+    one of /readyz, /livez; an exec one `mdevd status --check` on --status-socket, whose
+    directory a writable volume provides (the root filesystem is read-only)."""
+    addr = value_of(argv, "--metrics-address")
+    sock = value_of(argv, "--status-socket")
+    ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
+    probes = {k: c[k] for k in ("readinessProbe", "livenessProbe", "startupProbe") if k in c}
+    if "readinessProbe" not in probes or "livenessProbe" not in probes:
+        err(f"{where}: want a readinessProbe and a livenessProbe (mdevd serves both)")
+    for kind, pr in probes.items():
+        if "httpGet" in pr:
+            hg = pr["httpGet"]
+            port = ports.get(hg["port"], hg["port"])
+            if addr is None:
+                err(f"{where}: {kind} asks HTTP but the args have no --metrics-address")
+            elif str(port) != addr.rpartition(":")[2]:
+                err(f"{where}: {kind} asks port {hg['port']} ({port}), but mdevd serves on "
+                    f"--metrics-address {addr}")
+            if hg.get("path") not in ("/readyz", "/livez"):
+                err(f"{where}: {kind} asks {hg.get('path')}; mdevd answers /readyz, /livez")
+        elif "exec" in pr:
+            cmd = pr["exec"]["command"]
+            if os.path.basename(cmd[0]) != "mdevd" or cmd[1:3] != ["status", "--check"]:
+                err(f"{where}: {kind} runs {cmd}, want mdevd status --check")
+            psock = value_of(cmd, "--socket")
+            if sock is None or psock != sock:
+                err(f"{where}: {kind} asks --socket {psock}, the daemon listens on "
+                    f"--status-socket {sock}")
+        else:
+            err(f"{where}: {kind} is neither httpGet nor exec")
+    if sock:
+        d = os.path.dirname(sock)
+        mv = [n for n, p in mounts.items() if p == d]
+        if not mv or "emptyDir" not in vols.get(mv[0], {}):
+            err(f"{where}: --status-socket {sock}: no emptyDir volume is mounted at {d}")
 
 
 def check_external(deploy):

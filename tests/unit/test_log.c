@@ -165,12 +165,94 @@ static void test_journal_prefix_only_for_the_journal(void **state)
 	unlink(path);
 }
 
+/* Levels, timestamps and JSON: the record each style makes (log_format). */
+static void test_styles_and_levels(void **state)
+{
+	char buf[LOG_LINE_MAX + 1], big[5000];
+	enum log_level l;
+	size_t n;
+
+	assert_int_equal(log_parse_level("warning", &l), 0);
+	assert_int_equal(l, LOG_LEVEL_WARNING);
+	assert_int_equal(log_parse_level("loud", &l), -EINVAL);
+	unsetenv("JOURNAL_STREAM");
+	log_detect_journal();
+	log_set_style(LOG_STYLE_TIMESTAMPS);
+	fmt(buf, sizeof(buf), -1, 0, "ready %d", 1);
+	/* 2026-12-03T08:00:00.123Z mdevd: ready 1 */
+	assert_int_equal(strlen(buf), 25 + strlen("mdevd: ready 1\n"));
+	assert_true(buf[4] == '-' && buf[10] == 'T' && buf[19] == '.' && buf[23] == 'Z');
+	assert_string_equal(buf + 25, "mdevd: ready 1\n");
+	log_set_style(LOG_STYLE_JSON);
+	fmt(buf, sizeof(buf), 4, -ENOENT, "a \"quoted\"\tname\\");
+	/* The level is a field: no "<4>" prefix unless stderr is the journal. */
+	assert_memory_equal(buf, "{\"time\":\"", 9);
+	assert_non_null(strstr(buf,
+			       "\",\"level\":\"warning\",\"message\":\"a \\\"quoted\\\"\\u0009"
+			       "name\\\\: No such file or directory\",\"error\":\"No such file "
+			       "or directory\"}\n"));
+	/* Too long: cut inside the message; the object stays whole. */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	n = fmt(buf, sizeof(buf), 6, -EBUSY, "%s", big);
+	assert_true(n <= LOG_LINE_MAX);
+	assert_memory_equal(buf + n - 2, "}\n", 2);
+	assert_non_null(strstr(buf, "\"error\":\"Device or resource busy\"}"));
+	log_set_style(LOG_STYLE_PLAIN);
+	fmt(buf, sizeof(buf), -1, 0, "plain");
+	assert_string_equal(buf, "mdevd: plain\n");
+}
+
+static void test_level_filters(void **state)
+{
+	char path[] = "/tmp/mdevd-test-log-XXXXXX", line[256];
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	FILE *f;
+
+	assert_true(fd >= 0);
+	dup2(fd, STDERR_FILENO);
+	unsetenv("JOURNAL_STREAM");
+	log_detect_journal();
+	log_set_style(LOG_STYLE_PLAIN);
+	log_set_level(LOG_LEVEL_ERROR);
+	log_warnx("hidden warning");
+	log_info("hidden info");
+	log_errx("shown error");
+	log_set_level(LOG_LEVEL_WARNING);
+	log_info("hidden info");
+	log_warn(-EIO, "shown warning");
+	log_set_level(LOG_LEVEL_INFO);
+	log_debug("hidden debug");
+	log_info("shown info");
+	log_set_verbose(true); /* -v */
+	log_debug("shown debug");
+	log_set_verbose(false);
+	log_debug("hidden debug");
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	f = fdopen(fd, "r");
+	rewind(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_string_equal(line, "mdevd: shown error\n");
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_string_equal(line, "mdevd: shown warning: Input/output error\n");
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_string_equal(line, "mdevd: shown info\n");
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_string_equal(line, "mdevd: shown debug\n");
+	assert_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_threads_write_whole_lines),
 		cmocka_unit_test(test_journal_prefix_only_for_the_journal),
+		cmocka_unit_test(test_styles_and_levels),
+		cmocka_unit_test(test_level_filters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

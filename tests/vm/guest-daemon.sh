@@ -111,7 +111,7 @@ t_start() { # the daemon applies the policy at start and says it is ready
 	t0=$(date +%s%N)
 	"$MDEVD" -v run --policy "$pol" --no-device-plugins 2>"$log" &
 	echo $! >"$work/daemon.pid"
-	wait_log '^mdevd: ready' 30
+	wait_log 'mdevd: ready' 30
 	say "# start to ready (3 creates, TCG guest): $(since_ms "$t0") ms"
 	count_is mtty 3 || fail "expected 3 mtty mdevs, found $(count mtty)"
 	in_log 'applied the policy: 3 created' || fail "no apply summary"
@@ -252,7 +252,7 @@ t_private_network() {
 	write_policy 1
 	unshare --net "$MDEVD" run --policy "$pol" --no-device-plugins 2>"$log" &
 	echo $! >"$work/daemon.pid"
-	wait_log '^mdevd: ready' 30
+	wait_log 'mdevd: ready' 30
 	local u
 	u=$(new_uuid)
 	echo "$u" >/sys/class/mdev_bus/mdpy/mdev_supported_types/mdpy-hd/create ||
@@ -275,6 +275,7 @@ SINGLE_SEL=", {\"mdevNameSelector\": \"Single port serial\", \"resourceName\": \
 now_us() { echo "${EPOCHREALTIME/./}"; }
 us_to_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
 kubelet_py() { /usr/bin/python3 "$REPO/tests/vm/kubelet_guest.py" "$gen" "$@"; }
+MPORT=9478 # the daemon's --metrics-address port (the guest's loopback is its own)
 
 # write_dp_policy "MORE MEDIATED ENTRIES" WITH_EDU(0|1): two mtty-2 and one mtty-1 mdevs
 write_dp_policy() {
@@ -364,9 +365,10 @@ t_dp_start() { # both plugins register; the first lists hold the mdevs and edu, 
 	echo $! >"$work/kubelet.pid"
 	wait_for 60 grep -q ' ready$' "$events" || fail "the kubelet stand-in did not start"
 	t0=$(now_us)
-	"$MDEVD" -v run --policy "$pol" --device-plugin-dir "$dpdir" 2>"$log" &
+	"$MDEVD" -v run --policy "$pol" --device-plugin-dir "$dpdir" \
+		--metrics-address "127.0.0.1:$MPORT" --status-socket "$work/status.sock" 2>"$log" &
 	echo $! >"$work/daemon.pid"
-	wait_log '^mdevd: ready: serving 2 resources' 60
+	wait_log 'mdevd: ready: serving 2 resources' 60
 	wait_for $W registered "$t0" "$MTTY_RES" >/dev/null || fail "$MTTY_RES did not register"
 	wait_for $W registered "$t0" "$EDU_RES" >/dev/null || fail "$EDU_RES did not register"
 	t=$(registered "$t0" "$EDU_RES")
@@ -419,7 +421,7 @@ t_dp_mdev_add_remove() { # out-of-band mtty-2 create/remove: in and out of the l
 	say "# 20 creates + 20 removes: $(grep -c 'uevent: ' "$work/loop.log") uevents logged -> $(grep -Ec 'reconcile [0-9]+ \(' "$work/loop.log") reconciles"
 	sed -n 's/.*reconcile [0-9]* (uevent): \([0-9.]*\) ms.*/\1/p' "$work/loop.log" >"$work/reconcile.ms"
 	[ -s "$work/reconcile.ms" ] && stats "reconcile after uevents (TCG)" "$work/reconcile.ms"
-	grep -E 'reconcile [0-9]+ \(' "$work/loop.log" | head -3 | sed 's/^mdevd: /#   /'
+	grep -E 'reconcile [0-9]+ \(' "$work/loop.log" | head -3 | sed 's/^.*mdevd: /#   /'
 	mtty_settled() { [ "$(dp_last "$MTTY_RES" | xargs)" = "$(healthy_list mtty-2 | xargs)" ]; }
 	wait_for $W mtty_settled || fail "MTTY list at the end: $(dp_last "$MTTY_RES" | xargs)"
 }
@@ -455,6 +457,55 @@ t_dp_pci_unbind() { # edu unbound from vfio-pci: Unhealthy, not gone; rebound: H
 	say "# Allocate $bdf (one-shot Python client, TCG): $(us_to_ms "$t0" "$(now_us)") ms: $(cat "$work/alloc")"
 	grep -q "^OK PCI_RESOURCE_EXAMPLE_COM_EDU=$bdf /dev/vfio/vfio /dev/vfio/[0-9]" "$work/alloc" ||
 		fail "Allocate $bdf: $(cat "$work/alloc")"
+}
+
+# scrape FILE: what an operator's `curl localhost:PORT/metrics` shows, into FILE
+scrape() { curl -fsS "http://127.0.0.1:$MPORT/metrics" >"$1" || fail "curl /metrics failed"; }
+
+t_dp_metrics() { # /metrics shows the node's truth; the probes and the status socket agree
+	alive
+	kalive
+	/usr/bin/python3 -c 'import prometheus_client.parser' 2>/dev/null ||
+		fail "python3-prometheus-client missing in the guest (scripts/deps.sh)"
+	local bdf mtty r t0 code
+	bdf=$(edu_bdf)
+	mtty=$(mtty_type_uuids mtty-2 | head -1)
+	scrape "$work/before.prom"
+	# Calls kubelet would make: Allocate ok twice on each pool, one unknown ID.
+	for r in 1 2; do
+		kubelet_py allocate "$(edu_sock)" "$bdf" | grep -q '^OK ' || fail "Allocate $bdf"
+		kubelet_py allocate "$dpdir/mdevd-example.com_MTTY_DUAL.sock" "$mtty" |
+			grep -q '^OK ' || fail "Allocate $mtty"
+	done
+	kubelet_py allocate "$(edu_sock)" 0000:ff:1f.7 | grep -q '^ERROR INVALID_ARGUMENT' ||
+		fail "Allocate of an unknown ID was not INVALID_ARGUMENT"
+	# Edits: one rejected (garbage), one taken (the same policy again: generation + 1).
+	t0=$(wc -l <"$log")
+	echo '{ not json' >"$pol.tmp" && mv "$pol.tmp" "$pol"
+	wait_for 20 sh -c "tail -n +$t0 '$log' | grep -q 'new policy rejected'" ||
+		fail "the garbage policy was not rejected"
+	t0=$(wc -l <"$log")
+	write_dp_policy "" 1
+	wait_for 30 sh -c "tail -n +$t0 '$log' | grep -q 'policy reloaded: generation'" ||
+		fail "the restored policy was not taken"
+	wait_for 30 sh -c "'$MDEVD' status --check --socket '$work/status.sock' >/dev/null" ||
+		fail "not ready again after the reload"
+	"$MDEVD" status --socket "$work/status.sock" -o json >"$work/status.json" ||
+		fail "mdevd status -o json via the socket"
+	scrape "$work/after.prom"
+	cp "$work/after.prom" "$RESULTS/metrics.prom" 2>/dev/null || true
+	printf '%s\n' "{\"allocate\": {\"$EDU_RES\": {\"ok\": 2, \"invalid_argument\": 1," \
+		"\"failed_precondition\": 0}, \"$MTTY_RES\": {\"ok\": 2, \"invalid_argument\": 0}}," \
+		"\"reloads\": {\"ok\": 1, \"rejected\": 1}}" >"$work/expect.json"
+	/usr/bin/python3 "$REPO/tests/vm/metrics_check.py" "$work/before.prom" "$work/after.prom" \
+		"$work/status.json" "$events" "$work/expect.json" || fail "metrics differ from the truth"
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/readyz")
+	[ "$code" = 200 ] || fail "/readyz: $code"
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/livez")
+	[ "$code" = 200 ] || fail "/livez: $code"
+	"$MDEVD" status --check --socket "$work/status.sock" >"$work/check" ||
+		fail "status --check: $(cat "$work/check")"
+	say "# probes: /readyz 200, /livez 200, status --check: $(cat "$work/check")"
 }
 
 t_dp_policy_edit() { # a pool added: its plugin registers; a pool dropped: an empty list
@@ -522,6 +573,7 @@ run_test t_private_network "in a private network namespace (PrivateNetwork=yes) 
 run_test t_dp_start "device plugins: both register with kubelet; first lists: mdevs and edu, Healthy"
 run_test t_dp_mdev_add_remove "device plugins: out-of-band mdev create/remove reaches ListAndWatch"
 run_test t_dp_pci_unbind "device plugins: edu unbound from vfio-pci is Unhealthy (Allocate refused), rebound Healthy"
+run_test t_dp_metrics "metrics: curl /metrics == sysfs, kubelet's lists, the status socket; Allocate and reload counters == the calls and edits; probes"
 run_test t_dp_policy_edit "device plugins: a pool added registers; a pool dropped sends an empty list"
 run_test t_dp_stop "device plugins: SIGTERM sends empty lists, ends the streams, removes the sockets"
 vm_mdev_remove_all

@@ -481,8 +481,8 @@ rerun() { # rerun MODE POLICY: to the end (run: until ready, then SIGTERM)
 		rc=0
 		"$MDEVD" run --no-device-plugins --no-libvirt --policy "$2" 2>"$work/run.log" &
 		local pid=$!
-		for _ in $(seq 1200); do grep -q '^mdevd: ready' "$work/run.log" && break; sleep 0.1; done
-		grep -q '^mdevd: ready' "$work/run.log" || rc=1
+		for _ in $(seq 1200); do grep -q 'mdevd: ready' "$work/run.log" && break; sleep 0.1; done
+		grep -q 'mdevd: ready' "$work/run.log" || rc=1
 		kill -TERM $pid 2>/dev/null
 		wait $pid || rc=$?
 		;;
