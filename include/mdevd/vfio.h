@@ -69,8 +69,8 @@ size_t vfio_group_blockers(const struct inventory *inv, int group, const bool *s
  * named: KEEP when in use, else GIVE_BACK (or LEAVE when no longer on vfio-pci).
  * Returns 0 or -ENOMEM.
  */
-int vfio_plan(const struct policy *pol, const struct inventory *inv,
-	      const struct vfio_facts *facts, struct vfio_decision **out);
+int vfio_plan(const struct policy *pol, const struct inventory *inv, const struct vfio_facts *facts,
+	      struct vfio_decision **out);
 
 /* vfio_action_str - "leave", "bind", "bound", "refused", "give back", "keep". */
 const char *vfio_action_str(enum vfio_action a);

@@ -58,9 +58,10 @@ int vfio_view_load(const struct vfio_apply_opts *o, const struct inventory *inv,
 
 		v.facts[i].host_owned = v.guard.reasons[i];
 		/* Ours only while the same device sits at that address. */
-		v.facts[i].owned = e && e->vendor_id == f->vendor_id && e->device_id == f->device_id;
-		if (f->iommu_group >= 0 && (inuse_has_group(&v.inuse, f->iommu_group) ||
-					    v.inuse.unreadable))
+		v.facts[i].owned =
+			e && e->vendor_id == f->vendor_id && e->device_id == f->device_id;
+		if (f->iommu_group >= 0 &&
+		    (inuse_has_group(&v.inuse, f->iommu_group) || v.inuse.unreadable))
 			v.facts[i].in_use = "its IOMMU group is open";
 		else if (o->in_use)
 			v.facts[i].in_use = o->in_use(o->in_use_data, f->address);
@@ -73,8 +74,7 @@ fail:
 }
 
 /* Log a refusal unless it was logged before with the same reason. */
-static void report_refusal(const struct vfio_apply_opts *o, const char *address,
-			   const char *reason)
+static void report_refusal(const struct vfio_apply_opts *o, const char *address, const char *reason)
 {
 	char key[VFIO_REASON_MAX + MDEVD_BDF_STR_LEN + 2];
 	char **n;

@@ -134,8 +134,10 @@ int vfio_state_save(const char *path, const struct vfio_state *s)
 	FILE *f;
 	int fd, r;
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	snprintf(dir, sizeof(dir), "%s", dirname(dir));
+	char copy[4096];
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	snprintf(dir, sizeof(dir), "%s", dirname(copy));
 	r = mkdir_parents(dir);
 	if (r < 0)
 		return r;
@@ -154,7 +156,8 @@ int vfio_state_save(const char *path, const struct vfio_state *s)
 		   "# Written by mdevd; replaced whole on every change.\n");
 	for (size_t i = 0; i < s->n; i++)
 		fprintf(f, "%s %04x:%04x %s\n", s->entries[i].address, s->entries[i].vendor_id,
-			s->entries[i].device_id, s->entries[i].driver[0] ? s->entries[i].driver : "-");
+			s->entries[i].device_id,
+			s->entries[i].driver[0] ? s->entries[i].driver : "-");
 	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
 		r = -errno;
 		fclose(f);

@@ -38,8 +38,7 @@ static void *write_thread(void *arg)
 	return NULL;
 }
 
-int pci_write_with_timeout(int dirfd, const char *path, const char *value,
-			   unsigned int timeout_ms)
+int pci_write_with_timeout(int dirfd, const char *path, const char *value, unsigned int timeout_ms)
 {
 	struct write_job *j = calloc(1, sizeof(*j));
 	_cleanup_close_ int mine = -1;
@@ -143,8 +142,7 @@ static int probe(const struct pci_bind_opts *o, const char *bdf, char *why, size
 	return r;
 }
 
-int pci_bind_vfio(const struct pci_bind_opts *o, const char *bdf, int group, char *why,
-		  size_t size)
+int pci_bind_vfio(const struct pci_bind_opts *o, const char *bdf, int group, char *why, size_t size)
 {
 	char path[128], driver[64];
 	struct stat st;
@@ -200,8 +198,8 @@ int pci_bind_vfio(const struct pci_bind_opts *o, const char *bdf, int group, cha
 	return 0;
 }
 
-int pci_give_back(const struct pci_bind_opts *o, const char *bdf, char *out_driver,
-		  size_t dsize, char *why, size_t size)
+int pci_give_back(const struct pci_bind_opts *o, const char *bdf, char *out_driver, size_t dsize,
+		  char *why, size_t size)
 {
 	char path[128], driver[64];
 	int r;

@@ -58,5 +58,4 @@ int pci_give_back(const struct pci_bind_opts *o, const char *bdf, char *driver, 
  * wait at most @timeout_ms for it. Returns the write's result (0 or -errno), or
  * -ETIMEDOUT when it had not returned in time (it goes on in the background).
  */
-int pci_write_with_timeout(int dirfd, const char *path, const char *value,
-			   unsigned int timeout_ms);
+int pci_write_with_timeout(int dirfd, const char *path, const char *value, unsigned int timeout_ms);

@@ -156,7 +156,8 @@ static void expect(struct node *n, const struct host_owned_set *s, const char *a
 		return;
 	}
 	if (!why || !strstr(why, needle))
-		print_error("%s: expected \"%s\", got \"%s\"\n", addr, needle, why ? why : "(none)");
+		print_error("%s: expected \"%s\", got \"%s\"\n", addr, needle,
+			    why ? why : "(none)");
 	assert_non_null(why);
 	assert_non_null(strstr(why, needle));
 }
