@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "apply/vfio_apply.h"
+#include "apply/vfio_udev.h"
 #include "mdevd/macro.h"
 #include "node/pci_bind.h"
 #include "util/log.h"
@@ -153,6 +155,44 @@ static void do_give_back(const struct vfio_apply_opts *o, const struct pci_bind_
 	res->given_back++;
 }
 
+/* Reconcile the udev rule file: every function mdevd owns that the policy still names. */
+static void persist(const struct vfio_apply_opts *o, const struct policy *pol,
+		    const struct inventory *inv, const struct vfio_state *state,
+		    struct vfio_apply_result *res)
+{
+	const char *path = o->udev_path ? o->udev_path : VFIO_UDEV_DEFAULT_PATH;
+	_cleanup_free_ char **keep = calloc(state->n ? state->n : 1, sizeof(*keep));
+	char why[512];
+	size_t n = 0;
+	int r;
+
+	if (!o->persist && access(path, F_OK) < 0)
+		return;
+	if (!keep) {
+		res->failed++;
+		return;
+	}
+	for (size_t i = 0; i < state->n; i++) {
+		const struct pci_function *f = inventory_get_pci(inv, state->entries[i].address);
+
+		if (f && pol_vfio_wants(pol, f, NULL))
+			keep[n++] = (char *)state->entries[i].address;
+	}
+	r = vfio_udev_write(path, inv, keep, n, why, sizeof(why));
+	if (r < 0) {
+		if (why[0])
+			log_warnx("%s", why);
+		else
+			log_warn(r, "cannot write %s", path);
+		res->failed++;
+		return;
+	}
+	res->persisted = (unsigned int)n;
+	if (o->persist)
+		log_info("%s: %zu function%s kept on vfio-pci from early boot", path, n,
+			 n == 1 ? "" : "s");
+}
+
 int vfio_apply(const struct vfio_apply_opts *o, const struct policy *pol,
 	       struct vfio_apply_result *res)
 {
@@ -229,6 +269,8 @@ int vfio_apply(const struct vfio_apply_opts *o, const struct policy *pol,
 			break;
 		}
 	}
+	if (!o->dry_run)
+		persist(o, pol, inv, &v.state, res);
 	vfio_view_release(&v);
 	return 0;
 }

@@ -45,6 +45,13 @@ struct vfio_apply_opts {
 	 */
 	char ***refusals_seen;
 	size_t *n_refusals_seen;
+	/*
+	 * The udev rule file (apply/vfio_udev.h; NULL: VFIO_UDEV_DEFAULT_PATH, borrowed). With
+	 * @persist it is written; without, an existing one is still reconciled (functions given
+	 * back leave it), never created.
+	 */
+	const char *udev_path;
+	bool persist;
 };
 
 struct vfio_apply_result {
@@ -54,6 +61,7 @@ struct vfio_apply_result {
 	unsigned int refused;	 /* named but host-owned or in a non-viable group */
 	unsigned int kept;	 /* no longer named but in use: kept */
 	unsigned int failed;	 /* a write failed or timed out (logged with the function) */
+	unsigned int persisted;	 /* rules in the udev file after the pass */
 };
 
 /*

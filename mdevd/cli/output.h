@@ -58,3 +58,12 @@ int output_plan(FILE *f, enum cli_output fmt, const struct plan *plan);
  * "attrs": []}, then a newline.
  */
 int output_mdevctl_config(FILE *f, const char *type_id);
+
+struct doctor_report;
+
+/*
+ * output_doctor - the checks of `mdevd doctor -o json`: {"checks": [{"check", "status"
+ * ("pass", "warn", "fail"), "detail", "fix", "machineconfig"}], "summary": {"pass",
+ * "warn", "fail"}}, null for an absent detail, fix or MachineConfig.
+ */
+int output_doctor(FILE *f, const struct doctor_report *r);

@@ -18,6 +18,7 @@
 #include "mdevd/macro.h"
 #include "mdevd/plan.h"
 #include "cli/output.h"
+#include "cli/doctor.h"
 
 DEFINE_CLEANUP(cJSON, cJSON_Delete)
 
@@ -422,4 +423,31 @@ int output_mdevctl_config(FILE *f, const char *type_id)
 	    !add_item(root, "attrs", cJSON_CreateArray()))
 		return -ENOMEM;
 	return print_json(f, root, 128);
+}
+
+int output_doctor(FILE *f, const struct doctor_report *r)
+{
+	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
+	cJSON *checks, *summary;
+
+	if (!root)
+		return -ENOMEM;
+	checks = cJSON_AddArrayToObject(root, "checks");
+	summary = cJSON_AddObjectToObject(root, "summary");
+	if (!checks || !summary)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct doctor_check *c = &r->checks[i];
+		static const char *const st[] = {"pass", "warn", "fail"};
+		cJSON *o = add_object(checks);
+
+		if (!o || !add_str(o, "check", c->what) || !add_str(o, "status", st[c->status]) ||
+		    !add_str(o, "detail", c->detail) || !add_str(o, "fix", c->fix) ||
+		    !add_str(o, "machineconfig", c->status == DOCTOR_FAIL ? c->snippet : NULL))
+			return -ENOMEM;
+	}
+	if (!add_uint(summary, "pass", r->pass) || !add_uint(summary, "warn", r->warn) ||
+	    !add_uint(summary, "fail", r->fail))
+		return -ENOMEM;
+	return print_json(f, root, 256 + 1024 * r->n);
 }

@@ -120,9 +120,8 @@ static void test_give_back(void **state)
 	struct pci_bind_opts o = {.sysfs_fd = e->sys.fd, .dev_fd = -1};
 	char why[512], driver[64];
 
-	assert_int_equal(pci_give_back(&o, "0000:00:03.0", driver, sizeof(driver), why,
-				       sizeof(why)),
-			 0);
+	assert_int_equal(
+		pci_give_back(&o, "0000:00:03.0", driver, sizeof(driver), why, sizeof(why)), 0);
 	expect_file(e, "bus/pci/devices/0000:00:03.0/driver_override", "\n");
 	expect_file(e, "bus/pci/drivers/vfio-pci/unbind", "0000:00:03.0");
 	expect_file(e, "bus/pci/drivers_probe", "0000:00:03.0");
@@ -169,7 +168,9 @@ static void test_state_file(void **state)
 	struct env *e = *state;
 	struct vfio_state s = {0}, r = {0};
 	struct vfio_owned a = {.address = "0000:00:05.0", .vendor_id = 0x1234, .device_id = 0x11e8};
-	struct vfio_owned b = {.address = "0000:00:04.0", .vendor_id = 0x8086, .device_id = 0x10d3,
+	struct vfio_owned b = {.address = "0000:00:04.0",
+			       .vendor_id = 0x8086,
+			       .device_id = 0x10d3,
 			       .driver = "e1000e"};
 	unsigned int skipped = 9;
 	FILE *f;
@@ -327,8 +328,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_apply_in_use_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_ids_changed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_apply_records_before_binding, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(test_apply_records_before_binding, setup, teardown),
 	};
 
 	log_set_quiet(true);

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vfio-pci glue for the commands; cli_vfio.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli_vfio.h"
+#include "mdevd/macro.h"
+#include "node/sysfs.h"
+#include "util/log.h"
+
+void cli_vfio_opts(const struct cli_globals *g, const struct cli_vfio *v, int sysfs_fd,
+		   int proc_fd, int dev_fd, struct vfio_apply_opts *out)
+{
+	char **names = NULL;
+	size_t n = 0;
+
+	*out = (struct vfio_apply_opts){
+		.sysfs_fd = sysfs_fd,
+		.sysfs_path = g->sysfs_root,
+		.proc_fd = proc_fd,
+		.dev_fd = dev_fd,
+		.state_path = v ? v->state_path : NULL,
+		.udev_path = v ? v->udev_path : NULL,
+		.timeout_ms = v ? v->timeout_ms : 0,
+	};
+	if (streq(g->proc_root, "/proc") && host_owned_ipv4_ifaces(&names, &n) == 0) {
+		out->ipv4_ifaces = names;
+		out->n_ipv4_ifaces = n;
+	}
+}
+
+void cli_vfio_opts_release(struct vfio_apply_opts *o)
+{
+	sysfs_names_free((char **)o->ipv4_ifaces, o->n_ipv4_ifaces);
+	o->ipv4_ifaces = NULL;
+	o->n_ipv4_ifaces = 0;
+}
+
+int cli_parse_bind_timeout(const char *s, unsigned int *ms)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < 1 || v > 3600)
+		return -EINVAL;
+	*ms = (unsigned int)v * 1000;
+	return 0;
+}
+
+int cli_open_dev(const struct cli_globals *g, int *fd)
+{
+	int r = sysfs_open_root(g->dev_root, fd);
+
+	if (r < 0)
+		log_warn(r, "cannot open the dev root %s (see --dev-root)", g->dev_root);
+	return r;
+}
+
+bool cli_vfio_active(const struct policy *pol, const struct vfio_apply_opts *o)
+{
+	struct vfio_state s;
+	bool any;
+
+	if (pol->vfio.n_devices || pol->vfio.bind_permitted)
+		return true;
+	if (vfio_state_load(o->state_path ? o->state_path : VFIO_STATE_DEFAULT_PATH, &s, NULL) < 0)
+		return true; /* let the pass say what is wrong */
+	any = s.n > 0;
+	vfio_state_release(&s);
+	return any;
+}
+
+void cli_vfio_summary(FILE *f, const struct vfio_apply_result *res, bool dry_run)
+{
+	fprintf(f,
+		"%svfio-pci: %u bound, %u already bound, %u given back, %u refused, %u kept in "
+		"use, %u failed",
+		dry_run ? "Dry run: " : "", res->bound, res->already, res->given_back, res->refused,
+		res->kept, res->failed);
+	if (res->persisted)
+		fprintf(f, ", %u persisted", res->persisted);
+	fputs(".\n", f);
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * cli_vfio: what the commands share about vfio-pci bindings (apply, run, pci, status,
+ * doctor): the options' defaults, the view of the node (guard, ownership), and one pass
+ * of vfio_apply() with its summary line.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "apply/vfio_apply.h"
+#include "cli/cli.h"
+
+struct cli_vfio {
+	const char *state_path; /* --vfio-state; NULL: VFIO_STATE_DEFAULT_PATH */
+	const char *udev_path;	/* --udev-rules; NULL: VFIO_UDEV_DEFAULT_PATH */
+	unsigned int timeout_ms; /* --bind-timeout (seconds on the command line); 0: default */
+};
+
+/*
+ * cli_vfio_opts - vfio_apply options for the globals @g and the roots @sysfs_fd, @proc_fd,
+ * @dev_fd (borrowed). Interfaces' IPv4 addresses come from getifaddrs(3) only when
+ * @g's proc root is /proc (a fixture proc tree has none): they are stored in @ipv4 (free
+ * with cli_vfio_opts_release()).
+ */
+void cli_vfio_opts(const struct cli_globals *g, const struct cli_vfio *v, int sysfs_fd,
+		   int proc_fd, int dev_fd, struct vfio_apply_opts *out);
+void cli_vfio_opts_release(struct vfio_apply_opts *o);
+
+/* cli_parse_bind_timeout - seconds (1..3600) into *ms. Returns 0 or -EINVAL. */
+int cli_parse_bind_timeout(const char *s, unsigned int *ms);
+
+/* cli_open_dev - open @g's dev root (logged on error). Returns 0 or -errno. */
+int cli_open_dev(const struct cli_globals *g, int *fd);
+
+/* cli_vfio_summary - "vfio-pci: N bound, N already bound, ... ." on @f. */
+void cli_vfio_summary(FILE *f, const struct vfio_apply_result *res, bool dry_run);
+
+/* cli_vfio_wanted - does @pol bind anything or has mdevd bound anything (@o's state)? */
+bool cli_vfio_active(const struct policy *pol, const struct vfio_apply_opts *o);
