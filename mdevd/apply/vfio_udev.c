@@ -34,8 +34,8 @@ static int rule_ids(const char *path, const char *address, unsigned int *v, unsi
 	return 0;
 }
 
-int vfio_udev_write(const char *path, const struct inventory *inv, char *const *keep,
-		    size_t n_keep, char *why, size_t size)
+int vfio_udev_write(const char *path, const struct inventory *inv, char *const *keep, size_t n_keep,
+		    char *why, size_t size)
 {
 	char tmp[4200];
 	FILE *f;

@@ -29,5 +29,5 @@
  * hardware changed under a persisted binding. Returns 0, -EEXIST, -ENOENT when an
  * address of @keep is not in @inv, or -errno from writing.
  */
-int vfio_udev_write(const char *path, const struct inventory *inv, char *const *keep,
-		    size_t n_keep, char *why, size_t size);
+int vfio_udev_write(const char *path, const struct inventory *inv, char *const *keep, size_t n_keep,
+		    char *why, size_t size);

@@ -9,8 +9,8 @@
 #include "node/sysfs.h"
 #include "util/log.h"
 
-void cli_vfio_opts(const struct cli_globals *g, const struct cli_vfio *v, int sysfs_fd,
-		   int proc_fd, int dev_fd, struct vfio_apply_opts *out)
+void cli_vfio_opts(const struct cli_globals *g, const struct cli_vfio *v, int sysfs_fd, int proc_fd,
+		   int dev_fd, struct vfio_apply_opts *out)
 {
 	char **names = NULL;
 	size_t n = 0;

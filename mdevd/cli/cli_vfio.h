@@ -13,8 +13,8 @@
 #include "cli/cli.h"
 
 struct cli_vfio {
-	const char *state_path; /* --vfio-state; NULL: VFIO_STATE_DEFAULT_PATH */
-	const char *udev_path;	/* --udev-rules; NULL: VFIO_UDEV_DEFAULT_PATH */
+	const char *state_path;	 /* --vfio-state; NULL: VFIO_STATE_DEFAULT_PATH */
+	const char *udev_path;	 /* --udev-rules; NULL: VFIO_UDEV_DEFAULT_PATH */
 	unsigned int timeout_ms; /* --bind-timeout (seconds on the command line); 0: default */
 };
 
@@ -24,8 +24,8 @@ struct cli_vfio {
  * @g's proc root is /proc (a fixture proc tree has none): they are stored in @ipv4 (free
  * with cli_vfio_opts_release()).
  */
-void cli_vfio_opts(const struct cli_globals *g, const struct cli_vfio *v, int sysfs_fd,
-		   int proc_fd, int dev_fd, struct vfio_apply_opts *out);
+void cli_vfio_opts(const struct cli_globals *g, const struct cli_vfio *v, int sysfs_fd, int proc_fd,
+		   int dev_fd, struct vfio_apply_opts *out);
 void cli_vfio_opts_release(struct vfio_apply_opts *o);
 
 /* cli_parse_bind_timeout - seconds (1..3600) into *ms. Returns 0 or -EINVAL. */

@@ -16,7 +16,7 @@
 #include "node/sysfs.h"
 
 #define GRUB_FIX_INTEL                                                                             \
-	"add intel_iommu=on iommu=pt to GRUB_CMDLINE_LINUX in /etc/default/grub, run "            \
+	"add intel_iommu=on iommu=pt to GRUB_CMDLINE_LINUX in /etc/default/grub, run "             \
 	"update-grub (RHEL: grub2-mkconfig -o /boot/grub2/grub.cfg) and reboot"
 #define MC_KARGS_INTEL                                                                             \
 	"apiVersion: machineconfiguration.openshift.io/v1\n"                                       \
@@ -57,7 +57,11 @@
 	"          contents:\n"                                                                    \
 	"            source: data:,vfio-pci%0Avfio_iommu_type1\n"
 
-enum cpu_vendor { CPU_OTHER, CPU_INTEL, CPU_AMD };
+enum cpu_vendor {
+	CPU_OTHER,
+	CPU_INTEL,
+	CPU_AMD
+};
 
 struct node_facts {
 	enum cpu_vendor vendor;
@@ -239,19 +243,19 @@ static int check_cpu(const struct doctor_env *e, const struct node_facts *f,
 			f->vendor == CPU_AMD ? "svm" : "vmx");
 	else
 		q = add(r, DOCTOR_FAIL, "CPU hardware virtualization",
-			f->vendor == CPU_OTHER
-				? "enable hardware virtualization (VT-x / AMD-V) in the firmware setup"
-			: f->vendor == CPU_AMD
-				? "enable SVM (AMD-V) in the firmware setup"
-				: "enable Intel VT-x (VMX) in the firmware setup",
+			f->vendor == CPU_OTHER ? "enable hardware virtualization (VT-x / AMD-V) in "
+						 "the firmware setup"
+			: f->vendor == CPU_AMD ? "enable SVM (AMD-V) in the firmware setup"
+					       : "enable Intel VT-x (VMX) in the firmware setup",
 			NULL, "no %s flag in /proc/cpuinfo", ext);
 	if (q < 0)
 		return q;
 	if (exists(e->dev_fd, "kvm"))
 		return add(r, DOCTOR_PASS, "/dev/kvm", NULL, NULL, NULL);
 	return add(r, DOCTOR_FAIL, "/dev/kvm",
-		   f->vendor == CPU_AMD ? "modprobe kvm_amd (and enable SVM in the firmware setup)"
-					: "modprobe kvm_intel (and enable VT-x in the firmware setup)",
+		   f->vendor == CPU_AMD
+			   ? "modprobe kvm_amd (and enable SVM in the firmware setup)"
+			   : "modprobe kvm_intel (and enable VT-x in the firmware setup)",
 		   NULL, "absent");
 }
 
@@ -271,8 +275,7 @@ static int check_iommu(const struct doctor_env *e, const struct node_facts *f,
 		q = add(r, DOCTOR_PASS, "IOMMU present", NULL, NULL, "%zu unit%s, %s", f->n_iommus,
 			f->n_iommus == 1 ? "" : "s", f->iommu_name);
 	else
-		q = add(r, DOCTOR_FAIL, "IOMMU present", fix, snippet,
-			"/sys/class/iommu is empty");
+		q = add(r, DOCTOR_FAIL, "IOMMU present", fix, snippet, "/sys/class/iommu is empty");
 	if (q < 0)
 		return q;
 	if (f->n_groups)
@@ -297,13 +300,13 @@ static int check_iommu(const struct doctor_env *e, const struct node_facts *f,
 			"default; the kernel ignores it)",
 			NULL, "amd_iommu=on given");
 	else if (intel && !has_word(cmd, "intel_iommu=on") && !f->n_groups)
-		q = add(r, DOCTOR_FAIL, "kernel command line: IOMMU", GRUB_FIX_INTEL, MC_KARGS_INTEL,
-			"no intel_iommu=on");
+		q = add(r, DOCTOR_FAIL, "kernel command line: IOMMU", GRUB_FIX_INTEL,
+			MC_KARGS_INTEL, "no intel_iommu=on");
 	else
 		q = add(r, DOCTOR_PASS, "kernel command line: IOMMU", NULL, NULL, "%s",
 			has_word(cmd, "intel_iommu=on") ? "intel_iommu=on"
-			: f->vendor == CPU_AMD		 ? "AMD: on by default"
-							 : "on (groups present)");
+			: f->vendor == CPU_AMD		? "AMD: on by default"
+							: "on (groups present)");
 	if (q < 0)
 		return q;
 	if (has_word(cmd, "iommu=pt"))
@@ -353,8 +356,8 @@ static int check_interrupts(const struct doctor_env *e, const struct node_facts 
 static int check_modules(const struct doctor_env *e, const struct policy *pol,
 			 struct doctor_report *r)
 {
-	bool wants_mdev = pol && (pol->n_layouts || pol->n_mediated_device_types ||
-				  pol->n_mdev_devices);
+	bool wants_mdev =
+		pol && (pol->n_layouts || pol->n_mediated_device_types || pol->n_mdev_devices);
 	static const struct {
 		const char *name, *modprobe;
 		enum doctor_status missing;
@@ -494,8 +497,8 @@ static int check_parents(const struct doctor_env *e, const struct policy *pol,
 			snprintf(path, sizeof(path), "bus/pci/devices/%s/driver", p->pci_address);
 			(void)sysfs_read_link_name(e->sysfs_fd, path, drv, sizeof(drv));
 		}
-		q = add(r, DOCTOR_PASS, what, NULL, NULL, "%s, %zu type%s", drv[0] ? drv : "virtual",
-			p->n_types, p->n_types == 1 ? "" : "s");
+		q = add(r, DOCTOR_PASS, what, NULL, NULL, "%s, %zu type%s",
+			drv[0] ? drv : "virtual", p->n_types, p->n_types == 1 ? "" : "s");
 	}
 	/* A layout address that offers no types: its vendor driver is not there. */
 	for (size_t l = 0; l < pol->n_layouts && q == 0; l++) {
@@ -511,9 +514,10 @@ static int check_parents(const struct doctor_env *e, const struct policy *pol,
 			q = add(r, DOCTOR_FAIL, what,
 				"install and load the vendor's mdev driver (NVIDIA: the vGPU host "
 				"driver, nvidia-vgpu-mgr), or fix the address in the layout",
-				NULL, "%s", !f ? "no PCI function at this address"
-				: f->driver   ? "offers no mdev types (bound to another driver)"
-					      : "offers no mdev types (no driver bound)");
+				NULL, "%s",
+				!f	    ? "no PCI function at this address"
+				: f->driver ? "offers no mdev types (bound to another driver)"
+					    : "offers no mdev types (no driver bound)");
 		}
 	}
 	return q;
@@ -538,8 +542,8 @@ int doctor_run(const struct doctor_env *e, const struct policy *pol, struct doct
 	if (q == 0 && pol) {
 		_cleanup_(inventory_freep) struct inventory *inv = NULL;
 
-		if (inventory_load(e->sysfs_fd, e->sysfs_path, INVENTORY_TYPES | INVENTORY_PCI, NULL,
-				   NULL, &inv) < 0)
+		if (inventory_load(e->sysfs_fd, e->sysfs_path, INVENTORY_TYPES | INVENTORY_PCI,
+				   NULL, NULL, &inv) < 0)
 			q = add(&r, DOCTOR_FAIL, "inventory", "check --sysfs-root", NULL,
 				"cannot read the node's devices");
 		else {
@@ -581,7 +585,8 @@ int doctor_print(FILE *f, const struct doctor_report *r)
 			bool shown = false;
 
 			for (size_t j = 0; j < i && !shown; j++)
-				shown = r->checks[j].snippet && r->checks[j].status == DOCTOR_FAIL &&
+				shown = r->checks[j].snippet &&
+					r->checks[j].status == DOCTOR_FAIL &&
 					streq(r->checks[j].snippet, c->snippet);
 			if (shown) {
 				fputs("    OpenShift: the MachineConfig above\n", f);
@@ -615,7 +620,12 @@ void doctor_summary(const struct doctor_report *r, char *buf, size_t size)
 		for (size_t i = 0; i < r->n && len < size; i++) {
 			if (r->checks[i].status != want)
 				continue;
-			len += (size_t)snprintf(buf + len, size - len, "%s%s", first ? (pass == 0 ? " (FAIL: " : (r->fail ? "; WARN: " : " (WARN: ")) : ", ", r->checks[i].what);
+			len += (size_t)snprintf(
+				buf + len, size - len, "%s%s",
+				first ? (pass == 0 ? " (FAIL: "
+						   : (r->fail ? "; WARN: " : " (WARN: "))
+				      : ", ",
+				r->checks[i].what);
 			first = false;
 		}
 	}

@@ -31,7 +31,7 @@ enum doctor_status {
 };
 
 struct doctor_check {
-	char *what;    /* "IOMMU groups", "module vfio_pci", ... */
+	char *what; /* "IOMMU groups", "module vfio_pci", ... */
 	enum doctor_status status;
 	char *detail;  /* what was found; may be NULL */
 	char *fix;     /* WARN / FAIL: the exact fix, one line; else NULL */
