@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli_vfio.h"
+#include "cli/output.h"
 #include "mdevd/macro.h"
 #include "node/sysfs.h"
 #include "util/log.h"
@@ -24,6 +25,13 @@ void cli_vfio_opts(const struct cli_globals *g, const struct cli_vfio *v, int sy
 		.udev_path = v ? v->udev_path : NULL,
 		.timeout_ms = v ? v->timeout_ms : 0,
 	};
+	/* The default files describe this host: not a fixture tree given by --sysfs-root. */
+	if (!streq(g->sysfs_root, "/sys")) {
+		if (!out->state_path)
+			out->state_path = "";
+		if (!out->udev_path)
+			out->udev_path = "";
+	}
 	if (streq(g->proc_root, "/proc") && host_owned_ipv4_ifaces(&names, &n) == 0) {
 		out->ipv4_ifaces = names;
 		out->n_ipv4_ifaces = n;
@@ -83,4 +91,39 @@ void cli_vfio_summary(FILE *f, const struct vfio_apply_result *res, bool dry_run
 	if (res->persisted)
 		fprintf(f, ", %u persisted", res->persisted);
 	fputs(".\n", f);
+}
+
+int cli_vfio_output_pci(const struct cli_globals *g, const struct inventory *inv,
+			const struct pci_function *const *fns, size_t n, enum cli_output fmt)
+{
+	_cleanup_close_ int sysfs_fd = -1, proc_fd = -1;
+	_cleanup_free_ const char **reasons = calloc(n ? n : 1, sizeof(*reasons));
+	_cleanup_free_ bool *bound = calloc(n ? n : 1, sizeof(*bound));
+	struct vfio_apply_opts vo;
+	struct vfio_view v;
+	int r;
+
+	if (!reasons || !bound)
+		return -ENOMEM;
+	if (sysfs_open_root(g->sysfs_root, &sysfs_fd) < 0 ||
+	    sysfs_open_root(g->proc_root, &proc_fd) < 0)
+		return output_pci(stdout, fmt, fns, n);
+	cli_vfio_opts(g, NULL, sysfs_fd, proc_fd, -1, &vo);
+	r = vfio_view_load(&vo, inv, &v);
+	if (r < 0) {
+		log_warn(r, "pci: cannot read the host-owned guard's evidence or %s",
+			 VFIO_STATE_DEFAULT_PATH);
+		cli_vfio_opts_release(&vo);
+		return output_pci(stdout, fmt, fns, n);
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t k = (size_t)(fns[i] - inv->pci);
+
+		reasons[i] = v.facts[k].host_owned;
+		bound[i] = v.facts[k].owned;
+	}
+	r = output_pci_vfio(stdout, fmt, fns, n, reasons, bound);
+	vfio_view_release(&v);
+	cli_vfio_opts_release(&vo);
+	return r;
 }

@@ -22,7 +22,9 @@ struct cli_vfio {
  * cli_vfio_opts - vfio_apply options for the globals @g and the roots @sysfs_fd, @proc_fd,
  * @dev_fd (borrowed). Interfaces' IPv4 addresses come from getifaddrs(3) only when
  * @g's proc root is /proc (a fixture proc tree has none): they are stored in @ipv4 (free
- * with cli_vfio_opts_release()).
+ * with cli_vfio_opts_release()). With a --sysfs-root other than /sys the default ownership
+ * and udev files (which describe this host) are not used: their paths become "" (no
+ * ownership; writing fails) unless @v names them.
  */
 void cli_vfio_opts(const struct cli_globals *g, const struct cli_vfio *v, int sysfs_fd, int proc_fd,
 		   int dev_fd, struct vfio_apply_opts *out);
@@ -39,3 +41,11 @@ void cli_vfio_summary(FILE *f, const struct vfio_apply_result *res, bool dry_run
 
 /* cli_vfio_wanted - does @pol bind anything or has mdevd bound anything (@o's state)? */
 bool cli_vfio_active(const struct policy *pol, const struct vfio_apply_opts *o);
+
+/*
+ * cli_vfio_output_pci - `mdevd pci`: @fns (@n, borrowed from @inv) with the guard's verdicts
+ * and the ownership file (default path) read from @g's roots. Returns output_pci_vfio()'s
+ * result; a guard that cannot be read is logged and the listing printed without it.
+ */
+int cli_vfio_output_pci(const struct cli_globals *g, const struct inventory *inv,
+			const struct pci_function *const *fns, size_t n, enum cli_output fmt);

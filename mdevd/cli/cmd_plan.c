@@ -353,6 +353,14 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 	cli_vfio_opts(g, &vfio, sysfs_fd, proc_fd, -1, &vo);
 	vo.dry_run = o.dry_run;
 	vo.persist = o.persist;
+	if (cli_vfio_active(pol, &vo) && ((vo.state_path && !vo.state_path[0]) ||
+					  (o.persist && vo.udev_path && !vo.udev_path[0]))) {
+		log_warnx("apply: with --sysfs-root %s, name --vfio-state FILE%s: the default "
+			  "files describe this host",
+			  g->sysfs_root, o.persist ? " and --udev-rules FILE" : "");
+		cli_vfio_opts_release(&vo);
+		return EXIT_USAGE;
+	}
 	if (cli_vfio_active(pol, &vo)) {
 		if (sysfs_open_root(g->dev_root, &dev_fd) == 0)
 			vo.dev_fd = dev_fd;

@@ -234,7 +234,8 @@ int output_list(FILE *f, enum cli_output fmt, const struct inventory *inv,
 	return ferror(f) ? -EIO : 0;
 }
 
-static int pci_json(FILE *f, const struct pci_function *const *fns, size_t n)
+static int pci_json(FILE *f, const struct pci_function *const *fns, size_t n,
+		    const char *const *host_owned, const bool *bound)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateArray();
 
@@ -260,11 +261,16 @@ static int pci_json(FILE *f, const struct pci_function *const *fns, size_t n)
 		    !add_uint(o, "sriov_totalvfs", p->sriov_totalvfs) ||
 		    !add_uint(o, "sriov_numvfs", p->sriov_numvfs))
 			return -ENOMEM;
+		if (host_owned && !add_str(o, "host_owned", host_owned[i]))
+			return -ENOMEM;
+		if (bound && !add_item(o, "bound_by_mdevd", cJSON_CreateBool(bound[i])))
+			return -ENOMEM;
 	}
 	return print_json(f, root, 64 + 512 * n);
 }
 
-static void pci_human(FILE *f, const struct pci_function *const *fns, size_t n)
+static void pci_human(FILE *f, const struct pci_function *const *fns, size_t n,
+		      const char *const *host_owned, const bool *bound)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct pci_function *p = fns[i];
@@ -292,20 +298,30 @@ static void pci_human(FILE *f, const struct pci_function *const *fns, size_t n)
 			fprintf(f, " vfs=%u/%u", p->sriov_numvfs, p->sriov_totalvfs);
 		if (p->physfn)
 			fprintf(f, " physfn=%s", p->physfn);
+		if (bound && bound[i])
+			fputs(" bound-by-mdevd", f);
+		if (host_owned && host_owned[i])
+			fprintf(f, " host-owned: %s", host_owned[i]);
 		fputc('\n', f);
 	}
 }
 
-int output_pci(FILE *f, enum cli_output fmt, const struct pci_function *const *fns, size_t n)
+int output_pci_vfio(FILE *f, enum cli_output fmt, const struct pci_function *const *fns, size_t n,
+		    const char *const *host_owned, const bool *bound_by_mdevd)
 {
 	switch (fmt) {
 	case OUTPUT_JSON:
-		return pci_json(f, fns, n);
+		return pci_json(f, fns, n, host_owned, bound_by_mdevd);
 	case OUTPUT_HUMAN:
-		pci_human(f, fns, n);
+		pci_human(f, fns, n, host_owned, bound_by_mdevd);
 		break;
 	}
 	return ferror(f) ? -EIO : 0;
+}
+
+int output_pci(FILE *f, enum cli_output fmt, const struct pci_function *const *fns, size_t n)
+{
+	return output_pci_vfio(f, fmt, fns, n, NULL, NULL);
 }
 
 static const char *reason_code(enum plan_reason r)

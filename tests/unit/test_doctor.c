@@ -38,8 +38,9 @@ static int setup(void **state)
 	fstree_dir(&h->sys, "module/mdev");
 	fstree_file(&h->proc, "cpuinfo",
 		    "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu vme vmx sse2\n");
-	fstree_file(&h->proc, "cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/sda1 intel_iommu=on "
-					 "iommu=pt quiet\n");
+	fstree_file(&h->proc, "cmdline",
+		    "BOOT_IMAGE=/vmlinuz root=/dev/sda1 intel_iommu=on "
+		    "iommu=pt quiet\n");
 	fstree_file(&h->proc, "interrupts",
 		    "           CPU0\n 24:  1  IR-PCI-MSI 512000-edge  ahci[0000:00:1f.2]\n");
 	fstree_file(&h->dev, "kvm", "");
@@ -140,7 +141,8 @@ static void test_no_iommu_no_vfio_pci(void **state)
 	const struct doctor_check *c;
 
 	/* Booted without intel_iommu=on, vfio-pci not loaded. */
-	snprintf(cmd, sizeof(cmd), "rm -rf %s/class/iommu/dmar0 %s/kernel/iommu_groups/* %s/module/vfio_pci",
+	snprintf(cmd, sizeof(cmd),
+		 "rm -rf %s/class/iommu/dmar0 %s/kernel/iommu_groups/* %s/module/vfio_pci",
 		 h->sys.dir, h->sys.dir, h->sys.dir);
 	assert_int_equal(system(cmd), 0);
 	fstree_file(&h->proc, "cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/sda1 quiet\n");
@@ -162,8 +164,9 @@ static void test_no_iommu_no_vfio_pci(void **state)
 	expect(&r, "module vfio", DOCTOR_PASS, NULL);
 	assert_int_equal(doctor_exit_status(&r), 1);
 	doctor_summary(&r, line, sizeof(line));
-	assert_non_null(strstr(line, "(FAIL: IOMMU present, IOMMU groups, kernel command line: "
-				     "IOMMU, module vfio_pci; WARN: kernel command line: iommu=pt)"));
+	assert_non_null(strstr(line,
+			       "(FAIL: IOMMU present, IOMMU groups, kernel command line: "
+			       "IOMMU, module vfio_pci; WARN: kernel command line: iommu=pt)"));
 	doctor_report_release(&r);
 }
 
@@ -191,7 +194,7 @@ static void test_amd(void **state)
 	expect(&r, "kernel command line: IOMMU", DOCTOR_PASS, NULL);
 	for (size_t i = 0; i < r.n; i++)
 		assert_null(r.checks[i].fix && strstr(r.checks[i].fix, "add amd_iommu=on") ? "bad"
-											    : NULL);
+											   : NULL);
 	doctor_report_release(&r);
 }
 

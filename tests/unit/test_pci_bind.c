@@ -14,6 +14,7 @@
 #include "fstree.h"
 #include "apply/vfio_apply.h"
 #include "apply/vfio_state.h"
+#include "apply/vfio_udev.h"
 #include "mdevd/policy.h"
 #include "node/pci_bind.h"
 #include "util/log.h"
@@ -316,6 +317,63 @@ static void test_apply_records_before_binding(void **state)
 	policy_free(pol);
 }
 
+static void read_all(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, size - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+static void test_udev_rule(void **state)
+{
+	struct env *e = *state;
+	struct inventory *inv = NULL;
+	char *keep[] = {(char *)"0000:00:03.0"}, *missing[] = {(char *)"0000:00:09.0"};
+	char rules[300], why[512], buf[2048], edited[2048];
+	FILE *f;
+
+	snprintf(rules, sizeof(rules), "%s/70-mdevd-vfio-pci.rules", e->proc.dir);
+	assert_int_equal(inventory_load(e->sys.fd, e->sys.dir, INVENTORY_PCI, NULL, NULL, &inv), 0);
+	assert_int_equal(vfio_udev_write(rules, inv, keep, 1, why, sizeof(why)), 0);
+	read_all(rules, buf, sizeof(buf));
+	assert_non_null(strstr(buf,
+			       "ACTION==\"add\", SUBSYSTEM==\"pci\", KERNEL==\"0000:00:03.0\", "
+			       "ATTR{vendor}==\"0x1234\", ATTR{device}==\"0x11e8\", "
+			       "ATTR{driver_override}=\"vfio-pci\"\n"));
+	/* Written again: the same file, not appended. */
+	assert_int_equal(vfio_udev_write(rules, inv, keep, 1, why, sizeof(why)), 0);
+	read_all(rules, edited, sizeof(edited));
+	assert_string_equal(buf, edited);
+	/* The rule was written for an e1000e at 03.0; an edu sits there now: refused. */
+	{
+		char *p = strstr(buf, "0x1234\", ATTR{device}==\"0x11e8");
+
+		assert_non_null(p);
+		static const char other[] = "0x8086\", ATTR{device}==\"0x10d3";
+
+		memcpy(p, other, sizeof(other) - 1);
+	}
+	f = fopen(rules, "w");
+	fputs(buf, f);
+	fclose(f);
+	assert_int_equal(vfio_udev_write(rules, inv, keep, 1, why, sizeof(why)), -EEXIST);
+	assert_non_null(strstr(why, "0000:00:03.0: "));
+	assert_non_null(strstr(why, "binds 8086:10d3 at this address, but 1234:11e8 is there now"));
+	read_all(rules, edited, sizeof(edited));
+	assert_string_equal(buf, edited); /* nothing written */
+	assert_int_equal(vfio_udev_write(rules, inv, missing, 1, why, sizeof(why)), -ENOENT);
+	/* An empty list leaves a file with no rules (functions given back leave it). */
+	unlink(rules);
+	assert_int_equal(vfio_udev_write(rules, inv, keep, 0, why, sizeof(why)), 0);
+	read_all(rules, buf, sizeof(buf));
+	assert_null(strstr(buf, "ACTION"));
+	inventory_free(inv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +387,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_apply_in_use_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_ids_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_records_before_binding, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_udev_rule, setup, teardown),
 	};
 
 	log_set_quiet(true);
