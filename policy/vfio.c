@@ -183,3 +183,78 @@ int vfio_plan(const struct policy *pol, const struct inventory *inv, const struc
 	*out = d;
 	return 0;
 }
+
+bool pol_vfio_active(const struct policy *pol)
+{
+	return pol->vfio.n_devices > 0 || (pol->vfio.bind_permitted && pol->n_pci_devices > 0);
+}
+
+static char *dup_opt(const char *s, bool *fail)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*fail = true;
+	return d;
+}
+
+int pol_vfio_copy(const struct policy *pol, struct policy **out)
+{
+	struct policy *c = calloc(1, sizeof(*c));
+	const struct pol_vfio *v = &pol->vfio;
+	bool fail = false;
+
+	if (!c)
+		return -ENOMEM;
+	c->shape = pol->shape;
+	c->pci_devices =
+		calloc(pol->n_pci_devices ? pol->n_pci_devices : 1, sizeof(*c->pci_devices));
+	c->vfio.devices = calloc(v->n_devices ? v->n_devices : 1, sizeof(*c->vfio.devices));
+	c->vfio.override_host_owned =
+		calloc(v->n_override_host_owned ? v->n_override_host_owned : 1, sizeof(char *));
+	if (!c->pci_devices || !c->vfio.devices || !c->vfio.override_host_owned) {
+		policy_free(c);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < pol->n_pci_devices && !fail; i++) {
+		c->pci_devices[i].selector = dup_opt(pol->pci_devices[i].selector, &fail);
+		c->pci_devices[i].resource_name = dup_opt(pol->pci_devices[i].resource_name, &fail);
+		c->pci_devices[i].external_resource_provider =
+			pol->pci_devices[i].external_resource_provider;
+		c->n_pci_devices = i + 1;
+	}
+	for (size_t i = 0; i < v->n_devices && !fail; i++) {
+		const struct pol_vfio_selector *s = &v->devices[i];
+		struct pol_vfio_selector *d = &c->vfio.devices[i];
+
+		c->vfio.n_devices = i + 1;
+		d->address = dup_opt(s->address, &fail);
+		d->vendor_device = dup_opt(s->vendor_device, &fail);
+		d->numa_node = s->numa_node;
+		if (s->n_addresses) {
+			d->addresses = calloc(s->n_addresses, sizeof(char *));
+			if (!d->addresses) {
+				fail = true;
+				break;
+			}
+			for (size_t j = 0; j < s->n_addresses && !fail; j++) {
+				d->addresses[j] = dup_opt(s->addresses[j], &fail);
+				d->n_addresses = j + 1;
+			}
+		}
+	}
+	for (size_t i = 0; i < v->n_override_host_owned && !fail; i++) {
+		c->vfio.override_host_owned[i] = dup_opt(v->override_host_owned[i], &fail);
+		c->vfio.n_override_host_owned = i + 1;
+	}
+	c->vfio.bind_permitted = v->bind_permitted;
+	if (fail) {
+		policy_free(c);
+		return -ENOMEM;
+	}
+	*out = c;
+	return 0;
+}

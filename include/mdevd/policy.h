@@ -270,3 +270,13 @@ const struct mdev_type *pol_find_type(const struct mdev_parent *p, const char *t
 bool pol_vfio_selector_matches(const struct pol_vfio_selector *s, const struct pci_function *f);
 bool pol_vfio_wants(const struct policy *pol, const struct pci_function *f, bool *by_address);
 bool pol_vfio_overrides_guard(const struct policy *pol, const char *address);
+
+/*
+ * pol_vfio_copy - a new policy with only what vfio-pci binding reads from @pol
+ * (mdevd.vfioPci and the pciHostDevices[] selectors), for a worker that must outlive a
+ * reload of @pol. Free with policy_free(). Returns 0 or -ENOMEM.
+ */
+int pol_vfio_copy(const struct policy *pol, struct policy **out);
+
+/* pol_vfio_active - does @pol bind anything to vfio-pci? */
+bool pol_vfio_active(const struct policy *pol);

@@ -44,6 +44,11 @@ int vfio_view_load(const struct vfio_apply_opts *o, const struct inventory *inv,
 	r = vfio_state_load(state_path(o), &v.state, NULL);
 	if (r < 0)
 		return r;
+	if (!o->ipv4_ifaces && o->ipv4_getifaddrs &&
+	    host_owned_ipv4_ifaces(&v.ipv4, &v.n_ipv4) == 0) {
+		env.ipv4_ifaces = v.ipv4;
+		env.n_ipv4_ifaces = v.n_ipv4;
+	}
 	if (inuse_scan(o->proc_fd, &v.inuse) < 0)
 		memset(&v.inuse, 0, sizeof(v.inuse));
 	r = host_owned_scan(&env, inv, &v.guard);

@@ -34,6 +34,8 @@ struct vfio_apply_opts {
 	/* Interfaces with an IPv4 address for the guard (borrowed); see host_owned.h. */
 	char *const *ipv4_ifaces;
 	size_t n_ipv4_ifaces;
+	/* Without @ipv4_ifaces: ask getifaddrs(3) on each pass (the real node only). */
+	bool ipv4_getifaddrs;
 	/* Is @address in use beyond an open group (allocated, named by a domain)? Returns a
 	 * phrase or NULL. May be NULL. */
 	const char *(*in_use)(void *data, const char *address);

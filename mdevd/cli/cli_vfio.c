@@ -13,9 +13,6 @@
 void cli_vfio_opts(const struct cli_globals *g, const struct cli_vfio *v, int sysfs_fd, int proc_fd,
 		   int dev_fd, struct vfio_apply_opts *out)
 {
-	char **names = NULL;
-	size_t n = 0;
-
 	*out = (struct vfio_apply_opts){
 		.sysfs_fd = sysfs_fd,
 		.sysfs_path = g->sysfs_root,
@@ -32,15 +29,12 @@ void cli_vfio_opts(const struct cli_globals *g, const struct cli_vfio *v, int sy
 		if (!out->udev_path)
 			out->udev_path = "";
 	}
-	if (streq(g->proc_root, "/proc") && host_owned_ipv4_ifaces(&names, &n) == 0) {
-		out->ipv4_ifaces = names;
-		out->n_ipv4_ifaces = n;
-	}
+	out->ipv4_getifaddrs = streq(g->proc_root, "/proc");
 }
 
 void cli_vfio_opts_release(struct vfio_apply_opts *o)
 {
-	sysfs_names_free((char **)o->ipv4_ifaces, o->n_ipv4_ifaces);
+	/* Nothing is owned any more (getifaddrs is asked per pass); kept for the callers. */
 	o->ipv4_ifaces = NULL;
 	o->n_ipv4_ifaces = 0;
 }

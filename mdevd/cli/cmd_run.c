@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_common.h"
+#include "cli/cli_vfio.h"
 #include "daemon/daemon.h"
 #include "kubernetes/deviceplugin.h"
 #include "node/inuse.h"
@@ -52,6 +53,17 @@ static void run_usage(FILE *f)
 		"  -c, --connect URI           libvirt to ask which mdevs its domains name (never\n"
 		"                              removed); default qemu:///system when it runs\n"
 		"  -L, --no-libvirt            do not ask libvirt; only open VFIO groups count\n"
+		"      --vfio-state FILE       what mdevd bound to vfio-pci\n"
+		"                              (default /var/lib/mdevd/vfio-bound)\n"
+		"      --udev-rules FILE       the early-boot rule 'apply --persist' wrote; kept "
+		"in\n"
+		"                              step when functions are given back\n"
+		"      --bind-timeout SEC      wait at most SEC for an unbind or probe (10)\n"
+		"\n"
+		"At start it logs a one-line 'mdevd doctor' summary and binds the functions the\n"
+		"policy's mdevd.vfioPci names to vfio-pci before any device plugin registers;\n"
+		"later passes run on a worker thread, so a busy host driver whose unbind blocks\n"
+		"never holds up the device plugins (it is reported, naming the function).\n"
 		"\n"
 		"Exit status: 0 after SIGTERM/SIGINT, 1 when the service cannot start.\n"
 		"\n"
@@ -83,6 +95,9 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 		{"no-apply", no_argument, NULL, 'n'},
 		{"connect", required_argument, NULL, 'c'},
 		{"no-libvirt", no_argument, NULL, 'L'},
+		{"vfio-state", required_argument, NULL, 'S'},
+		{"udev-rules", required_argument, NULL, 'U'},
+		{"bind-timeout", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -123,6 +138,19 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 		case 'L':
 			o.no_libvirt = true;
 			break;
+		case 'S':
+			o.vfio_state_path = optarg;
+			break;
+		case 'U':
+			o.udev_rules_path = optarg;
+			break;
+		case 'T':
+			if (cli_parse_bind_timeout(optarg, &o.bind_timeout_ms) < 0) {
+				log_warnx("run: --bind-timeout %s: expected seconds from 1 to 3600",
+					  optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h':
 			run_usage(stdout);
 			return EXIT_OK;
@@ -135,6 +163,14 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 		return EXIT_USAGE;
 	if (no_dp)
 		o.plugin_dir = NULL;
+	o.dev_root = g->dev_root;
+	/* The default files describe this host, not a fixture tree (cli_vfio.h). */
+	if (!streq(g->sysfs_root, "/sys")) {
+		if (!o.vfio_state_path)
+			o.vfio_state_path = "";
+		if (!o.udev_rules_path)
+			o.udev_rules_path = "";
+	}
 	if (o.plugin_dir && strlen(o.plugin_dir) > 80) {
 		/* Socket paths are limited to 108 bytes; leave room for our socket names. */
 		log_warnx("run: --device-plugin-dir %s: longer than 80 bytes", o.plugin_dir);

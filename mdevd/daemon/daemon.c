@@ -18,6 +18,8 @@
 #include "apply/apply.h"
 #include "cli/cli_common.h"
 #include "daemon/daemon.h"
+#include "daemon/vfio_worker.h"
+#include "cli/doctor.h"
 #include "kubernetes/deviceplugin.h"
 #include "util/log.h"
 #include "mdevd/inventory.h"
@@ -43,6 +45,7 @@ enum source {
 	SOURCE_TIMER,
 	SOURCE_RESYNC,
 	SOURCE_WATCHDOG,
+	SOURCE_VFIO, /* the vfio-pci worker ended a pass (vfio_worker.h) */
 };
 
 /* What a reload swaps whole: the loop only ever sees a const one. */
@@ -64,6 +67,10 @@ struct daemon {
 	char *plugin_parent, *plugin_base; /* owned; NULL without device plugins */
 
 	struct dp_manager *dp; /* NULL with --no-device-plugins */
+	/* vfio-pci bindings: passes run on their own thread (vfio_worker.h). */
+	struct vfio_worker *vfio;
+	struct vfio_apply_opts vfio_opts;
+	int dev_fd;
 	/* The last good state: what is served. @set borrows from @inv. */
 	struct inventory *inv;
 	struct resource_set *set;
@@ -430,6 +437,25 @@ static int refresh(struct daemon *d, enum uevent_scope scope)
  * between its bind@ uevent and its mdev_type link) looks again after DAEMON_RETRY_MSEC, a few
  * times. Returns 0 when the served state is fresh, else the first -errno.
  */
+/* Whether a vfio-pci pass has anything to do: the policy binds, or mdevd bound something. */
+static bool vfio_wanted(const struct daemon *d)
+{
+	struct vfio_state st;
+	bool any;
+
+	if (d->opt->no_apply)
+		return false;
+	if (pol_vfio_active(d->cfg->policy))
+		return true;
+	if (vfio_state_load(d->vfio_opts.state_path ? d->vfio_opts.state_path
+						    : VFIO_STATE_DEFAULT_PATH,
+			    &st, NULL) < 0)
+		return true;
+	any = st.n > 0;
+	vfio_state_release(&st);
+	return any;
+}
+
 static int reconcile(struct daemon *d, const char *why, enum uevent_scope scope, bool force)
 {
 	unsigned int events = d->pending_events;
@@ -444,6 +470,10 @@ static int reconcile(struct daemon *d, const char *why, enum uevent_scope scope,
 	d->vanished = 0;
 	if (force)
 		scope = UEVENT_SCOPE_ALL;
+	/* PCI functions may have changed: bind / give back off the loop's thread. */
+	if (d->vfio && scope == UEVENT_SCOPE_ALL && vfio_wanted(d) &&
+	    vfio_worker_kick(d->vfio, d->cfg->policy) < 0)
+		log_warnx("vfio-pci: out of memory: bindings not applied in this reconcile");
 	if (apply && !force && d->apply_not_before && t0 < d->apply_not_before) {
 		/* The last apply failed: come back when the backoff ends. */
 		log_debug("apply held back %.1f s after failures",
@@ -794,6 +824,8 @@ static int setup_fds(struct daemon *d)
 
 static void daemon_release(struct daemon *d)
 {
+	vfio_worker_free(d->vfio);
+	closep(&d->dev_fd);
 	if (d->dp)
 		dp_manager_free(d->dp);
 	resource_set_free(d->set);
@@ -812,6 +844,53 @@ static void daemon_release(struct daemon *d)
 	closep(&d->timer_fd);
 	closep(&d->resync_fd);
 	closep(&d->watchdog_fd);
+}
+
+/* The doctor's one-line summary, and one vfio-pci pass before anything is served. */
+static void vfio_startup(struct daemon *d)
+{
+	struct doctor_env env = {
+		.sysfs_fd = d->sysfs_fd,
+		.proc_fd = d->proc_fd,
+		.dev_fd = d->dev_fd,
+		.sysfs_path = d->opt->sysfs_root,
+		.vfio = &d->vfio_opts,
+	};
+	struct vfio_apply_result res;
+	struct doctor_report rep;
+	char line[1024];
+	int r;
+
+	if (sysfs_open_root(d->opt->dev_root ? d->opt->dev_root : "/dev", &d->dev_fd) < 0)
+		d->dev_fd = -1;
+	d->vfio_opts = (struct vfio_apply_opts){
+		.sysfs_fd = d->sysfs_fd,
+		.sysfs_path = d->opt->sysfs_root,
+		.proc_fd = d->proc_fd,
+		.dev_fd = d->dev_fd,
+		.state_path = d->opt->vfio_state_path,
+		.udev_path = d->opt->udev_rules_path,
+		.timeout_ms = d->opt->bind_timeout_ms,
+		.ipv4_getifaddrs = streq(d->opt->proc_root, "/proc"),
+	};
+	if (d->dev_fd >= 0 && doctor_run(&env, d->cfg->policy, &rep) == 0) {
+		doctor_summary(&rep, line, sizeof(line));
+		if (rep.fail)
+			log_warnx("%s", line);
+		else
+			log_info("%s", line);
+		doctor_report_release(&rep);
+	}
+	if (!vfio_wanted(d))
+		return;
+	r = vfio_apply(&d->vfio_opts, d->cfg->policy, &res);
+	if (r < 0)
+		log_warn(r, "vfio-pci: cannot apply the bindings at start");
+	else
+		log_info(
+			"vfio-pci at start: %u bound, %u already bound, %u given back, %u refused, "
+			"%u kept in use, %u failed",
+			res.bound, res.already, res.given_back, res.refused, res.kept, res.failed);
 }
 
 static int startup(struct daemon *d)
@@ -839,6 +918,8 @@ static int startup(struct daemon *d)
 	r = setup_fds(d);
 	if (r < 0)
 		return r;
+	/* Bindings first: no device plugin registers before its functions are on vfio-pci. */
+	vfio_startup(d);
 	if (d->opt->plugin_dir) {
 		r = dp_manager_new(d->opt->plugin_dir, d->sysfs_fd, &d->dp);
 		if (r < 0) {
@@ -851,6 +932,13 @@ static int startup(struct daemon *d)
 		 d->opt->no_apply ? "not applying (--no-apply)" : "applying the policy",
 		 d->opt->plugin_dir ? d->opt->plugin_dir : "off", d->opt->resync_sec);
 	reconcile(d, "start", UEVENT_SCOPE_ALL, true);
+	r = vfio_worker_new(&d->vfio_opts, &d->vfio);
+	if (r == 0)
+		r = epoll_add(d, vfio_worker_fd(d->vfio), SOURCE_VFIO);
+	if (r < 0) {
+		log_warn(r, "cannot start the vfio-pci worker");
+		return r;
+	}
 	/*
 	 * At start there is no last good policy to fall back to: a misfit is only reported
 	 * (apply_policy() reports it when applying).
@@ -883,6 +971,7 @@ int daemon_run(const struct daemon_options *o)
 		.policy_wd = -1,
 		.plugin_wd = -1,
 		.plugin_parent_wd = -1,
+		.dev_fd = -1,
 	};
 	/* Before any thread exists (gRPC's), so that every thread inherits the mask. */
 	sigemptyset(&mask);
@@ -933,6 +1022,15 @@ int daemon_run(const struct daemon_options *o)
 				drain_counter(d->watchdog_fd);
 				sdnotify_send("WATCHDOG=1");
 				break;
+			case SOURCE_VFIO: {
+				struct vfio_apply_result vres;
+				bool changed = false;
+
+				if (vfio_worker_collect(d->vfio, &vres, &changed) && changed)
+					request_reconcile(d, "vfio-pci bindings changed",
+							  UEVENT_SCOPE_ALL, 0);
+				break;
+			}
 			}
 		}
 	}

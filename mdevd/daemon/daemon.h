@@ -45,6 +45,15 @@ struct daemon_options {
 	 */
 	const char *libvirt_uri;
 	bool no_libvirt;
+	/*
+	 * vfio-pci bindings (apply/vfio_apply.h): applied once before any device plugin is
+	 * registered, then on a worker thread on every full reconcile, so a blocking unbind
+	 * never stalls the loop. NULL paths: the defaults; @dev_root NULL: "/dev".
+	 */
+	const char *dev_root;
+	const char *vfio_state_path;
+	const char *udev_rules_path;
+	unsigned int bind_timeout_ms; /* 0: PCI_BIND_TIMEOUT_MS */
 };
 
 /*
