@@ -509,6 +509,18 @@ t_kubelet_e2e() {
 		fail "kubelet end-to-end"
 }
 
+# A host driver whose unbind blocks (a FIFO) while the device plugins keep answering.
+t_vfio_busy_unbind() {
+	/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null ||
+		fail "python3-grpcio / python3-grpc-tools missing (scripts/deps.sh installs them)"
+	t=$work/vfio.$n
+	mkdir -p "$t/gen"
+	/usr/bin/python3 -m grpc_tools.protoc -I"$repo/mdevd/kubernetes" --python_out="$t/gen" \
+		--grpc_python_out="$t/gen" "$repo/mdevd/kubernetes/deviceplugin.proto" || fail "protoc"
+	PYTHONPATH="$repo/tests/daemon" /usr/bin/python3 "$repo/tests/daemon/vfio_busy.py" \
+		"$t/gen" "$MDEVD" "$t" || fail "busy unbind"
+}
+
 run_test t_start_ready_stop "starts, logs readiness, READY=1 + STATUS=, SIGTERM exits 0 quickly"
 run_test t_sigint "SIGINT is a clean shutdown too"
 run_test t_sighup_reload "SIGHUP reloads the policy (RELOADING=1, READY=1)"
@@ -525,6 +537,7 @@ run_test t_kubelet_restart "kubelet.sock re-created -> re-register within 1 s"
 run_test t_kubelet_dir_late "a device-plugin dir created after start is watched"
 run_test t_apply_failure_keeps_serving "apply failures are reported; the daemon keeps serving; reload applies again"
 run_test t_kubelet_e2e "device plugins: register, stream updates, policy drop, kubelet restart, shutdown"
+run_test t_vfio_busy_unbind "vfio-pci: an unbind that blocks is reported naming the function; Allocate and ListAndWatch answer meanwhile"
 run_test t_status "mdevd status: pools, health, NUMA, unserved reasons, mdevs, pending (human, JSON)"
 
 say "$passed passed, $failed failed"
