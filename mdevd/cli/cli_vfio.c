@@ -121,3 +121,17 @@ int cli_vfio_output_pci(const struct cli_globals *g, const struct inventory *inv
 	cli_vfio_opts_release(&vo);
 	return r;
 }
+
+bool cli_vfio_bound_by_mdevd(const struct cli_globals *g, const struct pci_function *fn)
+{
+	const struct vfio_owned *e;
+	struct vfio_state s;
+	bool yes;
+
+	if (!streq(g->sysfs_root, "/sys") || vfio_state_load(VFIO_STATE_DEFAULT_PATH, &s, NULL) < 0)
+		return false;
+	e = vfio_state_find(&s, fn->address);
+	yes = e && e->vendor_id == fn->vendor_id && e->device_id == fn->device_id;
+	vfio_state_release(&s);
+	return yes;
+}

@@ -49,3 +49,9 @@ bool cli_vfio_active(const struct policy *pol, const struct vfio_apply_opts *o);
  */
 int cli_vfio_output_pci(const struct cli_globals *g, const struct inventory *inv,
 			const struct pci_function *const *fns, size_t n, enum cli_output fmt);
+
+/*
+ * cli_vfio_bound_by_mdevd - does the ownership file (the default one, for /sys only) name
+ * @fn with its current vendor:device? Such a function gets hostdev managed='no'.
+ */
+bool cli_vfio_bound_by_mdevd(const struct cli_globals *g, const struct pci_function *fn);
