@@ -5,7 +5,10 @@
 #include <string.h>
 
 #include "cli/cli_vfio.h"
+#include "cli/doctor.h"
 #include "cli/output.h"
+
+#include <cjson/cJSON.h>
 #include "mdevd/macro.h"
 #include "node/sysfs.h"
 #include "util/log.h"
@@ -134,4 +137,131 @@ bool cli_vfio_bound_by_mdevd(const struct cli_globals *g, const struct pci_funct
 	yes = e && e->vendor_id == fn->vendor_id && e->device_id == fn->device_id;
 	vfio_state_release(&s);
 	return yes;
+}
+
+static int status_doctor(const struct cli_globals *g, int sysfs_fd, int proc_fd,
+			 const struct policy *pol, struct vfio_apply_opts *vo, FILE *f, cJSON *root)
+{
+	_cleanup_close_ int dev_fd = -1;
+	struct doctor_report rep;
+	struct doctor_env env;
+	cJSON *d = NULL, *failing = NULL;
+	int r;
+
+	if (!streq(g->sysfs_root, "/sys") || sysfs_open_root(g->dev_root, &dev_fd) < 0)
+		return 0;
+	env = (struct doctor_env){.sysfs_fd = sysfs_fd,
+				  .proc_fd = proc_fd,
+				  .dev_fd = dev_fd,
+				  .sysfs_path = g->sysfs_root,
+				  .vfio = vo};
+	r = doctor_run(&env, pol, &rep);
+	if (r < 0)
+		return r;
+	if (root) {
+		d = cJSON_AddObjectToObject(root, "doctor");
+		failing = d ? cJSON_AddArrayToObject(d, "failing") : NULL;
+		if (!failing || !cJSON_AddNumberToObject(d, "fail", rep.fail) ||
+		    !cJSON_AddNumberToObject(d, "warn", rep.warn)) {
+			doctor_report_release(&rep);
+			return -ENOMEM;
+		}
+	} else {
+		fprintf(f, "\ndoctor: %u failed, %u warning%s%s\n", rep.fail, rep.warn,
+			rep.warn == 1 ? "" : "s",
+			rep.fail ? " (run 'mdevd doctor' for the whole report)" : "");
+	}
+	for (size_t i = 0; i < rep.n; i++) {
+		const struct doctor_check *c = &rep.checks[i];
+		cJSON *o;
+
+		if (c->status != DOCTOR_FAIL)
+			continue;
+		if (!root) {
+			fprintf(f, "  FAIL  %s: %s\n", c->what, c->fix ? c->fix : "");
+			continue;
+		}
+		o = cJSON_CreateObject();
+		if (!o || !cJSON_AddItemToArray(failing, o) ||
+		    !cJSON_AddStringToObject(o, "check", c->what) ||
+		    !cJSON_AddStringToObject(o, "fix", c->fix ? c->fix : "")) {
+			doctor_report_release(&rep);
+			return -ENOMEM;
+		}
+	}
+	doctor_report_release(&rep);
+	return 0;
+}
+
+int cli_vfio_status(const struct cli_globals *g, int sysfs_fd, int proc_fd,
+		    const struct inventory *inv, const struct policy *pol, FILE *f, void *json_root)
+{
+	cJSON *root = json_root, *arr = NULL;
+	_cleanup_free_ struct vfio_decision *d = NULL;
+	struct vfio_apply_opts vo;
+	struct vfio_view v;
+	int r;
+
+	cli_vfio_opts(g, NULL, sysfs_fd, proc_fd, -1, &vo);
+	if (cli_vfio_active(pol, &vo)) {
+		r = vfio_view_load(&vo, inv, &v);
+		if (r < 0)
+			return r;
+		r = vfio_plan(pol, inv, v.facts, &d);
+		if (r < 0) {
+			vfio_view_release(&v);
+			return r;
+		}
+		if (root) {
+			arr = cJSON_AddArrayToObject(root, "vfio_pci");
+			if (!arr) {
+				vfio_view_release(&v);
+				return -ENOMEM;
+			}
+		} else {
+			fprintf(f, "\nvfio-pci:\n");
+		}
+		for (size_t i = 0; i < inv->n_pci; i++) {
+			const struct pci_function *fn = &inv->pci[i];
+			cJSON *o;
+
+			if (d[i].action == VFIO_LEAVE)
+				continue;
+			if (!root) {
+				char grp[16] = "-";
+
+				if (fn->iommu_group >= 0)
+					snprintf(grp, sizeof(grp), "%d", fn->iommu_group);
+				fprintf(f, "  %s  %-9s  driver %-12s group %s%s%s%s%s\n",
+					fn->address, vfio_action_str(d[i].action),
+					fn->driver ? fn->driver : "-", grp,
+					v.facts[i].owned ? "  bound-by-mdevd" : "",
+					d[i].reason[0] ? "  " : "", d[i].reason,
+					v.facts[i].host_owned && d[i].action != VFIO_REFUSED
+						? "  (host-owned, overridden)"
+						: "");
+				continue;
+			}
+			o = cJSON_CreateObject();
+			if (!o || !cJSON_AddItemToArray(arr, o) ||
+			    !cJSON_AddStringToObject(o, "address", fn->address) ||
+			    !cJSON_AddStringToObject(o, "action", vfio_action_str(d[i].action)) ||
+			    !cJSON_AddItemToObject(o, "driver",
+						   fn->driver ? cJSON_CreateString(fn->driver)
+							      : cJSON_CreateNull()) ||
+			    !cJSON_AddNumberToObject(o, "iommu_group", fn->iommu_group) ||
+			    !cJSON_AddItemToObject(
+				    o, "host_owned",
+				    v.facts[i].host_owned
+					    ? cJSON_CreateString(v.facts[i].host_owned)
+					    : cJSON_CreateNull()) ||
+			    !cJSON_AddBoolToObject(o, "bound_by_mdevd", v.facts[i].owned) ||
+			    !cJSON_AddStringToObject(o, "reason", d[i].reason)) {
+				vfio_view_release(&v);
+				return -ENOMEM;
+			}
+		}
+		vfio_view_release(&v);
+	}
+	return status_doctor(g, sysfs_fd, proc_fd, pol, &vo, f, root);
 }

@@ -55,3 +55,15 @@ int cli_vfio_output_pci(const struct cli_globals *g, const struct inventory *inv
  * @fn with its current vendor:device? Such a function gets hostdev managed='no'.
  */
 bool cli_vfio_bound_by_mdevd(const struct cli_globals *g, const struct pci_function *fn);
+
+/*
+ * cli_vfio_status - `mdevd status`: the vfio-pci decisions for the functions @pol names
+ * (or mdevd bound) with their host-owned reasons and group viability, and on the real node
+ * (/sys) the failing doctor checks. Human: a "vfio-pci:" and a "doctor:" section on @f;
+ * JSON (@json_root a cJSON object, or NULL for human): "vfio_pci" [{"address", "action",
+ * "driver", "iommu_group", "host_owned", "bound_by_mdevd", "reason"}] and "doctor"
+ * {"fail", "warn", "failing": [{"check", "fix"}]}. Returns 0 or -ENOMEM.
+ */
+int cli_vfio_status(const struct cli_globals *g, int sysfs_fd, int proc_fd,
+		    const struct inventory *inv, const struct policy *pol, FILE *f,
+		    void *json_root);

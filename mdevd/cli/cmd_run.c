@@ -187,19 +187,23 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 
 static void status_usage(FILE *f)
 {
-	fprintf(f, "Usage: mdevd status --policy FILE [-o json]\n"
-		   "\n"
-		   "Show what mdevd serves on this node under the policy: each resource with its\n"
-		   "devices (health, NUMA node, IOMMU group), every device a selector matches but\n"
-		   "that is not served and why, the live mdevs (owned by mdevd or not, in use or\n"
-		   "not) and the changes a reconcile would still make. Reads the node directly;\n"
-		   "works whether or not 'mdevd run' is running.\n"
-		   "\n"
-		   "Options:\n"
-		   "  -p, --policy FILE   the policy (see mdevd-policy(5))\n"
-		   "  -o, --output FMT    human (default) or json\n"
-		   "\n"
-		   "Exit status: 0 shown, 1 error.\n");
+	fprintf(f,
+		"Usage: mdevd status --policy FILE [-o json]\n"
+		"\n"
+		"Show what mdevd serves on this node under the policy: each resource with its\n"
+		"devices (health, NUMA node, IOMMU group), every device a selector matches but\n"
+		"that is not served and why, the live mdevs (owned by mdevd or not, in use or\n"
+		"not) and the changes a reconcile would still make; the PCI functions the\n"
+		"policy's mdevd.vfioPci names (bind, bound, refused with 'host-owned: <reason>'\n"
+		"or a non-viable IOMMU group, give back, keep) and, on /sys, the failing\n"
+		"'mdevd doctor' checks. Reads the node directly;\n"
+		"works whether or not 'mdevd run' is running.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --policy FILE   the policy (see mdevd-policy(5))\n"
+		"  -o, --output FMT    human (default) or json\n"
+		"\n"
+		"Exit status: 0 shown, 1 error.\n");
 }
 
 static void report_skipped(void *userdata, const char *path, int err, const char *what)
@@ -383,7 +387,8 @@ static cJSON *pool_json(const struct status *st, const struct resource_pool *p)
 	return steal_ptr(o);
 }
 
-static int print_status_json(const struct status *st)
+static int print_status_json(const struct status *st, const struct cli_globals *g, int sysfs_fd,
+			     int proc_fd, const struct policy *pol)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
 	_cleanup_free_ char *text = NULL;
@@ -451,6 +456,8 @@ static int print_status_json(const struct status *st)
 				return -ENOMEM;
 		}
 	}
+	if (cli_vfio_status(g, sysfs_fd, proc_fd, st->inv, pol, stdout, root) < 0)
+		return -ENOMEM;
 	text = cJSON_Print(root);
 	if (!text)
 		return -ENOMEM;
@@ -535,10 +542,10 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 		st.plan = plan;
 	}
 	if (output == OUTPUT_JSON) {
-		r = print_status_json(&st);
+		r = print_status_json(&st, g, sysfs_fd, proc_fd, pol);
 	} else {
 		print_status_human(&st);
-		r = 0;
+		r = cli_vfio_status(g, sysfs_fd, proc_fd, inv, pol, stdout, NULL);
 	}
 	inuse_release(&st.in);
 	if (r < 0) {
