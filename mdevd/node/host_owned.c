@@ -21,6 +21,23 @@
 #define UPPER_DEPTH  4
 #define IFNAME_BYTES 64
 
+/*
+ * A proc file of the host's namespaces: pid 1's (the host's init; a container with hostPID
+ * sees it too), else @path as the reader's own. /proc/self/mountinfo and /proc/net are the
+ * reader's mount and network namespace, which in a pod are not the host's.
+ */
+static int read_file(int dirfd, const char *path, char **out);
+
+static int read_host_file(int dirfd, const char *path, const char *own, char **out)
+{
+	int r = read_file(dirfd, path, out);
+
+	if (r < 0 || (*out)[0] || !own)
+		return r;
+	free(*out);
+	return read_file(dirfd, own, out);
+}
+
 /* A whole (proc) file relative to @dirfd, NUL-terminated; "" when absent or unreadable. */
 static int read_file(int dirfd, const char *path, char **out)
 {
@@ -228,10 +245,10 @@ static int check_storage(const struct host_owned_env *env, struct verdicts *v)
 	size_t n = 0;
 	int r;
 
-	r = read_file(env->proc_fd, "self/mountinfo", &mountinfo);
+	r = read_host_file(env->proc_fd, "1/mountinfo", "self/mountinfo", &mountinfo);
 	if (r < 0)
 		return r;
-	r = read_file(env->proc_fd, "swaps", &swaps);
+	r = read_file(env->proc_fd, "swaps", &swaps); /* not namespaced */
 	if (r < 0)
 		return r;
 	if (sysfs_list_dir(env->sysfs_fd, "class/block", &names, &n) < 0)
@@ -387,11 +404,11 @@ static int check_network(const struct host_owned_env *env, struct verdicts *v)
 	size_t n = 0;
 	int r;
 
-	r = read_file(env->proc_fd, "net/route", &nf.route);
+	r = read_host_file(env->proc_fd, "1/net/route", "net/route", &nf.route);
 	if (r == 0)
-		r = read_file(env->proc_fd, "net/ipv6_route", &nf.route6);
+		r = read_host_file(env->proc_fd, "1/net/ipv6_route", "net/ipv6_route", &nf.route6);
 	if (r == 0)
-		r = read_file(env->proc_fd, "net/if_inet6", &nf.if_inet6);
+		r = read_host_file(env->proc_fd, "1/net/if_inet6", "net/if_inet6", &nf.if_inet6);
 	if (r == 0 && sysfs_list_dir(env->sysfs_fd, "class/net", &names, &n) == 0) {
 		for (size_t i = 0; i < n && r == 0; i++) {
 			char bdf[MDEVD_BDF_STR_LEN], via[IFNAME_BYTES] = "", reason[REASON_MAX];

@@ -20,7 +20,9 @@
  *     with SR-IOV enabled") or a bridge (PCI class 0x06).
  *
  * Everything is read relative to a sysfs root fd and a proc root fd, so fixture trees
- * test it. Nothing here logs or writes.
+ * test it. Mounts and routes are read as pid 1 sees them (proc/1/mountinfo, proc/1/net/:
+ * the host's namespaces, also from a container with hostPID), else as the reader does
+ * (proc/self/mountinfo, proc/net/). Nothing here logs or writes.
  */
 #pragma once
 

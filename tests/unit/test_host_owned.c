@@ -231,6 +231,24 @@ static void test_empty_proc(void **state)
 	host_owned_release(&s);
 }
 
+/* pid 1's view (the host's namespaces) wins over the reader's own. */
+static void test_host_namespaces(void **state)
+{
+	struct node *n = *state;
+	struct host_owned_set s;
+
+	fstree_file(&n->proc, "1/mountinfo", "22 1 8:17 / /srv rw - ext4 /dev/sdb1 rw\n");
+	fstree_file(&n->proc, "1/net/route",
+		    "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\n"
+		    "enp0s3\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\n");
+	s = scan(n);
+	expect(n, &s, "0000:00:06.0", NULL); /* mounted only in the reader's namespace */
+	expect(n, &s, "0000:00:1f.2", "storage: /dev/sdb1 is mounted on /srv");
+	expect(n, &s, "0000:00:03.0", "network: enp0s3 carries the default route");
+	expect(n, &s, "0000:00:02.0", NULL);
+	host_owned_release(&s);
+}
+
 static void test_pci_owner(void **state)
 {
 	char bdf[MDEVD_BDF_STR_LEN];
@@ -252,6 +270,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_storage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_pf_bridge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_proc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_namespaces, setup, teardown),
 		cmocka_unit_test(test_pci_owner),
 	};
 
