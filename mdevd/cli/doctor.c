@@ -263,7 +263,9 @@ static int check_iommu(const struct doctor_env *e, const struct node_facts *f,
 		       struct doctor_report *r)
 {
 	const char *cmd = f->cmdline ? f->cmdline : "";
-	bool intel = f->vendor == CPU_INTEL;
+	/* The IOMMU's own kind when one is there (dmar: VT-d, ivhd: AMD-Vi), else the CPU's. */
+	bool intel = f->n_iommus ? strncmp(f->iommu_name, "dmar", 4) == 0 : f->vendor == CPU_INTEL;
+	bool amd = f->n_iommus ? strncmp(f->iommu_name, "ivhd", 4) == 0 : f->vendor == CPU_AMD;
 	const char *amd_fix = "the AMD IOMMU is on by default: enable IOMMU / AMD-Vi in the "
 			      "firmware setup and remove amd_iommu=off / iommu=off from the "
 			      "kernel command line (amd_iommu=on is not a valid option)";
@@ -294,7 +296,7 @@ static int check_iommu(const struct doctor_env *e, const struct node_facts *f,
 			      : "remove amd_iommu=off / iommu=off from GRUB_CMDLINE_LINUX in "
 				"/etc/default/grub, run update-grub and reboot",
 			snippet, "the IOMMU is turned off on the command line");
-	else if (f->vendor == CPU_AMD && has_word(cmd, "amd_iommu=on"))
+	else if (amd && has_word(cmd, "amd_iommu=on"))
 		q = add(r, DOCTOR_WARN, "kernel command line: IOMMU",
 			"remove amd_iommu=on: it is not a valid option (the AMD IOMMU is on by "
 			"default; the kernel ignores it)",
@@ -305,7 +307,7 @@ static int check_iommu(const struct doctor_env *e, const struct node_facts *f,
 	else
 		q = add(r, DOCTOR_PASS, "kernel command line: IOMMU", NULL, NULL, "%s",
 			has_word(cmd, "intel_iommu=on") ? "intel_iommu=on"
-			: f->vendor == CPU_AMD		? "AMD: on by default"
+			: amd				? "AMD: on by default"
 							: "on (groups present)");
 	if (q < 0)
 		return q;
