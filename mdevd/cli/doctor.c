@@ -148,35 +148,9 @@ static int add(struct doctor_report *r, enum doctor_status st, const char *what,
 
 static char *read_text(int dirfd, const char *path)
 {
-	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-	size_t len = 0, cap = 8192;
-	char *buf;
+	char *buf = NULL;
 
-	if (fd < 0)
-		return NULL;
-	buf = malloc(cap);
-	if (!buf)
-		return NULL;
-	for (;;) {
-		ssize_t k;
-
-		if (cap - len < 2) {
-			char *nb = cap < (8u << 20) ? realloc(buf, cap * 2) : NULL;
-
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-		k = read(fd, buf + len, cap - len - 1);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		len += (size_t)k;
-	}
-	buf[len] = '\0';
-	return buf;
+	return sysfs_read_file(dirfd, path, 8u << 20, &buf) >= 0 ? buf : NULL;
 }
 
 /* Is @word a whole white-space separated word of @text? */

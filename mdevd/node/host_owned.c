@@ -41,42 +41,14 @@ static int read_host_file(int dirfd, const char *path, const char *own, char **o
 /* A whole (proc) file relative to @dirfd, NUL-terminated; "" when absent or unreadable. */
 static int read_file(int dirfd, const char *path, char **out)
 {
-	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap);
+	ssize_t r = sysfs_read_file(dirfd, path, MAX_FILE, out);
 
-	if (!buf)
+	if (r == -ENOMEM)
 		return -ENOMEM;
-	buf[0] = '\0';
-	if (fd < 0) {
-		*out = buf;
-		return 0;
+	if (r < 0) {
+		*out = strdup("");
+		return *out ? 0 : -ENOMEM;
 	}
-	for (;;) {
-		ssize_t k;
-
-		if (cap - len < 2) {
-			char *nb;
-
-			if (cap >= MAX_FILE)
-				break;
-			nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		k = read(fd, buf + len, cap - len - 1);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		len += (size_t)k;
-	}
-	buf[len] = '\0';
-	*out = buf;
 	return 0;
 }
 
