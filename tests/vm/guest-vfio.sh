@@ -34,6 +34,7 @@ run_test() { # run_test FUNCTION DESCRIPTION
 	if [ $st = 0 ]; then
 		passed=$((passed + 1))
 		say "ok $n - $2 ($((SECONDS - t0))s)"
+		grep '^# ' "$work/log" || true
 	else
 		failed=$((failed + 1))
 		failures+=("$n - $2")
@@ -162,6 +163,65 @@ t_doctor_pass() {
 	grep -E "^Checking (CPU|/dev/kvm)" "$work/out" | sed 's/^/# /'
 }
 
+# mdevd run binds before it registers; kubelet's Allocate hands out the bound function.
+wait_for() { # wait_for SECONDS COMMAND... -> 0 as soon as COMMAND succeeds
+	local i max=$(($1 * 10))
+	shift
+	for ((i = 0; i < max; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+t_run_allocate() {
+	local gen=$work/gen dpdir=$work/dp events=$work/events dlog=$work/daemon.log kpid dpid
+	/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null ||
+		fail "python3-grpcio / python3-grpc-tools missing in the guest (scripts/deps.sh)"
+	mkdir -p "$gen" "$dpdir"
+	/usr/bin/python3 -m grpc_tools.protoc -I"$REPO/mdevd/kubernetes" --python_out="$gen" \
+		--grpc_python_out="$gen" "$REPO/mdevd/kubernetes/deviceplugin.proto" || fail "protoc"
+	# Nothing on vfio-pci: give everything back first.
+	echo '{}' >"$pol"
+	apply
+	for d in $EDU1 $EDU2 $NIC1; do
+		[ "$(vm_pci_driver $d)" != vfio-pci ] || fail "$d still on vfio-pci"
+	done
+	printf '%s\n' '{"permittedHostDevices": {"pciHostDevices": [' \
+		'  {"pciVendorSelector": "1234:11e8", "resourceName": "example.com/EDU"}]},' \
+		" \"mdevd\": {\"vfioPci\": {\"devices\": [\"$EDU2\"]}}}" >"$pol"
+	: >"$events"
+	/usr/bin/python3 "$REPO/tests/vm/kubelet_guest.py" "$gen" serve "$dpdir" "$events" 300 \
+		2>"$work/kubelet.log" &
+	kpid=$!
+	wait_for 60 grep -q ' ready$' "$events" || fail "the kubelet stand-in did not start"
+	"$MDEVD" run --policy "$pol" --device-plugin-dir "$dpdir" --vfio-state "$STATE" \
+		--udev-rules "$RULES" --no-libvirt 2>"$dlog" &
+	dpid=$!
+	stop() { kill "$dpid" "$kpid" 2>/dev/null || true; }
+	wait_for 60 grep -q 'register example.com/EDU' "$events" ||
+		{ stop; fail "EDU did not register: $(cat "$dlog")"; }
+	wait_for 30 grep -q "list example.com/EDU $EDU2:Healthy" "$events" ||
+		{ stop; fail "no list with $EDU2: $(tail -5 "$events")"; }
+	# The binding came before the plugin registered: the log says so in that order.
+	grep -n "vfio-pci at start\|registered example.com/EDU" "$dlog" | sed 's/^/# /'
+	local lb lr
+	lb=$(grep -n 'vfio-pci at start: 1 bound' "$dlog" | cut -d: -f1)
+	lr=$(grep -n 'registered example.com/EDU' "$dlog" | cut -d: -f1)
+	[ -n "$lb" ] && [ -n "$lr" ] && [ "$lb" -lt "$lr" ] ||
+		{ stop; fail "not bound before registering: $(cat "$dlog")"; }
+	/usr/bin/python3 "$REPO/tests/vm/kubelet_guest.py" "$gen" allocate \
+		"$dpdir/mdevd-example.com_EDU.sock" "$EDU2" >"$work/alloc"
+	say "# Allocate: $(cat "$work/alloc")"
+	grep -q "^OK .*PCI_RESOURCE_EXAMPLE_COM_EDU=$EDU2" "$work/alloc" ||
+		{ stop; fail "Allocate: $(cat "$work/alloc")"; }
+	grep -q "/dev/vfio/$(group_of $EDU2)" "$work/alloc" ||
+		{ stop; fail "no /dev/vfio/$(group_of $EDU2) in the answer"; }
+	grep "doctor: " "$dlog" | sed 's/^/# /'
+	kill -TERM "$dpid"
+	wait "$dpid" || { stop; fail "mdevd run exited with an error"; }
+	kill "$kpid" 2>/dev/null || true
+}
+
 # ------------------------------------------------------------------ without the IOMMU
 t_doctor_fail() {
 	vm_modprobe -r vfio_pci 2>/dev/null || rmmod vfio_pci 2>/dev/null || true
@@ -195,6 +255,7 @@ iommu)
 	run_test t_status_hostdev "status shows the decisions; hostdev managed='no' for a function mdevd bound"
 	run_test t_give_back "a function leaving the policy is given back: e1000e rebinds; one mdevd did not bind stays"
 	run_test t_doctor_pass "doctor: the IOMMU, command line, interrupt remapping, VFIO checks pass"
+	run_test t_run_allocate "mdevd run binds before it registers; Allocate hands out the bound function with /dev/vfio/N"
 	;;
 noiommu)
 	run_test t_doctor_fail "doctor without the IOMMU and vfio-pci: FAIL with the GRUB line, modules-load.d and MachineConfig"
