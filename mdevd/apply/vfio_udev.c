@@ -10,6 +10,13 @@
 #include "apply/vfio_udev.h"
 #include "mdevd/macro.h"
 
+/*
+ * After driver_override is set, vfio-pci must probe the function: loading vfio-pci probes
+ * every unbound function whose override names it; when it is loaded already, drivers_probe
+ * does. A host driver loaded later (80-drivers.rules) then leaves the function alone.
+ */
+#define RULE_RUN "RUN+=\"/bin/sh -c 'modprobe -b vfio-pci; echo %%k > /sys/bus/pci/drivers_probe'\""
+
 /* The ids an existing rule file gives @address; 0 when it names none. */
 static int rule_ids(const char *path, const char *address, unsigned int *v, unsigned int *d)
 {
@@ -73,7 +80,7 @@ int vfio_udev_write(const char *path, const struct inventory *inv, char *const *
 		fprintf(f,
 			"ACTION==\"add\", SUBSYSTEM==\"pci\", KERNEL==\"%s\", "
 			"ATTR{vendor}==\"0x%04x\", ATTR{device}==\"0x%04x\", "
-			"ATTR{driver_override}=\"vfio-pci\"\n",
+			"ATTR{driver_override}=\"vfio-pci\", " RULE_RUN "\n",
 			fn->address, fn->vendor_id, fn->device_id);
 	}
 	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {

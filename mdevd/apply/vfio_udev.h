@@ -5,7 +5,11 @@
  * that sets driver_override on "add", so the host driver never takes the function first:
  *
  *   ACTION=="add", SUBSYSTEM=="pci", KERNEL=="0000:00:04.0", ATTR{vendor}=="0x1234",
- *     ATTR{device}=="0x11e8", ATTR{driver_override}="vfio-pci"
+ *     ATTR{device}=="0x11e8", ATTR{driver_override}="vfio-pci",
+ *     RUN+="/bin/sh -c 'modprobe -b vfio-pci; echo %k > /sys/bus/pci/drivers_probe'"
+ *
+ * (the RUN makes vfio-pci probe it: loading vfio-pci does, or drivers_probe when it is
+ * loaded already; a host driver loaded after it by 80-drivers.rules leaves it alone).
  *
  * The file (default VFIO_UDEV_DEFAULT_PATH) is mdevd's alone and replaced whole, atomically.
  * Caveat (docs/operations.md): a host driver loaded from the initramfs probes before udev

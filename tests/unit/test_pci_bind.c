@@ -343,7 +343,8 @@ static void test_udev_rule(void **state)
 	assert_non_null(strstr(buf,
 			       "ACTION==\"add\", SUBSYSTEM==\"pci\", KERNEL==\"0000:00:03.0\", "
 			       "ATTR{vendor}==\"0x1234\", ATTR{device}==\"0x11e8\", "
-			       "ATTR{driver_override}=\"vfio-pci\"\n"));
+			       "ATTR{driver_override}=\"vfio-pci\", RUN+=\"/bin/sh -c 'modprobe -b "
+			       "vfio-pci; echo %k > /sys/bus/pci/drivers_probe'\"\n"));
 	/* Written again: the same file, not appended. */
 	assert_int_equal(vfio_udev_write(rules, inv, keep, 1, why, sizeof(why)), 0);
 	read_all(rules, edited, sizeof(edited));

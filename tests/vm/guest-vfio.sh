@@ -222,6 +222,33 @@ t_run_allocate() {
 	kill "$kpid" 2>/dev/null || true
 }
 
+# Early-boot persistence, as a hot-add: the spare NIC goes away with its host driver
+# unloaded and comes back with udevd running the rule apply --persist wrote; udev's own
+# 80-drivers.rules loads e1000e for it as at boot. It must come up on vfio-pci.
+t_persist_hotadd() {
+	printf '{"mdevd": {"vfioPci": {"devices": ["%s"]}}}\n' "$NIC1" >"$pol"
+	apply --persist
+	expect_rc 0
+	[ "$(vm_pci_driver $NIC1)" = vfio-pci ] || fail "$NIC1 not bound"
+	has "KERNEL==\"$NIC1\"" "$RULES"
+	echo 1 >"/sys/bus/pci/devices/$NIC1/remove" || fail "cannot remove $NIC1"
+	vm_modprobe -r e1000e || fail "cannot unload e1000e"
+	mkdir -p /etc/udev/rules.d
+	cp "$RULES" /etc/udev/rules.d/
+	/lib/systemd/systemd-udevd --daemon --resolve-names=never || fail "systemd-udevd does not start"
+	echo 1 >/sys/bus/pci/rescan
+	timeout 60 udevadm settle --timeout=50 || say "# udevadm settle timed out"
+	wait_for 30 test -e "/sys/bus/pci/devices/$NIC1/driver" || true
+	local drv0 drv1 ovr
+	drv1=$(vm_pci_driver $NIC1) drv0=$(vm_pci_driver $NIC0)
+	ovr=$(cat "/sys/bus/pci/devices/$NIC1/driver_override")
+	udevadm control --exit 2>/dev/null || true
+	say "# after the hot-add: $NIC1 on '$drv1' (driver_override $ovr), $NIC0 on '$drv0'"
+	[ "$drv1" = vfio-pci ] || fail "$NIC1 came back on '$drv1', not vfio-pci"
+	[ "$ovr" = vfio-pci ] || fail "driver_override of $NIC1: $ovr"
+	[ "$drv0" = e1000e ] || fail "udev did not load e1000e for $NIC0 ($drv0): the test proves nothing"
+}
+
 # ------------------------------------------------------------------ without the IOMMU
 t_doctor_fail() {
 	vm_modprobe -r vfio_pci 2>/dev/null || rmmod vfio_pci 2>/dev/null || true
@@ -256,6 +283,7 @@ iommu)
 	run_test t_give_back "a function leaving the policy is given back: e1000e rebinds; one mdevd did not bind stays"
 	run_test t_doctor_pass "doctor: the IOMMU, command line, interrupt remapping, VFIO checks pass"
 	run_test t_run_allocate "mdevd run binds before it registers; Allocate hands out the bound function with /dev/vfio/N"
+	run_test t_persist_hotadd "apply --persist: the udev rule puts the re-added NIC on vfio-pci before e1000e loads"
 	;;
 noiommu)
 	run_test t_doctor_fail "doctor without the IOMMU and vfio-pci: FAIL with the GRUB line, modules-load.d and MachineConfig"
