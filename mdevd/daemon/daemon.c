@@ -846,18 +846,12 @@ static void daemon_release(struct daemon *d)
 	closep(&d->watchdog_fd);
 }
 
-/* The doctor's one-line summary, and one vfio-pci pass before anything is served. */
+/* One vfio-pci pass before anything is served, then the doctor's one-line summary. */
 static void vfio_startup(struct daemon *d)
 {
-	struct doctor_env env = {
-		.sysfs_fd = d->sysfs_fd,
-		.proc_fd = d->proc_fd,
-		.dev_fd = d->dev_fd,
-		.sysfs_path = d->opt->sysfs_root,
-		.vfio = &d->vfio_opts,
-	};
 	struct vfio_apply_result res;
 	struct doctor_report rep;
+	struct doctor_env env;
 	char line[1024];
 	int r;
 
@@ -873,7 +867,26 @@ static void vfio_startup(struct daemon *d)
 		.timeout_ms = d->opt->bind_timeout_ms,
 		.ipv4_getifaddrs = streq(d->opt->proc_root, "/proc"),
 	};
-	if (d->dev_fd >= 0 && doctor_run(&env, d->cfg->policy, &rep) == 0) {
+	if (vfio_wanted(d)) {
+		r = vfio_apply(&d->vfio_opts, d->cfg->policy, &res);
+		if (r < 0)
+			log_warn(r, "vfio-pci: cannot apply the bindings at start");
+		else
+			log_info("vfio-pci at start: %u bound, %u already bound, %u given back, "
+				 "%u refused, %u kept in use, %u failed",
+				 res.bound, res.already, res.given_back, res.refused, res.kept,
+				 res.failed);
+	}
+	if (d->dev_fd < 0)
+		return;
+	env = (struct doctor_env){
+		.sysfs_fd = d->sysfs_fd,
+		.proc_fd = d->proc_fd,
+		.dev_fd = d->dev_fd,
+		.sysfs_path = d->opt->sysfs_root,
+		.vfio = &d->vfio_opts,
+	};
+	if (doctor_run(&env, d->cfg->policy, &rep) == 0) {
 		doctor_summary(&rep, line, sizeof(line));
 		if (rep.fail)
 			log_warnx("%s", line);
@@ -881,16 +894,6 @@ static void vfio_startup(struct daemon *d)
 			log_info("%s", line);
 		doctor_report_release(&rep);
 	}
-	if (!vfio_wanted(d))
-		return;
-	r = vfio_apply(&d->vfio_opts, d->cfg->policy, &res);
-	if (r < 0)
-		log_warn(r, "vfio-pci: cannot apply the bindings at start");
-	else
-		log_info(
-			"vfio-pci at start: %u bound, %u already bound, %u given back, %u refused, "
-			"%u kept in use, %u failed",
-			res.bound, res.already, res.given_back, res.refused, res.kept, res.failed);
 }
 
 static int startup(struct daemon *d)

@@ -217,6 +217,11 @@ t_run_allocate() {
 	grep -q "/dev/vfio/$(group_of $EDU2)" "$work/alloc" ||
 		{ stop; fail "no /dev/vfio/$(group_of $EDU2) in the answer"; }
 	grep "doctor: " "$dlog" | sed 's/^/# /'
+	grep -q "doctor: " "$dlog" || { stop; fail "no doctor summary at start"; }
+	if grep "doctor: " "$dlog" | grep -qE "IOMMU|/dev/vfio/vfio|module vfio|for vfio-pci"; then
+		stop
+		fail "doctor at start fails a check this guest passes: $(grep 'doctor: ' "$dlog")"
+	fi
 	kill -TERM "$dpid"
 	wait "$dpid" || { stop; fail "mdevd run exited with an error"; }
 	kill "$kpid" 2>/dev/null || true
