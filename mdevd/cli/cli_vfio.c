@@ -7,6 +7,7 @@
 #include "cli/cli_vfio.h"
 #include "cli/doctor.h"
 #include "cli/output.h"
+#include "libvirt/libvirt_client.h"
 
 #include <cjson/cJSON.h>
 #include "mdevd/macro.h"
@@ -264,4 +265,60 @@ int cli_vfio_status(const struct cli_globals *g, int sysfs_fd, int proc_fd,
 		vfio_view_release(&v);
 	}
 	return status_doctor(g, sysfs_fd, proc_fd, pol, &vo, f, root);
+}
+
+void cli_vfio_domains_load(struct virt *virt, struct cli_vfio_domains *d)
+{
+	struct virt_refs *refs;
+
+	memset(d, 0, sizeof(*d));
+	if (!virt)
+		return;
+	refs = calloc(1, sizeof(*refs));
+	if (!refs)
+		return;
+	if (virt_domain_refs(virt, refs) < 0) {
+		log_warnx("libvirt at %s: cannot read its domains: %s; only open VFIO groups "
+			  "count as in use for vfio-pci",
+			  virt_uri(virt), virt_last_error(virt));
+		free(refs);
+		return;
+	}
+	d->refs = refs;
+}
+
+const char *cli_vfio_domain_in_use(void *data, const char *address)
+{
+	struct cli_vfio_domains *d = data;
+	const struct plan_domain_ref *ref;
+	char **n, *why;
+
+	if (!d->refs)
+		return NULL;
+	ref = virt_refs_find(d->refs, address);
+	if (!ref)
+		return NULL;
+	if (asprintf(&why, "named by libvirt domain %s (%s)", ref->domain,
+		     ref->running ? "running" : "defined") < 0)
+		return "named by a libvirt domain";
+	n = realloc(d->why, (d->n_why + 1) * sizeof(*n));
+	if (!n) {
+		free(why);
+		return "named by a libvirt domain";
+	}
+	d->why = n;
+	d->why[d->n_why++] = why;
+	return why;
+}
+
+void cli_vfio_domains_release(struct cli_vfio_domains *d)
+{
+	if (d->refs) {
+		virt_refs_release(d->refs);
+		free(d->refs);
+	}
+	for (size_t i = 0; i < d->n_why; i++)
+		free(d->why[i]);
+	free(d->why);
+	memset(d, 0, sizeof(*d));
 }

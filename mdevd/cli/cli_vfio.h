@@ -67,3 +67,20 @@ bool cli_vfio_bound_by_mdevd(const struct cli_globals *g, const struct pci_funct
 int cli_vfio_status(const struct cli_globals *g, int sysfs_fd, int proc_fd,
 		    const struct inventory *inv, const struct policy *pol, FILE *f,
 		    void *json_root);
+
+struct virt;
+
+/*
+ * What libvirt's domains name, as vfio_apply_opts.in_use: a function a running or defined
+ * domain names is in use ("named by libvirt domain vm1 (running)"). cli_vfio_domains_load()
+ * reads them from @virt (borrowed; NULL: none) into @d; release with
+ * cli_vfio_domains_release(). A libvirt that fails is logged and counts as naming nothing.
+ */
+struct cli_vfio_domains {
+	void *refs; /* struct virt_refs */
+	char **why; /* phrases handed out, freed on release */
+	size_t n_why;
+};
+void cli_vfio_domains_load(struct virt *virt, struct cli_vfio_domains *d);
+const char *cli_vfio_domain_in_use(void *data, const char *address);
+void cli_vfio_domains_release(struct cli_vfio_domains *d);

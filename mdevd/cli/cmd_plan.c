@@ -362,9 +362,16 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (cli_vfio_active(pol, &vo)) {
+		struct cli_vfio_domains doms;
+
 		if (sysfs_open_root(g->dev_root, &dev_fd) == 0)
 			vo.dev_fd = dev_fd;
+		/* A function a libvirt domain names is in use: never given back. */
+		cli_vfio_domains_load(virt, &doms);
+		vo.in_use = cli_vfio_domain_in_use;
+		vo.in_use_data = &doms;
 		r = vfio_apply(&vo, pol, &vres);
+		cli_vfio_domains_release(&doms);
 		cli_vfio_opts_release(&vo);
 		if (r < 0) {
 			log_warn(r, "apply: vfio-pci bindings");
