@@ -207,6 +207,7 @@ int vfio_apply(const struct vfio_apply_opts *o, const struct policy *pol,
 		.sysfs_fd = o->sysfs_fd,
 		.dev_fd = o->dev_fd,
 		.timeout_ms = o->timeout_ms,
+		.inflight = o->inflight,
 	};
 	struct vfio_view v;
 	int r;

@@ -30,7 +30,9 @@ struct vfio_apply_opts {
 	int dev_fd;		/* /dev root for /dev/vfio/<group> (borrowed), or -1 */
 	const char *state_path; /* ownership file; NULL: VFIO_STATE_DEFAULT_PATH (borrowed) */
 	unsigned int timeout_ms; /* per blocking write; 0: PCI_BIND_TIMEOUT_MS */
-	bool dry_run;		 /* decide and report; write nothing */
+	/* Blocked writes remembered across passes (node/pci_bind.h; borrowed), or NULL. */
+	struct pci_inflight *inflight;
+	bool dry_run; /* decide and report; write nothing */
 	/* Interfaces with an IPv4 address for the guard (borrowed); see host_owned.h. */
 	char *const *ipv4_ifaces;
 	size_t n_ipv4_ifaces;

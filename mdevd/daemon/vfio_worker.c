@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "daemon/vfio_worker.h"
+#include "node/pci_bind.h"
 #include "mdevd/macro.h"
 #include "util/log.h"
 
@@ -76,11 +77,17 @@ int vfio_worker_new(const struct vfio_apply_opts *opts, struct vfio_worker **out
 	if (!w)
 		return -ENOMEM;
 	w->opts = *opts;
+	r = pci_inflight_new(&w->opts.inflight);
+	if (r < 0) {
+		free(w);
+		return r;
+	}
 	w->opts.refusals_seen = &w->seen;
 	w->opts.n_refusals_seen = &w->n_seen;
 	w->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->event_fd < 0) {
 		r = -errno;
+		pci_inflight_unref(w->opts.inflight);
 		free(w);
 		return r;
 	}
@@ -89,6 +96,7 @@ int vfio_worker_new(const struct vfio_apply_opts *opts, struct vfio_worker **out
 	r = pthread_create(&w->thread, NULL, worker_main, w);
 	if (r != 0) {
 		close(w->event_fd);
+		pci_inflight_unref(w->opts.inflight);
 		pthread_mutex_destroy(&w->lock);
 		pthread_cond_destroy(&w->cond);
 		free(w);
@@ -160,6 +168,7 @@ void vfio_worker_free(struct vfio_worker *w)
 		free(w->seen[i]);
 	free(w->seen);
 	close(w->event_fd);
+	pci_inflight_unref(w->opts.inflight); /* blocked write threads keep theirs */
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond);
 	free(w);

@@ -26,16 +26,33 @@
 
 #define PCI_BIND_TIMEOUT_MS 10000
 
+/*
+ * Writes still blocked in the kernel after their caller gave up, shared by the caller and
+ * the write threads (reference counted: a thread may outlive the caller's use). With one,
+ * a write to a file whose earlier write is still blocked is not started again
+ * (-EALREADY), so a driver that stays busy does not collect a thread per retry.
+ */
+struct pci_inflight;
+
+/* pci_inflight_new - an empty set with one reference (the caller's). Returns 0 or -ENOMEM. */
+int pci_inflight_new(struct pci_inflight **out);
+/* pci_inflight_unref - drop the caller's reference; NULL is a no-op. */
+void pci_inflight_unref(struct pci_inflight *in);
+/* pci_inflight_count - how many writes are still blocked. */
+size_t pci_inflight_count(struct pci_inflight *in);
+
 struct pci_bind_opts {
 	int sysfs_fd;		 /* sysfs root (borrowed) */
 	int dev_fd;		 /* /dev root for the /dev/vfio/<group> check (borrowed), or -1 */
 	unsigned int timeout_ms; /* for each write that may block; 0: PCI_BIND_TIMEOUT_MS */
+	struct pci_inflight *inflight; /* borrowed; NULL: no memory of blocked writes */
 };
 
 /*
  * pci_bind_vfio - bind @bdf ("dddd:bb:ss.f") to vfio-pci; @group is its IOMMU group (-1:
  * unknown, then the /dev/vfio check is skipped).
- * Returns 0 when bound and verified; -ENOENT when vfio-pci is not loaded
+ * Returns 0 when bound and verified; -EALREADY when an earlier unbind of it is still
+ * blocked (opts->inflight); -ENOENT when vfio-pci is not loaded
  * (bus/pci/drivers/vfio-pci absent) or the function vanished; -ETIMEDOUT when an unbind or
  * probe did not return in time; -ENODEV when the probe left it on another driver or none;
  * -ENXIO when /dev/vfio/<group> did not appear; or the kernel's errno of a write. On error
@@ -55,7 +72,10 @@ int pci_give_back(const struct pci_bind_opts *o, const char *bdf, char *driver, 
 
 /*
  * pci_write_with_timeout - write @value to @path under @dirfd on a detached thread and
- * wait at most @timeout_ms for it. Returns the write's result (0 or -errno), or
- * -ETIMEDOUT when it had not returned in time (it goes on in the background).
+ * wait at most @timeout_ms for it. Returns the write's result (0 or -errno), -ETIMEDOUT
+ * when it had not returned in time (it goes on in the background, remembered in
+ * @inflight when given), or -EALREADY when @inflight has an earlier write to @path still
+ * blocked (nothing started).
  */
-int pci_write_with_timeout(int dirfd, const char *path, const char *value, unsigned int timeout_ms);
+int pci_write_with_timeout(int dirfd, const char *path, const char *value, unsigned int timeout_ms,
+			   struct pci_inflight *inflight);

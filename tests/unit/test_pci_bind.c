@@ -164,6 +164,35 @@ static void test_busy_unbind_times_out(void **state)
 	assert_int_equal(pthread_join(t, NULL), 0);
 }
 
+/* With a memory of blocked writes, a retry does not start a second blocked write. */
+static void test_busy_unbind_not_retried(void **state)
+{
+	struct env *e = *state;
+	struct pci_inflight *in = NULL;
+	struct pci_bind_opts o = {.sysfs_fd = e->sys.fd, .dev_fd = -1, .timeout_ms = 200};
+	char why[512], path[1024];
+	pthread_t t;
+
+	snprintf(path, sizeof(path), "%s", fstree_path(&e->sys, "bus/pci/drivers/e1000e/unbind"));
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(pci_inflight_new(&in), 0);
+	o.inflight = in;
+	assert_int_equal(pci_bind_vfio(&o, "0000:00:02.0", 1, why, sizeof(why)), -ETIMEDOUT);
+	assert_int_equal(pci_inflight_count(in), 1);
+	assert_int_equal(pci_bind_vfio(&o, "0000:00:02.0", 1, why, sizeof(why)), -EALREADY);
+	assert_non_null(
+		strstr(why, "0000:00:02.0: an earlier unbind from e1000e is still blocked"));
+	assert_int_equal(pci_inflight_count(in), 1);
+	/* The driver lets go: the blocked write returns and is forgotten. */
+	assert_int_equal(pthread_create(&t, NULL, release_fifo, path), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	for (int i = 0; i < 3000 && pci_inflight_count(in); i++)
+		usleep(10000); /* waits for an event (the thread's end), bounded generously */
+	assert_int_equal(pci_inflight_count(in), 0);
+	pci_inflight_unref(in);
+}
+
 static void test_state_file(void **state)
 {
 	struct env *e = *state;
@@ -382,6 +411,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bind_needs_vfio_pci, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_give_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_unbind_times_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_unbind_not_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_gives_back_only_its_own, setup,
 						teardown),
