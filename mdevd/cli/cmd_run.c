@@ -187,23 +187,19 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 
 static void status_usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: mdevd status --policy FILE [-o json]\n"
-		"\n"
-		"Show what mdevd serves on this node under the policy: each resource with its\n"
-		"devices (health, NUMA node, IOMMU group), every device a selector matches but\n"
-		"that is not served and why, the live mdevs (owned by mdevd or not, in use or\n"
-		"not) and the changes a reconcile would still make; the PCI functions the\n"
-		"policy's mdevd.vfioPci names (bind, bound, refused with 'host-owned: <reason>'\n"
-		"or a non-viable IOMMU group, give back, keep) and, on /sys, the failing\n"
-		"'mdevd doctor' checks. Reads the node directly;\n"
-		"works whether or not 'mdevd run' is running.\n"
-		"\n"
-		"Options:\n"
-		"  -p, --policy FILE   the policy (see mdevd-policy(5))\n"
-		"  -o, --output FMT    human (default) or json\n"
-		"\n"
-		"Exit status: 0 shown, 1 error.\n");
+	fprintf(f, "Usage: mdevd status --policy FILE [-o json]\n"
+		   "\n"
+		   "Show what mdevd serves on this node under the policy: each resource with its\n"
+		   "devices (health, NUMA node, IOMMU group), every device a selector matches but\n"
+		   "that is not served and why, the live mdevs (owned by mdevd or not, in use or\n"
+		   "not) and the changes a reconcile would still make. Reads the node directly;\n"
+		   "works whether or not 'mdevd run' is running.\n"
+		   "\n"
+		   "Options:\n"
+		   "  -p, --policy FILE   the policy (see mdevd-policy(5))\n"
+		   "  -o, --output FMT    human (default) or json\n"
+		   "\n"
+		   "Exit status: 0 shown, 1 error.\n");
 }
 
 static void report_skipped(void *userdata, const char *path, int err, const char *what)
