@@ -322,3 +322,40 @@ void cli_vfio_domains_release(struct cli_vfio_domains *d)
 	free(d->why);
 	memset(d, 0, sizeof(*d));
 }
+
+int cli_vfio_apply(const struct cli_globals *g, const struct cli_vfio *v, int sysfs_fd, int proc_fd,
+		   struct virt *virt, const struct policy *pol, bool dry_run, bool persist,
+		   struct vfio_apply_result *res)
+{
+	_cleanup_close_ int dev_fd = -1;
+	struct cli_vfio_domains doms;
+	struct vfio_apply_opts vo;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	cli_vfio_opts(g, v, sysfs_fd, proc_fd, -1, &vo);
+	vo.dry_run = dry_run;
+	vo.persist = persist;
+	if (!cli_vfio_active(pol, &vo))
+		return EXIT_OK;
+	if ((vo.state_path && !vo.state_path[0]) || (persist && vo.udev_path && !vo.udev_path[0])) {
+		log_warnx("apply: with --sysfs-root %s, name --vfio-state FILE%s: the default "
+			  "files describe this host",
+			  g->sysfs_root, persist ? " and --udev-rules FILE" : "");
+		return EXIT_USAGE;
+	}
+	if (sysfs_open_root(g->dev_root, &dev_fd) == 0)
+		vo.dev_fd = dev_fd;
+	/* A function a libvirt domain names is in use: never given back. */
+	cli_vfio_domains_load(virt, &doms);
+	vo.in_use = cli_vfio_domain_in_use;
+	vo.in_use_data = &doms;
+	r = vfio_apply(&vo, pol, res);
+	cli_vfio_domains_release(&doms);
+	if (r < 0) {
+		log_warn(r, "apply: vfio-pci bindings");
+		return EXIT_ERROR;
+	}
+	cli_vfio_summary(stdout, res, dry_run);
+	return EXIT_OK;
+}

@@ -84,3 +84,14 @@ struct cli_vfio_domains {
 void cli_vfio_domains_load(struct virt *virt, struct cli_vfio_domains *d);
 const char *cli_vfio_domain_in_use(void *data, const char *address);
 void cli_vfio_domains_release(struct cli_vfio_domains *d);
+
+/*
+ * cli_vfio_apply - `mdevd apply`'s vfio-pci pass (nothing when @pol binds nothing and
+ * mdevd bound nothing): the guard, the libvirt domains' view (@virt, borrowed, may be
+ * NULL), binds and give-backs, the summary line on stdout. Fills @res.
+ * Returns EXIT_OK (look at @res), EXIT_USAGE when a fixture --sysfs-root lacks
+ * --vfio-state (and --udev-rules with @persist), or EXIT_ERROR (logged).
+ */
+int cli_vfio_apply(const struct cli_globals *g, const struct cli_vfio *v, int sysfs_fd, int proc_fd,
+		   struct virt *virt, const struct policy *pol, bool dry_run, bool persist,
+		   struct vfio_apply_result *res);

@@ -255,9 +255,7 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 		{},
 	};
 	struct cli_vfio vfio = {};
-	struct vfio_apply_opts vo;
 	struct vfio_apply_result vres = {};
-	_cleanup_close_ int dev_fd = -1;
 	_cleanup_(virt_closep) struct virt *virt = NULL;
 	const char *uri = NULL;
 	bool no_libvirt = false, libvirt_backend;
@@ -350,37 +348,9 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 	o.proc_fd = proc_fd;
 	o.machine_id = machine_id;
 	/* vfio-pci bindings first: whole functions, independent of the mdev layouts. */
-	cli_vfio_opts(g, &vfio, sysfs_fd, proc_fd, -1, &vo);
-	vo.dry_run = o.dry_run;
-	vo.persist = o.persist;
-	if (cli_vfio_active(pol, &vo) && ((vo.state_path && !vo.state_path[0]) ||
-					  (o.persist && vo.udev_path && !vo.udev_path[0]))) {
-		log_warnx("apply: with --sysfs-root %s, name --vfio-state FILE%s: the default "
-			  "files describe this host",
-			  g->sysfs_root, o.persist ? " and --udev-rules FILE" : "");
-		cli_vfio_opts_release(&vo);
-		return EXIT_USAGE;
-	}
-	if (cli_vfio_active(pol, &vo)) {
-		struct cli_vfio_domains doms;
-
-		if (sysfs_open_root(g->dev_root, &dev_fd) == 0)
-			vo.dev_fd = dev_fd;
-		/* A function a libvirt domain names is in use: never given back. */
-		cli_vfio_domains_load(virt, &doms);
-		vo.in_use = cli_vfio_domain_in_use;
-		vo.in_use_data = &doms;
-		r = vfio_apply(&vo, pol, &vres);
-		cli_vfio_domains_release(&doms);
-		cli_vfio_opts_release(&vo);
-		if (r < 0) {
-			log_warn(r, "apply: vfio-pci bindings");
-			return EXIT_ERROR;
-		}
-		cli_vfio_summary(stdout, &vres, o.dry_run);
-	} else {
-		cli_vfio_opts_release(&vo);
-	}
+	r = cli_vfio_apply(g, &vfio, sysfs_fd, proc_fd, virt, pol, o.dry_run, o.persist, &vres);
+	if (r != EXIT_OK)
+		return r;
 	r = apply_policy(&o, pol, &res);
 	if (r == -EINVAL)
 		return EXIT_ERROR; /* the policy does not fit this node: already reported */
