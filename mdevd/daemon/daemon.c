@@ -70,6 +70,7 @@ struct daemon {
 	/* vfio-pci bindings: passes run on their own thread (vfio_worker.h). */
 	struct vfio_worker *vfio;
 	struct vfio_apply_opts vfio_opts;
+	struct vfio_worker_libvirt vfio_lv;
 	int dev_fd;
 	/* The last good state: what is served. @set borrows from @inv. */
 	struct inventory *inv;
@@ -867,8 +868,13 @@ static void vfio_startup(struct daemon *d)
 		.timeout_ms = d->opt->bind_timeout_ms,
 		.ipv4_getifaddrs = streq(d->opt->proc_root, "/proc"),
 	};
+	d->vfio_lv = (struct vfio_worker_libvirt){
+		.uri = d->opt->libvirt_uri,
+		.try_default = streq(d->opt->sysfs_root, "/sys"),
+		.disabled = d->opt->no_libvirt,
+	};
 	if (vfio_wanted(d)) {
-		r = vfio_apply(&d->vfio_opts, d->cfg->policy, &res);
+		r = vfio_worker_pass(&d->vfio_opts, &d->vfio_lv, d->cfg->policy, &res);
 		if (r < 0)
 			log_warn(r, "vfio-pci: cannot apply the bindings at start");
 		else
@@ -935,7 +941,7 @@ static int startup(struct daemon *d)
 		 d->opt->no_apply ? "not applying (--no-apply)" : "applying the policy",
 		 d->opt->plugin_dir ? d->opt->plugin_dir : "off", d->opt->resync_sec);
 	reconcile(d, "start", UEVENT_SCOPE_ALL, true);
-	r = vfio_worker_new(&d->vfio_opts, &d->vfio);
+	r = vfio_worker_new(&d->vfio_opts, &d->vfio_lv, &d->vfio);
 	if (r == 0)
 		r = epoll_add(d, vfio_worker_fd(d->vfio), SOURCE_VFIO);
 	if (r < 0) {

@@ -8,13 +8,16 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "cli/cli_vfio.h"
 #include "daemon/vfio_worker.h"
+#include "libvirt/libvirt_client.h"
 #include "node/pci_bind.h"
 #include "mdevd/macro.h"
 #include "util/log.h"
 
 struct vfio_worker {
 	struct vfio_apply_opts opts;
+	struct vfio_worker_libvirt lv;
 	int event_fd;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -48,7 +51,7 @@ static void *worker_main(void *arg)
 		w->running = true;
 		pthread_mutex_unlock(&w->lock);
 
-		r = vfio_apply(&w->opts, pol, &res);
+		r = vfio_worker_pass(&w->opts, &w->lv, pol, &res);
 		if (r < 0)
 			log_warn(r, "vfio-pci: cannot apply the bindings");
 		else if (res.bound || res.given_back || res.failed)
@@ -69,7 +72,31 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int vfio_worker_new(const struct vfio_apply_opts *opts, struct vfio_worker **out)
+int vfio_worker_pass(const struct vfio_apply_opts *opts, const struct vfio_worker_libvirt *lv,
+		     const struct policy *pol, struct vfio_apply_result *res)
+{
+	struct vfio_apply_opts o = *opts;
+	struct cli_vfio_domains doms;
+	struct virt *virt = NULL;
+	char err[256];
+	int r;
+
+	if (!lv->disabled &&
+	    virt_open_optional(lv->uri, lv->try_default, true, &virt, err, sizeof(err)) < 0)
+		log_debug("vfio-pci: libvirt cannot be reached (%s): only open VFIO groups count "
+			  "as in use",
+			  err);
+	cli_vfio_domains_load(virt, &doms);
+	o.in_use = cli_vfio_domain_in_use;
+	o.in_use_data = &doms;
+	r = vfio_apply(&o, pol, res);
+	cli_vfio_domains_release(&doms);
+	virt_close(virt);
+	return r;
+}
+
+int vfio_worker_new(const struct vfio_apply_opts *opts, const struct vfio_worker_libvirt *lv,
+		    struct vfio_worker **out)
 {
 	struct vfio_worker *w = calloc(1, sizeof(*w));
 	int r;
@@ -77,6 +104,7 @@ int vfio_worker_new(const struct vfio_apply_opts *opts, struct vfio_worker **out
 	if (!w)
 		return -ENOMEM;
 	w->opts = *opts;
+	w->lv = *lv;
 	r = pci_inflight_new(&w->opts.inflight);
 	if (r < 0) {
 		free(w);

@@ -17,11 +17,28 @@
 
 struct vfio_worker;
 
+/* libvirt, asked before each pass which PCI functions its domains name (in use). */
+struct vfio_worker_libvirt {
+	const char *uri;  /* --connect, or NULL: the default when its socket exists; borrowed */
+	bool try_default; /* try the default URI (the real /sys only) */
+	bool disabled;	  /* --no-libvirt */
+};
+
 /*
- * vfio_worker_new - start the thread. @opts is copied (its pointers are borrowed for the
- * worker's life). Call with the signals the loop reads blocked. Returns 0 or -errno.
+ * vfio_worker_pass - one vfio_apply() pass with libvirt's view of the domains (a fresh
+ * read-only connection; an unreachable libvirt only loses that view). The start pass runs
+ * it on the loop's thread, the worker on its own. Returns what vfio_apply() returns.
  */
-int vfio_worker_new(const struct vfio_apply_opts *opts, struct vfio_worker **out);
+int vfio_worker_pass(const struct vfio_apply_opts *opts, const struct vfio_worker_libvirt *lv,
+		     const struct policy *pol, struct vfio_apply_result *res);
+
+/*
+ * vfio_worker_new - start the thread. @opts and @lv are copied (their pointers are
+ * borrowed for the worker's life). Call with the signals the loop reads blocked. Returns 0 or
+ * -errno.
+ */
+int vfio_worker_new(const struct vfio_apply_opts *opts, const struct vfio_worker_libvirt *lv,
+		    struct vfio_worker **out);
 
 /* vfio_worker_fd - the eventfd that becomes readable when a pass ended (borrowed). */
 int vfio_worker_fd(const struct vfio_worker *w);
