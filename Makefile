@@ -64,7 +64,7 @@ BIN      := $(BUILD)/mdevd/mdevd
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all deps check check-kubelet check-leaks check-unit check-asan check-cli check-daemon \
-        check-deploy check-image check-hostdev check-libvirt check-vm check-vm-libvirt demo bench format \
+        check-deploy check-image check-hostdev check-libvirt check-vm check-vm-libvirt check-vm-vfio demo bench format \
         format-check install clean fuzz fuzz-build vm-prepare bench-vm clean-vm
 
 all: mdevd/mdevd
@@ -167,6 +167,18 @@ check-vm: mdevd/mdevd
 	@MDEVD_VM_TIMEOUT=$${MDEVD_VM_TIMEOUT:-1800} tests/vm/run.sh tests/vm/guest-tests.sh
 	@tests/vm/run.sh tests/vm/guest-daemon.sh
 
+# vfio-pci binding on a real kernel: two guests, one with more devices (a second edu, a
+# spare e1000e, a virtio disk the test mounts, a boot VGA) behind the emulated IOMMU, one
+# without the IOMMU for doctor's failures (tests/vm/guest-vfio.sh).
+VFIO_VM_DEVICES := -device edu,addr=0x10 -device e1000e,netdev=n1,addr=0x11,romfile= \
+	-netdev user,id=n1,restrict=on -drive file=build/vm/vfio-disk.img,if=none,format=raw,id=vd0 \
+	-device virtio-blk-pci,drive=vd0,addr=0x12 -device VGA,addr=0x13,romfile=
+check-vm-vfio: mdevd/mdevd
+	@mkdir -p build/vm && rm -f build/vm/vfio-disk.img && truncate -s 64M build/vm/vfio-disk.img
+	@MDEVD_VM_VFIO_IDS= MDEVD_VM_QEMU_ARGS="$(VFIO_VM_DEVICES)" \
+		tests/vm/run.sh tests/vm/guest-vfio.sh iommu
+	@MDEVD_VM_VFIO_IDS= MDEVD_VM_NO_IOMMU=1 tests/vm/run.sh tests/vm/guest-vfio.sh noiommu
+
 # A real libvirtd in the real-kernel guest: reservations, the libvirt backend, mdevctl.
 check-vm-libvirt: mdevd/mdevd
 	@tests/vm/run.sh tests/vm/guest-libvirt.sh
@@ -186,6 +198,7 @@ check: deps
 	$(MAKE) check-libvirt
 	$(MAKE) check-vm
 	$(MAKE) check-vm-libvirt
+	$(MAKE) check-vm-vfio
 
 demo: deps
 	$(MAKE) all

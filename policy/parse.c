@@ -51,6 +51,7 @@ struct parser {
 	 */
 	size_t *pci_src, *mdev_src;
 	size_t total_parents, total_types;
+	bool vfio_override; /* parsing mdevd.vfioPci.overrideHostOwned */
 };
 
 static int fail(struct parser *ps, const char *fmt, ...) _printf_(2, 3);
@@ -1001,11 +1002,214 @@ static int parse_layout(struct parser *ps, const cJSON *obj, size_t idx, struct 
 	return 0;
 }
 
+/* mdevd.vfioPci */
+
+/* A PCI address with or without the domain, normalised to lower case with the domain. */
+static int parse_vfio_address(struct parser *ps, const cJSON *v, char **out)
+{
+	char buf[MDEVD_BDF_STR_LEN];
+	const char *s;
+	int r;
+
+	r = want_name(ps, v, &s);
+	if (r < 0)
+		return r;
+	if (is_bdf(s, true))
+		snprintf(buf, sizeof(buf), "%s", s);
+	else if (is_bdf(s, false))
+		snprintf(buf, sizeof(buf), "0000:%s", s);
+	else if (is_vendor_device(s))
+		return fail(ps,
+			    "\"%s\" is a vendor:device, not a PCI address like \"0000:65:00.0\"%s",
+			    s,
+			    ps->vfio_override ? " (the host-owned guard is overridden per address "
+						"only, never by vendor:device)"
+					      : "");
+	else
+		return fail(ps, "\"%.100s\" is not a PCI address like \"0000:65:00.0\"", s);
+	lower(buf);
+	return dup_str(ps, buf, out);
+}
+
+/* A list of PCI addresses, no duplicates. */
+static int parse_vfio_addresses(struct parser *ps, const cJSON *v, char ***out, size_t *out_n)
+{
+	const cJSON *it;
+	char **list;
+	size_t n, i = 0;
+	int r;
+
+	r = want_array(ps, v, &n);
+	if (r < 0)
+		return r;
+	if (n == 0)
+		return fail(ps, "is empty: list at least one PCI address, or leave the key out");
+	list = calloc(n, sizeof(*list));
+	if (!list)
+		return nomem(ps);
+	*out = list;
+	cJSON_ArrayForEach(it, v)
+	{
+		size_t saved = pol_path_push_index(&ps->path, i);
+
+		r = parse_vfio_address(ps, it, &list[i]);
+		if (r < 0)
+			return r;
+		*out_n = ++i;
+		for (size_t j = 0; j + 1 < i; j++)
+			if (streq(list[j], list[i - 1]))
+				return fail(ps, "\"%s\" is listed twice (also at [%zu])", list[j],
+					    j);
+		pol_path_pop(&ps->path, saved);
+	}
+	return 0;
+}
+
+static int parse_vfio_entry(struct parser *ps, const cJSON *v, struct pol_vfio_selector *out)
+{
+	static const struct key_spec specs[] = {
+		{"address", IN_ALL},
+		{"vendorDevice", IN_ALL},
+		{"addresses", IN_ALL},
+		{"numaNode", IN_ALL},
+	};
+	const cJSON *k[ARRAY_SIZE(specs)];
+	size_t saved;
+	int r;
+
+	out->numa_node = -1;
+	if (cJSON_IsString(v)) {
+		if (is_vendor_device(v->valuestring))
+			return parse_vendor_selector(ps, v, &out->vendor_device);
+		return parse_vfio_address(ps, v, &out->address);
+	}
+	if (!cJSON_IsObject(v))
+		return fail(ps,
+			    "must be a PCI address, a vendor:device or an object like "
+			    "{\"vendorDevice\": \"10de:1eb8\", \"numaNode\": 0}, not %s",
+			    json_type(v));
+	r = walk_object(ps, v, specs, ARRAY_SIZE(specs), k, true);
+	if (r < 0)
+		return r;
+	if (!!k[0] == !!k[1])
+		return fail(ps, "needs exactly one of \"address\" and \"vendorDevice\"");
+	if (k[0]) {
+		if (k[2] || k[3])
+			return fail(ps, "\"addresses\" and \"numaNode\" narrow a \"vendorDevice\"; "
+					"an \"address\" names one function already");
+		saved = pol_path_push_key(&ps->path, "address");
+		r = parse_vfio_address(ps, k[0], &out->address);
+		if (r < 0)
+			return r;
+		pol_path_pop(&ps->path, saved);
+		return 0;
+	}
+	saved = pol_path_push_key(&ps->path, "vendorDevice");
+	r = parse_vendor_selector(ps, k[1], &out->vendor_device);
+	if (r < 0)
+		return r;
+	pol_path_pop(&ps->path, saved);
+	if (k[2]) {
+		saved = pol_path_push_key(&ps->path, "addresses");
+		r = parse_vfio_addresses(ps, k[2], &out->addresses, &out->n_addresses);
+		if (r < 0)
+			return r;
+		pol_path_pop(&ps->path, saved);
+	}
+	if (k[3]) {
+		double d;
+
+		saved = pol_path_push_key(&ps->path, "numaNode");
+		if (!cJSON_IsNumber(k[3]))
+			return fail(ps, "must be a NUMA node number >= 0, not %s", json_type(k[3]));
+		d = k[3]->valuedouble;
+		if (!isfinite(d) || d < 0 || d > 1023 || d != (double)(int)d)
+			return fail(ps, "must be a NUMA node number from 0 to 1023, not %g", d);
+		out->numa_node = (int)d;
+		pol_path_pop(&ps->path, saved);
+	}
+	return 0;
+}
+
+static bool vfio_selector_same(const struct pol_vfio_selector *a, const struct pol_vfio_selector *b)
+{
+	if (a->address || b->address)
+		return a->address && b->address && streq(a->address, b->address);
+	return streq(a->vendor_device, b->vendor_device) && a->numa_node == b->numa_node &&
+	       a->n_addresses == 0 && b->n_addresses == 0;
+}
+
+static int parse_vfio_pci(struct parser *ps, const cJSON *obj)
+{
+	static const struct key_spec specs[] = {
+		{"devices", IN_ALL},
+		{"bindPermittedHostDevices", IN_ALL},
+		{"overrideHostOwned", IN_ALL},
+	};
+	struct pol_vfio *vf = &ps->pol->vfio;
+	const cJSON *v[ARRAY_SIZE(specs)];
+	size_t saved;
+	int r;
+
+	r = want_object(ps, obj);
+	if (r < 0)
+		return r;
+	r = walk_object(ps, obj, specs, ARRAY_SIZE(specs), v, true);
+	if (r < 0)
+		return r;
+	if (v[0]) {
+		const cJSON *it;
+		size_t n, i = 0;
+
+		saved = pol_path_push_key(&ps->path, "devices");
+		r = want_array(ps, v[0], &n);
+		if (r < 0)
+			return r;
+		vf->devices = calloc(n ? n : 1, sizeof(*vf->devices));
+		if (!vf->devices)
+			return nomem(ps);
+		cJSON_ArrayForEach(it, v[0])
+		{
+			size_t s = pol_path_push_index(&ps->path, i);
+
+			vf->n_devices = ++i;
+			r = parse_vfio_entry(ps, it, &vf->devices[i - 1]);
+			if (r < 0)
+				return r;
+			for (size_t j = 0; j + 1 < i; j++)
+				if (vfio_selector_same(&vf->devices[j], &vf->devices[i - 1]))
+					return fail(ps,
+						    "selects the same functions as devices[%zu]",
+						    j);
+			pol_path_pop(&ps->path, s);
+		}
+		pol_path_pop(&ps->path, saved);
+	}
+	r = want_bool_key(ps, v[1], "bindPermittedHostDevices", &vf->bind_permitted);
+	if (r < 0)
+		return r;
+	if (v[2]) {
+		saved = pol_path_push_key(&ps->path, "overrideHostOwned");
+		if (cJSON_IsString(v[2]))
+			return fail(ps, "must be a list of PCI addresses: write [\"%.100s\"]",
+				    v[2]->valuestring);
+		ps->vfio_override = true;
+		r = parse_vfio_addresses(ps, v[2], &vf->override_host_owned,
+					 &vf->n_override_host_owned);
+		ps->vfio_override = false;
+		if (r < 0)
+			return r;
+		pol_path_pop(&ps->path, saved);
+	}
+	return 0;
+}
+
 static int parse_mdevd(struct parser *ps, const cJSON *obj)
 {
 	static const struct key_spec specs[] = {
 		{"layouts", IN_ALL},
 		{"removeUnowned", IN_ALL},
+		{"vfioPci", IN_ALL},
 	};
 	struct policy *pol = ps->pol;
 	const cJSON *v[ARRAY_SIZE(specs)];
@@ -1041,7 +1245,15 @@ static int parse_mdevd(struct parser *ps, const cJSON *obj)
 		}
 		pol_path_pop(&ps->path, saved);
 	}
-	return want_bool_key(ps, v[1], "removeUnowned", &pol->remove_unowned);
+	r = want_bool_key(ps, v[1], "removeUnowned", &pol->remove_unowned);
+	if (r < 0 || !v[2])
+		return r;
+	saved = pol_path_push_key(&ps->path, "vfioPci");
+	r = parse_vfio_pci(ps, v[2]);
+	if (r < 0)
+		return r;
+	pol_path_pop(&ps->path, saved);
+	return 0;
 }
 
 /* The config object: the bare document, or a CR's spec.configuration / spec. */

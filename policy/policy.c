@@ -41,6 +41,19 @@ void policy_free(struct policy *pol)
 		free(l->types);
 	}
 	free(pol->layouts);
+	for (size_t i = 0; i < pol->vfio.n_devices; i++) {
+		struct pol_vfio_selector *v = &pol->vfio.devices[i];
+
+		free(v->address);
+		free(v->vendor_device);
+		for (size_t j = 0; j < v->n_addresses; j++)
+			free(v->addresses[j]);
+		free(v->addresses);
+	}
+	free(pol->vfio.devices);
+	for (size_t i = 0; i < pol->vfio.n_override_host_owned; i++)
+		free(pol->vfio.override_host_owned[i]);
+	free(pol->vfio.override_host_owned);
 	free(pol);
 }
 

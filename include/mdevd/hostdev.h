@@ -82,6 +82,11 @@ struct hostdev_device {
 	const struct pci_function *pci;	  /* HOSTDEV_PCI: the function; its address is used */
 	const struct mdev_instance *mdev; /* HOSTDEV_MDEV: the mdev; its uuid is used */
 	const char *device_api;		  /* HOSTDEV_MDEV: its type's device_api */
+	/*
+	 * HOSTDEV_PCI: managed="no" instead of "yes": the function is kept on vfio-pci by
+	 * someone else (mdevd bound it, apply/vfio_apply.h), so libvirt must not rebind it.
+	 */
+	bool unmanaged;
 };
 
 /*
@@ -132,6 +137,12 @@ const char *hostdev_model_str(enum hostdev_model model);
  * first use) cannot be loaded.
  */
 int hostdev_pci_xml(const struct pci_function *fn, char **out);
+
+/*
+ * hostdev_pci_xml_unmanaged - hostdev_pci_xml() with managed="no", for a function mdevd
+ * itself keeps on vfio-pci (libvirt must neither bind nor give it back). Same returns.
+ */
+int hostdev_pci_xml_unmanaged(const struct pci_function *fn, char **out);
 
 /*
  * hostdev_mdev_xml - one <hostdev mode="subsystem" type="mdev" model="..."

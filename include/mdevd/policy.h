@@ -33,7 +33,13 @@
  *       {"parents": ["0000:65:00.0", "10de:1eb8", "mtty"], "types": {"GRID T4-1Q": 4}},
  *       {"parents": "all", "types": {"mtty-2": "max"}}     (only when no other layout)
  *     ],
- *     "removeUnowned": false
+ *     "removeUnowned": false,
+ *     "vfioPci": {
+ *       "devices": ["0000:65:00.0", "10de:1eb8",
+ *                   {"vendorDevice": "10de:2236", "addresses": ["0000:3b:00.0"], "numaNode": 0}],
+ *       "bindPermittedHostDevices": false,
+ *       "overrideHostOwned": ["0000:00:02.0"]
+ *     }
  *   }
  *
  * A parent is matched by at most one layout: the same parent string in two layouts,
@@ -109,6 +115,29 @@ struct pol_layout {
 	size_t n_types;
 };
 
+/*
+ * One entry of mdevd.vfioPci.devices: exactly one of @address and @vendor_device is set.
+ * A vendor:device entry may be narrowed to some addresses and to one NUMA node.
+ */
+struct pol_vfio_selector {
+	char *address;	     /* "dddd:bb:ss.f", lower case, with the domain; or NULL */
+	char *vendor_device; /* "vvvv:dddd", lower case; or NULL */
+	char **addresses;    /* with vendor_device: only these addresses (normalised); n 0 = any */
+	size_t n_addresses;
+	int numa_node; /* with vendor_device: only functions on this NUMA node; -1 = any */
+};
+
+/* mdevd.vfioPci */
+struct pol_vfio {
+	struct pol_vfio_selector *devices; /* in the order written */
+	size_t n_devices;
+	/* bindPermittedHostDevices: also bind what a pciHostDevices[] selector matches. */
+	bool bind_permitted;
+	/* overrideHostOwned: addresses (normalised) the host-owned guard lets through. */
+	char **override_host_owned;
+	size_t n_override_host_owned;
+};
+
 struct policy {
 	enum pol_shape shape;
 
@@ -136,6 +165,9 @@ struct policy {
 
 	/* mdevd.removeUnowned: remove mdevs mdevd did not create (default false). */
 	bool remove_unowned;
+
+	/* mdevd.vfioPci: the PCI functions mdevd binds to vfio-pci (empty: binds none). */
+	struct pol_vfio vfio;
 };
 
 #define POL_ERROR_MAX 512
@@ -220,3 +252,31 @@ bool pol_parent_matches(const struct pol_parent_match *m, const struct mdev_pare
 bool pol_layout_matches(const struct pol_layout *l, const struct mdev_parent *p);
 const struct pol_layout *pol_get_layout(const struct policy *pol, const struct mdev_parent *p);
 const struct mdev_type *pol_find_type(const struct mdev_parent *p, const char *type);
+
+/*
+ * vfio-pci selection (pure; policy/vfio.c). mdevd binds a function to vfio-pci only when
+ * the policy names it here; without mdevd.vfioPci it serves what is already on vfio-pci
+ * (KubeVirt's semantics).
+ *
+ * pol_vfio_selector_matches - does @s select @f? An address entry matches that address; a
+ * vendor:device entry every function with those ids, narrowed by its address list and
+ * NUMA node when given.
+ * pol_vfio_wants - does @pol want @f on vfio-pci: a devices[] entry, or with
+ * bindPermittedHostDevices a pciHostDevices[] selector, matches it. Sets *@by_address
+ * (may be NULL) to whether an address entry names @f: only that binds a function the
+ * policy names for a group's sake (a GPU's audio function).
+ * pol_vfio_overrides_guard - does overrideHostOwned list @address (exact, normalised)?
+ */
+bool pol_vfio_selector_matches(const struct pol_vfio_selector *s, const struct pci_function *f);
+bool pol_vfio_wants(const struct policy *pol, const struct pci_function *f, bool *by_address);
+bool pol_vfio_overrides_guard(const struct policy *pol, const char *address);
+
+/*
+ * pol_vfio_copy - a new policy with only what vfio-pci binding reads from @pol
+ * (mdevd.vfioPci and the pciHostDevices[] selectors), for a worker that must outlive a
+ * reload of @pol. Free with policy_free(). Returns 0 or -ENOMEM.
+ */
+int pol_vfio_copy(const struct policy *pol, struct policy **out);
+
+/* pol_vfio_active - does @pol bind anything to vfio-pci? */
+bool pol_vfio_active(const struct policy *pol);

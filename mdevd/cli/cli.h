@@ -30,6 +30,7 @@ struct cli_globals {
 	const char *sysfs_root; /* --sysfs-root, default "/sys" */
 	const char *proc_root;	/* --proc-root, default "/proc" (in-use detection) */
 	const char *machine_id; /* --machine-id, default: contents of /etc/machine-id */
+	const char *dev_root;	/* --dev-root, default "/dev" (/dev/vfio, /dev/kvm, /dev/iommu) */
 	bool verbose;
 };
 
@@ -45,6 +46,7 @@ int cmd_dp_serve(const struct cli_globals *g, int argc, char **argv);
 int cmd_run(const struct cli_globals *g, int argc, char **argv);
 int cmd_status(const struct cli_globals *g, int argc, char **argv);
 int cmd_hostdev(const struct cli_globals *g, int argc, char **argv);
+int cmd_doctor(const struct cli_globals *g, int argc, char **argv);
 
 /* Parse "-o json|human" / "--output=..." values. Returns 0 or -EINVAL. */
 int cli_parse_output(const char *value, enum cli_output *out);

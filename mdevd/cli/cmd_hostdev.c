@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_vfio.h"
 #include "cli/cli_common.h"
 #include "util/dlopen.h"
 #include "node/inuse.h"
@@ -199,7 +200,9 @@ static int hostdev_pci(const struct cli_globals *g, const char *address)
 		log_warnx("no PCI function %s on this node (see 'mdevd pci')", address);
 		return EXIT_ERROR;
 	}
-	r = hostdev_pci_xml(fn, &xml);
+	/* A function mdevd keeps on vfio-pci: libvirt must not rebind it (managed='no'). */
+	r = cli_vfio_bound_by_mdevd(g, fn) ? hostdev_pci_xml_unmanaged(fn, &xml)
+					   : hostdev_pci_xml(fn, &xml);
 	if (r < 0) {
 		build_failed(r, "PCI function", address, "its <hostdev>");
 		return EXIT_ERROR;
@@ -368,6 +371,7 @@ static int hostdev_resource(const struct cli_globals *g, const char *policy_path
 				log_warnx("%s: PCI function %s vanished", name, d->id);
 				return EXIT_ERROR;
 			}
+			devs[n].unmanaged = cli_vfio_bound_by_mdevd(g, devs[n].pci);
 		}
 		n++;
 	}

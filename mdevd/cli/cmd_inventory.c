@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_vfio.h"
 #include "util/log.h"
 #include "mdevd/inventory.h"
 #include "mdevd/macro.h"
@@ -95,13 +96,19 @@ static const struct inv_cmd cmd_pci_def = {
 		"Options:\n"
 		"      --vendor VVVV[:DDDD]  only functions with this vendor id (and device id),\n"
 		"                            in hex: --vendor 10de, --vendor 10de:1eb8\n"
+		"The host-owned guard's verdict ends a line: 'host-owned: <reason>' (boot VGA,\n"
+		"storage under a mounted file system, a NIC with an address or route, ...);\n"
+		"mdevd never binds such a function to vfio-pci. 'bound-by-mdevd': mdevd bound it.\n"
+		"\n"
 		"  -o, --output FORMAT       human (default, like 'lspci -nn') or json:\n"
 		"                            [{\"address\", \"vendor\", \"device\", "
 		"\"subsystem_vendor\",\n"
 		"                            \"subsystem_device\", \"class\", \"class_name\",\n"
 		"                            \"vendor_name\", \"device_name\", \"driver\",\n"
 		"                            \"iommu_group\", \"numa_node\", \"physfn\",\n"
-		"                            \"sriov_totalvfs\", \"sriov_numvfs\"}]\n"
+		"                            \"sriov_totalvfs\", \"sriov_numvfs\", "
+		"\"host_owned\",\n"
+		"                            \"bound_by_mdevd\"}]\n"
 		"  -h, --help                this text\n"
 		"\n"
 		"Example:\n"
@@ -365,5 +372,5 @@ int cmd_pci(const struct cli_globals *g, int argc, char **argv)
 			continue;
 		sel[n++] = f;
 	}
-	return finish("pci", output_pci(stdout, o.output, sel, n));
+	return finish("pci", cli_vfio_output_pci(g, inv, sel, n, o.output));
 }

@@ -15,6 +15,7 @@
 #include "apply/apply.h"
 #include "cli/cli.h"
 #include "cli/cli_common.h"
+#include "cli/cli_vfio.h"
 #include "node/inuse.h"
 #include "node/mdev_lifecycle.h"
 #include "util/log.h"
@@ -218,9 +219,19 @@ static void apply_usage(FILE *f)
 		"                      for in-use only when its socket exists, with /sys)\n"
 		"      --no-libvirt    do not ask libvirt (not with --backend libvirt)\n"
 		"\n"
+		"PCI functions the policy's mdevd.vfioPci names are bound to vfio-pci first\n"
+		"(driver_override, unbind, drivers_probe, verified), except host-owned ones\n"
+		"(see 'mdevd pci'); functions mdevd bound that the policy no longer names are\n"
+		"given back to their host driver unless in use. With --persist, a udev rule\n"
+		"sets driver_override at boot before any host driver probes them.\n"
+		"      --vfio-state FILE  what mdevd bound (/var/lib/mdevd/vfio-bound)\n"
+		"      --udev-rules FILE  the rule --persist writes\n"
+		"                         (/etc/udev/rules.d/70-mdevd-vfio-pci.rules)\n"
+		"      --bind-timeout SEC  wait at most SEC for an unbind or probe (10)\n"
+		"\n"
 		"Exit status: 0 the node matches the policy, 1 error, 3 matches as far as it\n"
-		"can: some requested mdevs did not fit, or removals wait for devices in use\n"
-		"or reserved by libvirt domains.\n"
+		"can: some requested mdevs did not fit, removals wait for devices in use\n"
+		"or reserved by libvirt domains, or a named PCI function was refused.\n"
 		"\n"
 		"Example:\n"
 		"  mdevd apply --policy /etc/mdevd/policy.json\n");
@@ -237,9 +248,14 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 		{"mdevctl-dir", required_argument, NULL, 'M'},
 		{"connect", required_argument, NULL, 'c'},
 		{"no-libvirt", no_argument, NULL, 'N'},
+		{"vfio-state", required_argument, NULL, 'S'},
+		{"udev-rules", required_argument, NULL, 'U'},
+		{"bind-timeout", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
+	struct cli_vfio vfio = {};
+	struct vfio_apply_result vres = {};
 	_cleanup_(virt_closep) struct virt *virt = NULL;
 	const char *uri = NULL;
 	bool no_libvirt = false, libvirt_backend;
@@ -285,6 +301,20 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 		case 'q':
 			log_set_quiet(true);
 			break;
+		case 'S':
+			vfio.state_path = optarg;
+			break;
+		case 'U':
+			vfio.udev_path = optarg;
+			break;
+		case 'T':
+			if (cli_parse_bind_timeout(optarg, &vfio.timeout_ms) < 0) {
+				log_warnx("apply: --bind-timeout %s: expected seconds from 1 to "
+					  "3600",
+					  optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h':
 			apply_usage(stdout);
 			return EXIT_OK;
@@ -317,6 +347,10 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 	o.sysfs_path = g->sysfs_root;
 	o.proc_fd = proc_fd;
 	o.machine_id = machine_id;
+	/* vfio-pci bindings first: whole functions, independent of the mdev layouts. */
+	r = cli_vfio_apply(g, &vfio, sysfs_fd, proc_fd, virt, pol, o.dry_run, o.persist, &vres);
+	if (r != EXIT_OK)
+		return r;
 	r = apply_policy(&o, pol, &res);
 	if (r == -EINVAL)
 		return EXIT_ERROR; /* the policy does not fit this node: already reported */
@@ -326,9 +360,10 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 	if (res.kept_reserved)
 		printf(", %u kept reserved", res.kept_reserved);
 	printf(" (%u round%s).\n", res.rounds, res.rounds == 1 ? "" : "s");
-	if (r < 0 || res.failed)
+	if (r < 0 || res.failed || vres.failed)
 		return EXIT_ERROR;
-	if (res.shortfall || res.no_capacity || res.kept_in_use || res.kept_reserved)
+	if (res.shortfall || res.no_capacity || res.kept_in_use || res.kept_reserved ||
+	    vres.refused || vres.kept)
 		return EXIT_PARTIAL;
 	return EXIT_OK;
 }

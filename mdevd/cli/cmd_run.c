@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_common.h"
+#include "cli/cli_vfio.h"
 #include "daemon/daemon.h"
 #include "daemon/status_socket.h"
 #include "kubernetes/deviceplugin.h"
@@ -35,6 +36,9 @@ enum {
 	OPT_NO_STATUS_SOCKET,
 	OPT_LOG_FORMAT,
 	OPT_DEBUG_STALL,
+	OPT_VFIO_STATE,
+	OPT_UDEV_RULES,
+	OPT_BIND_TIMEOUT,
 	OPT_SOCKET,
 	OPT_CHECK,
 	OPT_TIMEOUT,
@@ -87,6 +91,17 @@ static void run_usage(FILE *f)
 		"debug)\n"
 		"      --log-format FMT        text (default; timestamped unless stderr is the\n"
 		"                              journal) or json (one object per line)\n"
+		"      --vfio-state FILE       what mdevd bound to vfio-pci\n"
+		"                              (default /var/lib/mdevd/vfio-bound)\n"
+		"      --udev-rules FILE       the early-boot rule 'apply --persist' wrote; kept "
+		"in\n"
+		"                              step when functions are given back\n"
+		"      --bind-timeout SEC      wait at most SEC for an unbind or probe (10)\n"
+		"\n"
+		"At start it logs a one-line 'mdevd doctor' summary and binds the functions the\n"
+		"policy's mdevd.vfioPci names to vfio-pci before any device plugin registers;\n"
+		"later passes run on a worker thread, so a busy host driver whose unbind blocks\n"
+		"never holds up the device plugins (it is reported, naming the function).\n"
 		"\n"
 		"Exit status: 0 after SIGTERM/SIGINT, 1 when the service cannot start.\n"
 		"\n"
@@ -126,6 +141,9 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 		{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 		{"debug-stall", required_argument, NULL,
 		 OPT_DEBUG_STALL}, /* tests; not in --help */
+		{"vfio-state", required_argument, NULL, OPT_VFIO_STATE},
+		{"udev-rules", required_argument, NULL, OPT_UDEV_RULES},
+		{"bind-timeout", required_argument, NULL, OPT_BIND_TIMEOUT},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -208,6 +226,19 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case OPT_VFIO_STATE:
+			o.vfio_state_path = optarg;
+			break;
+		case OPT_UDEV_RULES:
+			o.udev_rules_path = optarg;
+			break;
+		case OPT_BIND_TIMEOUT:
+			if (cli_parse_bind_timeout(optarg, &o.bind_timeout_ms) < 0) {
+				log_warnx("run: --bind-timeout %s: expected seconds from 1 to 3600",
+					  optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h':
 			run_usage(stdout);
 			return EXIT_OK;
@@ -220,6 +251,14 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 		return EXIT_USAGE;
 	if (no_dp)
 		o.plugin_dir = NULL;
+	o.dev_root = g->dev_root;
+	/* The default files describe this host, not a fixture tree (cli_vfio.h). */
+	if (!streq(g->sysfs_root, "/sys")) {
+		if (!o.vfio_state_path)
+			o.vfio_state_path = "";
+		if (!o.udev_rules_path)
+			o.udev_rules_path = "";
+	}
 	if (o.plugin_dir && strlen(o.plugin_dir) > 80) {
 		/* Socket paths are limited to 108 bytes; leave room for our socket names. */
 		log_warnx("run: --device-plugin-dir %s: longer than 80 bytes", o.plugin_dir);
@@ -466,7 +505,8 @@ static cJSON *pool_json(const struct status *st, const struct resource_pool *p)
 	return steal_ptr(o);
 }
 
-static int print_status_json(const struct status *st)
+static int print_status_json(const struct status *st, const struct cli_globals *g, int sysfs_fd,
+			     int proc_fd, const struct policy *pol)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
 	_cleanup_free_ char *text = NULL;
@@ -534,6 +574,8 @@ static int print_status_json(const struct status *st)
 				return -ENOMEM;
 		}
 	}
+	if (cli_vfio_status(g, sysfs_fd, proc_fd, st->inv, pol, stdout, root) < 0)
+		return -ENOMEM;
 	text = cJSON_Print(root);
 	if (!text)
 		return -ENOMEM;
@@ -800,10 +842,10 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 		st.plan = plan;
 	}
 	if (output == OUTPUT_JSON) {
-		r = print_status_json(&st);
+		r = print_status_json(&st, g, sysfs_fd, proc_fd, pol);
 	} else {
 		print_status_human(&st);
-		r = 0;
+		r = cli_vfio_status(g, sysfs_fd, proc_fd, inv, pol, stdout, NULL);
 	}
 	inuse_release(&st.in);
 	if (r < 0) {

@@ -33,6 +33,7 @@ static const struct command {
 	{"run", cmd_run, "the node service: apply, serve device plugins, follow uevents"},
 	{"status", cmd_status, "what is served, what is not and why, what is pending"},
 	{"hostdev", cmd_hostdev, "libvirt <hostdev> XML for an mdev, a PCI function or a pool"},
+	{"doctor", cmd_doctor, "check the host for passthrough: IOMMU, kernel command line, VFIO"},
 };
 
 static void usage(FILE *f)
@@ -52,6 +53,7 @@ static void usage(FILE *f)
 		"Global options (before the command):\n"
 		"  --sysfs-root DIR   read and write sysfs under DIR instead of /sys\n"
 		"  --proc-root DIR    scan DIR instead of /proc for open VFIO groups\n"
+		"  --dev-root DIR     look for /dev/vfio, /dev/kvm, /dev/iommu under DIR\n"
 		"  --machine-id ID    use ID instead of /etc/machine-id to derive UUIDs\n"
 		"  -v, --verbose      say more about what is done\n"
 		"  -h, --help         this text;  --version  the version\n"
@@ -86,6 +88,7 @@ int main(int argc, char **argv)
 		{"sysfs-root", required_argument, NULL, 's'},
 		{"proc-root", required_argument, NULL, 'p'},
 		{"machine-id", required_argument, NULL, 'm'},
+		{"dev-root", required_argument, NULL, 'd'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -95,6 +98,7 @@ int main(int argc, char **argv)
 		.sysfs_root = "/sys",
 		.proc_root = "/proc",
 		.machine_id = NULL,
+		.dev_root = "/dev",
 	};
 	int c;
 
@@ -108,6 +112,9 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			g.machine_id = optarg;
+			break;
+		case 'd':
+			g.dev_root = optarg;
 			break;
 		case 'v':
 			g.verbose = true;

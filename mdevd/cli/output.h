@@ -43,6 +43,16 @@ int output_list(FILE *f, enum cli_output fmt, const struct inventory *inv,
 int output_pci(FILE *f, enum cli_output fmt, const struct pci_function *const *fns, size_t n);
 
 /*
+ * output_pci_vfio - output_pci() with what mdevd knows about binding each function:
+ * @host_owned[i] the guard's reason for fns[i] or NULL, @bound_by_mdevd[i] whether mdevd's
+ * ownership file names it (both borrowed, @n entries; either may be NULL). JSON adds
+ * "host_owned" (the reason or null) and "bound_by_mdevd"; human appends
+ * " bound-by-mdevd" and " host-owned: <reason>".
+ */
+int output_pci_vfio(FILE *f, enum cli_output fmt, const struct pci_function *const *fns, size_t n,
+		    const char *const *host_owned, const bool *bound_by_mdevd);
+
+/*
  * output_plan - a plan. JSON: {"actions": [{"action": "create"|"remove"|"keep", "parent",
  * "type", "uuid", "owned", "slot" (null for foreign mdevs), "iommu_group" (null when none),
  * "reason", "reason_code", "domain" (the libvirt domain naming the mdev, or null)}],
@@ -58,3 +68,12 @@ int output_plan(FILE *f, enum cli_output fmt, const struct plan *plan);
  * "attrs": []}, then a newline.
  */
 int output_mdevctl_config(FILE *f, const char *type_id);
+
+struct doctor_report;
+
+/*
+ * output_doctor - the checks of `mdevd doctor -o json`: {"checks": [{"check", "status"
+ * ("pass", "warn", "fail"), "detail", "fix", "machineconfig"}], "summary": {"pass",
+ * "warn", "fail"}}, null for an absent detail, fix or MachineConfig.
+ */
+int output_doctor(FILE *f, const struct doctor_report *r);

@@ -18,6 +18,7 @@
 #include "mdevd/macro.h"
 #include "mdevd/plan.h"
 #include "cli/output.h"
+#include "cli/doctor.h"
 
 DEFINE_CLEANUP(cJSON, cJSON_Delete)
 
@@ -233,7 +234,8 @@ int output_list(FILE *f, enum cli_output fmt, const struct inventory *inv,
 	return ferror(f) ? -EIO : 0;
 }
 
-static int pci_json(FILE *f, const struct pci_function *const *fns, size_t n)
+static int pci_json(FILE *f, const struct pci_function *const *fns, size_t n,
+		    const char *const *host_owned, const bool *bound)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateArray();
 
@@ -259,11 +261,16 @@ static int pci_json(FILE *f, const struct pci_function *const *fns, size_t n)
 		    !add_uint(o, "sriov_totalvfs", p->sriov_totalvfs) ||
 		    !add_uint(o, "sriov_numvfs", p->sriov_numvfs))
 			return -ENOMEM;
+		if (host_owned && !add_str(o, "host_owned", host_owned[i]))
+			return -ENOMEM;
+		if (bound && !add_item(o, "bound_by_mdevd", cJSON_CreateBool(bound[i])))
+			return -ENOMEM;
 	}
 	return print_json(f, root, 64 + 512 * n);
 }
 
-static void pci_human(FILE *f, const struct pci_function *const *fns, size_t n)
+static void pci_human(FILE *f, const struct pci_function *const *fns, size_t n,
+		      const char *const *host_owned, const bool *bound)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct pci_function *p = fns[i];
@@ -291,20 +298,30 @@ static void pci_human(FILE *f, const struct pci_function *const *fns, size_t n)
 			fprintf(f, " vfs=%u/%u", p->sriov_numvfs, p->sriov_totalvfs);
 		if (p->physfn)
 			fprintf(f, " physfn=%s", p->physfn);
+		if (bound && bound[i])
+			fputs(" bound-by-mdevd", f);
+		if (host_owned && host_owned[i])
+			fprintf(f, " host-owned: %s", host_owned[i]);
 		fputc('\n', f);
 	}
 }
 
-int output_pci(FILE *f, enum cli_output fmt, const struct pci_function *const *fns, size_t n)
+int output_pci_vfio(FILE *f, enum cli_output fmt, const struct pci_function *const *fns, size_t n,
+		    const char *const *host_owned, const bool *bound_by_mdevd)
 {
 	switch (fmt) {
 	case OUTPUT_JSON:
-		return pci_json(f, fns, n);
+		return pci_json(f, fns, n, host_owned, bound_by_mdevd);
 	case OUTPUT_HUMAN:
-		pci_human(f, fns, n);
+		pci_human(f, fns, n, host_owned, bound_by_mdevd);
 		break;
 	}
 	return ferror(f) ? -EIO : 0;
+}
+
+int output_pci(FILE *f, enum cli_output fmt, const struct pci_function *const *fns, size_t n)
+{
+	return output_pci_vfio(f, fmt, fns, n, NULL, NULL);
 }
 
 static const char *reason_code(enum plan_reason r)
@@ -422,4 +439,31 @@ int output_mdevctl_config(FILE *f, const char *type_id)
 	    !add_item(root, "attrs", cJSON_CreateArray()))
 		return -ENOMEM;
 	return print_json(f, root, 128);
+}
+
+int output_doctor(FILE *f, const struct doctor_report *r)
+{
+	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
+	cJSON *checks, *summary;
+
+	if (!root)
+		return -ENOMEM;
+	checks = cJSON_AddArrayToObject(root, "checks");
+	summary = cJSON_AddObjectToObject(root, "summary");
+	if (!checks || !summary)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct doctor_check *c = &r->checks[i];
+		static const char *const st[] = {"pass", "warn", "fail"};
+		cJSON *o = add_object(checks);
+
+		if (!o || !add_str(o, "check", c->what) || !add_str(o, "status", st[c->status]) ||
+		    !add_str(o, "detail", c->detail) || !add_str(o, "fix", c->fix) ||
+		    !add_str(o, "machineconfig", c->status == DOCTOR_FAIL ? c->snippet : NULL))
+			return -ENOMEM;
+	}
+	if (!add_uint(summary, "pass", r->pass) || !add_uint(summary, "warn", r->warn) ||
+	    !add_uint(summary, "fail", r->fail))
+		return -ENOMEM;
+	return print_json(f, root, 256 + 1024 * r->n);
 }

@@ -20,6 +20,8 @@
 #include "daemon/daemon.h"
 #include "daemon/metrics.h"
 #include "daemon/status_socket.h"
+#include "daemon/vfio_worker.h"
+#include "cli/doctor.h"
 #include "kubernetes/deviceplugin.h"
 #include "util/log.h"
 #include "mdevd/inventory.h"
@@ -49,6 +51,7 @@ enum source {
 	SOURCE_WATCHDOG,
 	SOURCE_STATUS,
 	SOURCE_PING,
+	SOURCE_VFIO, /* the vfio-pci worker ended a pass (vfio_worker.h) */
 };
 
 /* What a reload swaps whole: the loop only ever sees a const one. */
@@ -70,6 +73,11 @@ struct daemon {
 	char *plugin_parent, *plugin_base; /* owned; NULL without device plugins */
 
 	struct dp_manager *dp; /* NULL with --no-device-plugins */
+	/* vfio-pci bindings: passes run on their own thread (vfio_worker.h). */
+	struct vfio_worker *vfio;
+	struct vfio_apply_opts vfio_opts;
+	struct vfio_worker_libvirt vfio_lv;
+	int dev_fd;
 	/* The last good state: what is served. @set borrows from @inv. */
 	struct inventory *inv;
 	struct resource_set *set;
@@ -568,6 +576,25 @@ static int refresh(struct daemon *d, enum uevent_scope scope)
  * between its bind@ uevent and its mdev_type link) looks again after DAEMON_RETRY_MSEC, a few
  * times. Returns 0 when the served state is fresh, else the first -errno.
  */
+/* Whether a vfio-pci pass has anything to do: the policy binds, or mdevd bound something. */
+static bool vfio_wanted(const struct daemon *d)
+{
+	struct vfio_state st;
+	bool any;
+
+	if (d->opt->no_apply)
+		return false;
+	if (pol_vfio_active(d->cfg->policy))
+		return true;
+	if (vfio_state_load(d->vfio_opts.state_path ? d->vfio_opts.state_path
+						    : VFIO_STATE_DEFAULT_PATH,
+			    &st, NULL) < 0)
+		return true;
+	any = st.n > 0;
+	vfio_state_release(&st);
+	return any;
+}
+
 static int reconcile(struct daemon *d, const char *why, enum uevent_scope scope, bool force)
 {
 	unsigned int events = d->pending_events;
@@ -582,6 +609,10 @@ static int reconcile(struct daemon *d, const char *why, enum uevent_scope scope,
 	d->vanished = 0;
 	if (force)
 		scope = UEVENT_SCOPE_ALL;
+	/* PCI functions may have changed: bind / give back off the loop's thread. */
+	if (d->vfio && scope == UEVENT_SCOPE_ALL && vfio_wanted(d) &&
+	    vfio_worker_kick(d->vfio, d->cfg->policy) < 0)
+		log_warnx("vfio-pci: out of memory: bindings not applied in this reconcile");
 	if (apply && !force && d->apply_not_before && t0 < d->apply_not_before) {
 		/* The last apply failed: come back when the backoff ends. */
 		log_debug("apply held back %.1f s after failures",
@@ -1073,6 +1104,8 @@ static void daemon_release(struct daemon *d)
 {
 	/* The HTTP thread first: it reads the metrics, which the plugins count into. */
 	metrics_http_stop(d->http);
+	vfio_worker_free(d->vfio);
+	closep(&d->dev_fd);
 	if (d->dp)
 		dp_manager_free(d->dp);
 	metrics_free(d->metrics);
@@ -1096,6 +1129,61 @@ static void daemon_release(struct daemon *d)
 	closep(&d->timer_fd);
 	closep(&d->resync_fd);
 	closep(&d->watchdog_fd);
+}
+
+/* One vfio-pci pass before anything is served, then the doctor's one-line summary. */
+static void vfio_startup(struct daemon *d)
+{
+	struct vfio_apply_result res;
+	struct doctor_report rep;
+	struct doctor_env env;
+	char line[1024];
+	int r;
+
+	if (sysfs_open_root(d->opt->dev_root ? d->opt->dev_root : "/dev", &d->dev_fd) < 0)
+		d->dev_fd = -1;
+	d->vfio_opts = (struct vfio_apply_opts){
+		.sysfs_fd = d->sysfs_fd,
+		.sysfs_path = d->opt->sysfs_root,
+		.proc_fd = d->proc_fd,
+		.dev_fd = d->dev_fd,
+		.state_path = d->opt->vfio_state_path,
+		.udev_path = d->opt->udev_rules_path,
+		.timeout_ms = d->opt->bind_timeout_ms,
+		.ipv4_getifaddrs = streq(d->opt->proc_root, "/proc"),
+	};
+	d->vfio_lv = (struct vfio_worker_libvirt){
+		.uri = d->opt->libvirt_uri,
+		.try_default = streq(d->opt->sysfs_root, "/sys"),
+		.disabled = d->opt->no_libvirt,
+	};
+	if (vfio_wanted(d)) {
+		r = vfio_worker_pass(&d->vfio_opts, &d->vfio_lv, d->cfg->policy, &res);
+		if (r < 0)
+			log_warn(r, "vfio-pci: cannot apply the bindings at start");
+		else
+			log_info("vfio-pci at start: %u bound, %u already bound, %u given back, "
+				 "%u refused, %u kept in use, %u failed",
+				 res.bound, res.already, res.given_back, res.refused, res.kept,
+				 res.failed);
+	}
+	if (d->dev_fd < 0)
+		return;
+	env = (struct doctor_env){
+		.sysfs_fd = d->sysfs_fd,
+		.proc_fd = d->proc_fd,
+		.dev_fd = d->dev_fd,
+		.sysfs_path = d->opt->sysfs_root,
+		.vfio = &d->vfio_opts,
+	};
+	if (doctor_run(&env, d->cfg->policy, &rep) == 0) {
+		doctor_summary(&rep, line, sizeof(line));
+		if (rep.fail)
+			log_warnx("%s", line);
+		else
+			log_info("%s", line);
+		doctor_report_release(&rep);
+	}
 }
 
 static int startup(struct daemon *d)
@@ -1123,6 +1211,8 @@ static int startup(struct daemon *d)
 	r = setup_fds(d);
 	if (r < 0)
 		return r;
+	/* Bindings first: no device plugin registers before its functions are on vfio-pci. */
+	vfio_startup(d);
 	if (d->opt->plugin_dir) {
 		r = dp_manager_new(d->opt->plugin_dir, d->sysfs_fd, &d->dp);
 		if (r < 0) {
@@ -1150,6 +1240,13 @@ static int startup(struct daemon *d)
 		 d->opt->no_apply ? "not applying (--no-apply)" : "applying the policy",
 		 d->opt->plugin_dir ? d->opt->plugin_dir : "off", d->opt->resync_sec);
 	reconcile(d, "start", UEVENT_SCOPE_ALL, true);
+	r = vfio_worker_new(&d->vfio_opts, &d->vfio_lv, &d->vfio);
+	if (r == 0)
+		r = epoll_add(d, vfio_worker_fd(d->vfio), SOURCE_VFIO);
+	if (r < 0) {
+		log_warn(r, "cannot start the vfio-pci worker");
+		return r;
+	}
 	/*
 	 * At start there is no last good policy to fall back to: a misfit is only reported
 	 * (apply_policy() reports it when applying).
@@ -1184,6 +1281,7 @@ int daemon_run(const struct daemon_options *o)
 		.policy_wd = -1,
 		.plugin_wd = -1,
 		.plugin_parent_wd = -1,
+		.dev_fd = -1,
 	};
 	/* Before any thread exists (gRPC's), so that every thread inherits the mask. */
 	sigemptyset(&mask);
@@ -1248,6 +1346,15 @@ int daemon_run(const struct daemon_options *o)
 			case SOURCE_PING:
 				metrics_pong(d->metrics);
 				break;
+			case SOURCE_VFIO: {
+				struct vfio_apply_result vres;
+				bool changed = false;
+
+				if (vfio_worker_collect(d->vfio, &vres, &changed) && changed)
+					request_reconcile(d, "vfio-pci bindings changed",
+							  UEVENT_SCOPE_ALL, 0);
+				break;
+			}
 			}
 		}
 	}

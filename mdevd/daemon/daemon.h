@@ -60,6 +60,15 @@ struct daemon_options {
 	const char *version;
 	/* Tests only: SIGUSR2 stalls the event loop for this many seconds (0: SIGUSR2 not read). */
 	unsigned int debug_stall_sec;
+	/*
+	 * vfio-pci bindings (apply/vfio_apply.h): applied once before any device plugin is
+	 * registered, then on a worker thread on every full reconcile, so a blocking unbind
+	 * never stalls the loop. NULL paths: the defaults; @dev_root NULL: "/dev".
+	 */
+	const char *dev_root;
+	const char *vfio_state_path;
+	const char *udev_rules_path;
+	unsigned int bind_timeout_ms; /* 0: PCI_BIND_TIMEOUT_MS */
 };
 
 /*

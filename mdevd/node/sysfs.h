@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * sysfs_open_root - open @path as the sysfs root. Sets *out_fd (owned by the caller)
@@ -91,3 +92,10 @@ int sysfs_list_dir(int dirfd, const char *path, char ***names, size_t *n);
 
 /* sysfs_names_free - free what sysfs_list_dir() returned. */
 void sysfs_names_free(char **names, size_t n);
+
+/*
+ * sysfs_read_file - a whole file @path under @dirfd (sysfs or proc: files whose size
+ * stat(2) does not tell) into a new NUL-terminated buffer *@out (free()), at most @max
+ * bytes of it. Returns its length, -ENOENT when absent, -ENOMEM, or another -errno.
+ */
+ssize_t sysfs_read_file(int dirfd, const char *path, size_t max, char **out);

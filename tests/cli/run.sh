@@ -56,6 +56,11 @@ ST="--proc-root $tmp/proc --machine-id 0123456789abcdef0123456789abcdef"
 case_ nvidia-status-human 0 --sysfs-root $F/nvidia $ST status --policy tests/cli/policies/nvidia-status.json
 case_ nvidia-status-json 0 --sysfs-root $F/nvidia $ST status --policy tests/cli/policies/nvidia-status.json -o json
 case_ samples-status-human 0 --sysfs-root $F/samples $ST status --policy tests/vm/policies/kubevirt.json
+# vfio-pci: status shows each named function's decision; apply on a fixture tree needs its
+# own ownership file; doctor's usage
+case_ samples-status-vfio-human 0 --sysfs-root $F/samples $ST status --policy tests/cli/policies/samples-vfio.json
+case_ samples-apply-vfio-no-state 64 --sysfs-root $F/samples $ST apply --policy tests/cli/policies/samples-vfio.json --dry-run
+case_ doctor-extra-arg 64 doctor now
 # errors and usage
 case_ missing-root 1 --sysfs-root $F/nonexistent types
 case_ bad-output 64 --sysfs-root $F/samples types -o yaml

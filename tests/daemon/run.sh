@@ -685,6 +685,18 @@ EOF2
 		fail "--log-level loud: want usage error 64"
 }
 
+# A host driver whose unbind blocks (a FIFO) while the device plugins keep answering.
+t_vfio_busy_unbind() {
+	/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null ||
+		fail "python3-grpcio / python3-grpc-tools missing (scripts/deps.sh installs them)"
+	t=$work/vfio.$n
+	mkdir -p "$t/gen"
+	/usr/bin/python3 -m grpc_tools.protoc -I"$repo/mdevd/kubernetes" --python_out="$t/gen" \
+		--grpc_python_out="$t/gen" "$repo/mdevd/kubernetes/deviceplugin.proto" || fail "protoc"
+	PYTHONPATH="$repo/tests/daemon" /usr/bin/python3 "$repo/tests/daemon/vfio_busy.py" \
+		"$t/gen" "$MDEVD" "$t" || fail "busy unbind"
+}
+
 run_test t_start_ready_stop "starts, logs readiness, READY=1 + STATUS=, SIGTERM exits 0 quickly"
 run_test t_sigint "SIGINT is a clean shutdown too"
 run_test t_sighup_reload "SIGHUP reloads the policy (RELOADING=1, READY=1)"
@@ -705,6 +717,7 @@ run_test t_log_stress "log lines stay whole records under 1 000 Allocates, reloa
 run_test t_observe_e2e "metrics vs truth (devices, mdevs, Allocate, reloads), probes flip, status socket (kubelet stand-in)"
 run_test t_observe_off "metrics and status socket off: one thread, no port, no socket; status falls back and says so"
 run_test t_log_options "--log-format json: one JSON record a line; text timestamped; --log-level"
+run_test t_vfio_busy_unbind "vfio-pci: an unbind that blocks is reported naming the function; Allocate and ListAndWatch answer meanwhile"
 run_test t_status "mdevd status: pools, health, NUMA, unserved reasons, mdevs, pending (human, JSON)"
 
 say "$passed passed, $failed failed"

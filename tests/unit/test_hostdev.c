@@ -50,6 +50,23 @@ static void test_pci_xml(void **state)
 				 "</hostdev>\n");
 }
 
+/* A function mdevd keeps on vfio-pci: managed="no", alone and in a <devices> block. */
+static void test_pci_xml_unmanaged(void **state)
+{
+	struct pci_function fn = pci_fn("0000:06:00.0");
+	struct hostdev_device devs[2] = {
+		{.kind = HOSTDEV_PCI, .pci = &fn, .unmanaged = true},
+		{.kind = HOSTDEV_PCI, .pci = &fn},
+	};
+	_cleanup_free_ char *xml = NULL, *block = NULL;
+
+	assert_int_equal(hostdev_pci_xml_unmanaged(&fn, &xml), 0);
+	assert_non_null(strstr(xml, "<hostdev mode=\"subsystem\" type=\"pci\" managed=\"no\">"));
+	assert_int_equal(hostdev_devices_xml(devs, 2, NULL, &block), 0);
+	assert_non_null(strstr(block, "managed=\"no\""));
+	assert_non_null(strstr(block, "managed=\"yes\""));
+}
+
 static void test_pci_xml_limits(void **state)
 {
 	struct pci_function fn = pci_fn("ffff:ff:1f.7");
@@ -343,6 +360,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pci_xml),
 		cmocka_unit_test(test_pci_xml_limits),
+		cmocka_unit_test(test_pci_xml_unmanaged),
 		cmocka_unit_test(test_pci_xml_rejects),
 		cmocka_unit_test(test_mdev_xml_default),
 		cmocka_unit_test(test_mdev_xml_display_ramfb),

@@ -298,7 +298,7 @@ static void test_unknown_keys(void **state)
 	parse_fails("{'mdevd': {'removeunowned': true}}", "$.mdevd.removeunowned",
 		    "did you mean \"removeUnowned\"?");
 	parse_fails("{'mdevd': {'colour': 1}}", "$.mdevd.colour",
-		    "unknown key (expected one of: layouts, removeUnowned)");
+		    "unknown key (expected one of: layouts, removeUnowned, vfioPci)");
 	parse_fails("{'permitedHostDevices': {}}", "$.permitedHostDevices",
 		    "did you mean \"permittedHostDevices\"?");
 	parse_fails("{'permittedHostDevices': {'pciHostDevice': []}}",

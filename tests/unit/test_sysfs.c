@@ -176,12 +176,34 @@ static void test_dirs(void **state)
 	assert_int_equal(n, 99);
 }
 
+/* A whole file, larger than one read and than its first buffer; absent is -ENOENT. */
+static void test_read_file(void **state)
+{
+	_cleanup_close_ int root = open_tree(FIXTURES);
+	char *buf = NULL;
+	ssize_t n;
+
+	n = sysfs_read_file(root, "make-tree.py", 1u << 20, &buf);
+	assert_true(n > 8192);
+	assert_int_equal(strlen(buf), (size_t)n);
+	assert_non_null(strstr(buf, "def main():"));
+	free(buf);
+	buf = NULL;
+	n = sysfs_read_file(root, "make-tree.py", 4096, &buf); /* cut at the limit */
+	assert_true(n > 0 && n < 4096);
+	free(buf);
+	buf = NULL;
+	assert_int_equal(sysfs_read_file(root, "nonexistent", 4096, &buf), -ENOENT);
+	assert_null(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_root),    cmocka_unit_test(test_read_attr),
 		cmocka_unit_test(test_read_numbers), cmocka_unit_test(test_links),
 		cmocka_unit_test(test_dirs),	     cmocka_unit_test(test_trim_and_parse),
+		cmocka_unit_test(test_read_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,8 @@
 #   MDEVD_VM_CMDLINE=...   extra kernel command line
 #   MDEVD_VM_OVERLAY=0     chroot into the plain read-only 9p root (no overlay)
 #   MDEVD_VM_MDEVD=PATH    the mdevd binary to test (default <repo>/mdevd/mdevd)
+#   MDEVD_VM_QEMU_ARGS=... extra QEMU arguments (split on white space), e.g. more devices
+#   MDEVD_VM_NO_IOMMU=1    boot without the emulated IOMMU (no intel-iommu, no intel_iommu=on)
 set -eu
 
 die() { printf 'vm: error: %s\n' "$*" >&2; exit 125; }
@@ -88,7 +90,15 @@ q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 } >"$res/job.sh"
 
 timeout=${MDEVD_VM_TIMEOUT:-600}
-cmdline="console=ttyS0 panic=-1 edd=off intel_iommu=on iommu=pt quiet loglevel=4 ${MDEVD_VM_CMDLINE:-}"
+iommu_cmdline="intel_iommu=on iommu=pt"
+iommu_args=(-device intel-iommu,intremap=on,caching-mode=on)
+if [ -n "${MDEVD_VM_NO_IOMMU:-}" ]; then
+	iommu_cmdline=""
+	iommu_args=()
+fi
+# shellcheck disable=SC2206 # word splitting of the extra arguments is the point
+extra_args=(${MDEVD_VM_QEMU_ARGS:-})
+cmdline="console=ttyS0 panic=-1 edd=off $iommu_cmdline quiet loglevel=4 ${MDEVD_VM_CMDLINE:-}"
 printf 'vm: booting %s (%s) for %s, timeout %ss\n' "$KVER" "$accel" "${script#"$repo"/}" "$timeout" >&2
 
 start=$(date +%s)
@@ -96,9 +106,10 @@ set +e
 timeout --kill-after=10 "$timeout" "$qemu" \
 	-machine q35,kernel-irqchip=split "${accel_args[@]}" \
 	-m 1024 -smp 2 -nographic -no-reboot -nodefaults -serial stdio \
-	-device intel-iommu,intremap=on,caching-mode=on \
+	"${iommu_args[@]}" \
 	-device edu \
 	-device e1000e,netdev=n0,romfile= -netdev user,id=n0,restrict=on \
+	"${extra_args[@]}" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$res,mount_tag=results,security_model=none,multidevs=remap" \
 	-kernel "$out/vmlinuz" -initrd "$out/initramfs.cpio.gz" \

@@ -1,0 +1,302 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# tests/vm/guest-vfio.sh — whole-function passthrough on a real kernel: runs inside the test
+# VM (`make check-vm-vfio` boots it twice, with the devices below):
+#
+#   iommu    (the normal guest, intel-iommu): a second edu (00:10.0, its own group), a second
+#            e1000e with no address (00:11.0), a virtio-blk disk (00:12.0) that the test
+#            formats and mounts, a standard VGA (00:13.0, the boot VGA), beside run.sh's edu
+#            and the e1000e that carries the guest's address and default route (given here,
+#            inside the guest, from the 198.51.100.0/24 documentation range; run.sh's
+#            user netdev has restrict=on: nothing leaves the guest). The ICH9 functions at
+#            00:1f.x share one IOMMU group.
+#   noiommu  (booted without the emulated IOMMU, vfio-pci unloaded here): doctor fails with
+#            the fixes.
+#
+# Prints "ok N - desc" / "not ok N - desc" per test and ends with "N passed, N failed".
+set -eu
+
+: "${MDEVD:?run me through tests/vm/run.sh}" "${REPO:?}" "${RESULTS:=/tmp}"
+. "$REPO/tests/vm/lib.sh"
+mode=${1:-iommu}
+filter=${2:-.}
+work=$(mktemp -d)
+trap 'umount "$work/mnt" 2>/dev/null || true; rm -rf "$work"' EXIT
+. "$REPO/tests/vm/testlib.sh"
+
+n=0 passed=0 failed=0
+failures=()
+run_test() { # run_test FUNCTION DESCRIPTION
+	[[ $1 =~ $filter ]] || return 0
+	n=$((n + 1))
+	local t0=$SECONDS st=0
+	("$1") >"$work/log" 2>&1 || st=$?
+	if [ $st = 0 ]; then
+		passed=$((passed + 1))
+		say "ok $n - $2 ($((SECONDS - t0))s)"
+		grep '^# ' "$work/log" || true
+	else
+		failed=$((failed + 1))
+		failures+=("$n - $2")
+		say "not ok $n - $2"
+		tail -n 60 "$work/log" | sed 's/^/#   /'
+	fi
+	cp "$work/log" "$RESULTS/vfio-$n-$1.log" 2>/dev/null || true
+}
+
+EDU1=0000:00:01.0 NIC0=0000:00:02.0
+EDU2=0000:00:10.0 NIC1=0000:00:11.0 DISK=0000:00:12.0 VGA=0000:00:13.0 SMBUS=0000:00:1f.3
+STATE=$work/vfio-bound RULES=$work/70-mdevd-vfio-pci.rules
+pol=$work/policy.json
+
+has() { grep -qF -- "$1" "$2" || fail "no \"$1\" in $2: $(cat "$2")"; }
+hasnt() { if grep -qF -- "$1" "$2"; then fail "unexpected \"$1\" in $2"; fi; }
+group_of() { basename "$(readlink "/sys/bus/pci/devices/$1/iommu_group")"; }
+# apply ARGS... -> mdevd apply with the test's own ownership and rule files
+apply() { md apply --policy "$pol" --vfio-state "$STATE" --udev-rules "$RULES" --bind-timeout 30 "$@"; }
+
+# ------------------------------------------------------------------ the normal guest
+t_setup() {
+	for d in $EDU1 $NIC0 $EDU2 $NIC1 $DISK $VGA $SMBUS; do
+		[ -e "/sys/bus/pci/devices/$d" ] || fail "no PCI function $d (lspci: $(ls /sys/bus/pci/devices))"
+	done
+	# The guest's own network: an address and the default route on the first e1000e.
+	nic0=$(ls "/sys/bus/pci/devices/$NIC0/net")
+	ip link set "$nic0" up
+	ip addr add 198.51.100.2/24 dev "$nic0"
+	ip route add default via 198.51.100.1 dev "$nic0"
+	# A file system on the virtio disk, mounted.
+	vm_modprobe virtio_blk || true
+	vm_modprobe ext4 || true
+	for _ in $(seq 50); do [ -e "/sys/bus/pci/devices/$DISK/virtio"*/block ] && break; sleep 0.1; done
+	disk=$(ls /sys/bus/pci/devices/$DISK/virtio*/block)
+	mkfs.ext4 -q -F "/dev/$disk" || fail "mkfs.ext4 /dev/$disk"
+	mkdir -p /run/mdevd-vfio-mnt
+	mount "/dev/$disk" /run/mdevd-vfio-mnt || fail "mount /dev/$disk"
+	[ "$(cat /sys/bus/pci/devices/$VGA/boot_vga)" = 1 ] || fail "$VGA is not the boot VGA"
+	[ "$(group_of $EDU1)" != "$(group_of $EDU2)" ] || fail "the edus share a group"
+	[ "$(group_of 0000:00:1f.2)" = "$(group_of $SMBUS)" ] || fail "ICH9 functions in separate groups"
+	vm_pci_restore $EDU1 # init.sh may have bound it
+	say "nic0=$nic0 disk=$disk groups: edu1 $(group_of $EDU1) edu2 $(group_of $EDU2) ich9 $(group_of $SMBUS)"
+}
+
+t_pci_host_owned() {
+	md pci
+	expect_rc 0
+	grep "^$NIC0 " "$work/out" >"$work/l" && has "host-owned: network: $nic0 carries the default route" "$work/l"
+	# As pid 1 (the host's init: here the initramfs, outside the test's chroot) sees it.
+	grep "^$DISK " "$work/out" >"$work/l" && has "host-owned: storage: /dev/$disk is mounted on " "$work/l"
+	has "/run/mdevd-vfio-mnt" "$work/l"
+	grep "^$VGA " "$work/out" >"$work/l" && has "host-owned: the boot VGA device (boot_vga = 1)" "$work/l"
+	grep "^$NIC1 " "$work/out" >"$work/l" && hasnt "host-owned" "$work/l"
+	grep "^$EDU2 " "$work/out" >"$work/l" && hasnt "host-owned" "$work/l"
+}
+
+t_bind() {
+	cat >"$pol" <<EOF
+{"permittedHostDevices": {"pciHostDevices": [
+   {"pciVendorSelector": "1234:11e8", "resourceName": "example.com/EDU"}]},
+ "mdevd": {"vfioPci": {"devices": ["1234:11e8", "8086:10d3", "$DISK", "$VGA", "$SMBUS"]}}}
+EOF
+	apply --persist
+	expect_rc 3 # refusals: the policy matches as far as it can
+	has "$NIC0: not bound to vfio-pci: host-owned: network: $nic0 carries the default route" "$work/err"
+	has "$DISK: not bound to vfio-pci: host-owned: storage: /dev/$disk is mounted" "$work/err"
+	has "$VGA: not bound to vfio-pci: host-owned: the boot VGA device" "$work/err"
+	has "$SMBUS: not bound to vfio-pci: IOMMU group $(group_of $SMBUS) would not be viable" "$work/err"
+	has "vfio-pci: 3 bound" "$work/out"
+	for d in $EDU1 $EDU2 $NIC1; do
+		[ "$(vm_pci_driver $d)" = vfio-pci ] || fail "$d is on '$(vm_pci_driver $d)'"
+		[ -e "/dev/vfio/$(group_of $d)" ] || fail "no /dev/vfio/$(group_of $d)"
+	done
+	[ "$(vm_pci_driver $NIC0)" = e1000e ] || fail "$NIC0 left e1000e"
+	has "$NIC1 8086:10d3 e1000e" "$STATE"
+	has "KERNEL==\"$NIC1\", ATTR{vendor}==\"0x8086\", ATTR{device}==\"0x10d3\", ATTR{driver_override}=\"vfio-pci\"" "$RULES"
+	# Idempotent: a second run binds nothing more.
+	apply
+	expect_rc 3
+	has "vfio-pci: 0 bound, 3 already bound" "$work/out"
+}
+
+t_status_hostdev() {
+	md status --policy "$pol"
+	expect_rc 0
+	has "$SMBUS  refused" "$work/out"
+	has "$EDU2  bound" "$work/out"
+	md hostdev $EDU2
+	expect_rc 0
+	# Not through the default ownership file: the test keeps its own, so managed stays yes.
+	has 'managed="yes"' "$work/out"
+	cp "$STATE" /var/lib/mdevd/vfio-bound 2>/dev/null || { mkdir -p /var/lib/mdevd && cp "$STATE" /var/lib/mdevd/vfio-bound; }
+	md hostdev $EDU2
+	has 'managed="no"' "$work/out"
+	rm -f /var/lib/mdevd/vfio-bound
+}
+
+t_give_back() {
+	cat >"$pol" <<EOF
+{"mdevd": {"vfioPci": {"devices": ["1234:11e8"]}}}
+EOF
+	apply
+	expect_rc 0
+	has "$NIC1: given back to the host: now on e1000e" "$work/err"
+	[ "$(vm_pci_driver $NIC1)" = e1000e ] || fail "$NIC1 is on '$(vm_pci_driver $NIC1)', not e1000e"
+	[ -z "$(cat /sys/bus/pci/devices/$NIC1/driver_override | tr -d '(null)\n')" ] ||
+		fail "driver_override left: $(cat /sys/bus/pci/devices/$NIC1/driver_override)"
+	hasnt "$NIC1" "$STATE"
+	hasnt "$NIC1" "$RULES"
+	# A function mdevd did not bind is never given back.
+	vm_pci_bind $NIC1 vfio-pci
+	apply
+	[ "$(vm_pci_driver $NIC1)" = vfio-pci ] || fail "mdevd gave back a function it did not bind"
+	vm_pci_restore $NIC1
+}
+
+t_doctor_pass() {
+	md doctor --policy "$pol"
+	for c in "IOMMU present" "IOMMU groups" "kernel command line: IOMMU" "kernel command line: iommu=pt" \
+		"interrupt remapping" "VFIO no-IOMMU mode" "module vfio" "module vfio_pci" \
+		"module vfio_iommu_type1" "/dev/vfio/vfio" "$EDU1 [1234:11e8] for vfio-pci"; do
+		has "Checking $c: PASS" "$work/out"
+	done
+	# The CPU checks depend on the accelerator (TCG emulates no VMX): shown, not asserted.
+	grep -E "^Checking (CPU|/dev/kvm)" "$work/out" | sed 's/^/# /'
+}
+
+# mdevd run binds before it registers; kubelet's Allocate hands out the bound function.
+wait_for() { # wait_for SECONDS COMMAND... -> 0 as soon as COMMAND succeeds
+	local i max=$(($1 * 10))
+	shift
+	for ((i = 0; i < max; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+t_run_allocate() {
+	local gen=$work/gen dpdir=$work/dp events=$work/events dlog=$work/daemon.log kpid dpid
+	/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null ||
+		fail "python3-grpcio / python3-grpc-tools missing in the guest (scripts/deps.sh)"
+	mkdir -p "$gen" "$dpdir"
+	/usr/bin/python3 -m grpc_tools.protoc -I"$REPO/mdevd/kubernetes" --python_out="$gen" \
+		--grpc_python_out="$gen" "$REPO/mdevd/kubernetes/deviceplugin.proto" || fail "protoc"
+	# Nothing on vfio-pci: give everything back first.
+	echo '{}' >"$pol"
+	apply
+	for d in $EDU1 $EDU2 $NIC1; do
+		[ "$(vm_pci_driver $d)" != vfio-pci ] || fail "$d still on vfio-pci"
+	done
+	printf '%s\n' '{"permittedHostDevices": {"pciHostDevices": [' \
+		'  {"pciVendorSelector": "1234:11e8", "resourceName": "example.com/EDU"}]},' \
+		" \"mdevd\": {\"vfioPci\": {\"devices\": [\"$EDU2\"]}}}" >"$pol"
+	: >"$events"
+	/usr/bin/python3 "$REPO/tests/vm/kubelet_guest.py" "$gen" serve "$dpdir" "$events" 300 \
+		2>"$work/kubelet.log" &
+	kpid=$!
+	wait_for 60 grep -q ' ready$' "$events" || fail "the kubelet stand-in did not start"
+	"$MDEVD" run --policy "$pol" --device-plugin-dir "$dpdir" --vfio-state "$STATE" \
+		--udev-rules "$RULES" --no-libvirt 2>"$dlog" &
+	dpid=$!
+	stop() { kill "$dpid" "$kpid" 2>/dev/null || true; }
+	wait_for 60 grep -q 'register example.com/EDU' "$events" ||
+		{ stop; fail "EDU did not register: $(cat "$dlog")"; }
+	wait_for 30 grep -q "list example.com/EDU $EDU2:Healthy" "$events" ||
+		{ stop; fail "no list with $EDU2: $(tail -5 "$events")"; }
+	# The binding came before the plugin registered: the log says so in that order.
+	grep -n "vfio-pci at start\|registered example.com/EDU" "$dlog" | sed 's/^/# /'
+	local lb lr
+	lb=$(grep -n 'vfio-pci at start: 1 bound' "$dlog" | cut -d: -f1)
+	lr=$(grep -n 'registered example.com/EDU' "$dlog" | cut -d: -f1)
+	[ -n "$lb" ] && [ -n "$lr" ] && [ "$lb" -lt "$lr" ] ||
+		{ stop; fail "not bound before registering: $(cat "$dlog")"; }
+	/usr/bin/python3 "$REPO/tests/vm/kubelet_guest.py" "$gen" allocate \
+		"$dpdir/mdevd-example.com_EDU.sock" "$EDU2" >"$work/alloc"
+	say "# Allocate: $(cat "$work/alloc")"
+	grep -q "^OK .*PCI_RESOURCE_EXAMPLE_COM_EDU=$EDU2" "$work/alloc" ||
+		{ stop; fail "Allocate: $(cat "$work/alloc")"; }
+	grep -q "/dev/vfio/$(group_of $EDU2)" "$work/alloc" ||
+		{ stop; fail "no /dev/vfio/$(group_of $EDU2) in the answer"; }
+	grep "doctor: " "$dlog" | sed 's/^/# /'
+	grep -q "doctor: " "$dlog" || { stop; fail "no doctor summary at start"; }
+	if grep "doctor: " "$dlog" | grep -qE "IOMMU|/dev/vfio/vfio|module vfio|for vfio-pci"; then
+		stop
+		fail "doctor at start fails a check this guest passes: $(grep 'doctor: ' "$dlog")"
+	fi
+	kill -TERM "$dpid"
+	wait "$dpid" || { stop; fail "mdevd run exited with an error"; }
+	kill "$kpid" 2>/dev/null || true
+}
+
+# Early-boot persistence, as a hot-add: the spare NIC goes away with its host driver
+# unloaded and comes back with udevd running the rule apply --persist wrote; udev's own
+# 80-drivers.rules loads e1000e for it as at boot. It must come up on vfio-pci.
+t_persist_hotadd() {
+	printf '{"mdevd": {"vfioPci": {"devices": ["%s"]}}}\n' "$NIC1" >"$pol"
+	apply --persist
+	expect_rc 0
+	[ "$(vm_pci_driver $NIC1)" = vfio-pci ] || fail "$NIC1 not bound"
+	has "KERNEL==\"$NIC1\"" "$RULES"
+	echo 1 >"/sys/bus/pci/devices/$NIC1/remove" || fail "cannot remove $NIC1"
+	vm_modprobe -r e1000e || fail "cannot unload e1000e"
+	mkdir -p /etc/udev/rules.d
+	cp "$RULES" /etc/udev/rules.d/
+	/lib/systemd/systemd-udevd --daemon --resolve-names=never || fail "systemd-udevd does not start"
+	echo 1 >/sys/bus/pci/rescan
+	timeout 60 udevadm settle --timeout=50 || say "# udevadm settle timed out"
+	wait_for 30 test -e "/sys/bus/pci/devices/$NIC1/driver" || true
+	local drv0 drv1 ovr
+	drv1=$(vm_pci_driver $NIC1) drv0=$(vm_pci_driver $NIC0)
+	ovr=$(cat "/sys/bus/pci/devices/$NIC1/driver_override")
+	udevadm control --exit 2>/dev/null || true
+	say "# after the hot-add: $NIC1 on '$drv1' (driver_override $ovr), $NIC0 on '$drv0'"
+	[ "$drv1" = vfio-pci ] || fail "$NIC1 came back on '$drv1', not vfio-pci"
+	[ "$ovr" = vfio-pci ] || fail "driver_override of $NIC1: $ovr"
+	[ "$drv0" = e1000e ] || fail "udev did not load e1000e for $NIC0 ($drv0): the test proves nothing"
+}
+
+# ------------------------------------------------------------------ without the IOMMU
+t_doctor_fail() {
+	vm_modprobe -r vfio_pci 2>/dev/null || rmmod vfio_pci 2>/dev/null || true
+	[ ! -e /sys/module/vfio_pci ] || fail "vfio_pci is still loaded"
+	md doctor
+	expect_rc 1
+	has "Checking IOMMU present: FAIL" "$work/out"
+	has "Checking IOMMU groups: FAIL" "$work/out"
+	if grep -q GenuineIntel /proc/cpuinfo; then
+		has "add intel_iommu=on iommu=pt to GRUB_CMDLINE_LINUX in /etc/default/grub" "$work/out"
+		has "- intel_iommu=on" "$work/out" # the MachineConfig
+	else
+		has "the AMD IOMMU is on by default" "$work/out"
+		hasnt "add amd_iommu=on" "$work/out"
+	fi
+	has "Checking module vfio_pci: FAIL (modprobe vfio-pci; load it at boot: echo vfio-pci > /etc/modules-load.d/vfio-pci.conf)" "$work/out"
+	has "path: /etc/modules-load.d/vfio-pci.conf" "$work/out"
+	md doctor -o json
+	expect_rc 1
+	has '"status":	"fail"' "$work/out"
+}
+
+case $mode in
+iommu)
+	run_test t_setup "guest devices: two edus in separate groups, NICs, a mounted disk, boot VGA, ICH9 group" || true
+	# Later tests use what t_setup found.
+	nic0=$(ls "/sys/bus/pci/devices/$NIC0/net" 2>/dev/null || echo '?')
+	disk=$(ls /sys/bus/pci/devices/$DISK/virtio*/block 2>/dev/null || echo '?')
+	run_test t_pci_host_owned "mdevd pci: host-owned reasons for the default-route NIC, the mounted disk, the boot VGA"
+	run_test t_bind "apply: binds both edus and the spare e1000e, verified; refuses the host-owned ones and the ICH9 group with reasons; persist rule"
+	run_test t_status_hostdev "status shows the decisions; hostdev managed='no' for a function mdevd bound"
+	run_test t_give_back "a function leaving the policy is given back: e1000e rebinds; one mdevd did not bind stays"
+	run_test t_doctor_pass "doctor: the IOMMU, command line, interrupt remapping, VFIO checks pass"
+	run_test t_run_allocate "mdevd run binds before it registers; Allocate hands out the bound function with /dev/vfio/N"
+	run_test t_persist_hotadd "apply --persist: the udev rule puts the re-added NIC on vfio-pci before e1000e loads"
+	;;
+noiommu)
+	run_test t_doctor_fail "doctor without the IOMMU and vfio-pci: FAIL with the GRUB line, modules-load.d and MachineConfig"
+	;;
+*)
+	say "usage: guest-vfio.sh iommu|noiommu [FILTER]"
+	exit 2
+	;;
+esac
+say "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
