@@ -89,29 +89,6 @@ static const char *json_type(const cJSON *v)
 	return "an unknown value";
 }
 
-/* Levenshtein distance of two short strings; SIZE_MAX when either is too long to care. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t prev[65], cur[65];
-
-	if (la > 64 || lb > 64)
-		return SIZE_MAX;
-	for (size_t j = 0; j <= lb; j++)
-		prev[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		cur[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-
-			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-		}
-		memcpy(prev, cur, sizeof(prev[0]) * (lb + 1));
-	}
-	return prev[lb];
-}
-
 /* The closest of @cands to @word: a case-insensitive match or at most 2 edits; or NULL. */
 static const char *suggest(const char *word, const char *const *cands, size_t n)
 {
@@ -123,7 +100,7 @@ static const char *suggest(const char *word, const char *const *cands, size_t n)
 
 		if (strcasecmp(word, cands[i]) == 0)
 			return cands[i];
-		d = edit_distance(word, cands[i]);
+		d = pol_edit_distance(word, cands[i]);
 		if (d < best_d) {
 			best_d = d;
 			best = cands[i];
@@ -810,10 +787,13 @@ static int parse_parents(struct parser *ps, const cJSON *v, struct pol_layout *l
 
 	if (cJSON_IsString(v)) {
 		if (streq(v->valuestring, "all")) {
-			if (idx > 0)
-				return fail(ps,
-					    "\"all\" overlaps $.mdevd.layouts[0]: a parent may be "
-					    "in one layout only");
+			for (size_t k = 0; k < idx; k++)
+				if (pol->layouts[k].all_parents)
+					return fail(ps,
+						    "\"all\" is also $.mdevd.layouts[%zu].parents: "
+						    "one layout may take the parents no other "
+						    "layout selects",
+						    k);
 			l->all_parents = true;
 			return 0;
 		}
@@ -832,10 +812,6 @@ static int parse_parents(struct parser *ps, const cJSON *v, struct pol_layout *l
 		return r;
 	if (n == 0)
 		return fail(ps, "is empty: list at least one parent, or write \"all\"");
-	if (idx > 0 && pol->layouts[0].all_parents)
-		return fail(ps,
-			    "$.mdevd.layouts[0] already takes \"all\" parents: a parent may be in "
-			    "one layout only");
 	ps->total_parents += n;
 	if (ps->total_parents > POL_MAX_ENTRIES)
 		return fail(ps, "too many parents: at most %d over all layouts", POL_MAX_ENTRIES);

@@ -33,3 +33,7 @@ int pol_fail(struct pol_error *err, const char *path, const char *fmt, ...) _pri
 
 /* pol_config_root - "$", "$.spec.configuration" or "$.spec". */
 const char *pol_config_root(enum pol_shape shape);
+
+/* pol_edit_distance - Levenshtein distance of two short strings; SIZE_MAX when either is
+ * longer than 64 bytes. */
+size_t pol_edit_distance(const char *a, const char *b);

@@ -159,6 +159,27 @@ int cli_load_policy(const char *path, struct policy **out)
 	return r;
 }
 
+int cli_check_policy(const char *path, const struct policy *pol, const struct inventory *inv,
+		     unsigned int flags)
+{
+	struct pol_report rep = {};
+	int r = pol_check(pol, inv, &rep);
+
+	for (size_t i = 0; i < rep.n; i++) {
+		const struct pol_diag *d = &rep.diags[i];
+
+		if (d->severity == POL_SEVERITY_ERROR) {
+			if (!(flags & CLI_CHECK_NO_ERRORS))
+				log_warnx("%s: %s: %s", path, d->path, d->message);
+		} else if (!(flags & CLI_CHECK_NO_WARNINGS))
+			log_warnx("%s: %s: warning: %s", path, d->path, d->message);
+	}
+	if (r == -ENOMEM)
+		log_warn(r, "%s: cannot check the policy", path);
+	pol_report_clear(&rep);
+	return r;
+}
+
 int cli_check_policy_args(const char *cmd, const char *policy_path, int optind, int argc,
 			  void (*usage)(FILE *f))
 {

@@ -39,6 +39,22 @@ int cli_read_policy_file(const char *path, char **data, size_t *len);
  */
 int cli_load_policy(const char *path, struct policy **out);
 
+/* What cli_check_policy() leaves out of the log. */
+enum cli_check_flags {
+	CLI_CHECK_NO_WARNINGS = 1 << 0,
+	CLI_CHECK_NO_ERRORS = 1 << 1, /* the caller reports them another way */
+};
+
+/*
+ * cli_check_policy - pol_check() @pol (read from @path) against @inv and log what it
+ * finds: every error as "<path>: <$.json.path>: <reason>", and every warning as
+ * "<path>: <$.json.path>: warning: <reason>", less what @flags (enum cli_check_flags)
+ * leave out. Returns 0 (the policy may be applied here, possibly with warnings), -EINVAL
+ * (it has errors) or -ENOMEM (logged).
+ */
+int cli_check_policy(const char *path, const struct policy *pol, const struct inventory *inv,
+		     unsigned int flags);
+
 /*
  * cli_check_policy_args - after getopt, for the commands that take `--policy FILE` and no
  * operand (@optind, @argc as getopt left them). When the option is missing or an operand is

@@ -104,7 +104,6 @@ int cmd_plan(const struct cli_globals *g, int argc, char **argv)
 	enum cli_output output = OUTPUT_HUMAN;
 	const char *policy_path = NULL;
 	char machine_id[MACHINE_ID_LEN];
-	struct pol_error perr = {};
 	struct plan_context ctx;
 	struct inuse in = {};
 	int c, r;
@@ -145,11 +144,8 @@ int cmd_plan(const struct cli_globals *g, int argc, char **argv)
 		log_warn(r, "%s: cannot read the node's mdevs", g->sysfs_root);
 		return EXIT_ERROR;
 	}
-	r = pol_validate(pol, inv, &perr);
-	if (r < 0) {
-		log_warnx("%s: %s: %s", policy_path, perr.path, perr.message);
+	if (cli_check_policy(policy_path, pol, inv, 0) < 0)
 		return EXIT_ERROR;
-	}
 	r = inuse_scan(proc_fd, &in);
 	if (r < 0) {
 		log_warn(r, "%s: cannot scan processes for open VFIO groups", g->proc_root);

@@ -68,7 +68,12 @@ static void policy_usage(FILE *f)
 		"  -o, --output FMT    human (default) or json\n"
 		"  -h, --help          this text\n"
 		"\n"
-		"Exit status: 0 valid, 1 invalid (or unreadable), 64 usage error.\n"
+		"Every error and warning is reported, not only the first. A policy written for\n"
+		"a fleet may name types, parents and selectors this node lacks: those are\n"
+		"warnings (the daemon applies the rest here); contradictions are errors.\n"
+		"\n"
+		"Exit status: 0 valid, 2 valid with warnings, 1 invalid (or unreadable),\n"
+		"64 usage error.\n"
 		"\n"
 		"Examples:\n"
 		"  mdevd policy check /etc/mdevd/policy.json\n"
@@ -100,47 +105,100 @@ static const char *plural(size_t n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
-static void print_valid(const char *file, const struct policy *pol, bool node_checked,
-			enum cli_output output)
+/* One finding as a JSON object. */
+static void json_diag(const char *path, int line, const char *message)
 {
+	fputs("{\"path\": ", stdout);
+	json_str(stdout, path);
+	if (line > 0)
+		printf(", \"line\": %d", line);
+	fputs(", \"message\": ", stdout);
+	json_str(stdout, message);
+	fputc('}', stdout);
+}
+
+/* The JSON list of @rep's findings of @sev. */
+static void json_diags(const struct pol_report *rep, enum pol_severity sev)
+{
+	bool first = true;
+
+	fputc('[', stdout);
+	for (size_t i = 0; rep && i < rep->n; i++) {
+		if (rep->diags[i].severity != sev)
+			continue;
+		fputs(first ? "" : ", ", stdout);
+		json_diag(rep->diags[i].path, 0, rep->diags[i].message);
+		first = false;
+	}
+	fputc(']', stdout);
+}
+
+/*
+ * The verdict. @pol is NULL when parsing failed (@perr says why); otherwise @rep holds
+ * what pol_check() found (errors and warnings).
+ */
+static void print_result(const char *file, const struct policy *pol, const struct pol_error *perr,
+			 const struct pol_report *rep, bool node_checked, enum cli_output output)
+{
+	bool valid = pol && rep->n_errors == 0;
+
 	if (output == OUTPUT_JSON) {
 		fputs("{\"file\": ", stdout);
 		json_str(stdout, file);
-		printf(", \"valid\": true, \"shape\": ");
-		json_str(stdout, pol_shape_str(pol->shape));
-		printf(", \"nodeChecked\": %s, \"layouts\": %zu, \"mediatedDeviceTypes\": %zu, "
-		       "\"pciHostDevices\": %zu, \"mediatedDevices\": %zu}\n",
-		       node_checked ? "true" : "false", pol->n_layouts,
-		       pol->n_mediated_device_types, pol->n_pci_devices, pol->n_mdev_devices);
+		printf(", \"valid\": %s", valid ? "true" : "false");
+		if (pol) {
+			fputs(", \"shape\": ", stdout);
+			json_str(stdout, pol_shape_str(pol->shape));
+			printf(", \"node_checked\": %s, \"layouts\": %zu, "
+			       "\"mediated_device_types\": %zu, \"pci_host_devices\": %zu, "
+			       "\"mediated_devices\": %zu",
+			       node_checked ? "true" : "false", pol->n_layouts,
+			       pol->n_mediated_device_types, pol->n_pci_devices,
+			       pol->n_mdev_devices);
+		}
+		fputs(", \"errors\": ", stdout);
+		if (pol) {
+			json_diags(rep, POL_SEVERITY_ERROR);
+		} else {
+			fputc('[', stdout);
+			json_diag(perr->path, perr->line, perr->message);
+			fputc(']', stdout);
+		}
+		fputs(", \"warnings\": ", stdout);
+		json_diags(pol ? rep : NULL, POL_SEVERITY_WARNING);
+		fputs("}\n", stdout);
 		return;
 	}
-	printf("%s: policy is valid (%zu %s, %zu %s, %zu %s, %zu %s)%s\n", file, pol->n_layouts,
+	if (!pol) {
+		if (perr->line > 0)
+			fprintf(stderr, "%s: line %d: %s\n", file, perr->line, perr->message);
+		else
+			fprintf(stderr, "%s: %s: %s\n", file, perr->path, perr->message);
+		return;
+	}
+	for (size_t i = 0; i < rep->n; i++) {
+		const struct pol_diag *d = &rep->diags[i];
+
+		fprintf(stderr, "%s: %s: %s%s\n", file, d->path,
+			d->severity == POL_SEVERITY_WARNING ? "warning: " : "", d->message);
+	}
+	if (!valid) {
+		fprintf(stderr, "%s: policy is invalid (%zu %s, %zu %s)\n", file, rep->n_errors,
+			plural(rep->n_errors, "error", "errors"), rep->n_warnings,
+			plural(rep->n_warnings, "warning", "warnings"));
+		return;
+	}
+	printf("%s: policy is valid", file);
+	if (rep->n_warnings)
+		printf(", with %zu %s", rep->n_warnings,
+		       plural(rep->n_warnings, "warning", "warnings"));
+	printf(" (%zu %s, %zu %s, %zu %s, %zu %s)%s\n", pol->n_layouts,
 	       plural(pol->n_layouts, "layout", "layouts"), pol->n_mediated_device_types,
 	       plural(pol->n_mediated_device_types, "mediated device type",
 		      "mediated device types"),
 	       pol->n_pci_devices, plural(pol->n_pci_devices, "pci selector", "pci selectors"),
 	       pol->n_mdev_devices, plural(pol->n_mdev_devices, "mdev selector", "mdev selectors"),
 	       node_checked ? "" : "; not checked against this node (--no-node)");
-}
-
-static void print_invalid(const char *file, const struct pol_error *err, enum cli_output output)
-{
-	if (output == OUTPUT_JSON) {
-		fputs("{\"file\": ", stdout);
-		json_str(stdout, file);
-		fputs(", \"valid\": false, \"path\": ", stdout);
-		json_str(stdout, err->path);
-		if (err->line > 0)
-			printf(", \"line\": %d", err->line);
-		fputs(", \"message\": ", stdout);
-		json_str(stdout, err->message);
-		fputs("}\n", stdout);
-		return;
-	}
-	if (err->line > 0)
-		fprintf(stderr, "%s: line %d: %s\n", file, err->line, err->message);
-	else
-		fprintf(stderr, "%s: %s: %s\n", file, err->path, err->message);
 }
 
 static void report_skipped(void *userdata, const char *path, int err, const char *what)
@@ -161,6 +219,7 @@ static int policy_check(const struct cli_globals *g, int argc, char **argv)
 	_cleanup_close_ int sysfs_fd = -1;
 	_cleanup_free_ char *data = NULL;
 	enum cli_output output = OUTPUT_HUMAN;
+	struct pol_report rep = {};
 	struct pol_error err = {};
 	bool node = true;
 	const char *file;
@@ -207,7 +266,7 @@ static int policy_check(const struct cli_globals *g, int argc, char **argv)
 	}
 	r = pol_parse(data, len, &pol, &err);
 	if (r == -EINVAL) {
-		print_invalid(file, &err, output);
+		print_result(file, NULL, &err, NULL, node, output);
 		return EXIT_ERROR;
 	}
 	if (r < 0) {
@@ -220,27 +279,26 @@ static int policy_check(const struct cli_globals *g, int argc, char **argv)
 			log_warnx("(use --no-node to check the policy file alone)");
 			return EXIT_ERROR;
 		}
-		r = inventory_load(sysfs_fd, g->sysfs_root, INVENTORY_TYPES, report_skipped, NULL,
-				   &inv);
+		r = inventory_load(sysfs_fd, g->sysfs_root, INVENTORY_TYPES | INVENTORY_PCI,
+				   report_skipped, NULL, &inv);
 		if (r < 0) {
 			log_warn(r,
-				 "%s: cannot read the node's mdev parents (use --no-node to "
-				 "check the policy file alone)",
+				 "%s: cannot read the node's mdev parents and PCI functions (use "
+				 "--no-node to check the policy file alone)",
 				 g->sysfs_root);
 			return EXIT_ERROR;
 		}
-		r = pol_validate(pol, inv, &err);
-		if (r == -EINVAL) {
-			print_invalid(file, &err, output);
-			return EXIT_ERROR;
-		}
-		if (r < 0) {
-			log_warn(r, "%s: cannot check the policy", file);
-			return EXIT_ERROR;
-		}
 	}
-	print_valid(file, pol, node, output);
-	return EXIT_OK;
+	r = pol_check(pol, inv, &rep);
+	if (r == -ENOMEM) {
+		log_warn(r, "%s: cannot check the policy", file);
+		pol_report_clear(&rep);
+		return EXIT_ERROR;
+	}
+	print_result(file, pol, NULL, &rep, node, output);
+	r = rep.n_errors ? EXIT_ERROR : rep.n_warnings ? EXIT_WARNINGS : EXIT_OK;
+	pol_report_clear(&rep);
+	return r;
 }
 
 int cmd_policy(const struct cli_globals *g, int argc, char **argv)

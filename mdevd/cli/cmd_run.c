@@ -163,7 +163,13 @@ static void status_usage(FILE *f)
 		   "  -p, --policy FILE   the policy (see mdevd-policy(5))\n"
 		   "  -o, --output FMT    human (default) or json\n"
 		   "\n"
-		   "Exit status: 0 shown, 1 error.\n");
+		   "The policy's warnings for this node (types, parents or selectors it lacks)\n"
+		   "are listed under Policy.\n"
+		   "\n"
+		   "Exit status, so that status can serve as a check: 0 all is served and\n"
+		   "nothing is pending; 2 degraded: the policy has warnings here, a device is\n"
+		   "unhealthy or not served, changes are pending or requested mdevs do not fit;\n"
+		   "1 the policy does not fit this node, or an error.\n");
 }
 
 static void report_skipped(void *userdata, const char *path, int err, const char *what)
@@ -177,7 +183,8 @@ struct status {
 	struct resource_set *set;
 	struct plan *plan; /* NULL when the policy does not fit the node */
 	struct inuse in;
-	struct pol_error misfit; /* path and message when plan is NULL */
+	struct pol_error misfit;  /* path and message when plan is NULL */
+	struct pol_report report; /* what pol_check() found: errors and warnings */
 	const char *machine_id;
 };
 
@@ -259,6 +266,16 @@ static void print_status_human(const struct status *st)
 		       owned ? "owned" : "foreign",
 		       m->iommu_group >= 0 && inuse_has_group(&st->in, m->iommu_group) ? ", in use"
 										       : "");
+	}
+	if (st->report.n) {
+		printf("\nPolicy: %zu %s, %zu %s on this node\n", st->report.n_errors,
+		       st->report.n_errors == 1 ? "error" : "errors", st->report.n_warnings,
+		       st->report.n_warnings == 1 ? "warning" : "warnings");
+		for (size_t i = 0; i < st->report.n; i++)
+			printf("  %-7s %s: %s\n",
+			       st->report.diags[i].severity == POL_SEVERITY_ERROR ? "error"
+										  : "warning",
+			       st->report.diags[i].path, st->report.diags[i].message);
 	}
 	if (!st->plan) {
 		printf("\nPending: unknown: the policy does not fit this node: %s: %s\n",
@@ -383,6 +400,25 @@ static int print_status_json(const struct status *st)
 					  inuse_has_group(&st->in, m->iommu_group))))
 			return -ENOMEM;
 	}
+	{
+		cJSON *pj = cJSON_AddObjectToObject(root, "policy");
+		cJSON *errs = pj ? cJSON_AddArrayToObject(pj, "errors") : NULL;
+		cJSON *warns = pj ? cJSON_AddArrayToObject(pj, "warnings") : NULL;
+
+		if (!errs || !warns)
+			return -ENOMEM;
+		for (size_t i = 0; i < st->report.n; i++) {
+			const struct pol_diag *d = &st->report.diags[i];
+			cJSON *o = cJSON_CreateObject();
+
+			if (!o || !cJSON_AddItemToArray(
+					  d->severity == POL_SEVERITY_ERROR ? errs : warns, o))
+				return cJSON_Delete(o), -ENOMEM;
+			if (!add(o, "path", cJSON_CreateString(d->path)) ||
+			    !add(o, "message", cJSON_CreateString(d->message)))
+				return -ENOMEM;
+		}
+	}
 	if (!st->plan) {
 		char where[POL_PATH_MAX + POL_ERROR_MAX + 4];
 
@@ -420,6 +456,30 @@ static int print_status_json(const struct status *st)
 		return -ENOMEM;
 	printf("%s\n", text);
 	return 0;
+}
+
+/*
+ * status as a check: 1 when the policy does not fit this node, 2 when it fits with
+ * warnings, a served device is unhealthy, a pool has unserved devices, changes are
+ * pending or requested mdevs do not fit; else 0.
+ */
+static int status_exit(const struct status *st)
+{
+	if (!st->plan)
+		return EXIT_ERROR;
+	if (st->report.n_warnings || st->plan->n_create || st->plan->n_remove ||
+	    st->plan->n_shortfalls)
+		return EXIT_DEGRADED;
+	for (size_t i = 0; i < st->set->n_pools; i++) {
+		const struct resource_pool *p = &st->set->pools[i];
+
+		if (p->n_unserved)
+			return EXIT_DEGRADED;
+		for (size_t j = 0; j < p->n_devices; j++)
+			if (!p->devices[j].healthy)
+				return EXIT_DEGRADED;
+	}
+	return EXIT_OK;
 }
 
 int cmd_status(const struct cli_globals *g, int argc, char **argv)
@@ -484,7 +544,22 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 	st.inv = inv;
 	st.set = set;
 	st.machine_id = machine_id;
-	if (pol_validate(pol, inv, &st.misfit) == 0) {
+	r = pol_check(pol, inv, &st.report);
+	if (r == -ENOMEM) {
+		inuse_release(&st.in);
+		pol_report_clear(&st.report);
+		log_warn(r, "cannot check the policy");
+		return EXIT_ERROR;
+	}
+	for (size_t i = 0; i < st.report.n && r == -EINVAL; i++) {
+		if (st.report.diags[i].severity != POL_SEVERITY_ERROR)
+			continue;
+		snprintf(st.misfit.path, sizeof(st.misfit.path), "%s", st.report.diags[i].path);
+		snprintf(st.misfit.message, sizeof(st.misfit.message), "%s",
+			 st.report.diags[i].message);
+		break;
+	}
+	if (r == 0) {
 		ctx = (struct plan_context){
 			.machine_id = machine_id,
 			.in_use_groups = st.in.groups,
@@ -493,6 +568,7 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 		r = plan_build(inv, pol, &ctx, &plan);
 		if (r < 0) {
 			inuse_release(&st.in);
+			pol_report_clear(&st.report);
 			log_warn(r, "cannot build a plan");
 			return EXIT_ERROR;
 		}
@@ -506,8 +582,11 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 	}
 	inuse_release(&st.in);
 	if (r < 0) {
+		pol_report_clear(&st.report);
 		log_warn(r, "cannot print the status");
 		return EXIT_ERROR;
 	}
-	return EXIT_OK;
+	r = status_exit(&st);
+	pol_report_clear(&st.report);
+	return r;
 }

@@ -53,9 +53,9 @@ case_ broken-pci-human 0 --sysfs-root $F/broken pci
 # status (a fixed machine id and an empty proc root: stable UUIDs, nothing in use)
 mkdir "$tmp/proc"
 ST="--proc-root $tmp/proc --machine-id 0123456789abcdef0123456789abcdef"
-case_ nvidia-status-human 0 --sysfs-root $F/nvidia $ST status --policy tests/cli/policies/nvidia-status.json
-case_ nvidia-status-json 0 --sysfs-root $F/nvidia $ST status --policy tests/cli/policies/nvidia-status.json -o json
-case_ samples-status-human 0 --sysfs-root $F/samples $ST status --policy tests/vm/policies/kubevirt.json
+case_ nvidia-status-human 2 --sysfs-root $F/nvidia $ST status --policy tests/cli/policies/nvidia-status.json
+case_ nvidia-status-json 2 --sysfs-root $F/nvidia $ST status --policy tests/cli/policies/nvidia-status.json -o json
+case_ samples-status-human 2 --sysfs-root $F/samples $ST status --policy tests/vm/policies/kubevirt.json
 # errors and usage
 case_ missing-root 1 --sysfs-root $F/nonexistent types
 case_ bad-output 64 --sysfs-root $F/samples types -o yaml

@@ -149,6 +149,43 @@ static void validate_fails(const char *s, const char *path, const char *needle)
 	validate_fails_on(&node, s, path, needle);
 }
 
+/*
+ * pol_check against @inv must accept @s with a warning at @path containing @needle (and
+ * pol_validate must accept it).
+ */
+static void validate_warns_on(const struct inventory *inv, const char *s, const char *path,
+			      const char *needle)
+{
+	struct policy *pol = parse_ok(s);
+	struct pol_report rep = {};
+	bool found = false;
+	int r = pol_check(pol, inv, &rep);
+
+	for (size_t i = 0; i < rep.n; i++)
+		if (rep.diags[i].severity == POL_SEVERITY_WARNING &&
+		    strcmp(rep.diags[i].path, path) == 0 && strstr(rep.diags[i].message, needle))
+			found = true;
+	if (r != 0 || !found) {
+		print_error("for %s\n  got %d with:\n", s, r);
+		for (size_t i = 0; i < rep.n; i++)
+			print_error("    %s %s: %s\n",
+				    rep.diags[i].severity == POL_SEVERITY_ERROR ? "error"
+										: "warning",
+				    rep.diags[i].path, rep.diags[i].message);
+		print_error("  expected warning %s: ...%s...\n", path, needle);
+	}
+	assert_int_equal(r, 0);
+	assert_true(found);
+	assert_int_equal(pol_validate(pol, inv, NULL), 0);
+	pol_report_clear(&rep);
+	policy_free(pol);
+}
+
+static void validate_warns(const char *s, const char *path, const char *needle)
+{
+	validate_warns_on(&node, s, path, needle);
+}
+
 /* Shapes. */
 
 static void test_bare_config(void **state)
@@ -447,17 +484,23 @@ static void test_parents_in_two_layouts(void **state)
 		    " {'parents': ['10de:1eb8', 'mtty'], 'types': {}}]}}",
 		    "$.mdevd.layouts[1].parents[1]",
 		    "parent name \"mtty\" is also in $.mdevd.layouts[0].parents[0]");
-	parse_fails("{'mdevd': {'layouts': [{'parents': ['mtty'], 'types': {}},"
-		    " {'parents': 'all', 'types': {}}]}}",
-		    "$.mdevd.layouts[1].parents", "\"all\" overlaps $.mdevd.layouts[0]");
 	parse_fails("{'mdevd': {'layouts': [{'parents': 'all', 'types': {}},"
-		    " {'parents': ['mtty'], 'types': {}}]}}",
-		    "$.mdevd.layouts[1].parents", "already takes \"all\" parents");
-	/* different strings, same parent: only the node can tell */
-	validate_fails("{'mdevd': {'layouts': [{'parents': ['10de:1eb8'], 'types': {}},"
-		       " {'parents': ['mtty', '0000:65:00.0'], 'types': {}}]}}",
-		       "$.mdevd.layouts[1].parents[1]",
-		       "selects parent 0000:65:00.0, which $.mdevd.layouts[0] selects too");
+		    " {'parents': ['mtty'], 'types': {}}, {'parents': 'all', 'types': {}}]}}",
+		    "$.mdevd.layouts[2].parents", "\"all\" is also $.mdevd.layouts[0].parents");
+	/* "all" takes what no other layout selects, in any order */
+	validate_ok("{'mdevd': {'layouts': [{'parents': ['mtty'], 'types': {'mtty-2': 1}},"
+		    " {'parents': 'all', 'types': {}}]}}");
+	validate_ok("{'mdevd': {'layouts': [{'parents': 'all', 'types': {}},"
+		    " {'parents': ['mtty'], 'types': {'mtty-2': 1}}]}}");
+	/* an address beats vendor:device (mdevd-policy(5)'s T4 example) */
+	validate_ok("{'mdevd': {'layouts': [{'parents': ['0000:65:00.0'], 'types': {'GRID T4-2Q': "
+		    "2}}, {'parents': ['10de:1eb8'], 'types': {'GRID T4-1Q': 8}}]}}");
+	validate_ok("{'mdevd': {'layouts': [{'parents': ['10de:1eb8'], 'types': {}},"
+		    " {'parents': ['mtty', '0000:65:00.0'], 'types': {}}]}}");
+	/* a layout left with nothing: every parent it names has a more specific layout */
+	validate_warns("{'mdevd': {'layouts': [{'parents': ['10de:2236'], 'types': {}},"
+		       " {'parents': ['0000:b1:00.0'], 'types': {}}]}}",
+		       "$.mdevd.layouts[0].parents", "taken by a more specific layout");
 	validate_ok("{'mdevd': {'layouts': [{'parents': ['10de:1eb8'], 'types': {}},"
 		    " {'parents': ['mtty', '10de:2236'], 'types': {}}]}}");
 }
@@ -787,28 +830,42 @@ static void test_validate_types(void **state)
 		    " {'parents': ['mtty'], 'types': {'Dual_port_serial': 1, 'mtty-1': 'max'}}]}}");
 	validate_ok("{'mdevd': {'layouts': [{'parents': 'all', 'types': {'nvidia-593': 1}}]}}");
 
-	validate_fails("{'mdevd': {'layouts': [{'parents': 'all', 'types': {'nvidia-9999': 1}}]}}",
+	/* a type this node lacks: a warning, the rest applies */
+	validate_warns("{'mdevd': {'layouts': [{'parents': 'all', 'types': {'nvidia-9999': 1}}]}}",
 		       "$.mdevd.layouts[0].types[\"nvidia-9999\"]",
-		       "no parent on this node offers this type (offered: mtty-1, mtty-2, "
-		       "nvidia-222, nvidia-223, nvidia-224, nvidia-593)");
-	validate_fails(
+		       "no parent of this layout on this node offers this type (offered: mtty-1, "
+		       "mtty-2, nvidia-222, nvidia-223, nvidia-224, nvidia-593)");
+	/* a name was written: the offer is listed as id "name" */
+	validate_warns(
 		"{'mdevd': {'layouts': [{'parents': ['mtty'], 'types': {'GRID T4-1Q': 1}}]}}",
 		"$.mdevd.layouts[0].types[\"GRID T4-1Q\"]",
-		"none of this layout's parents offers this type (they offer: mtty-1, "
-		"mtty-2); it is offered by 0000:65:00.0, 0000:66:00.0, which this layout "
-		"does not select");
+		"none of this layout's parents offers this type (they offer: mtty-1 \"Single "
+		"port serial\", mtty-2 \"Dual port serial\"); it is offered by 0000:65:00.0, "
+		"0000:66:00.0, which this layout does not take");
 	/* names compare exactly after normalisation: case matters */
-	validate_fails("{'mdevd': {'layouts': [{'parents': ['mtty'], 'types': {'dual port serial': "
+	validate_warns("{'mdevd': {'layouts': [{'parents': ['mtty'], 'types': {'dual port serial': "
 		       "1}}]}}",
 		       "$.mdevd.layouts[0].types[\"dual port serial\"]",
-		       "no parent on this node offers this type (offered: mtty-1, mtty-2)");
+		       "(offered: mtty-1 \"Single port serial\", mtty-2 \"Dual port serial\")");
+	/* above capacity */
+	validate_warns("{'mdevd': {'layouts': [{'parents': ['mtty'], 'types': {'mtty-2': 20}}]}}",
+		       "$.mdevd.layouts[0].types[\"mtty-2\"]",
+		       "asks for 20 on parent mtty, which can hold 12 of mtty-2 now (12 free, 0 "
+		       "existing): 8 will not fit");
+	/* mixed profiles on a time-sliced NVIDIA card */
+	validate_warns("{'mdevd': {'layouts': [{'parents': ['0000:65:00.0'], 'types': "
+		       "{'GRID T4-1Q': 4, 'GRID T4-2Q': 2}}]}}",
+		       "$.mdevd.layouts[0].types[\"GRID T4-2Q\"]",
+		       "parent 0000:65:00.0 is a time-sliced NVIDIA GPU, which runs one profile at "
+		       "a time: once types[\"GRID T4-1Q\"] (nvidia-222) exists it offers no "
+		       "nvidia-223");
 	/* an id and a name of the same type in one layout */
 	validate_fails("{'mdevd': {'layouts': [{'parents': ['0000:65:00.0'], 'types': "
 		       "{'nvidia-222': 1, 'GRID T4-1Q': 2}}]}}",
 		       "$.mdevd.layouts[0].types[\"GRID T4-1Q\"]",
 		       "names the same type of parent 0000:65:00.0 (nvidia-222) as "
 		       "types[\"nvidia-222\"]");
-	validate_fails_on(&empty_node,
+	validate_warns_on(&empty_node,
 			  "{'mdevd': {'layouts': [{'parents': 'all', 'types': {'mtty-2': 1}}]}}",
 			  "$.mdevd.layouts[0].types[\"mtty-2\"]", "it has no mdev parents");
 }
@@ -817,27 +874,27 @@ static void test_validate_parents(void **state)
 {
 	validate_ok("{'mdevd': {'layouts': [{'parents': ['0000:65:00.0', '66:00.0', 'mtty', "
 		    "'10de:2236'], 'types': {}}]}}");
-	validate_fails(
+	validate_warns(
 		"{'mdevd': {'layouts': [{'parents': ['mtty', '0000:99:00.0'], 'types': {}}]}}",
 		"$.mdevd.layouts[0].parents[1]",
 		"no parent \"0000:99:00.0\" on this node (parents: 0000:65:00.0, "
 		"0000:66:00.0, 0000:b1:00.0, mtty)");
-	validate_fails("{'mdevd': {'layouts': [{'parents': ['mdpy'], 'types': {}}]}}",
+	validate_warns("{'mdevd': {'layouts': [{'parents': ['mdpy'], 'types': {}}]}}",
 		       "$.mdevd.layouts[0].parents[0]", "no parent \"mdpy\" on this node");
-	validate_fails("{'mdevd': {'layouts': [{'parents': ['10de:20b0'], 'types': {}}]}}",
+	validate_warns("{'mdevd': {'layouts': [{'parents': ['10de:20b0'], 'types': {}}]}}",
 		       "$.mdevd.layouts[0].parents[0]",
 		       "no PCI parent on this node is a 10de:20b0 device (PCI parents here: "
 		       "10de:1eb8, 10de:2236)");
-	validate_fails_on(&empty_node,
+	validate_warns_on(&empty_node,
 			  "{'mdevd': {'layouts': [{'parents': ['mtty'], 'types': {}}]}}",
-			  "$.mdevd.layouts[0].parents[0]", "it has no mdev parents");
+			  "$.mdevd.layouts[0].parents[0]", "this node has no mdev parents");
 }
 
 static void test_validate_mediated_device_types(void **state)
 {
 	validate_ok("{'mediatedDevicesConfiguration': {'mediatedDeviceTypes': ['nvidia-593', "
 		    "'mtty-1']}}");
-	validate_fails("{'kind': 'KubeVirt', 'spec': {'configuration': {"
+	validate_warns("{'kind': 'KubeVirt', 'spec': {'configuration': {"
 		       "'mediatedDevicesConfiguration': {'mediatedDeviceTypes': ['nvidia-222', "
 		       "'mtty-2', 'nvidia-9999']}}}}",
 		       "$.spec.configuration.mediatedDevicesConfiguration.mediatedDeviceTypes[2]",
@@ -848,7 +905,7 @@ static void test_validate_mediated_device_types(void **state)
 		       "$.spec.mediatedDevicesConfiguration.mediatedDevicesTypes[0]",
 		       "\"GRID T4-2Q\" is a type name; mediatedDeviceTypes takes type ids: "
 		       "nvidia-223");
-	validate_fails_on(&empty_node,
+	validate_warns_on(&empty_node,
 			  "{'mediatedDevicesConfiguration': {'mediatedDeviceTypes': ['mtty-2']}}",
 			  "$.mediatedDevicesConfiguration.mediatedDeviceTypes[0]",
 			  "it has no mdev parents");
@@ -868,7 +925,7 @@ static void test_validate_long_offered_list(void **state)
 		types[i] = (struct mdev_type){.id = ids[i], .name = ids[i]};
 	}
 	parents[1].name = (char *)"big2";
-	validate_fails_on(&inv, "{'mdevd': {'layouts': [{'parents': 'all', 'types': {'x': 1}}]}}",
+	validate_warns_on(&inv, "{'mdevd': {'layouts': [{'parents': 'all', 'types': {'x': 1}}]}}",
 			  "$.mdevd.layouts[0].types[\"x\"]",
 			  "(offered: t-00, t-01, t-02, t-03, t-04, t-05, t-06, t-07, t-08, t-09, "
 			  "… 5 more)");
@@ -896,17 +953,31 @@ static char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
+/* "path: message" lines of @rep's findings of @sev, each ending in a newline. */
+static void format_findings(const struct pol_report *rep, enum pol_severity sev, char *buf,
+			    size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < rep->n && len < size; i++)
+		if (rep->diags[i].severity == sev)
+			len += (size_t)snprintf(buf + len, size - len, "%s: %s\n",
+						rep->diags[i].path, rep->diags[i].message);
+}
+
 static void test_fixture_policies(void **state)
 {
 	DIR *d = opendir(POLICIES);
-	size_t n_valid = 0, n_invalid = 0;
+	size_t n_valid = 0, n_invalid = 0, n_warn = 0;
 	struct dirent *e;
 
 	assert_non_null(d);
 	while ((e = readdir(d))) {
-		char path[512], expected_path[512], actual[1024];
+		char path[512], expected_path[512], actual[4096];
 		size_t len, n = strlen(e->d_name);
 		struct policy *pol = NULL;
+		struct pol_report rep = {};
 		struct pol_error err;
 		char *json, *expected;
 		int r;
@@ -918,16 +989,46 @@ static void test_fixture_policies(void **state)
 		r = pol_parse(json, len, &pol, &err);
 		free(json);
 		if (r == 0) {
-			r = pol_validate(pol, &node, &err);
+			r = pol_check(pol, &node, &rep);
+			if (r == -EINVAL)
+				assert_int_equal(pol_validate(pol, &node, &err), -EINVAL);
 			policy_free(pol);
 		}
 		if (strncmp(e->d_name, "valid-", 6) == 0) {
-			if (r != 0)
-				print_error("%s: %s: %s\n", path, err.path, err.message);
+			/* valid: no errors, no warnings */
+			format_findings(&rep, POL_SEVERITY_WARNING, actual, sizeof(actual));
+			if (r != 0 || rep.n)
+				print_error("%s: %d: %s %s\n", path, r, r ? err.message : "",
+					    actual);
 			assert_int_equal(r, 0);
+			assert_int_equal(rep.n, 0);
+			pol_report_clear(&rep);
 			n_valid++;
 			continue;
 		}
+		if (strncmp(e->d_name, "warn-", 5) == 0) {
+			/* valid with warnings: X.warn holds every one, "path: message" a line */
+			assert_int_equal(r, 0);
+			format_findings(&rep, POL_SEVERITY_WARNING, actual, sizeof(actual));
+			pol_report_clear(&rep);
+			snprintf(expected_path, sizeof(expected_path), "%s/%.*s.warn", POLICIES,
+				 (int)(n - 5), e->d_name);
+			if (getenv("UPDATE")) { /* UPDATE=1: rewrite X.warn (review the diff) */
+				FILE *f = fopen(expected_path, "w");
+
+				assert_non_null(f);
+				fputs(actual, f);
+				fclose(f);
+			}
+			expected = read_file(expected_path, &len);
+			if (strcmp(actual, expected) != 0)
+				print_error("%s: warnings differ from %s\n", path, expected_path);
+			assert_string_equal(actual, expected);
+			free(expected);
+			n_warn++;
+			continue;
+		}
+		pol_report_clear(&rep);
 		assert_int_equal(strncmp(e->d_name, "invalid-", 8), 0);
 		assert_int_equal(r, -EINVAL);
 		if (err.line > 0)
@@ -945,8 +1046,9 @@ static void test_fixture_policies(void **state)
 		n_invalid++;
 	}
 	closedir(d);
-	assert_true(n_valid >= 6);
-	assert_true(n_invalid >= 10);
+	assert_true(n_valid >= 7);
+	assert_true(n_warn >= 3);
+	assert_true(n_invalid >= 7);
 }
 
 int main(void)
