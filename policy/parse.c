@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The policy parser: the only file of mdevd that reads JSON through cJSON. It turns
- * the document into an owned struct policy and rejects, with a JSON path, anything
+ * The policy parser: the only file of mdevd that reads JSON through cJSON (YAML comes
+ * through yaml_libyaml.c as the same cJSON tree). It turns the document into an owned
+ * struct policy and rejects, with a JSON path, anything
  * that can be judged without the node (policy.h lists what).
  */
 #include <ctype.h>
@@ -1099,7 +1100,8 @@ static int parse_document(struct parser *ps, const cJSON *root)
 	int r;
 
 	if (!cJSON_IsObject(root))
-		return fail(ps, "a policy must be a JSON object, not %s", json_type(root));
+		return fail(ps, "a policy must be a JSON object (a YAML mapping), not %s",
+			    json_type(root));
 	for (const cJSON *it = root->child; it; it = it->next)
 		if (it->string && streq(it->string, "kind"))
 			kind = it;
@@ -1148,6 +1150,13 @@ static int parse_document(struct parser *ps, const cJSON *root)
 			};
 			const cJSON *c;
 
+			/* The API server would prune it there, and the layouts with it. */
+			if (cJSON_GetObjectItemCaseSensitive(config, "mdevd")) {
+				pol_path_push_key(&ps->path, "mdevd");
+				return fail(ps, "the mdevd section belongs at the top level of the "
+						"document, beside \"kind\" (inside spec the API "
+						"server drops it)");
+			}
 			r = walk_object(ps, config, spec_specs, 1, &c, false);
 			if (r < 0)
 				return r;
@@ -1239,8 +1248,16 @@ int pol_parse(const char *json, size_t len, struct policy **out, struct pol_erro
 	for (off = start; off < len && is_json_space(json[off]); off++)
 		;
 	if (off == len)
-		return pol_fail(err, "$", "the document is empty: expected a JSON object");
+		return pol_fail(err, "$",
+				"the document is empty: expected a JSON object or a YAML mapping");
 
+	/* JSON starts with '{' (or a wrong '['); anything else is read as YAML. */
+	if (json[off] != '{' && json[off] != '[') {
+		r = pol_yaml_parse(json + start, len - start, &root, err);
+		if (r < 0)
+			return r;
+		goto parsed;
+	}
 	root = cJSON_ParseWithLengthOpts(json + start, len - start, &end, false);
 	if (!root) {
 		size_t rest;
@@ -1263,6 +1280,7 @@ int pol_parse(const char *json, size_t len, struct policy **out, struct pol_erro
 	if (off < len)
 		return syntax_error(err, json, len, off, "unexpected text after the JSON document",
 				    NULL);
+parsed:
 
 	pol = calloc(1, sizeof(*pol));
 	if (!pol)

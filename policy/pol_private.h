@@ -37,3 +37,14 @@ const char *pol_config_root(enum pol_shape shape);
 /* pol_edit_distance - Levenshtein distance of two short strings; SIZE_MAX when either is
  * longer than 64 bytes. */
 size_t pol_edit_distance(const char *a, const char *b);
+
+struct cJSON;
+
+/*
+ * pol_yaml_parse - one YAML document (@text, @len bytes; borrowed) as the cJSON tree
+ * cJSON's own parser would give for the same data (policy/yaml_libyaml.c says how
+ * scalars are resolved). On success *out is a new tree (cJSON_Delete()). On -EINVAL
+ * @err (may be NULL) holds the line (err->line) and, in the message, the column and
+ * libyaml's reason. Returns 0, -EINVAL or -ENOMEM.
+ */
+int pol_yaml_parse(const char *text, size_t len, struct cJSON **out, struct pol_error *err);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * policy: what the operator declares. Parsed from JSON in one of three shapes,
- * told apart by the top-level "kind":
+ * policy: what the operator declares. Parsed from JSON or YAML (the same data: YAML goes
+ * through libyaml into the tree the JSON parser builds) in one of three shapes, told apart
+ * by the top-level "kind":
  *
  *   - a bare config (no "kind"):
  *         {"permittedHostDevices": {...}, "mediatedDevicesConfiguration": {...},
@@ -154,12 +155,14 @@ struct pol_error {
 
 /*
  * pol_parse - parse and check the shape of a policy.
- * @json, @len: the document's bytes (need not be NUL-terminated); borrowed.
+ * @json, @len: the document's bytes, JSON or YAML (need not be NUL-terminated); borrowed.
  * @out:        set to a new policy on success (free with policy_free()); untouched on error.
  * @err:        filled on -EINVAL (and on -ENOMEM, with a message saying so); may be NULL.
  *
- * Checks everything that needs no node: JSON syntax (err->line is set, err->message
- * says the line, column and what is there), a single document with nothing after it,
+ * A document whose first character (after white space and a byte order mark) is '{' or
+ * '[' is JSON; anything else is YAML, one document (policy/yaml_libyaml.c).
+ * Checks everything that needs no node: JSON or YAML syntax (err->line is set,
+ * err->message says the column and what is there), a single document with nothing after it,
  * known keys (an unknown key is an error, with a suggestion when a known key is
  * close), duplicate keys, value types, selector and resource-name syntax, counts
  * (whole numbers >= 0 or "max"), duplicate types in one layout, parents in two

@@ -24,9 +24,10 @@ static void policy_usage(FILE *f)
 	fprintf(f,
 		"Usage: mdevd policy check FILE [--no-node] [-o json]\n"
 		"\n"
-		"Check a policy file: its JSON, its keys and values, and (unless --no-node)\n"
-		"that the parents and mdev types it names exist on this node. A rejected\n"
-		"policy is reported as FILE: $.json.path: reason. FILE '-' reads stdin.\n"
+		"Check a policy file: its JSON or YAML, its keys and values, and (unless\n"
+		"--no-node) the parents, mdev types and selectors it names against this node.\n"
+		"Findings are reported as FILE: $.json.path: reason (the same paths for YAML;\n"
+		"syntax errors give the line and column). FILE '-' reads stdin.\n"
 		"\n"
 		"A policy is KubeVirt's configuration as you already write it, in one of three\n"
 		"shapes: a bare config (below), a whole KubeVirt CR (kind: KubeVirt; the config\n"
@@ -77,7 +78,7 @@ static void policy_usage(FILE *f)
 		"\n"
 		"Examples:\n"
 		"  mdevd policy check /etc/mdevd/policy.json\n"
-		"  kubectl get kubevirt -n kubevirt kubevirt -o json | mdevd policy check -\n"
+		"  kubectl get kubevirt -n kubevirt kubevirt -o yaml | mdevd policy check -\n"
 		"  mdevd policy check --no-node -o json hco.json\n"
 		"\n"
 		"See mdevd-policy(5).\n");

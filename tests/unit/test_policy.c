@@ -308,7 +308,7 @@ static void test_hyperconverged_cr(void **state)
 
 static void test_shape_errors(void **state)
 {
-	parse_fails("[]", "$", "must be a JSON object, not an array");
+	parse_fails("[]", "$", "must be a JSON object (a YAML mapping), not an array");
 	parse_fails("'KubeVirt'", "$", "not a string");
 	parse_fails("{'kind': 'VirtualMachine', 'spec': {}}", "$.kind",
 		    "unsupported kind \"VirtualMachine\"");
@@ -324,6 +324,10 @@ static void test_shape_errors(void **state)
 		    "$.spec.configuration.mdevd", "belongs at the top level");
 	parse_fails("{'kind': 'HyperConverged', 'spec': {'mdevd': {}}}", "$.spec.mdevd",
 		    "belongs at the top level");
+	/* in a KubeVirt CR's spec too (issue 14: it passed, and its layouts were dropped) */
+	parse_fails("{'kind': 'KubeVirt', 'spec': {'configuration': {}, 'mdevd': {'layouts': "
+		    "[{'parents': 'all', 'types': {'mtty-2': 1}}]}}}",
+		    "$.spec.mdevd", "belongs at the top level of the document, beside \"kind\"");
 }
 
 /* Keys. */
@@ -953,6 +957,102 @@ static char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
+/* YAML: the same tree as JSON, through libyaml. */
+
+static struct policy *yaml_ok(const char *y)
+{
+	struct policy *pol = NULL;
+	struct pol_error err;
+	int r = pol_parse(y, strlen(y), &pol, &err);
+
+	if (r != 0)
+		print_error("unexpected rejection: %s: %s (line %d)\n", err.path, err.message,
+			    err.line);
+	assert_int_equal(r, 0);
+	return pol;
+}
+
+static void yaml_fails(const char *y, int line, const char *path, const char *needle)
+{
+	struct policy *pol = NULL;
+	struct pol_error err;
+	int r = pol_parse(y, strlen(y), &pol, &err);
+
+	if (r != -EINVAL || err.line != line || strcmp(err.path, path) != 0 ||
+	    !strstr(err.message, needle))
+		print_error("for %s\n  got      %d line %d %s: %s\n  expected line %d %s: "
+			    "...%s...\n",
+			    y, r, err.line, err.path, err.message, line, path, needle);
+	assert_int_equal(r, -EINVAL);
+	assert_null(pol);
+	assert_int_equal(err.line, line);
+	assert_string_equal(err.path, path);
+	assert_non_null(strstr(err.message, needle));
+}
+
+static void test_yaml(void **state)
+{
+	struct policy *pol;
+
+	/* block style, KubeVirt's shape; plain scalars resolved as Kubernetes does */
+	pol = yaml_ok("# comment first\n"
+		      "permittedHostDevices:\n"
+		      "  mediatedDevices:\n"
+		      "  - mdevNameSelector: GRID T4-1Q\n"
+		      "    resourceName: nvidia.com/GRID_T4-1Q\n"
+		      "    externalResourceProvider: yes\n"
+		      "mdevd:\n"
+		      "  layouts:\n"
+		      "  - parents: [\"0000:65:00.0\", mtty]\n"
+		      "    types: {GRID T4-1Q: 4, mtty-2: max}\n"
+		      "  removeUnowned: False\n");
+	assert_int_equal(pol->shape, POL_SHAPE_BARE);
+	assert_int_equal(pol->n_mdev_devices, 1);
+	assert_string_equal(pol->mdev_devices[0].name_selector, "GRID T4-1Q");
+	assert_true(pol->mdev_devices[0].external_resource_provider);
+	assert_int_equal(pol->n_layouts, 1);
+	assert_int_equal(pol->layouts[0].n_parents, 2);
+	assert_int_equal(pol->layouts[0].types[0].count, 4);
+	assert_int_equal(pol->layouts[0].types[1].count, POL_COUNT_MAX);
+	assert_false(pol->remove_unowned);
+	policy_free(pol);
+
+	/* anchors and aliases are expanded; a null value is absent, as in JSON */
+	pol = yaml_ok("mdevd:\n"
+		      "  layouts:\n"
+		      "  - {parents: [mtty], types: &t {mtty-2: 1}}\n"
+		      "  - {parents: [mdpy], types: *t}\n"
+		      "mediatedDevicesConfiguration: ~\n");
+	assert_int_equal(pol->n_layouts, 2);
+	assert_string_equal(pol->layouts[1].types[0].type, "mtty-2");
+	policy_free(pol);
+
+	/* a quoted number is a string, so the count check says so */
+	yaml_fails("mdevd:\n  layouts:\n  - parents: all\n    types: {mtty-2: '3'}\n", 0,
+		   "$.mdevd.layouts[0].types[\"mtty-2\"]", "must be a number, not the string");
+	/* syntax errors carry line and column */
+	yaml_fails("mdevd:\n  layouts:\n  - parents: [mtty\n", 4, "$",
+		   "invalid YAML at column 1: did not find expected ',' or ']'");
+	yaml_fails("kind: KubeVirt\nspec: {a: 1}\n---\nkind: KubeVirt\n", 3, "$",
+		   "a second document (after '---'): a policy is one document");
+	yaml_fails("? [a, b]\n: 1\n", 1, "$", "a mapping key must be a plain string");
+	yaml_fails("mdevd: *nothing\n", 1, "$", "alias *nothing names no anchor before it");
+	/* a billion laughs stops at the node budget */
+	yaml_fails("a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+		   "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+		   "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+		   "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+		   "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+		   "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+		   "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n",
+		   6, "$", "aliases expand to more than");
+	/* the shape checks are the JSON ones: a KubeVirt CR's mdevd inside spec */
+	yaml_fails("kind: KubeVirt\nspec:\n  mdevd: {}\n", 0, "$.spec.mdevd",
+		   "belongs at the top level");
+	yaml_fails("- a\n- b\n", 0, "$", "a policy must be a JSON object (a YAML mapping)");
+	yaml_fails("# nothing\n", 0, "$", "the document is empty");
+}
+
 /* "path: message" lines of @rep's findings of @sev, each ending in a newline. */
 static void format_findings(const struct pol_report *rep, enum pol_severity sev, char *buf,
 			    size_t size)
@@ -982,7 +1082,13 @@ static void test_fixture_policies(void **state)
 		char *json, *expected;
 		int r;
 
-		if (n < 5 || strcmp(e->d_name + n - 5, ".json") != 0)
+		size_t ext;
+
+		if (n > 5 && strcmp(e->d_name + n - 5, ".json") == 0)
+			ext = 5;
+		else if (n > 5 && strcmp(e->d_name + n - 5, ".yaml") == 0)
+			ext = 5;
+		else
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", POLICIES, e->d_name);
 		json = read_file(path, &len);
@@ -1012,7 +1118,7 @@ static void test_fixture_policies(void **state)
 			format_findings(&rep, POL_SEVERITY_WARNING, actual, sizeof(actual));
 			pol_report_clear(&rep);
 			snprintf(expected_path, sizeof(expected_path), "%s/%.*s.warn", POLICIES,
-				 (int)(n - 5), e->d_name);
+				 (int)(n - ext), e->d_name);
 			if (getenv("UPDATE")) { /* UPDATE=1: rewrite X.warn (review the diff) */
 				FILE *f = fopen(expected_path, "w");
 
@@ -1036,7 +1142,7 @@ static void test_fixture_policies(void **state)
 		else
 			snprintf(actual, sizeof(actual), "%s: %s", err.path, err.message);
 		snprintf(expected_path, sizeof(expected_path), "%s/%.*s.err", POLICIES,
-			 (int)(n - 5), e->d_name);
+			 (int)(n - ext), e->d_name);
 		expected = read_file(expected_path, &len);
 		expected[strcspn(expected, "\n")] = '\0';
 		if (strcmp(actual, expected) != 0)
@@ -1076,6 +1182,7 @@ int main(void)
 		cmocka_unit_test(test_validate_parents),
 		cmocka_unit_test(test_validate_mediated_device_types),
 		cmocka_unit_test(test_validate_long_offered_list),
+		cmocka_unit_test(test_yaml),
 		cmocka_unit_test(test_fixture_policies),
 	};
 
