@@ -26,8 +26,8 @@
 #include "pol_private.h"
 
 /* Nodes a document may expand to, aliases included. */
-#define YAML_MAX_NODES (1u << 20)
-#define YAML_MAX_DEPTH 64
+#define YAML_MAX_NODES	 (1u << 20)
+#define YAML_MAX_DEPTH	 64
 #define YAML_MAX_ANCHORS 256
 
 DEFINE_CLEANUP(cJSON, cJSON_Delete)
@@ -45,8 +45,7 @@ struct builder {
 	size_t n_nodes;
 };
 
-static int fail_at(struct builder *b, const yaml_mark_t *mark, const char *fmt, ...)
-	_printf_(3, 4);
+static int fail_at(struct builder *b, const yaml_mark_t *mark, const char *fmt, ...) _printf_(3, 4);
 
 static int fail_at(struct builder *b, const yaml_mark_t *mark, const char *fmt, ...)
 {
@@ -116,10 +115,10 @@ static bool is_number(const char *s)
 static cJSON *scalar(const yaml_event_t *ev)
 {
 	static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
-	static const char *const trues[] = {"true", "True", "TRUE", "yes", "Yes", "YES",
-					    "on",   "On",	"ON",	NULL};
-	static const char *const falses[] = {"false", "False", "FALSE", "no",  "No", "NO",
-					     "off",   "Off",   "OFF",	NULL};
+	static const char *const trues[] = {"true", "True", "TRUE", "yes", "Yes",
+					    "YES",  "on",   "On",   "ON",  NULL};
+	static const char *const falses[] = {"false", "False", "FALSE", "no",  "No",
+					     "NO",    "off",   "Off",	"OFF", NULL};
 	const char *s = (const char *)ev->data.scalar.value;
 	const char *tag = (const char *)ev->data.scalar.tag;
 
@@ -173,8 +172,8 @@ static int alias(struct builder *b, const yaml_event_t *ev, cJSON **out)
 			continue;
 		b->n_nodes += count_nodes(b->anchors[i].node);
 		if (b->n_nodes > YAML_MAX_NODES)
-			return fail_at(b, &ev->start_mark,
-				       "aliases expand to more than %u nodes", YAML_MAX_NODES);
+			return fail_at(b, &ev->start_mark, "aliases expand to more than %u nodes",
+				       YAML_MAX_NODES);
 		*out = cJSON_Duplicate(b->anchors[i].node, true);
 		return *out ? 0 : -ENOMEM;
 	}

@@ -8,7 +8,7 @@ libvirt0 libvirt-dev libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu l
 python3-grpcio python3-grpc-tools \
 libxml2-dev libxml2-utils libyaml-dev clang-format python3 \
 qemu-system-x86 busybox-static kmod cpio xz-utils mdevctl strace hyperfine uuid-runtime \
-python3-yaml systemd udev jq valgrind"
+python3-yaml systemd udev jq valgrind groff-base"
 
 missing=""
 for p in $PKGS; do

@@ -280,7 +280,8 @@ static int policy_check(const struct cli_globals *g, int argc, char **argv)
 			log_warnx("(use --no-node to check the policy file alone)");
 			return EXIT_ERROR;
 		}
-		r = inventory_load(sysfs_fd, g->sysfs_root, INVENTORY_TYPES | INVENTORY_PCI,
+		r = inventory_load(sysfs_fd, g->sysfs_root,
+				   INVENTORY_TYPES | INVENTORY_MDEVS | INVENTORY_PCI,
 				   report_skipped, NULL, &inv);
 		if (r < 0) {
 			log_warn(r,

@@ -63,5 +63,89 @@ case_ bad-vendor 64 --sysfs-root $F/samples pci --vendor 10de:
 case_ extra-arg 64 --sysfs-root $F/samples list now
 case_ types-help 0 types --help
 
+# --- every example of the docs (README.md, mdevd(8), mdevd-policy(5), policy --help) -------
+# tests/cli/examples.py extracts them mechanically (the man pages as groff renders them),
+# so an example that stops being valid, or stops doing what its text says, fails here.
+# golden/examples/NAME.out holds stdout, stderr and the exit status together.
+EX=$tmp/examples
+GOLDEN_EX=tests/cli/golden/examples
+mkdir -p "$GOLDEN_EX"
+# example_ NAME CMD...: run CMD, compare "stdout + stderr + exit N" with the golden file.
+example_() {
+	name=$1
+	shift
+	rc=0
+	"$@" >"$tmp/ex.out" 2>&1 || rc=$?
+	# create without --uuid prints a random (version 4) UUID
+	case $name in
+	cmd-*) v4='[0-9a-f]\{8\}-[0-9a-f]\{4\}-4[0-9a-f]\{3\}-[89ab][0-9a-f]\{3\}-[0-9a-f]\{12\}' ;;
+	*) v4='^$' ;;
+	esac
+	sed -e "s|$tmp|TMP|g" -e "s/$v4/RANDOM-UUID/g" "$tmp/ex.out" >"$tmp/out"
+	echo "exit $rc" >>"$tmp/out"
+	: >"$tmp/err"
+	[ -n "$UPDATE" ] && cp "$tmp/out" "$GOLDEN_EX/$name.out"
+	if [ "$rc" -eq 64 ] || [ "$rc" -ge 124 ]; then
+		echo "FAIL example $name: exit status $rc (usage error or timeout): $*"
+		sed 's/^/    /' "$tmp/ex.out" | head -10
+		failed=$((failed + 1))
+	elif ! diff -u "$GOLDEN_EX/$name.out" "$tmp/out" >"$tmp/diff" 2>&1; then
+		echo "FAIL example $name: output differs from $GOLDEN_EX/$name.out ($*):"
+		head -40 "$tmp/diff"
+		failed=$((failed + 1))
+	else
+		passed=$((passed + 1))
+	fi
+}
+if ! python3 tests/cli/examples.py "$EX" "$MDEVD"; then
+	echo "FAIL examples: tests/cli/examples.py could not extract the docs' examples"
+	failed=$((failed + 1))
+fi
+n_ex=0
+for bad in "$EX"/*.bad; do
+	[ -e "$bad" ] || continue
+	echo "FAIL example $(basename "$bad" .bad): not a valid policy as the reader sees it:"
+	sed 's/^/    /' "$bad"
+	failed=$((failed + 1))
+done
+for f in "$EX"/*.json; do
+	[ -e "$f" ] || continue
+	n=$(basename "$f" .json)
+	n_ex=$((n_ex + 1))
+	cp "$f" "$tmp/$n.json"
+	example_ "$n.no-node" "$MDEVD" policy check --no-node "$tmp/$n.json"
+	for tree in samples nvidia; do
+		example_ "$n.$tree" "$MDEVD" --sysfs-root $F/$tree policy check "$tmp/$n.json"
+		example_ "$n.$tree.plan" "$MDEVD" --sysfs-root $F/$tree $ST plan --no-libvirt \
+			--policy "$tmp/$n.json"
+	done
+done
+# At least the examples there are today: an extractor that finds none must fail.
+if [ "$n_ex" -lt 8 ]; then
+	echo "FAIL examples: only $n_ex JSON examples extracted, want at least 8"
+	failed=$((failed + 1))
+fi
+# The example command lines, each run for real on a fresh copy of the samples tree
+# (nothing in use, a fixed machine id). Placeholders get fixture values: a policy file
+# (README's first example), UUID / BDF (the tree's mdev / PCI function); "> FILE" is
+# dropped; libvirt is libvirt's own test driver (test:///default) instead of the host's
+# qemu:///system, so the result does not depend on this machine. 'run' is the daemon: its
+# options are checked with --help after them.
+i=0
+while IFS="$(printf '\t')" read -r src cmd; do
+	i=$((i + 1))
+	rm -rf "$tmp/tree" && cp -a $F/samples "$tmp/tree"
+	args=$(printf '%s\n' "$cmd" | sed -e 's/^mdevd //' \
+		-e "s|/etc/mdevd/policy.json|$EX/README.md-1.json|g" \
+		-e "s|\([ =]\)policy.json|\1$EX/README.md-1.json|g" \
+		-e 's/UUID|BDF/83b8f4f2-509f-382f-3c1e-e6bfe0fa1001/; s/ UUID$/ 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001/' \
+		-e "s| > *\([^ ]*\)\$||" -e 's|qemu:///system|test:///default|g')
+	case $args in run\ *) args="$args --help" ;; esac
+	case $args in *--source\ libvirt* | *--backend\ libvirt*) case $args in *--connect*) ;; *) args="$args --connect test:///default" ;; esac ;; esac
+	# shellcheck disable=SC2086 # the example's words, split as a shell would
+	example_ "cmd-$i-$src" timeout 20 "$MDEVD" --sysfs-root "$tmp/tree" --proc-root "$tmp/proc" \
+		--machine-id 0123456789abcdef0123456789abcdef $args
+done <"$EX/commands"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
