@@ -299,8 +299,11 @@ static void offered_list(struct validator *vd, const struct pol_layout *l, bool 
 				r = strlist_add(&ids, ty->id);
 				continue;
 			}
-			if (asprintf(&owned[n_owned], "%s \"%s\"", ty->id,
-				     ty->name ? ty->name : ty->id) < 0) {
+			if (!ty->name || streq(ty->name, ty->id)) {
+				r = strlist_add(&ids, ty->id);
+				continue;
+			}
+			if (asprintf(&owned[n_owned], "%s \"%s\"", ty->id, ty->name) < 0) {
 				owned[n_owned] = NULL;
 				r = -ENOMEM;
 				break;

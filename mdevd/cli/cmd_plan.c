@@ -217,7 +217,8 @@ static void apply_usage(FILE *f)
 		"\n"
 		"Exit status: 0 the node matches the policy, 1 error, 3 matches as far as it\n"
 		"can: some requested mdevs did not fit, or removals wait for devices in use\n"
-		"or reserved by libvirt domains.\n"
+		"or reserved by libvirt domains. With --dry-run, plan's: 0 nothing to do,\n"
+		"2 changes pending, 1 error.\n"
 		"\n"
 		"Example:\n"
 		"  mdevd apply --policy /etc/mdevd/policy.json\n");
@@ -314,12 +315,24 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 	o.sysfs_path = g->sysfs_root;
 	o.proc_fd = proc_fd;
 	o.machine_id = machine_id;
+	o.log_policy_warnings = true;
 	r = apply_policy(&o, pol, &res);
 	if (r == -EINVAL)
 		return EXIT_ERROR; /* the policy does not fit this node: already reported */
-	printf("%s%u created, %u removed, %u failed, %u did not fit, %u kept in use",
-	       o.dry_run ? "Dry run: " : "", res.created, res.removed, res.failed,
-	       res.no_capacity + res.shortfall, res.kept_in_use);
+	if (o.dry_run) {
+		/* What one round would do, with plan's exit statuses; nothing was written. */
+		printf("Dry run: would create %u, remove %u; %u would not fit, %u kept in use",
+		       res.would_create, res.would_remove, res.no_capacity + res.shortfall,
+		       res.kept_in_use);
+		if (res.kept_reserved)
+			printf(", %u kept reserved", res.kept_reserved);
+		printf(". Nothing was changed.\n");
+		if (r < 0)
+			return EXIT_ERROR;
+		return res.would_create || res.would_remove ? EXIT_PENDING : EXIT_OK;
+	}
+	printf("%u created, %u removed, %u failed, %u did not fit, %u kept in use", res.created,
+	       res.removed, res.failed, res.no_capacity + res.shortfall, res.kept_in_use);
 	if (res.kept_reserved)
 		printf(", %u kept reserved", res.kept_reserved);
 	printf(" (%u round%s).\n", res.rounds, res.rounds == 1 ? "" : "s");

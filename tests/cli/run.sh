@@ -85,6 +85,21 @@ if [ "$(cat "$tmp/rw/class/mdev_bus/mtty/mdev_supported_types/mtty-2/create" 2>/
 	echo "FAIL create-by-type-name: the UUID was not written to mtty-2/create"
 	failed=$((failed + 1))
 fi
+# apply --dry-run: what it would do, with plan's exit statuses (2: changes pending)
+case_ samples-apply-dry-run 2 --sysfs-root $F/samples $ST apply --dry-run --no-libvirt \
+	--policy tests/cli/policies/fleet.json
+case_ samples-plan-fleet 2 --sysfs-root $F/samples $ST plan --no-libvirt \
+	--policy tests/cli/policies/fleet.json
+case_ nvidia-plan-fleet 2 --sysfs-root $F/nvidia $ST plan --no-libvirt \
+	--policy tests/cli/policies/fleet.json
+case_ samples-policy-check-fleet 2 --sysfs-root $F/samples policy check tests/cli/policies/fleet.json
+case_ nvidia-policy-check-fleet 2 --sysfs-root $F/nvidia policy check tests/cli/policies/fleet.json
+case_ samples-policy-check-fleet-json 2 --sysfs-root $F/samples policy check -o json \
+	tests/cli/policies/fleet.json
+case_ policy-check-fleet-no-node 0 policy check --no-node tests/cli/policies/fleet.json
+case_ samples-status-fleet 2 --sysfs-root $F/samples $ST status --policy tests/cli/policies/fleet.json
+case_ kubevirt-yaml 1 --sysfs-root $F/samples policy check tests/cli/policies/kubevirt-mistakes.yaml
+case_ kubevirt-mdevd-in-spec 1 policy check --no-node tests/cli/policies/kubevirt-mdevd-in-spec.yaml
 # remove: UUIDs in any case; refused when processes cannot be inspected (not root)
 case_ remove-uuid-upper-case 0 $RW remove --no-libvirt 83B8F4F2-509F-382F-3C1E-E6BFE0FA1002
 case_ remove-not-a-uuid 64 $RW remove --no-libvirt ../../x
