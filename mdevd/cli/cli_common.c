@@ -13,6 +13,7 @@
 #include "util/log.h"
 #include "mdevd/macro.h"
 #include "node/sysfs.h"
+#include "libvirt/libvirt_client.h"
 
 int cli_open_sysfs(const struct cli_globals *g, int *fd)
 {
@@ -159,6 +160,31 @@ int cli_load_policy(const char *path, struct policy **out)
 	return r;
 }
 
+int cli_connect_libvirt(const struct cli_globals *g, const char *uri, bool disabled, bool required,
+			bool read_only, struct virt **out)
+{
+	char err[512] = "";
+	int r;
+
+	*out = NULL;
+	if (disabled)
+		return 0;
+	r = virt_open_optional(uri, streq(g->sysfs_root, "/sys"), read_only, out, err, sizeof(err));
+	if (r >= 0) {
+		if (r > 0)
+			log_debug("libvirt: connected to %s", virt_uri(*out));
+		return 0;
+	}
+	if (required) {
+		log_warnx("libvirt at %s cannot be reached: %s", uri ? uri : VIRT_DEFAULT_URI, err);
+		return r;
+	}
+	log_warnx("libvirt at %s cannot be reached: %s; only open VFIO groups count as in use "
+		  "(pass --no-libvirt to skip libvirt)",
+		  uri ? uri : VIRT_DEFAULT_URI, err);
+	return 0;
+}
+
 int cli_check_policy(const char *path, const struct policy *pol, const struct inventory *inv,
 		     unsigned int flags)
 {
@@ -180,12 +206,14 @@ int cli_check_policy(const char *path, const struct policy *pol, const struct in
 	return r;
 }
 
-int cli_check_policy_args(const char *cmd, const char *policy_path, int optind, int argc,
+int cli_check_policy_args(const char *cmd, const char **policy_path, int optind, int argc,
 			  void (*usage)(FILE *f))
 {
-	if (policy_path && optind >= argc)
+	if (!*policy_path)
+		*policy_path = CLI_DEFAULT_POLICY;
+	if (optind >= argc)
 		return EXIT_OK;
-	log_warnx("%s: %s", cmd, policy_path ? "unexpected argument" : "--policy FILE is required");
+	log_warnx("%s: unexpected argument (the policy file goes after --policy)", cmd);
 	usage(stderr);
 	return EXIT_USAGE;
 }

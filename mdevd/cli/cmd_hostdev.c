@@ -48,11 +48,11 @@ static void hostdev_usage(FILE *f)
 		"\n"
 		"Options:\n"
 		"  -p, --policy FILE  the policy whose permittedHostDevices name the resource\n"
-		"  -c, --count N      how many devices of the resource (default 1)\n"
-		"  -d, --display      display='on': the mdev's own display as the VM's console\n"
+		"      --count N      how many devices of the resource (default 1)\n"
+		"      --display      display='on': the mdev's own display as the VM's console\n"
 		"                     (vfio-pci mdevs only). libvirt then needs a graphics device\n"
 		"                     (VNC, SPICE or egl-headless) in the domain\n"
-		"  -r, --ramfb        also ramfb='on', a boot framebuffer shown before the "
+		"      --ramfb        also ramfb='on', a boot framebuffer shown before the "
 		"guest's\n"
 		"                     driver runs (vfio-pci mdevs only; implies --display)\n"
 		"  -o, --output xml   the only format (the default)\n"
@@ -426,7 +426,9 @@ int cmd_hostdev(const struct cli_globals *g, int argc, char **argv)
 	enum target target;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "p:c:dro:h", opts, NULL)) != -1) {
+	/* --count, --display and --ramfb are long only: -c, -d and -r mean --connect,
+	 * --device-plugin-dir and --resync elsewhere. */
+	while ((c = getopt_long(argc, argv, "p:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			policy_path = optarg;

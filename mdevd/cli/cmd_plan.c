@@ -32,41 +32,10 @@ static void report_skipped(void *userdata, const char *path, int err, const char
 	log_warnx("%s: skipped: %s", path, what);
 }
 
-/*
- * The libvirt connection for what domains name: --connect URI, or qemu:///system when
- * its socket exists and the sysfs root is the real /sys (a test tree is not the node
- * libvirt describes). One that cannot be reached is reported once; then only open VFIO
- * groups count as in use. Returns 0 (*out may stay NULL) or -errno when @required.
- */
-static int connect_libvirt(const struct cli_globals *g, const char *uri, bool disabled,
-			   bool required, bool read_only, struct virt **out)
-{
-	char err[512] = "";
-	int r;
-
-	*out = NULL;
-	if (disabled)
-		return 0;
-	r = virt_open_optional(uri, streq(g->sysfs_root, "/sys"), read_only, out, err, sizeof(err));
-	if (r >= 0) {
-		if (r > 0)
-			log_debug("libvirt: connected to %s", virt_uri(*out));
-		return 0;
-	}
-	if (required) {
-		log_warnx("libvirt at %s cannot be reached: %s", uri ? uri : VIRT_DEFAULT_URI, err);
-		return r;
-	}
-	log_warnx("libvirt at %s cannot be reached: %s; only open VFIO groups count as in use "
-		  "(pass --no-libvirt to skip libvirt)",
-		  uri ? uri : VIRT_DEFAULT_URI, err);
-	return 0;
-}
-
 static void plan_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: mdevd plan --policy FILE [-o json] [--connect URI | --no-libvirt]\n"
+		"Usage: mdevd plan [--policy FILE] [-o json] [--connect URI | --no-libvirt]\n"
 		"\n"
 		"Show what 'mdevd apply' would do to make this node match the policy: which\n"
 		"mdevs it would create (with their deterministic UUIDs), which it would remove\n"
@@ -75,7 +44,8 @@ static void plan_usage(FILE *f)
 		"defined one reserves it.\n"
 		"\n"
 		"Options:\n"
-		"  -p, --policy FILE   the policy (see mdevd-policy(5))\n"
+		"  -p, --policy FILE   the policy (see mdevd-policy(5); default\n"
+		"                      /etc/mdevd/policy.json)\n"
 		"  -o, --output FMT    human (default) or json\n"
 		"  -c, --connect URI   ask libvirt at URI what its domains use (default:\n"
 		"                      qemu:///system when its socket exists, with /sys)\n"
@@ -134,7 +104,7 @@ int cmd_plan(const struct cli_globals *g, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (cli_check_policy_args("plan", policy_path, optind, argc, plan_usage) != EXIT_OK)
+	if (cli_check_policy_args("plan", &policy_path, optind, argc, plan_usage) != EXIT_OK)
 		return EXIT_USAGE;
 	if (cli_open_sysfs(g, &sysfs_fd) < 0 || cli_open_proc(g, &proc_fd) < 0 ||
 	    cli_machine_id(g, machine_id) < 0 || cli_load_policy(policy_path, &pol) < 0)
@@ -156,7 +126,7 @@ int cmd_plan(const struct cli_globals *g, int argc, char **argv)
 		log_warnx("%u processes could not be inspected (not root?): mdevs they might hold "
 			  "are not marked in use here; apply removes nothing in that case",
 			  in.unreadable);
-	if (connect_libvirt(g, uri, no_libvirt, false, true, &virt) < 0)
+	if (cli_connect_libvirt(g, uri, no_libvirt, false, true, &virt) < 0)
 		return EXIT_ERROR;
 	if (virt) {
 		r = virt_domain_refs(virt, &refs);
@@ -190,7 +160,7 @@ int cmd_plan(const struct cli_globals *g, int argc, char **argv)
 static void apply_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: mdevd apply --policy FILE [--dry-run] [--backend sysfs|libvirt]\n"
+		"Usage: mdevd apply [--policy FILE] [--dry-run] [--backend sysfs|libvirt]\n"
 		"                   [--persist [--mdevctl-dir DIR]] [--connect URI | "
 		"--no-libvirt]\n"
 		"\n"
@@ -201,7 +171,8 @@ static void apply_usage(FILE *f)
 		"the machine id, parent, type and slot, so a re-run picks up where it stopped.\n"
 		"\n"
 		"Options:\n"
-		"  -p, --policy FILE   the policy (see mdevd-policy(5))\n"
+		"  -p, --policy FILE   the policy (see mdevd-policy(5); default\n"
+		"                      /etc/mdevd/policy.json)\n"
 		"  -n, --dry-run       say what would be done; change nothing\n"
 		"  -q, --quiet         print only warnings and the summary\n"
 		"  -b, --backend NAME  sysfs (default): write create/remove in sysfs;\n"
@@ -291,7 +262,7 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (cli_check_policy_args("apply", policy_path, optind, argc, apply_usage) != EXIT_OK)
+	if (cli_check_policy_args("apply", &policy_path, optind, argc, apply_usage) != EXIT_OK)
 		return EXIT_USAGE;
 	libvirt_backend = o.backend_kind == APPLY_BACKEND_LIBVIRT;
 	if (libvirt_backend && no_libvirt) {
@@ -307,8 +278,8 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 	    cli_machine_id(g, machine_id) < 0 || cli_load_policy(policy_path, &pol) < 0)
 		return EXIT_ERROR;
 	/* The libvirt backend needs libvirt; otherwise libvirt only says what is in use. */
-	if (connect_libvirt(g, libvirt_backend && !uri ? VIRT_DEFAULT_URI : uri, no_libvirt,
-			    libvirt_backend, !libvirt_backend, &virt) < 0)
+	if (cli_connect_libvirt(g, libvirt_backend && !uri ? VIRT_DEFAULT_URI : uri, no_libvirt,
+				libvirt_backend, !libvirt_backend, &virt) < 0)
 		return EXIT_ERROR;
 	o.virt = virt;
 	o.sysfs_fd = sysfs_fd;
@@ -357,7 +328,7 @@ static void create_usage(FILE *f)
 		   "(parent going away).\n"
 		   "\n"
 		   "Options:\n"
-		   "  -p, --parent PARENT  the parent device\n"
+		   "      --parent PARENT  the parent device\n"
 		   "  -t, --type TYPE      the mdev type, by id or name\n"
 		   "  -u, --uuid UUID      the new mdev's UUID (default: a random one)\n"
 		   "  -h, --help           this text\n"
@@ -454,7 +425,8 @@ int cmd_create(const struct cli_globals *g, int argc, char **argv)
 	char uuid[MDEVD_UUID_STR_LEN];
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "p:t:u:h", opts, NULL)) != -1) {
+	/* --parent is long only: -p is --policy everywhere else. */
+	while ((c = getopt_long(argc, argv, "t:u:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			parent_arg = optarg;
@@ -571,7 +543,7 @@ static int remove_named_by_domain(const struct cli_globals *g, const char *uri, 
 	struct virt_refs refs = {};
 	int r;
 
-	if (connect_libvirt(g, uri, no_libvirt, uri != NULL, true, &virt) < 0)
+	if (cli_connect_libvirt(g, uri, no_libvirt, uri != NULL, true, &virt) < 0)
 		return -EIO;
 	if (!virt)
 		return 0;

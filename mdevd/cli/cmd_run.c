@@ -17,6 +17,7 @@
 #include "cli/cli_common.h"
 #include "daemon/daemon.h"
 #include "kubernetes/deviceplugin.h"
+#include "libvirt/libvirt_client.h"
 #include "node/inuse.h"
 #include "util/log.h"
 #include "mdevd/inventory.h"
@@ -31,7 +32,7 @@ DEFINE_CLEANUP(cJSON, cJSON_Delete)
 static void run_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: mdevd run --policy FILE [--device-plugin-dir DIR] [--no-device-plugins]\n"
+		"Usage: mdevd run [--policy FILE] [--device-plugin-dir DIR] [--no-device-plugins]\n"
 		"                 [--resync SECONDS] [--no-apply] [--connect URI | --no-libvirt]\n"
 		"\n"
 		"Run the node service: apply the policy, serve each resource pool to kubelet as a\n"
@@ -42,13 +43,14 @@ static void run_usage(FILE *f)
 		"reloads, status and the watchdog.\n"
 		"\n"
 		"Options:\n"
-		"  -p, --policy FILE           the policy (see mdevd-policy(5))\n"
+		"  -p, --policy FILE           the policy (see mdevd-policy(5); default\n"
+		"                              /etc/mdevd/policy.json)\n"
 		"  -d, --device-plugin-dir DIR kubelet's device-plugin directory\n"
 		"                              (default " PLUGIN_DIR_DEFAULT ")\n"
 		"  -N, --no-device-plugins     serve nothing to kubelet (libvirt hosts, tests)\n"
 		"  -r, --resync SECONDS        full reconcile every SECONDS as a safety net\n"
 		"                              (default %d; 0: never)\n"
-		"  -n, --no-apply              create and remove no mdevs; only observe and serve\n"
+		"      --no-apply              create and remove no mdevs; only observe and serve\n"
 		"  -c, --connect URI           libvirt to ask which mdevs its domains name (never\n"
 		"                              removed); default qemu:///system when it runs\n"
 		"  -L, --no-libvirt            do not ask libvirt; only open VFIO groups count\n"
@@ -96,7 +98,8 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 	bool no_dp = false;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "p:d:Nr:nc:Lh", opts, NULL)) != -1) {
+	/* --no-apply is long only: -n is apply's --dry-run. */
+	while ((c = getopt_long(argc, argv, "p:d:Nr:c:Lh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			o.policy_path = optarg;
@@ -131,7 +134,7 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (cli_check_policy_args("run", o.policy_path, optind, argc, run_usage) != EXIT_OK)
+	if (cli_check_policy_args("run", &o.policy_path, optind, argc, run_usage) != EXIT_OK)
 		return EXIT_USAGE;
 	if (no_dp)
 		o.plugin_dir = NULL;
@@ -151,25 +154,30 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 
 static void status_usage(FILE *f)
 {
-	fprintf(f, "Usage: mdevd status --policy FILE [-o json]\n"
-		   "\n"
-		   "Show what mdevd serves on this node under the policy: each resource with its\n"
-		   "devices (health, NUMA node, IOMMU group), every device a selector matches but\n"
-		   "that is not served and why, the live mdevs (owned by mdevd or not, in use or\n"
-		   "not) and the changes a reconcile would still make. Reads the node directly;\n"
-		   "works whether or not 'mdevd run' is running.\n"
-		   "\n"
-		   "Options:\n"
-		   "  -p, --policy FILE   the policy (see mdevd-policy(5))\n"
-		   "  -o, --output FMT    human (default) or json\n"
-		   "\n"
-		   "The policy's warnings for this node (types, parents or selectors it lacks)\n"
-		   "are listed under Policy.\n"
-		   "\n"
-		   "Exit status, so that status can serve as a check: 0 all is served and\n"
-		   "nothing is pending; 2 degraded: the policy has warnings here, a device is\n"
-		   "unhealthy or not served, changes are pending or requested mdevs do not fit;\n"
-		   "1 the policy does not fit this node, or an error.\n");
+	fprintf(f,
+		"Usage: mdevd status [--policy FILE] [-o json] [--connect URI | --no-libvirt]\n"
+		"\n"
+		"Show what mdevd serves on this node under the policy: each resource with its\n"
+		"devices (health, NUMA node, IOMMU group), every device a selector matches but\n"
+		"that is not served and why, the live mdevs (owned by mdevd or not, in use or\n"
+		"not) and the changes a reconcile would still make. Reads the node directly;\n"
+		"works whether or not 'mdevd run' is running.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --policy FILE   the policy (see mdevd-policy(5); default\n"
+		"                      /etc/mdevd/policy.json)\n"
+		"  -o, --output FMT    human (default) or json\n"
+		"  -c, --connect URI   ask libvirt at URI what its domains use (default:\n"
+		"                      qemu:///system when its socket exists, with /sys)\n"
+		"      --no-libvirt    do not ask libvirt; only open VFIO groups count as in use\n"
+		"\n"
+		"The policy's warnings for this node (types, parents or selectors it lacks)\n"
+		"are listed under Policy.\n"
+		"\n"
+		"Exit status, so that status can serve as a check: 0 all is served and\n"
+		"nothing is pending; 2 degraded: the policy has warnings here, a device is\n"
+		"unhealthy or not served, changes are pending or requested mdevs do not fit;\n"
+		"1 the policy does not fit this node, or an error.\n");
 }
 
 static void report_skipped(void *userdata, const char *path, int err, const char *what)
@@ -485,11 +493,14 @@ static int status_exit(const struct status *st)
 int cmd_status(const struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"policy", required_argument, NULL, 'p'},
-		{"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+		{"policy", required_argument, NULL, 'p'},  {"output", required_argument, NULL, 'o'},
+		{"connect", required_argument, NULL, 'c'}, {"no-libvirt", no_argument, NULL, 'N'},
+		{"help", no_argument, NULL, 'h'},	   {},
 	};
+	_cleanup_(virt_closep) struct virt *virt = NULL;
+	struct virt_refs refs = {};
+	const char *uri = NULL;
+	bool no_libvirt = false;
 	_cleanup_(inventory_freep) struct inventory *inv = NULL;
 	_cleanup_(resource_set_freep) struct resource_set *set = NULL;
 	_cleanup_(plan_freep) struct plan *plan = NULL;
@@ -502,10 +513,16 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 	struct plan_context ctx;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "p:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:o:c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			policy_path = optarg;
+			break;
+		case 'c':
+			uri = optarg;
+			break;
+		case 'N':
+			no_libvirt = true;
 			break;
 		case 'o':
 			if (cli_parse_output(optarg, &output) < 0) {
@@ -521,7 +538,7 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (cli_check_policy_args("status", policy_path, optind, argc, status_usage) != EXIT_OK)
+	if (cli_check_policy_args("status", &policy_path, optind, argc, status_usage) != EXIT_OK)
 		return EXIT_USAGE;
 	if (cli_open_sysfs(g, &sysfs_fd) < 0 || cli_open_proc(g, &proc_fd) < 0 ||
 	    cli_machine_id(g, machine_id) < 0 || cli_load_policy(policy_path, &pol) < 0)
@@ -541,12 +558,21 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 		log_warn(r, "%s: cannot scan processes for open VFIO groups", g->proc_root);
 		return EXIT_ERROR;
 	}
+	if (cli_connect_libvirt(g, uri, no_libvirt, false, true, &virt) < 0) {
+		inuse_release(&st.in);
+		return EXIT_ERROR;
+	}
+	if (virt && virt_domain_refs(virt, &refs) < 0)
+		log_warnx("libvirt at %s: cannot read its domains: %s; only open VFIO groups "
+			  "count as in use",
+			  virt_uri(virt), virt_last_error(virt));
 	st.inv = inv;
 	st.set = set;
 	st.machine_id = machine_id;
 	r = pol_check(pol, inv, &st.report);
 	if (r == -ENOMEM) {
 		inuse_release(&st.in);
+		virt_refs_release(&refs);
 		pol_report_clear(&st.report);
 		log_warn(r, "cannot check the policy");
 		return EXIT_ERROR;
@@ -564,10 +590,13 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 			.machine_id = machine_id,
 			.in_use_groups = st.in.groups,
 			.n_in_use_groups = st.in.n_groups,
+			.domain_refs = refs.refs,
+			.n_domain_refs = refs.n,
 		};
 		r = plan_build(inv, pol, &ctx, &plan);
 		if (r < 0) {
 			inuse_release(&st.in);
+			virt_refs_release(&refs);
 			pol_report_clear(&st.report);
 			log_warn(r, "cannot build a plan");
 			return EXIT_ERROR;
@@ -581,6 +610,7 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 		r = 0;
 	}
 	inuse_release(&st.in);
+	virt_refs_release(&refs); /* after printing: the plan borrows domain names */
 	if (r < 0) {
 		pol_report_clear(&st.report);
 		log_warn(r, "cannot print the status");

@@ -201,7 +201,7 @@ static int list_json(FILE *f, const struct inventory *inv, const struct plan_dom
 		    !add_str(o, "type", m->type_id) ||
 		    !add_int_or_null(o, "iommu_group", m->iommu_group) ||
 		    !add_str(o, "domain", ref ? ref->domain : NULL) ||
-		    !add_str(o, "state", ref ? (ref->running ? "in-use" : "reserved") : NULL))
+		    !add_str(o, "state", ref ? (ref->running ? "in_use" : "reserved") : NULL))
 			return -ENOMEM;
 	}
 	return print_json(f, root, 64 + 160 * inv->n_mdevs);

@@ -115,6 +115,20 @@ else
 	echo "SKIP remove-proc-unreadable: needs root and setpriv(1) to run mdevd as nobody"
 fi
 
+# every option of every --help: one meaning per short option, and named in mdevd(8)
+if python3 tests/cli/options.py "$MDEVD" >"$tmp/opts" 2>&1; then
+	passed=$((passed + 1))
+else
+	echo "FAIL options: --help and mdevd(8) disagree:"
+	sed 's/^/    /' "$tmp/opts"
+	failed=$((failed + 1))
+fi
+# global options after the command; --policy defaults to /etc/mdevd/policy.json
+case_ global-after-command 0 list --sysfs-root=$F/samples
+case_ global-after-command-no-value 64 list --sysfs-root
+case_ policy-default-path 1 --sysfs-root $F/samples $ST plan --no-libvirt
+case_ hostdev-c-is-not-count 64 --sysfs-root $F/samples hostdev -c 2 x.com/Y
+
 # --- every example of the docs (README.md, mdevd(8), mdevd-policy(5), policy --help) -------
 # tests/cli/examples.py extracts them mechanically (the man pages as groff renders them),
 # so an example that stops being valid, or stops doing what its text says, fails here.

@@ -155,7 +155,7 @@ golden "mdev: upper-case UUID" mdev-mtty --sysfs-root $SAMPLES \
 	hostdev 83B8F4F2-509F-382F-3C1E-E6BFE0FA1001
 golden "mdev: --display" mdev-mtty-display --sysfs-root $SAMPLES hostdev --display ${U}01
 expect_stderr "mdev: --display note" "needs a graphics device in the domain"
-golden "mdev: --display --ramfb" mdev-mtty-ramfb --sysfs-root $SAMPLES hostdev -d -r ${U}01
+golden "mdev: --display --ramfb" mdev-mtty-ramfb --sysfs-root $SAMPLES hostdev --display --ramfb ${U}01
 golden "mdev: --ramfb implies --display" mdev-mtty-ramfb --sysfs-root $SAMPLES \
 	hostdev --ramfb ${U}01
 golden "mdev: -o xml" mdev-mtty --sysfs-root $SAMPLES hostdev -o xml ${U}01

@@ -65,7 +65,7 @@ ok=1
 diff -r --no-dereference $F/samples "$tmp/samples" >/dev/null 2>&1 || { echo "apply-kept: the tree was written"; ok=0; }
 check apply-kept-wrote-nothing $ok
 # the libvirt backend: the same plan and UUIDs; the test driver cannot create mdevs
-case_ apply-libvirt-dry-run 0 --sysfs-root "$tmp/nvidia" $MID apply --backend libvirt --connect "$URI" -p $L/policy-nvidia.json --dry-run
+case_ apply-libvirt-dry-run 2 --sysfs-root "$tmp/nvidia" $MID apply --backend libvirt --connect "$URI" -p $L/policy-nvidia.json --dry-run
 case_ apply-libvirt-refused 1 --sysfs-root "$tmp/nvidia" $MID apply --backend libvirt --connect "$URI" -p $L/policy-nvidia.json
 ok=1
 diff -r --no-dereference $F/nvidia "$tmp/nvidia" >/dev/null 2>&1 ||
