@@ -350,7 +350,7 @@ static cJSON *pool_json(const struct status *st, const struct resource_pool *p)
 		if (!d || !cJSON_AddItemToArray(devs, d))
 			return cJSON_Delete(d), NULL;
 		if (!add(d, "id", cJSON_CreateString(dev->id)) ||
-		    !add(d, "health", cJSON_CreateString(dev->healthy ? "Healthy" : "Unhealthy")) ||
+		    !add(d, "health", cJSON_CreateString(dev->healthy ? "healthy" : "unhealthy")) ||
 		    !add(d, "numa_node", int_or_null(dev->numa_node)) ||
 		    !add(d, "iommu_group", int_or_null(dev->iommu_group)) ||
 		    !add(d, "parent", str_or_null(dev->parent)) ||

@@ -111,7 +111,18 @@ static int types_json(FILE *f, const struct inventory *inv)
 		if (!po)
 			return -ENOMEM;
 		types = cJSON_CreateArray();
-		if (!add_str(po, "parent", p->name) || !add_item(po, "types", types))
+		if (!add_str(po, "parent", p->name))
+			return -ENOMEM;
+		/* What the human listing says of a PCI parent: ids, PF, NUMA node. */
+		if (!add_str(po, "pci_address", p->pci_address) ||
+		    !(p->pci_address ? add_hex(po, "vendor", p->vendor_id, 4)
+				     : add_item(po, "vendor", cJSON_CreateNull())) ||
+		    !(p->pci_address ? add_hex(po, "device", p->device_id, 4)
+				     : add_item(po, "device", cJSON_CreateNull())) ||
+		    !add_str(po, "physfn", p->physfn) ||
+		    !add_int_or_null(po, "numa_node", p->numa_node))
+			return -ENOMEM;
+		if (!add_item(po, "types", types))
 			return -ENOMEM;
 		for (size_t j = 0; j < p->n_types; j++) {
 			const struct mdev_type *t = &p->types[j];

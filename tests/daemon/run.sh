@@ -472,7 +472,7 @@ names = [r["name"] for r in s["resources"]]
 assert names == ["example.com/EDU", "example.com/MTTY_DUAL"], names
 for r in s["resources"]:
     for d in r["devices"]:
-        assert d["health"] in ("Healthy", "Unhealthy") and "numa_node" in d, d
+        assert d["health"] in ("healthy", "unhealthy") and "numa_node" in d, d
     assert isinstance(r["unserved"], list)
 assert len(s["mdevs"]) == 2 and all("owned" in m for m in s["mdevs"])
 assert "create" in s["pending"] and "actions" in s["pending"], s["pending"]
