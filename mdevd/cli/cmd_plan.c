@@ -577,11 +577,16 @@ static int remove_group_held(int proc_fd, const char *proc_root, const char *uui
 		return r;
 	}
 	held = inuse_has_group(&in, group);
-	if (held)
-		log_warnx("remove: %s: in use (/dev/vfio/%d is open): refusing; stop the VM that "
-			  "holds it first",
-			  uuid, group);
-	else if (in.unreadable)
+	if (held) {
+		const struct inuse_holder *h = inuse_get_holder(&in, group);
+		char who[128] = "a process";
+
+		if (h)
+			inuse_holder_str(h, who, sizeof(who));
+		log_warnx("remove: %s: in use (/dev/vfio/%d is open by %s): refusing; stop the "
+			  "VM that holds it first",
+			  uuid, group, who);
+	} else if (in.unreadable)
 		log_warnx("remove: %s: cannot tell whether it is in use: the open files of %u "
 			  "processes could not be read (%s/PID/fd needs root or CAP_SYS_PTRACE); "
 			  "refusing: run mdevd remove as root",

@@ -44,18 +44,18 @@ case_ samples-types-human 0 --sysfs-root $F/samples types
 case_ nvidia-types-json 0 --sysfs-root $F/nvidia types --output json
 case_ nvidia-types-human 0 --sysfs-root $F/nvidia types
 case_ broken-types-json 0 --sysfs-root $F/broken types -o json
-# list
-case_ samples-list-json 0 --sysfs-root $F/samples list -o json
-case_ samples-list-human 0 --sysfs-root $F/samples list
-case_ nvidia-list-json 0 --sysfs-root $F/nvidia list -o json
-case_ broken-list-human 0 --sysfs-root $F/broken list
+# list (an empty proc root: no process holds a group)
+mkdir "$tmp/proc"
+case_ samples-list-json 0 --sysfs-root $F/samples --proc-root "$tmp/proc" list -o json
+case_ samples-list-human 0 --sysfs-root $F/samples --proc-root "$tmp/proc" list
+case_ nvidia-list-json 0 --sysfs-root $F/nvidia --proc-root "$tmp/proc" list -o json
+case_ broken-list-human 0 --sysfs-root $F/broken --proc-root "$tmp/proc" list
 # pci (names from Debian 12's pci.ids)
 case_ samples-pci-json 0 --sysfs-root $F/samples pci -o json
 case_ samples-pci-human 0 --sysfs-root $F/samples pci
 case_ nvidia-pci-vendor-json 0 --sysfs-root $F/nvidia pci --vendor 10DE:1eb8 -o json
 case_ broken-pci-human 0 --sysfs-root $F/broken pci
 # status (a fixed machine id and an empty proc root: stable UUIDs, nothing in use)
-mkdir "$tmp/proc"
 ST="--proc-root $tmp/proc --machine-id 0123456789abcdef0123456789abcdef"
 case_ nvidia-status-human 2 --sysfs-root $F/nvidia $ST status --policy tests/cli/policies/nvidia-status.json
 case_ nvidia-status-json 2 --sysfs-root $F/nvidia $ST status --policy tests/cli/policies/nvidia-status.json -o json
@@ -100,6 +100,15 @@ case_ policy-check-fleet-no-node 0 policy check --no-node tests/cli/policies/fle
 case_ samples-status-fleet 2 --sysfs-root $F/samples $ST status --policy tests/cli/policies/fleet.json
 case_ kubevirt-yaml 1 --sysfs-root $F/samples policy check tests/cli/policies/kubevirt-mistakes.yaml
 case_ kubevirt-mdevd-in-spec 1 policy check --no-node tests/cli/policies/kubevirt-mdevd-in-spec.yaml
+# in use: the holder named (pid, command, QEMU's guest name) by list and remove
+HP=$tmp/held-proc
+mkdir -p "$HP/4242/fd" && ln -s /dev/vfio/10 "$HP/4242/fd/7" && ln -s /dev/vfio/vfio "$HP/4242/fd/6"
+echo qemu-system-x86 >"$HP/4242/comm"
+printf '/usr/bin/qemu-system-x86_64\0-name\0guest=vm1,debug-threads=on\0-S\0' >"$HP/4242/cmdline"
+case_ samples-list-held-human 0 --sysfs-root $F/samples --proc-root "$HP" list
+case_ samples-list-held-json 0 --sysfs-root $F/samples --proc-root "$HP" list -o json
+case_ remove-held 1 --sysfs-root "$tmp/rw" --proc-root "$HP" remove --no-libvirt \
+	83b8f4f2-509f-382f-3c1e-e6bfe0fa1001
 # remove: UUIDs in any case; refused when processes cannot be inspected (not root)
 case_ remove-uuid-upper-case 0 $RW remove --no-libvirt 83B8F4F2-509F-382F-3C1E-E6BFE0FA1002
 case_ remove-not-a-uuid 64 $RW remove --no-libvirt ../../x
