@@ -28,7 +28,7 @@ static void hostdev_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: mdevd hostdev UUID [--display [--ramfb]]\n"
-		"       mdevd hostdev PCI_ADDRESS\n"
+		"       mdevd hostdev PCI_ADDRESS [--force]\n"
 		"       mdevd hostdev --policy FILE RESOURCE_NAME [--count N] [--display "
 		"[--ramfb]]\n"
 		"\n"
@@ -55,6 +55,10 @@ static void hostdev_usage(FILE *f)
 		"      --ramfb        also ramfb='on', a boot framebuffer shown before the "
 		"guest's\n"
 		"                     driver runs (vfio-pci mdevs only; implies --display)\n"
+		"      --force        print a PCI function's XML although it is not safe to\n"
+		"                     pass through (no IOMMU group, a host driver in use,\n"
+		"                     group siblings not on vfio-pci, live mdevs on it):\n"
+		"                     each finding is then a warning instead of a refusal\n"
 		"  -o, --output xml   the only format (the default)\n"
 		"\n"
 		"The global --sysfs-root and --proc-root apply. Nothing on the node is changed.\n"
@@ -185,20 +189,83 @@ static int hostdev_mdev(const struct cli_globals *g, const char *uuid,
 	return print_xml(xml);
 }
 
-static int hostdev_pci(const struct cli_globals *g, const char *address)
+/* Is @drv one VFIO assignment accepts in a group (vfio-pci, pci-stub, or unbound)? */
+static bool vfio_ready_driver(const char *drv)
+{
+	return !drv || streq(drv, "vfio-pci") || streq(drv, "pci-stub");
+}
+
+/* A PCI bridge (class 0x0604): allowed in a viable group on any driver. */
+static bool is_bridge(const struct pci_function *fn)
+{
+	return (fn->class_code >> 8) == 0x0604;
+}
+
+/*
+ * What makes passing @fn through unsafe or impossible, each logged: no IOMMU group (VFIO
+ * cannot assign it), a host driver in use (managed='yes' takes it from the host when the
+ * VM starts), group siblings not on vfio (the group is not viable: the VM would not
+ * start, or libvirt would unbind them too), live mdevs on it (a VF or PF hosting vGPUs).
+ * Returns the number of findings; with @force they are warnings.
+ */
+static unsigned int pci_findings(const struct inventory *inv, const struct pci_function *fn,
+				 bool force)
+{
+	const char *what = force ? "warning" : "refusing";
+	unsigned int n = 0, mdevs = 0;
+
+	if (fn->iommu_group < 0) {
+		log_warnx("hostdev: %s: %s: it is in no IOMMU group, so VFIO cannot assign it "
+			  "(is the IOMMU on? intel_iommu=on or amd_iommu=on)",
+			  fn->address, what);
+		n++;
+	}
+	if (!vfio_ready_driver(fn->driver)) {
+		log_warnx("hostdev: %s: %s: the host driver %s uses it; with managed='yes' "
+			  "libvirt unbinds it from the host when the VM starts",
+			  fn->address, what, fn->driver);
+		n++;
+	}
+	for (size_t i = 0; fn->iommu_group >= 0 && i < inv->n_pci; i++) {
+		const struct pci_function *o = &inv->pci[i];
+
+		if (o == fn || o->iommu_group != fn->iommu_group || is_bridge(o) ||
+		    vfio_ready_driver(o->driver))
+			continue;
+		log_warnx("hostdev: %s: %s: %s in its IOMMU group %d is on %s, not vfio-pci: "
+			  "the group is assigned whole",
+			  fn->address, what, o->address, fn->iommu_group, o->driver);
+		n++;
+	}
+	for (size_t i = 0; i < inv->n_mdevs; i++)
+		mdevs += streq(inv->mdevs[i].parent, fn->address);
+	if (mdevs) {
+		log_warnx("hostdev: %s: %s: it hosts %u live mdev%s (see 'mdevd list'): passing "
+			  "it through would take them from their VMs",
+			  fn->address, what, mdevs, mdevs == 1 ? "" : "s");
+		n++;
+	}
+	if (n && !force)
+		log_warnx("hostdev: %s: pass --force to print the XML anyway", fn->address);
+	return n;
+}
+
+static int hostdev_pci(const struct cli_globals *g, const char *address, bool force)
 {
 	_cleanup_(inventory_freep) struct inventory *inv = NULL;
 	_cleanup_free_ char *xml = NULL;
 	const struct pci_function *fn;
 	int r;
 
-	if (load_inventory(g, INVENTORY_PCI, &inv) < 0)
+	if (load_inventory(g, INVENTORY_PCI | INVENTORY_TYPES | INVENTORY_MDEVS, &inv) < 0)
 		return EXIT_ERROR;
 	fn = inventory_get_pci(inv, address);
 	if (!fn) {
 		log_warnx("no PCI function %s on this node (see 'mdevd pci')", address);
 		return EXIT_ERROR;
 	}
+	if (pci_findings(inv, fn, force) && !force)
+		return EXIT_ERROR;
 	r = hostdev_pci_xml(fn, &xml);
 	if (r < 0) {
 		build_failed(r, "PCI function", address, "its <hostdev>");
@@ -409,15 +476,13 @@ enum target {
 int cmd_hostdev(const struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"policy", required_argument, NULL, 'p'},
-		{"count", required_argument, NULL, 'c'},
-		{"display", no_argument, NULL, 'd'},
-		{"ramfb", no_argument, NULL, 'r'},
-		{"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+		{"policy", required_argument, NULL, 'p'}, {"count", required_argument, NULL, 'c'},
+		{"display", no_argument, NULL, 'd'},	  {"ramfb", no_argument, NULL, 'r'},
+		{"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},	  {},
 	};
 	struct hostdev_options o = {};
+	bool force = false;
 	const char *policy_path = NULL, *arg;
 	char uuid[MDEVD_UUID_STR_LEN], bdf[MDEVD_BDF_STR_LEN];
 	struct hostdev_pci_address addr;
@@ -447,6 +512,9 @@ int cmd_hostdev(const struct cli_globals *g, int argc, char **argv)
 			break;
 		case 'r':
 			o.ramfb = true;
+			break;
+		case 'f':
+			force = true;
 			break;
 		case 'o':
 			if (!streq(optarg, "xml")) {
@@ -510,7 +578,7 @@ int cmd_hostdev(const struct cli_globals *g, int argc, char **argv)
 				  "function is passed through whole, with its own display if any");
 			return EXIT_USAGE;
 		}
-		return hostdev_pci(g, bdf);
+		return hostdev_pci(g, bdf, force);
 	case TARGET_RESOURCE:
 		if (!policy_path) {
 			log_warnx("hostdev: %s: --policy FILE is needed to map a resource name to "

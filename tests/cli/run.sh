@@ -160,6 +160,7 @@ example_() {
 	echo "exit $rc" >>"$tmp/out"
 	: >"$tmp/err"
 	[ -n "$UPDATE" ] && cp "$tmp/out" "$GOLDEN_EX/$name.out"
+	echo "$name.out" >>"$tmp/ex-seen"
 	if [ "$rc" -eq 64 ] || [ "$rc" -ge 124 ]; then
 		echo "FAIL example $name: exit status $rc (usage error or timeout): $*"
 		sed 's/^/    /' "$tmp/ex.out" | head -10
@@ -221,6 +222,16 @@ while IFS="$(printf '\t')" read -r src cmd; do
 	example_ "cmd-$i-$src" timeout 20 "$MDEVD" --sysfs-root "$tmp/tree" --proc-root "$tmp/proc" \
 		--machine-id 0123456789abcdef0123456789abcdef $args
 done <"$EX/commands"
+# A golden file no example produced any more: the example was removed or renumbered.
+for g in "$GOLDEN_EX"/*.out; do
+	grep -qxF "$(basename "$g")" "$tmp/ex-seen" && continue
+	if [ -n "$UPDATE" ]; then
+		rm -f "$g"
+	else
+		echo "FAIL examples: $g belongs to no example (UPDATE=1 removes it)"
+		failed=$((failed + 1))
+	fi
+done
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
