@@ -400,9 +400,19 @@ static int run_round(const struct apply_options *o, const struct apply_backend *
 				res->kept_in_use++;
 			else
 				res->kept_reserved++;
-			if (o->dry_run || *done)
-				log_info("kept %s (%s on %s): %s", a->uuid, a->type_id, a->parent,
-					 plan_action_reason(a, reason, sizeof(reason)));
+			if (o->dry_run || *done) {
+				const struct inuse_holder *h =
+					a->reason == PLAN_REASON_IN_USE
+						? inuse_get_holder(&in, a->iommu_group)
+						: NULL;
+				char who[128] = "";
+
+				if (h)
+					inuse_holder_str(h, who, sizeof(who));
+				log_info("kept %s (%s on %s): %s%s%s", a->uuid, a->type_id,
+					 a->parent, plan_action_reason(a, reason, sizeof(reason)),
+					 h ? ", by " : "", who);
+			}
 			break;
 		}
 	}
