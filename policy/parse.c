@@ -1225,7 +1225,58 @@ static int syntax_error(struct pol_error *err, const char *json, size_t len, siz
 	else
 		pol_fail(err, "$", "%s at column %d%s", what, col, tail ? tail : "");
 	err->line = line;
+	err->column = col;
 	return -EINVAL;
+}
+
+/*
+ * The node of @root that the JSON path @path names ("$.a.b[0][\"k\"]", as pol_path
+ * builds them), or the deepest one on the way; NULL when not even the first step is there.
+ */
+static const cJSON *node_at(const cJSON *root, const char *path)
+{
+	const cJSON *n = root;
+	const char *p = path;
+
+	if (*p++ != '$')
+		return NULL;
+	while (*p && n) {
+		const cJSON *next = NULL;
+		char key[POL_PATH_MAX];
+		size_t k = 0;
+
+		if (*p == '.') {
+			for (p++; *p && *p != '.' && *p != '[' && k + 1 < sizeof(key); p++)
+				key[k++] = *p;
+			key[k] = '\0';
+			next = cJSON_GetObjectItemCaseSensitive(n, key);
+		} else if (p[0] == '[' && p[1] == '"') {
+			for (p += 2; *p && *p != '"' && k + 1 < sizeof(key); p++) {
+				if (*p == '\\' && p[1])
+					p++; /* \" and \\; \uXXXX control characters stay as they
+						are */
+				key[k++] = *p;
+			}
+			key[k] = '\0';
+			p += *p == '"' ? 1 : 0;
+			p += *p == ']' ? 1 : 0;
+			next = cJSON_GetObjectItemCaseSensitive(n, key);
+		} else if (*p == '[') {
+			char *end;
+			long i = strtol(p + 1, &end, 10);
+
+			if (*end != ']' || i < 0)
+				break;
+			p = end + 1;
+			next = cJSON_IsArray(n) ? cJSON_GetArrayItem(n, (int)i) : NULL;
+		} else {
+			break;
+		}
+		if (!next)
+			break;
+		n = next;
+	}
+	return n;
 }
 
 int pol_parse(const char *json, size_t len, struct policy **out, struct pol_error *err)
@@ -1233,6 +1284,7 @@ int pol_parse(const char *json, size_t len, struct policy **out, struct pol_erro
 	_cleanup_(policy_freep) struct policy *pol = NULL;
 	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
 	_cleanup_free_ size_t *pci_src = NULL, *mdev_src = NULL;
+	_cleanup_(pol_yaml_marks_clear) struct pol_yaml_marks marks = {};
 	struct parser ps = {.err = err};
 	const char *end = NULL;
 	size_t start = 0, off;
@@ -1253,7 +1305,7 @@ int pol_parse(const char *json, size_t len, struct policy **out, struct pol_erro
 
 	/* JSON starts with '{' (or a wrong '['); anything else is read as YAML. */
 	if (json[off] != '{' && json[off] != '[') {
-		r = pol_yaml_parse(json + start, len - start, &root, err);
+		r = pol_yaml_parse(json + start, len - start, &root, &marks, err);
 		if (r < 0)
 			return r;
 		goto parsed;
@@ -1289,6 +1341,15 @@ parsed:
 	r = parse_document(&ps, root);
 	pci_src = ps.pci_src;
 	mdev_src = ps.mdev_src;
+	if (r == -EINVAL && err && marks.n) {
+		/* YAML: say where the node the path names starts. */
+		const struct pol_yaml_mark *m = pol_yaml_mark_of(&marks, node_at(root, err->path));
+
+		if (m) {
+			err->line = m->line;
+			err->column = m->column;
+		}
+	}
 	if (r < 0)
 		return r;
 	pol->shape = ps.shape;

@@ -357,6 +357,17 @@ void pol_path_pop(struct pol_path *p, size_t len)
 	}
 }
 
+const char *pol_error_where(const struct pol_error *err, char *buf, size_t size)
+{
+	if (err->line > 0 && streq(err->path, "$"))
+		snprintf(buf, size, "line %d", err->line);
+	else if (err->line > 0)
+		snprintf(buf, size, "line %d, column %d: %s", err->line, err->column, err->path);
+	else
+		snprintf(buf, size, "%s", err->path);
+	return buf;
+}
+
 int pol_fail(struct pol_error *err, const char *path, const char *fmt, ...)
 {
 	va_list ap;
@@ -368,5 +379,6 @@ int pol_fail(struct pol_error *err, const char *path, const char *fmt, ...)
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
 	err->line = 0;
+	err->column = 0;
 	return -EINVAL;
 }

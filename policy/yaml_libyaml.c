@@ -40,6 +40,7 @@ struct anchor {
 struct builder {
 	yaml_parser_t parser;
 	struct pol_error *err;
+	struct pol_yaml_marks *marks; /* where each node starts; NULL: not asked */
 	struct anchor anchors[YAML_MAX_ANCHORS];
 	size_t n_anchors;
 	size_t n_nodes;
@@ -56,8 +57,10 @@ static int fail_at(struct builder *b, const yaml_mark_t *mark, const char *fmt, 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	pol_fail(b->err, "$", "%s at column %zu: %s", "invalid YAML", mark->column + 1, msg);
-	if (b->err)
+	if (b->err) {
 		b->err->line = (int)mark->line + 1;
+		b->err->column = (int)mark->column + 1;
+	}
 	return -EINVAL;
 }
 
@@ -135,6 +138,27 @@ static cJSON *scalar(const yaml_event_t *ev)
 	if (is_number(s))
 		return cJSON_CreateNumber(strtod(s, NULL));
 	return cJSON_CreateString(s);
+}
+
+/* Note where @n starts (1-based line and column), for messages about it. */
+static int mark(struct builder *b, const cJSON *n, const yaml_mark_t *m)
+{
+	struct pol_yaml_marks *mk = b->marks;
+
+	if (!mk)
+		return 0;
+	if (mk->n == mk->cap) {
+		size_t cap = mk->cap ? mk->cap * 2 : 64;
+		struct pol_yaml_mark *v = realloc(mk->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		mk->v = v;
+		mk->cap = cap;
+	}
+	mk->v[mk->n++] = (struct pol_yaml_mark){
+		.node = n, .line = (int)m->line + 1, .column = (int)m->column + 1};
+	return 0;
 }
 
 static int remember(struct builder *b, const yaml_char_t *anchor, cJSON *node,
@@ -272,6 +296,8 @@ static int node(struct builder *b, yaml_event_t *ev, unsigned int depth, cJSON *
 	if (!n)
 		return -ENOMEM;
 	r = remember(b, anchor, n, &ev->start_mark);
+	if (r == 0)
+		r = mark(b, n, &ev->start_mark);
 	if (r < 0)
 		return r;
 	*out = steal_ptr(n);
@@ -325,7 +351,22 @@ static int document_end(struct builder *b)
 	}
 }
 
-int pol_yaml_parse(const char *text, size_t len, cJSON **out, struct pol_error *err)
+void pol_yaml_marks_clear(struct pol_yaml_marks *m)
+{
+	free(m->v);
+	*m = (struct pol_yaml_marks){};
+}
+
+const struct pol_yaml_mark *pol_yaml_mark_of(const struct pol_yaml_marks *m, const cJSON *node)
+{
+	for (size_t i = 0; m && i < m->n; i++)
+		if (m->v[i].node == node)
+			return &m->v[i];
+	return NULL;
+}
+
+int pol_yaml_parse(const char *text, size_t len, cJSON **out, struct pol_yaml_marks *marks,
+		   struct pol_error *err)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
 	struct builder *b = calloc(1, sizeof(*b));
@@ -335,6 +376,7 @@ int pol_yaml_parse(const char *text, size_t len, cJSON **out, struct pol_error *
 	if (!b)
 		return -ENOMEM;
 	b->err = err;
+	b->marks = marks;
 	if (!yaml_parser_initialize(&b->parser)) {
 		free(b);
 		return -ENOMEM;

@@ -150,7 +150,10 @@ struct pol_error {
 	 * A path that does not fit is cut short. */
 	char path[POL_PATH_MAX];
 	char message[POL_ERROR_MAX]; /* the reason, one sentence, no trailing newline */
-	int line;		     /* 1-based line of a JSON syntax error, 0 otherwise */
+	/* 1-based line and column of a syntax error, or in a YAML document of the node the
+	 * path names; 0 otherwise (JSON paths are enough in JSON). */
+	int line;
+	int column;
 };
 
 /*
@@ -237,6 +240,13 @@ void pol_report_clear(struct pol_report *rep);
  * Returns 0 (possibly with warnings pol_check() would report), -EINVAL, or -ENOMEM.
  */
 int pol_validate(const struct policy *pol, const struct inventory *inv, struct pol_error *err);
+
+/*
+ * pol_error_where - where @err is, as messages say it, into @buf: "line 4" for a syntax
+ * error, "line 5, column 7: $.mdevd.layouts[0]" for a YAML node, "$.json.path" otherwise.
+ * Returns @buf.
+ */
+const char *pol_error_where(const struct pol_error *err, char *buf, size_t size);
 
 /* policy_free - release a policy and everything it owns. NULL is a no-op. */
 void policy_free(struct policy *pol);

@@ -150,10 +150,10 @@ int cli_load_policy(const char *path, struct policy **out)
 	}
 	r = pol_parse(data, len, out, &err);
 	if (r == -EINVAL) {
-		if (err.line > 0)
-			log_warnx("%s: line %d: %s", path, err.line, err.message);
-		else
-			log_warnx("%s: %s: %s", path, err.path, err.message);
+		char where[POL_PATH_MAX + 64];
+
+		log_warnx("%s: %s: %s", path, pol_error_where(&err, where, sizeof(where)),
+			  err.message);
 	} else if (r < 0) {
 		log_warn(r, "%s: cannot parse the policy", path);
 	}

@@ -107,12 +107,14 @@ static const char *plural(size_t n, const char *one, const char *many)
 }
 
 /* One finding as a JSON object. */
-static void json_diag(const char *path, int line, const char *message)
+static void json_diag(const char *path, int line, int column, const char *message)
 {
 	fputs("{\"path\": ", stdout);
 	json_str(stdout, path);
 	if (line > 0)
 		printf(", \"line\": %d", line);
+	if (column > 0)
+		printf(", \"column\": %d", column);
 	fputs(", \"message\": ", stdout);
 	json_str(stdout, message);
 	fputc('}', stdout);
@@ -128,7 +130,7 @@ static void json_diags(const struct pol_report *rep, enum pol_severity sev)
 		if (rep->diags[i].severity != sev)
 			continue;
 		fputs(first ? "" : ", ", stdout);
-		json_diag(rep->diags[i].path, 0, rep->diags[i].message);
+		json_diag(rep->diags[i].path, 0, 0, rep->diags[i].message);
 		first = false;
 	}
 	fputc(']', stdout);
@@ -162,7 +164,7 @@ static void print_result(const char *file, const struct policy *pol, const struc
 			json_diags(rep, POL_SEVERITY_ERROR);
 		} else {
 			fputc('[', stdout);
-			json_diag(perr->path, perr->line, perr->message);
+			json_diag(perr->path, perr->line, perr->column, perr->message);
 			fputc(']', stdout);
 		}
 		fputs(", \"warnings\": ", stdout);
@@ -171,10 +173,10 @@ static void print_result(const char *file, const struct policy *pol, const struc
 		return;
 	}
 	if (!pol) {
-		if (perr->line > 0)
-			fprintf(stderr, "%s: line %d: %s\n", file, perr->line, perr->message);
-		else
-			fprintf(stderr, "%s: %s: %s\n", file, perr->path, perr->message);
+		char where[POL_PATH_MAX + 64];
+
+		fprintf(stderr, "%s: %s: %s\n", file, pol_error_where(perr, where, sizeof(where)),
+			perr->message);
 		return;
 	}
 	for (size_t i = 0; i < rep->n; i++) {

@@ -1028,8 +1028,22 @@ static void test_yaml(void **state)
 	policy_free(pol);
 
 	/* a quoted number is a string, so the count check says so */
-	yaml_fails("mdevd:\n  layouts:\n  - parents: all\n    types: {mtty-2: '3'}\n", 0,
+	/* ... at the line and column of the value the path names */
+	yaml_fails("mdevd:\n  layouts:\n  - parents: all\n    types: {mtty-2: '3'}\n", 4,
 		   "$.mdevd.layouts[0].types[\"mtty-2\"]", "must be a number, not the string");
+	{
+		struct policy *none = NULL;
+		struct pol_error err;
+		char where[POL_PATH_MAX + 64];
+		const char *y = "mdevd:\n  layouts:\n  - parents: [mtty]\n    typo: 1\n";
+
+		assert_int_equal(pol_parse(y, strlen(y), &none, &err), -EINVAL);
+		assert_null(none);
+		assert_int_equal(err.line, 4);
+		assert_int_equal(err.column, 11);
+		assert_string_equal(pol_error_where(&err, where, sizeof(where)),
+				    "line 4, column 11: $.mdevd.layouts[0].typo");
+	}
 	/* syntax errors carry line and column */
 	yaml_fails("mdevd:\n  layouts:\n  - parents: [mtty\n", 4, "$",
 		   "invalid YAML at column 1: did not find expected ',' or ']'");
@@ -1047,9 +1061,9 @@ static void test_yaml(void **state)
 		   "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n",
 		   6, "$", "aliases expand to more than");
 	/* the shape checks are the JSON ones: a KubeVirt CR's mdevd inside spec */
-	yaml_fails("kind: KubeVirt\nspec:\n  mdevd: {}\n", 0, "$.spec.mdevd",
+	yaml_fails("kind: KubeVirt\nspec:\n  mdevd: {}\n", 3, "$.spec.mdevd",
 		   "belongs at the top level");
-	yaml_fails("- a\n- b\n", 0, "$", "a policy must be a JSON object (a YAML mapping)");
+	yaml_fails("- a\n- b\n", 1, "$", "a policy must be a JSON object (a YAML mapping)");
 	yaml_fails("# nothing\n", 0, "$", "the document is empty");
 }
 
@@ -1137,10 +1151,12 @@ static void test_fixture_policies(void **state)
 		pol_report_clear(&rep);
 		assert_int_equal(strncmp(e->d_name, "invalid-", 8), 0);
 		assert_int_equal(r, -EINVAL);
-		if (err.line > 0)
-			snprintf(actual, sizeof(actual), "line %d: %s", err.line, err.message);
-		else
-			snprintf(actual, sizeof(actual), "%s: %s", err.path, err.message);
+		{
+			char where[POL_PATH_MAX + 64];
+
+			snprintf(actual, sizeof(actual), "%s: %s",
+				 pol_error_where(&err, where, sizeof(where)), err.message);
+		}
 		snprintf(expected_path, sizeof(expected_path), "%s/%.*s.err", POLICIES,
 			 (int)(n - ext), e->d_name);
 		expected = read_file(expected_path, &len);
