@@ -46,7 +46,11 @@ static const char *const spellings[][2] = {
 struct parser {
 	enum pol_shape shape;
 	struct pol_path path;
-	struct pol_error *err;
+	struct pol_error
+		*err; /* the error at hand: always set (a local when the caller's is NULL) */
+	/* Every error, for pol_parse_report(): the parse goes on after an entry or a section
+	 * that fails; NULL stops at the first (pol_parse()). */
+	struct pol_report *rep;
 	struct policy *pol;
 	/* Where each kept pciHostDevices / mediatedDevices entry was written (index in the list).
 	 */
@@ -65,6 +69,36 @@ static int fail(struct parser *ps, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	return pol_fail(ps->err, ps->path.buf, "%s", msg);
+}
+
+/*
+ * After a part that returned @r: with a report, a rejected part (-EINVAL) is recorded
+ * and the parse goes on with the path back at @path_len (returns 0); anything else is
+ * returned as it is.
+ */
+static int go_on(struct parser *ps, int r, size_t path_len)
+{
+	struct pol_report *rep = ps->rep;
+	struct pol_diag *v;
+
+	if (r != -EINVAL || !rep)
+		return r;
+	if (rep->n == rep->cap) {
+		size_t cap = rep->cap ? rep->cap * 2 : 8;
+
+		v = realloc(rep->diags, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		rep->diags = v;
+		rep->cap = cap;
+	}
+	v = &rep->diags[rep->n++];
+	*v = (struct pol_diag){.severity = POL_SEVERITY_ERROR};
+	snprintf(v->path, sizeof(v->path), "%s", ps->err->path);
+	snprintf(v->message, sizeof(v->message), "%s", ps->err->message);
+	rep->n_errors++;
+	pol_path_pop(&ps->path, path_len);
+	return 0;
 }
 
 static int nomem(struct parser *ps)
@@ -495,7 +529,7 @@ static int parse_each(struct parser *ps, const cJSON *arr,
 	cJSON_ArrayForEach(it, arr)
 	{
 		size_t saved = pol_path_push_index(&ps->path, i);
-		int r = fn(ps, it, i);
+		int r = go_on(ps, fn(ps, it, i), saved);
 
 		if (r < 0)
 			return r;
@@ -1010,7 +1044,7 @@ static int parse_mdevd(struct parser *ps, const cJSON *obj)
 		{
 			size_t s = pol_path_push_index(&ps->path, i);
 
-			r = parse_layout(ps, it, i, &pol->layouts[i]);
+			r = go_on(ps, parse_layout(ps, it, i, &pol->layouts[i]), s);
 			if (r < 0)
 				return r;
 			pol->n_layouts = ++i;
@@ -1048,21 +1082,21 @@ static int parse_config(struct parser *ps, const cJSON *obj)
 		return r;
 	if (v[0]) {
 		saved = pol_path_push_key(&ps->path, "permittedHostDevices");
-		r = parse_permitted(ps, v[0]);
+		r = go_on(ps, parse_permitted(ps, v[0]), saved);
 		if (r < 0)
 			return r;
 		pol_path_pop(&ps->path, saved);
 	}
 	if (v[1]) {
 		saved = pol_path_push_key(&ps->path, "mediatedDevicesConfiguration");
-		r = parse_mdev_config(ps, v[1]);
+		r = go_on(ps, parse_mdev_config(ps, v[1]), saved);
 		if (r < 0)
 			return r;
 		pol_path_pop(&ps->path, saved);
 	}
 	if (v[2]) {
 		saved = pol_path_push_key(&ps->path, "mdevd");
-		r = parse_mdevd(ps, v[2]);
+		r = go_on(ps, parse_mdevd(ps, v[2]), saved);
 		if (r < 0)
 			return r;
 		pol_path_pop(&ps->path, saved);
@@ -1164,7 +1198,7 @@ static int parse_document(struct parser *ps, const cJSON *root)
 			pol_path_push_key(&ps->path, "configuration");
 		}
 		if (config) {
-			r = parse_config(ps, config);
+			r = go_on(ps, parse_config(ps, config), saved);
 			if (r < 0)
 				return r;
 		}
@@ -1172,7 +1206,7 @@ static int parse_document(struct parser *ps, const cJSON *root)
 	}
 	if (v[2]) {
 		saved = pol_path_push_key(&ps->path, "mdevd");
-		r = parse_mdevd(ps, v[2]);
+		r = go_on(ps, parse_mdevd(ps, v[2]), saved);
 		if (r < 0)
 			return r;
 		pol_path_pop(&ps->path, saved);
@@ -1279,19 +1313,39 @@ static const cJSON *node_at(const cJSON *root, const char *path)
 	return n;
 }
 
+/* YAML: the line and column of the node @path names, into *line / *column. */
+static void yaml_place(const struct pol_yaml_marks *marks, const cJSON *root, const char *path,
+		       int *line, int *column)
+{
+	const struct pol_yaml_mark *m =
+		marks->n ? pol_yaml_mark_of(marks, node_at(root, path)) : NULL;
+
+	if (m) {
+		*line = m->line;
+		*column = m->column;
+	}
+}
+
 int pol_parse(const char *json, size_t len, struct policy **out, struct pol_error *err)
+{
+	return pol_parse_report(json, len, out, err, NULL);
+}
+
+int pol_parse_report(const char *json, size_t len, struct policy **out, struct pol_error *err,
+		     struct pol_report *rep)
 {
 	_cleanup_(policy_freep) struct policy *pol = NULL;
 	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
 	_cleanup_free_ size_t *pci_src = NULL, *mdev_src = NULL;
 	_cleanup_(pol_yaml_marks_clear) struct pol_yaml_marks marks = {};
-	struct parser ps = {.err = err};
+	struct pol_error local = {};
+	struct parser ps = {.err = err ? err : &local, .rep = rep};
+	size_t start = 0, off, first = rep ? rep->n : 0;
 	const char *end = NULL;
-	size_t start = 0, off;
 	int r;
 
-	if (err)
-		memset(err, 0, sizeof(*err));
+	err = ps.err;
+	memset(err, 0, sizeof(*err));
 	pol_path_init(&ps.path, "$");
 	if (len > POL_MAX_SIZE)
 		return fail(&ps, "the policy is larger than %u MiB", POL_MAX_SIZE >> 20);
@@ -1341,15 +1395,17 @@ parsed:
 	r = parse_document(&ps, root);
 	pci_src = ps.pci_src;
 	mdev_src = ps.mdev_src;
-	if (r == -EINVAL && err && marks.n) {
-		/* YAML: say where the node the path names starts. */
-		const struct pol_yaml_mark *m = pol_yaml_mark_of(&marks, node_at(root, err->path));
-
-		if (m) {
-			err->line = m->line;
-			err->column = m->column;
-		}
+	/* With a report: the first of the errors recorded is the one in @err. */
+	r = go_on(&ps, r, 0);
+	if (r == 0 && rep && rep->n > first) {
+		for (size_t i = first; i < rep->n; i++)
+			yaml_place(&marks, root, rep->diags[i].path, &rep->diags[i].line,
+				   &rep->diags[i].column);
+		pol_fail(err, rep->diags[first].path, "%s", rep->diags[first].message);
+		r = -EINVAL;
 	}
+	if (r == -EINVAL)
+		yaml_place(&marks, root, err->path, &err->line, &err->column);
 	if (r < 0)
 		return r;
 	pol->shape = ps.shape;

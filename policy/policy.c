@@ -368,6 +368,14 @@ const char *pol_error_where(const struct pol_error *err, char *buf, size_t size)
 	return buf;
 }
 
+const char *pol_diag_where(const struct pol_diag *d, char *buf, size_t size)
+{
+	struct pol_error e = {.line = d->line, .column = d->column};
+
+	snprintf(e.path, sizeof(e.path), "%s", d->path);
+	return pol_error_where(&e, buf, size);
+}
+
 int pol_fail(struct pol_error *err, const char *path, const char *fmt, ...)
 {
 	va_list ap;

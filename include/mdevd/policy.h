@@ -184,11 +184,12 @@ enum pol_severity {
 	POL_SEVERITY_WARNING,
 };
 
-/* One finding of pol_check(). */
+/* One finding of pol_check() or pol_parse_report(). */
 struct pol_diag {
 	enum pol_severity severity;
 	char path[POL_PATH_MAX];     /* JSON path, as in struct pol_error */
 	char message[POL_ERROR_MAX]; /* one sentence, no trailing newline */
+	int line, column;	     /* in a YAML document, where the node starts; else 0 */
 };
 
 /* Every finding of one pol_check() run, in the order of the policy's sections. */
@@ -234,6 +235,16 @@ int pol_check(const struct policy *pol, const struct inventory *inv, struct pol_
 void pol_report_clear(struct pol_report *rep);
 
 /*
+ * pol_parse_report - pol_parse(), going on after a part of the policy that is rejected
+ * (an entry of a list, a layout, a section), so that one run reports every error: each
+ * is appended to @rep (as POL_SEVERITY_ERROR; zeroed by the caller, or holding earlier
+ * findings), and @err holds the first. A syntax error stops the parse (one finding, in
+ * @err only). @rep NULL: pol_parse(). Returns as pol_parse().
+ */
+int pol_parse_report(const char *json, size_t len, struct policy **out, struct pol_error *err,
+		     struct pol_report *rep);
+
+/*
  * pol_validate - pol_check() for callers that only need to know whether the policy
  * may be applied on this node: warnings are dropped.
  * @pol, @inv: borrowed. @err: filled with the first error on -EINVAL; may be NULL.
@@ -247,6 +258,8 @@ int pol_validate(const struct policy *pol, const struct inventory *inv, struct p
  * Returns @buf.
  */
 const char *pol_error_where(const struct pol_error *err, char *buf, size_t size);
+/* pol_diag_where - the same for one finding of a report. */
+const char *pol_diag_where(const struct pol_diag *d, char *buf, size_t size);
 
 /* policy_free - release a policy and everything it owns. NULL is a no-op. */
 void policy_free(struct policy *pol);

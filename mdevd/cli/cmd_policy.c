@@ -130,18 +130,19 @@ static void json_diags(const struct pol_report *rep, enum pol_severity sev)
 		if (rep->diags[i].severity != sev)
 			continue;
 		fputs(first ? "" : ", ", stdout);
-		json_diag(rep->diags[i].path, 0, 0, rep->diags[i].message);
+		json_diag(rep->diags[i].path, rep->diags[i].line, rep->diags[i].column,
+			  rep->diags[i].message);
 		first = false;
 	}
 	fputc(']', stdout);
 }
 
 /*
- * The verdict. @pol is NULL when parsing failed (@perr says why); otherwise @rep holds
- * what pol_check() found (errors and warnings).
+ * The verdict. @pol is NULL when parsing failed; @rep holds every error (of the parse)
+ * or, with @pol, what pol_check() found (errors and warnings).
  */
-static void print_result(const char *file, const struct policy *pol, const struct pol_error *perr,
-			 const struct pol_report *rep, bool node_checked, enum cli_output output)
+static void print_result(const char *file, const struct policy *pol, const struct pol_report *rep,
+			 bool node_checked, enum cli_output output)
 {
 	bool valid = pol && rep->n_errors == 0;
 
@@ -160,31 +161,21 @@ static void print_result(const char *file, const struct policy *pol, const struc
 			       pol->n_mdev_devices);
 		}
 		fputs(", \"errors\": ", stdout);
-		if (pol) {
-			json_diags(rep, POL_SEVERITY_ERROR);
-		} else {
-			fputc('[', stdout);
-			json_diag(perr->path, perr->line, perr->column, perr->message);
-			fputc(']', stdout);
-		}
+		json_diags(rep, POL_SEVERITY_ERROR);
 		fputs(", \"warnings\": ", stdout);
-		json_diags(pol ? rep : NULL, POL_SEVERITY_WARNING);
+		json_diags(rep, POL_SEVERITY_WARNING);
 		fputs("}\n", stdout);
-		return;
-	}
-	if (!pol) {
-		char where[POL_PATH_MAX + 64];
-
-		fprintf(stderr, "%s: %s: %s\n", file, pol_error_where(perr, where, sizeof(where)),
-			perr->message);
 		return;
 	}
 	for (size_t i = 0; i < rep->n; i++) {
 		const struct pol_diag *d = &rep->diags[i];
+		char where[POL_PATH_MAX + 64];
 
-		fprintf(stderr, "%s: %s: %s%s\n", file, d->path,
+		fprintf(stderr, "%s: %s: %s%s\n", file, pol_diag_where(d, where, sizeof(where)),
 			d->severity == POL_SEVERITY_WARNING ? "warning: " : "", d->message);
 	}
+	if (!pol && rep->n == 1)
+		return; /* one error: it says it all */
 	if (!valid) {
 		fprintf(stderr, "%s: policy is invalid (%zu %s, %zu %s)\n", file, rep->n_errors,
 			plural(rep->n_errors, "error", "errors"), rep->n_warnings,
@@ -267,9 +258,23 @@ static int policy_check(const struct cli_globals *g, int argc, char **argv)
 		log_warn(r, "%s: cannot read the policy", file);
 		return EXIT_ERROR;
 	}
-	r = pol_parse(data, len, &pol, &err);
+	r = pol_parse_report(data, len, &pol, &err, &rep);
 	if (r == -EINVAL) {
-		print_result(file, NULL, &err, NULL, node, output);
+		if (rep.n == 0) { /* a syntax error: the one finding */
+			rep.diags = calloc(1, sizeof(*rep.diags));
+			if (rep.diags) {
+				rep.diags[0] = (struct pol_diag){.severity = POL_SEVERITY_ERROR,
+								 .line = err.line,
+								 .column = err.column};
+				snprintf(rep.diags[0].path, sizeof(rep.diags[0].path), "%s",
+					 err.path);
+				snprintf(rep.diags[0].message, sizeof(rep.diags[0].message), "%s",
+					 err.message);
+				rep.n = rep.n_errors = rep.cap = 1;
+			}
+		}
+		print_result(file, NULL, &rep, node, output);
+		pol_report_clear(&rep);
 		return EXIT_ERROR;
 	}
 	if (r < 0) {
@@ -299,7 +304,7 @@ static int policy_check(const struct cli_globals *g, int argc, char **argv)
 		pol_report_clear(&rep);
 		return EXIT_ERROR;
 	}
-	print_result(file, pol, NULL, &rep, node, output);
+	print_result(file, pol, &rep, node, output);
 	r = rep.n_errors ? EXIT_ERROR : rep.n_warnings ? EXIT_WARNINGS : EXIT_OK;
 	pol_report_clear(&rep);
 	return r;

@@ -99,6 +99,8 @@ case_ samples-policy-check-fleet-json 2 --sysfs-root $F/samples policy check -o 
 case_ policy-check-fleet-no-node 0 policy check --no-node tests/cli/policies/fleet.json
 case_ samples-status-fleet 2 --sysfs-root $F/samples $ST status --policy tests/cli/policies/fleet.json
 case_ kubevirt-yaml 1 --sysfs-root $F/samples policy check tests/cli/policies/kubevirt-mistakes.yaml
+case_ many-errors 1 policy check --no-node tests/cli/policies/many-errors.yaml
+case_ many-errors-json 1 policy check --no-node -o json tests/cli/policies/many-errors.yaml
 case_ kubevirt-mdevd-in-spec 1 policy check --no-node tests/cli/policies/kubevirt-mdevd-in-spec.yaml
 # in use: the holder named (pid, command, QEMU's guest name) by list and remove
 HP=$tmp/held-proc

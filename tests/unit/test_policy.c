@@ -957,6 +957,46 @@ static char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
+/* pol_parse_report: every error of one run. */
+static void test_parse_report(void **state)
+{
+	static const char json[] =
+		"{\"permittedHostDevices\": {\"pciHostDevices\": ["
+		"{\"pciVendorSelector\": \"10de\", \"resourceName\": \"a.com/X\"},"
+		"{\"pciVendorSelector\": \"10de:1eb8\", \"resourceName\": \"Y\"},"
+		"{\"pciVendorSelector\": \"10de:2236\", \"resourceName\": \"a.com/Z\"}]},"
+		"\"mediatedDevicesConfiguration\": {\"mediatedDeviceTypes\": \"x\"},"
+		"\"mdevd\": {\"layouts\": [{\"parents\": [], \"types\": {}},"
+		"{\"parents\": \"all\", \"types\": {\"a\": 1.5}}], \"removeUnowned\": 1}}";
+	struct pol_report rep = {};
+	struct policy *pol = NULL;
+	struct pol_error err;
+
+	assert_int_equal(pol_parse_report(json, strlen(json), &pol, &err, &rep), -EINVAL);
+	assert_null(pol);
+	assert_int_equal(rep.n, 6);
+	assert_int_equal(rep.n_errors, 6);
+	assert_string_equal(rep.diags[0].path,
+			    "$.permittedHostDevices.pciHostDevices[0].pciVendorSelector");
+	assert_string_equal(rep.diags[1].path,
+			    "$.permittedHostDevices.pciHostDevices[1].resourceName");
+	assert_string_equal(rep.diags[2].path,
+			    "$.mediatedDevicesConfiguration.mediatedDeviceTypes");
+	assert_string_equal(rep.diags[3].path, "$.mdevd.layouts[0].parents");
+	assert_string_equal(rep.diags[4].path, "$.mdevd.layouts[1].types[\"a\"]");
+	assert_string_equal(rep.diags[5].path, "$.mdevd.removeUnowned");
+	/* @err is the first, as pol_parse() gives it alone */
+	assert_string_equal(err.path, rep.diags[0].path);
+	pol_report_clear(&rep);
+	assert_int_equal(pol_parse(json, strlen(json), &pol, &err), -EINVAL);
+	assert_string_equal(err.path, "$.permittedHostDevices.pciHostDevices[0].pciVendorSelector");
+
+	/* a valid policy: nothing recorded */
+	assert_int_equal(pol_parse_report("{}", 2, &pol, &err, &rep), 0);
+	assert_int_equal(rep.n, 0);
+	policy_free(pol);
+}
+
 /* YAML: the same tree as JSON, through libyaml. */
 
 static struct policy *yaml_ok(const char *y)
@@ -1198,6 +1238,7 @@ int main(void)
 		cmocka_unit_test(test_validate_parents),
 		cmocka_unit_test(test_validate_mediated_device_types),
 		cmocka_unit_test(test_validate_long_offered_list),
+		cmocka_unit_test(test_parse_report),
 		cmocka_unit_test(test_yaml),
 		cmocka_unit_test(test_fixture_policies),
 	};
