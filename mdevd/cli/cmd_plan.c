@@ -175,6 +175,12 @@ static void apply_usage(FILE *f)
 		"                      /etc/mdevd/policy.json)\n"
 		"  -n, --dry-run       say what would be done; change nothing\n"
 		"  -q, --quiet         print only warnings and the summary\n"
+		"  -o, --output FMT    the summary as human (default) or json: {\"dry_run\",\n"
+		"                      \"created\", \"removed\", \"would_create\", "
+		"\"would_remove\",\n"
+		"                      \"failed\", \"did_not_fit\", \"kept_in_use\", "
+		"\"kept_reserved\",\n"
+		"                      \"rounds\"}\n"
 		"  -b, --backend NAME  sysfs (default): write create/remove in sysfs;\n"
 		"                      libvirt: create/remove through libvirt's node-device API\n"
 		"  -P, --persist       keep the mdevs across reboots: with sysfs, write mdevctl\n"
@@ -195,12 +201,24 @@ static void apply_usage(FILE *f)
 		"  mdevd apply --policy /etc/mdevd/policy.json\n");
 }
 
+/* apply -o json: the summary the human line gives, as one object. */
+static void print_apply_json(const struct apply_options *o, const struct apply_result *res)
+{
+	printf("{\"dry_run\": %s, \"created\": %u, \"removed\": %u, \"would_create\": %u, "
+	       "\"would_remove\": %u, \"failed\": %u, \"did_not_fit\": %u, "
+	       "\"kept_in_use\": %u, \"kept_reserved\": %u, \"rounds\": %u}\n",
+	       o->dry_run ? "true" : "false", res->created, res->removed, res->would_create,
+	       res->would_remove, res->failed, res->no_capacity + res->shortfall, res->kept_in_use,
+	       res->kept_reserved, res->rounds);
+}
+
 int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"policy", required_argument, NULL, 'p'},
 		{"dry-run", no_argument, NULL, 'n'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"output", required_argument, NULL, 'o'},
 		{"backend", required_argument, NULL, 'b'},
 		{"persist", no_argument, NULL, 'P'},
 		{"mdevctl-dir", required_argument, NULL, 'M'},
@@ -214,16 +232,23 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 	bool no_libvirt = false, libvirt_backend;
 	_cleanup_(policy_freep) struct policy *pol = NULL;
 	_cleanup_close_ int sysfs_fd = -1, proc_fd = -1;
+	enum cli_output output = OUTPUT_HUMAN;
 	struct apply_options o = {};
 	struct apply_result res;
 	const char *policy_path = NULL;
 	char machine_id[MACHINE_ID_LEN];
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "p:nqb:Pc:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:nqo:b:Pc:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			policy_path = optarg;
+			break;
+		case 'o':
+			if (cli_parse_output(optarg, &output) < 0) {
+				log_warnx("apply: -o %s: expected 'human' or 'json'", optarg);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'b':
 			if (streq(optarg, "sysfs")) {
@@ -290,7 +315,9 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 	r = apply_policy(&o, pol, &res);
 	if (r == -EINVAL)
 		return EXIT_ERROR; /* the policy does not fit this node: already reported */
-	if (o.dry_run) {
+	if (output == OUTPUT_JSON)
+		print_apply_json(&o, &res);
+	else if (o.dry_run) {
 		/* What one round would do, with plan's exit statuses; nothing was written. */
 		printf("Dry run: would create %u, remove %u; %u would not fit, %u kept in use",
 		       res.would_create, res.would_remove, res.no_capacity + res.shortfall,
@@ -298,15 +325,18 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 		if (res.kept_reserved)
 			printf(", %u kept reserved", res.kept_reserved);
 		printf(". Nothing was changed.\n");
-		if (r < 0)
-			return EXIT_ERROR;
-		return res.would_create || res.would_remove ? EXIT_PENDING : EXIT_OK;
+	} else {
+		printf("%u created, %u removed, %u failed, %u did not fit, %u kept in use",
+		       res.created, res.removed, res.failed, res.no_capacity + res.shortfall,
+		       res.kept_in_use);
+		if (res.kept_reserved)
+			printf(", %u kept reserved", res.kept_reserved);
+		printf(" (%u round%s).\n", res.rounds, res.rounds == 1 ? "" : "s");
 	}
-	printf("%u created, %u removed, %u failed, %u did not fit, %u kept in use", res.created,
-	       res.removed, res.failed, res.no_capacity + res.shortfall, res.kept_in_use);
-	if (res.kept_reserved)
-		printf(", %u kept reserved", res.kept_reserved);
-	printf(" (%u round%s).\n", res.rounds, res.rounds == 1 ? "" : "s");
+	if (o.dry_run)
+		return r < 0				      ? EXIT_ERROR
+		       : res.would_create || res.would_remove ? EXIT_PENDING
+							      : EXIT_OK;
 	if (r < 0 || res.failed)
 		return EXIT_ERROR;
 	if (res.shortfall || res.no_capacity || res.kept_in_use || res.kept_reserved)
@@ -316,29 +346,32 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 
 static void create_usage(FILE *f)
 {
-	fprintf(f, "Usage: mdevd create --parent PARENT --type TYPE [--uuid UUID]\n"
-		   "\n"
-		   "Create one mdev by hand, outside any policy (it is then not owned by mdevd,\n"
-		   "and 'apply' leaves it alone unless the policy sets removeUnowned). Without\n"
-		   "--uuid a random UUID is used. Every argument is checked against this node\n"
-		   "before anything is written: PARENT is a parent's PCI address (0000:65:00.0,\n"
-		   "or 65:00.0) or name (mtty); TYPE a type id (mtty-2) or name (\"GRID T4-1Q\")\n"
-		   "the parent offers; UUID (any case) must not name an existing mdev. What the\n"
-		   "kernel answers is then printed as it is: ENOSPC/EUSERS (no capacity), ENODEV\n"
-		   "(parent going away).\n"
-		   "\n"
-		   "Options:\n"
-		   "      --parent PARENT  the parent device\n"
-		   "  -t, --type TYPE      the mdev type, by id or name\n"
-		   "  -u, --uuid UUID      the new mdev's UUID (default: a random one)\n"
-		   "  -h, --help           this text\n"
-		   "\n"
-		   "Exit status: 0 created (its UUID is printed), 1 refused or failed, 64 usage\n"
-		   "error.\n"
-		   "\n"
-		   "Examples:\n"
-		   "  mdevd create --parent mtty --type mtty-2\n"
-		   "  mdevd create --parent 3b:00.4 --type \"GRID T4-1Q\"\n");
+	fprintf(f,
+		"Usage: mdevd create --parent PARENT --type TYPE [--uuid UUID]\n"
+		"\n"
+		"Create one mdev by hand, outside any policy (it is then not owned by mdevd,\n"
+		"and 'apply' leaves it alone unless the policy sets removeUnowned). Without\n"
+		"--uuid a random UUID is used. Every argument is checked against this node\n"
+		"before anything is written: PARENT is a parent's PCI address (0000:65:00.0,\n"
+		"or 65:00.0) or name (mtty); TYPE a type id (mtty-2) or name (\"GRID T4-1Q\")\n"
+		"the parent offers; UUID (any case) must not name an existing mdev. What the\n"
+		"kernel answers is then printed as it is: ENOSPC/EUSERS (no capacity), ENODEV\n"
+		"(parent going away).\n"
+		"\n"
+		"Options:\n"
+		"      --parent PARENT  the parent device\n"
+		"  -t, --type TYPE      the mdev type, by id or name\n"
+		"  -u, --uuid UUID      the new mdev's UUID (default: a random one)\n"
+		"  -o, --output FMT     human (default: the UUID) or json: {\"uuid\", \"parent\",\n"
+		"                       \"type\"}\n"
+		"  -h, --help           this text\n"
+		"\n"
+		"Exit status: 0 created (its UUID is printed), 1 refused or failed, 64 usage\n"
+		"error.\n"
+		"\n"
+		"Examples:\n"
+		"  mdevd create --parent mtty --type mtty-2\n"
+		"  mdevd create --parent 3b:00.4 --type \"GRID T4-1Q\"\n");
 }
 
 /*
@@ -410,14 +443,13 @@ static int random_uuid(char out[MDEVD_UUID_STR_LEN])
 int cmd_create(const struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"parent", required_argument, NULL, 'p'},
-		{"type", required_argument, NULL, 't'},
-		{"uuid", required_argument, NULL, 'u'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+		{"parent", required_argument, NULL, 'p'}, {"type", required_argument, NULL, 't'},
+		{"uuid", required_argument, NULL, 'u'},	  {"output", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},	  {},
 	};
 	_cleanup_(inventory_freep) struct inventory *inv = NULL;
 	const char *parent_arg = NULL, *type_arg = NULL, *uuid_arg = NULL;
+	enum cli_output output = OUTPUT_HUMAN;
 	const struct mdev_instance *taken;
 	const struct mdev_parent *parent;
 	const struct mdev_type *type;
@@ -426,8 +458,14 @@ int cmd_create(const struct cli_globals *g, int argc, char **argv)
 	int c, r;
 
 	/* --parent is long only: -p is --policy everywhere else. */
-	while ((c = getopt_long(argc, argv, "t:u:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:u:o:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'o':
+			if (cli_parse_output(optarg, &output) < 0) {
+				log_warnx("create: -o %s: expected 'human' or 'json'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'p':
 			parent_arg = optarg;
 			break;
@@ -499,7 +537,11 @@ int cmd_create(const struct cli_globals *g, int argc, char **argv)
 			  why ? why : strerror(-r), lifecycle_errno_name(r));
 		return EXIT_ERROR;
 	}
-	printf("%s\n", uuid);
+	if (output == OUTPUT_JSON)
+		printf("{\"uuid\": \"%s\", \"parent\": \"%s\", \"type\": \"%s\"}\n", uuid,
+		       parent->name, type->id);
+	else
+		printf("%s\n", uuid);
 	return EXIT_OK;
 }
 
@@ -529,6 +571,7 @@ static void remove_usage(FILE *f)
 		   "  -c, --connect URI   libvirt to ask which domains name the mdev (default:\n"
 		   "                      qemu:///system when its socket exists, with /sys)\n"
 		   "      --no-libvirt    do not ask libvirt\n"
+		   "  -o, --output FMT    human (default) or json: {\"removed\": UUID}\n"
 		   "  -h, --help          this text\n"
 		   "\n"
 		   "Exit status: 0 removed, 1 refused or failed, 64 usage error.\n");
@@ -601,17 +644,25 @@ int cmd_remove(const struct cli_globals *g, int argc, char **argv)
 	static const struct option opts[] = {
 		{"connect", required_argument, NULL, 'c'},
 		{"no-libvirt", no_argument, NULL, 'N'},
+		{"output", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
 	_cleanup_close_ int sysfs_fd = -1, proc_fd = -1;
 	char path[128], gbuf[16], uuid[MDEVD_UUID_STR_LEN];
+	enum cli_output output = OUTPUT_HUMAN;
 	const char *uri = NULL;
 	bool no_libvirt = false;
 	int group = -1, c, r;
 
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:o:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'o':
+			if (cli_parse_output(optarg, &output) < 0) {
+				log_warnx("remove: -o %s: expected 'human' or 'json'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'c':
 			uri = optarg;
 			break;
@@ -661,6 +712,9 @@ int cmd_remove(const struct cli_globals *g, int argc, char **argv)
 			  lifecycle_errno_name(r));
 		return EXIT_ERROR;
 	}
-	printf("removed %s\n", uuid);
+	if (output == OUTPUT_JSON)
+		printf("{\"removed\": \"%s\"}\n", uuid);
+	else
+		printf("removed %s\n", uuid);
 	return EXIT_OK;
 }

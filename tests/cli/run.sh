@@ -78,6 +78,8 @@ case_ create-uuid-exists 1 $RW create --parent mtty --type mtty-2 \
 	--uuid 83B8F4F2-509F-382F-3C1E-E6BFE0FA1001
 case_ create-by-type-name 0 $RW create --parent mtty --type "Dual port serial" \
 	--uuid 11111111-2222-4333-8444-555555555555
+case_ create-json 0 $RW create --parent mtty --type mtty-1 -o json \
+	--uuid 11111111-2222-4333-8444-666666666666
 case_ create-short-pci-address 1 --sysfs-root $F/nvidia create --parent 3b:00.4 \
 	--type "GRID T4-1Q" --uuid 11111111-2222-4333-8444-555555555555
 if [ "$(cat "$tmp/rw/class/mdev_bus/mtty/mdev_supported_types/mtty-2/create" 2>/dev/null)" != \
@@ -88,6 +90,8 @@ fi
 # apply --dry-run: what it would do, with plan's exit statuses (2: changes pending)
 case_ samples-apply-dry-run 2 --sysfs-root $F/samples $ST apply --dry-run --no-libvirt \
 	--policy tests/cli/policies/fleet.json
+case_ samples-apply-dry-run-json 2 --sysfs-root $F/samples $ST apply --dry-run --no-libvirt -q \
+	-o json --policy tests/cli/policies/fleet.json
 case_ samples-plan-fleet 2 --sysfs-root $F/samples $ST plan --no-libvirt \
 	--policy tests/cli/policies/fleet.json
 case_ nvidia-plan-fleet 2 --sysfs-root $F/nvidia $ST plan --no-libvirt \
@@ -113,6 +117,7 @@ case_ remove-held 1 --sysfs-root "$tmp/rw" --proc-root "$HP" remove --no-libvirt
 	83b8f4f2-509f-382f-3c1e-e6bfe0fa1001
 # remove: UUIDs in any case; refused when processes cannot be inspected (not root)
 case_ remove-uuid-upper-case 0 $RW remove --no-libvirt 83B8F4F2-509F-382F-3C1E-E6BFE0FA1002
+case_ remove-json 0 $RW remove --no-libvirt -o json 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001
 case_ remove-not-a-uuid 64 $RW remove --no-libvirt ../../x
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	# as nobody, with a process whose fd table only root may read
