@@ -251,12 +251,19 @@ static void print_status_human(const struct status *st)
 				snprintf(numa, sizeof(numa), "%d", dev->numa_node);
 			if (dev->iommu_group >= 0)
 				snprintf(group, sizeof(group), "%d", dev->iommu_group);
+			const struct inuse_holder *h =
+				in_use ? inuse_get_holder(&st->in, dev->iommu_group) : NULL;
+			char who[140] = "";
+
+			if (h)
+				snprintf(who, sizeof(who), " by %s",
+					 inuse_holder_str(h, place, sizeof(place)));
 			device_place(dev, place, sizeof(place));
 			/* The group column is padded only when something follows it. */
-			printf("  %-36s  %-9s  numa %-3s  group %-*s%s%s\n", dev->id,
+			printf("  %-36s  %-9s  numa %-3s  group %-*s%s%s%s%s\n", dev->id,
 			       dev->healthy ? "healthy" : "unhealthy", numa,
-			       place[0] || in_use ? 4 : 0, group, place,
-			       in_use ? "  (in use)" : "");
+			       place[0] || in_use ? 4 : 0, group, place, in_use ? "  (in use" : "",
+			       who, in_use ? ")" : "");
 		}
 		for (size_t j = 0; j < p->n_unserved; j++)
 			printf("  %-36s  not served: %s\n", p->unserved[j].id,
@@ -270,10 +277,17 @@ static void print_status_human(const struct status *st)
 
 		if (m->iommu_group >= 0)
 			snprintf(group, sizeof(group), "%d", m->iommu_group);
-		printf("  %s  %-14s %-16s group %-4s %s%s\n", m->uuid, m->parent, m->type_id, group,
-		       owned ? "owned" : "foreign",
+		const struct inuse_holder *h =
+			m->iommu_group >= 0 ? inuse_get_holder(&st->in, m->iommu_group) : NULL;
+		char who[128] = "";
+
+		if (h)
+			inuse_holder_str(h, who, sizeof(who));
+		printf("  %s  %-14s %-16s group %-4s %s%s%s%s\n", m->uuid, m->parent, m->type_id,
+		       group, owned ? "owned" : "foreign",
 		       m->iommu_group >= 0 && inuse_has_group(&st->in, m->iommu_group) ? ", in use"
-										       : "");
+										       : "",
+		       h ? " by " : "", who);
 	}
 	if (st->report.n) {
 		printf("\nPolicy: %zu %s, %zu %s on this node\n", st->report.n_errors,
@@ -330,6 +344,20 @@ static bool add(cJSON *obj, const char *key, cJSON *item)
 	return true;
 }
 
+/* "held_by": the process holding @group open ({"pid", "command", "guest"}), or null. */
+static bool add_holder_json(cJSON *o, const struct inuse *in, int group)
+{
+	const struct inuse_holder *h = group >= 0 ? inuse_get_holder(in, group) : NULL;
+	cJSON *ho;
+
+	if (!h)
+		return add(o, "held_by", cJSON_CreateNull());
+	ho = cJSON_CreateObject();
+	return add(o, "held_by", ho) && add(ho, "pid", cJSON_CreateNumber(h->pid)) &&
+	       add(ho, "command", h->comm[0] ? cJSON_CreateString(h->comm) : cJSON_CreateNull()) &&
+	       add(ho, "guest", h->guest[0] ? cJSON_CreateString(h->guest) : cJSON_CreateNull());
+}
+
 static cJSON *pool_json(const struct status *st, const struct resource_pool *p)
 {
 	_cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
@@ -357,7 +385,8 @@ static cJSON *pool_json(const struct status *st, const struct resource_pool *p)
 		    !add(d, "physfn", str_or_null(resource_device_physfn(dev))) ||
 		    !add(d, "in_use",
 			 cJSON_CreateBool(dev->iommu_group >= 0 &&
-					  inuse_has_group(&st->in, dev->iommu_group))))
+					  inuse_has_group(&st->in, dev->iommu_group))) ||
+		    !add_holder_json(d, &st->in, dev->iommu_group))
 			return NULL;
 	}
 	for (size_t j = 0; j < p->n_unserved; j++) {
@@ -405,7 +434,8 @@ static int print_status_json(const struct status *st)
 			 cJSON_CreateBool(plan_is_owned(st->inv, m, st->machine_id, NULL))) ||
 		    !add(o, "in_use",
 			 cJSON_CreateBool(m->iommu_group >= 0 &&
-					  inuse_has_group(&st->in, m->iommu_group))))
+					  inuse_has_group(&st->in, m->iommu_group))) ||
+		    !add_holder_json(o, &st->in, m->iommu_group))
 			return -ENOMEM;
 	}
 	{

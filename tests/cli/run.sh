@@ -111,8 +111,12 @@ HP=$tmp/held-proc
 mkdir -p "$HP/4242/fd" && ln -s /dev/vfio/10 "$HP/4242/fd/7" && ln -s /dev/vfio/vfio "$HP/4242/fd/6"
 echo qemu-system-x86 >"$HP/4242/comm"
 printf '/usr/bin/qemu-system-x86_64\0-name\0guest=vm1,debug-threads=on\0-S\0' >"$HP/4242/cmdline"
+mkdir -p "$HP/4243/fd" && ln -s /dev/vfio/11 "$HP/4243/fd/3" && echo cat >"$HP/4243/comm"
 case_ samples-list-held-human 0 --sysfs-root $F/samples --proc-root "$HP" list
 case_ samples-list-held-json 0 --sysfs-root $F/samples --proc-root "$HP" list -o json
+case_ samples-status-held 2 --sysfs-root $F/samples --proc-root "$HP" \
+	--machine-id 0123456789abcdef0123456789abcdef status --no-libvirt \
+	--policy tests/vm/policies/kubevirt.json
 case_ remove-held 1 --sysfs-root "$tmp/rw" --proc-root "$HP" remove --no-libvirt \
 	83b8f4f2-509f-382f-3c1e-e6bfe0fa1001
 # remove: UUIDs in any case; refused when processes cannot be inspected (not root)
