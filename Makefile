@@ -208,8 +208,9 @@ fuzz: deps
 		apt-get install -y -qq clang libclang-rt-14-dev >/dev/null
 	@mkdir -p build/fuzz/corpus
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -iquote policy \
-		$(shell pkg-config --cflags libcjson) tests/fuzz/fuzz_policy.c policy/parse.c \
-		policy/validate.c policy/policy.c $(shell pkg-config --libs libcjson) \
+		$(shell pkg-config --cflags libcjson yaml-0.1) tests/fuzz/fuzz_policy.c policy/parse.c \
+		policy/validate.c policy/policy.c policy/yaml_libyaml.c \
+		$(shell pkg-config --libs libcjson yaml-0.1) \
 		-o build/fuzz/fuzz_policy
 	build/fuzz/fuzz_policy -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus \
 		tests/fixtures/policies

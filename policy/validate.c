@@ -573,8 +573,9 @@ static bool slices_parent(const struct policy *pol, const struct mdev_parent *p)
 	if (pol->mediated_devices_disabled)
 		return false;
 	for (size_t i = 0; i < pol->n_mediated_device_types; i++)
-		if (inventory_get_type(p, pol->mediated_device_types[i]))
-			return true;
+		for (size_t t = 0; t < p->n_types; t++)
+			if (streq(p->types[t].id, pol->mediated_device_types[i]))
+				return true;
 	return false;
 }
 
