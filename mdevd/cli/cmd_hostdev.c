@@ -12,6 +12,8 @@
 
 #include "cli/cli.h"
 #include "cli/cli_common.h"
+#include "libvirt/libvirt_client.h"
+#include "mdevd/plan.h"
 #include "util/dlopen.h"
 #include "node/inuse.h"
 #include "util/log.h"
@@ -55,6 +57,10 @@ static void hostdev_usage(FILE *f)
 		"      --ramfb        also ramfb='on', a boot framebuffer shown before the "
 		"guest's\n"
 		"                     driver runs (vfio-pci mdevs only; implies --display)\n"
+		"  -c, --connect URI  libvirt to ask which devices its domains name: those are\n"
+		"                     not free for a resource (default: qemu:///system when\n"
+		"                     its socket exists, with /sys)\n"
+		"      --no-libvirt   do not ask libvirt; only open VFIO groups count as in use\n"
 		"      --force        print a PCI function's XML although it is not safe to\n"
 		"                     pass through (no IOMMU group, a host driver in use,\n"
 		"                     group siblings not on vfio-pci, live mdevs on it):\n"
@@ -347,9 +353,18 @@ static void log_shortfall(const struct resource_pool *pool, const struct inuse *
 		log_warnx("  %s: not served: %s", pool->unserved[i].id, pool->unserved[i].reason);
 }
 
+/* libvirt for --connect / --no-libvirt: which devices domains name (not free). */
+struct hostdev_libvirt {
+	const char *uri;
+	bool disabled;
+};
+
 static int hostdev_resource(const struct cli_globals *g, const char *policy_path, const char *name,
-			    unsigned int count, const struct hostdev_options *opts)
+			    unsigned int count, const struct hostdev_options *opts,
+			    const struct hostdev_libvirt *lv)
 {
+	_cleanup_(virt_closep) struct virt *virt = NULL;
+	_cleanup_(virt_refs_release) struct virt_refs refs = {};
 	/* Cleanups run in reverse order: the set, which borrows from inv, goes first. */
 	_cleanup_(inventory_freep) struct inventory *inv = NULL;
 	_cleanup_(policy_freep) struct policy *pol = NULL;
@@ -403,6 +418,12 @@ static int hostdev_resource(const struct cli_globals *g, const char *policy_path
 		log_warnx("%u processes could not be inspected (not root?): devices they hold may "
 			  "be picked as free",
 			  in.unreadable);
+	if (cli_connect_libvirt(g, lv->uri, lv->disabled, false, true, &virt) < 0)
+		return EXIT_ERROR;
+	if (virt && virt_domain_refs(virt, &refs) < 0)
+		log_warnx("libvirt at %s: cannot read its domains: %s; only open VFIO groups "
+			  "count as in use",
+			  virt_uri(virt), virt_last_error(virt));
 	devs = calloc(count, sizeof(*devs));
 	if (!devs) {
 		log_warn(-ENOMEM, "hostdev");
@@ -412,7 +433,9 @@ static int hostdev_resource(const struct cli_globals *g, const char *policy_path
 	for (size_t i = 0; i < pool->n_devices && n < count; i++) {
 		const struct resource_device *d = &pool->devices[i];
 
-		if (!d->healthy || inuse_has_group(&in, d->iommu_group))
+		/* Free: healthy, no process holds it, no libvirt domain names it. */
+		if (!d->healthy || inuse_has_group(&in, d->iommu_group) ||
+		    virt_refs_find(&refs, d->id))
 			continue;
 		if (pool->kind == RESOURCE_MDEV) {
 			const struct mdev_instance *m = inventory_get_mdev(inv, d->id);
@@ -441,6 +464,14 @@ static int hostdev_resource(const struct cli_globals *g, const char *policy_path
 	if (n < count) {
 		/* The loop saw every device: n is the number of free ones. */
 		log_shortfall(pool, &in, count, n);
+		for (size_t i = 0; i < pool->n_devices; i++) {
+			const struct plan_domain_ref *ref =
+				virt_refs_find(&refs, pool->devices[i].id);
+
+			if (ref)
+				log_warnx("  %s: %s by libvirt domain %s", pool->devices[i].id,
+					  ref->running ? "in use" : "reserved", ref->domain);
+		}
 		return EXIT_ERROR;
 	}
 	r = hostdev_devices_xml(devs, n, opts, &xml);
@@ -476,12 +507,14 @@ enum target {
 int cmd_hostdev(const struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"policy", required_argument, NULL, 'p'}, {"count", required_argument, NULL, 'c'},
-		{"display", no_argument, NULL, 'd'},	  {"ramfb", no_argument, NULL, 'r'},
-		{"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},	  {},
+		{"policy", required_argument, NULL, 'p'},  {"count", required_argument, NULL, 'K'},
+		{"display", no_argument, NULL, 'd'},	   {"ramfb", no_argument, NULL, 'r'},
+		{"output", required_argument, NULL, 'o'},  {"force", no_argument, NULL, 'f'},
+		{"connect", required_argument, NULL, 'c'}, {"no-libvirt", no_argument, NULL, 'N'},
+		{"help", no_argument, NULL, 'h'},	   {},
 	};
 	struct hostdev_options o = {};
+	struct hostdev_libvirt lv = {};
 	bool force = false;
 	const char *policy_path = NULL, *arg;
 	char uuid[MDEVD_UUID_STR_LEN], bdf[MDEVD_BDF_STR_LEN];
@@ -493,12 +526,12 @@ int cmd_hostdev(const struct cli_globals *g, int argc, char **argv)
 
 	/* --count, --display and --ramfb are long only: -c, -d and -r mean --connect,
 	 * --device-plugin-dir and --resync elsewhere. */
-	while ((c = getopt_long(argc, argv, "p:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:o:c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			policy_path = optarg;
 			break;
-		case 'c':
+		case 'K':
 			if (parse_count(optarg, &count) < 0) {
 				log_warnx(
 					"hostdev: --count %s: expected a whole number from 1 to %u",
@@ -515,6 +548,12 @@ int cmd_hostdev(const struct cli_globals *g, int argc, char **argv)
 			break;
 		case 'f':
 			force = true;
+			break;
+		case 'c':
+			lv.uri = optarg;
+			break;
+		case 'N':
+			lv.disabled = true;
 			break;
 		case 'o':
 			if (!streq(optarg, "xml")) {
@@ -586,7 +625,7 @@ int cmd_hostdev(const struct cli_globals *g, int argc, char **argv)
 				  arg);
 			return EXIT_USAGE;
 		}
-		return hostdev_resource(g, policy_path, arg, count, &o);
+		return hostdev_resource(g, policy_path, arg, count, &o, &lv);
 	}
 	return EXIT_USAGE;
 }

@@ -76,6 +76,11 @@ case_ apply-libvirt-unreachable 1 --sysfs-root "$tmp/nvidia" $MID apply --backen
 case_ types-libvirt-human 0 types --source libvirt --connect "$URI"
 case_ types-libvirt-json 0 types --source libvirt --connect "$URI" -o json
 case_ types-libvirt-unreachable 1 types --source libvirt --connect bogus:///nowhere
+# hostdev: a device a libvirt domain names is not free for a resource
+case_ hostdev-pool-reserved 1 --sysfs-root $F/samples --proc-root "$tmp" hostdev --connect "$URI" \
+	--policy tests/vm/policies/kubevirt.json example.com/MTTY_DUAL
+case_ hostdev-pool-no-libvirt 0 --sysfs-root $F/samples --proc-root "$tmp" hostdev --no-libvirt \
+	--policy tests/vm/policies/kubevirt.json example.com/MTTY_DUAL
 # option checks
 case_ apply-backend-bad 64 --sysfs-root "$tmp/samples" apply -p $L/policy-empty-mtty.json --backend kernel
 case_ apply-backend-no-libvirt 64 --sysfs-root "$tmp/samples" apply -p $L/policy-empty-mtty.json --backend libvirt --no-libvirt
