@@ -520,15 +520,11 @@ int cmd_create(const struct cli_globals *g, int argc, char **argv)
 	taken = inventory_get_mdev(inv, uuid);
 	if (taken) {
 		log_warnx("create: --uuid %s: an mdev with this UUID exists already (parent %s, "
-			  "type %s)",
+			  "type %s); the kernel would refuse it (EEXIST)",
 			  uuid, taken->parent, taken->type_id);
 		return EXIT_ERROR;
 	}
-	if (type->available_instances == 0) {
-		log_warnx("create: %s: %s: no free instance (available_instances is 0; %u exist)",
-			  parent->name, type->id, type->n_instances);
-		return EXIT_ERROR;
-	}
+	/* Capacity is the kernel's to judge (types can share it): its answer is named below. */
 	r = lifecycle_create(sysfs_fd, parent->name, type->id, uuid);
 	if (r < 0) {
 		const char *why = lifecycle_create_error_str(r);
