@@ -514,6 +514,34 @@ EOF
 	[ "$rc" = 0 ] || fail "exit status $rc"
 }
 
+# README's T4 + mtty policy on a node without T4s (issue 14): the T4 layout is a warning,
+# logged once; the mtty layout is applied (the fixture's kernel-less create files make the
+# creates fail, so the attempt is what shows) and the pools are served.
+t_fleet_policy_applies_what_fits() {
+	setup_tree samples
+	mkproc
+	cat >"$t/etc/policy.json" <<'EOF'
+{"permittedHostDevices": {"mediatedDevices": [
+  {"mdevNameSelector": "Dual port serial", "resourceName": "example.com/MTTY_DUAL"}]},
+ "mdevd": {"layouts": [
+   {"parents": ["10de:1eb8"], "types": {"GRID T4-2Q": 4}},
+   {"parents": ["mtty"], "types": {"mtty-2": 3}}]}}
+EOF
+	start_daemon --no-device-plugins
+	wait_log '^mdevd: ready: serving 1 resources'
+	wait_log 'policy.json: \$\.mdevd\.layouts\[0\]\.parents\[0\]: warning: no PCI parent on this node is a 10de:1eb8 device'
+	wait_log 'mtty: mtty-2: the kernel accepted'
+	grep -q 'does not fit\|new policy rejected' "$t/log" && fail "the policy was rejected"
+	kill -HUP "$dpid"
+	wait_log 'policy reloaded: generation 2'
+	# once at start and once for the reload: not on every reconcile
+	[ "$(count_log 'warning: no PCI parent on this node is a 10de:1eb8')" -eq 2 ] ||
+		fail "the warning is not logged once per policy load: $(count_log 'warning: no PCI')"
+	alive
+	stop_daemon
+	[ "$rc" = 0 ] || fail "exit status $rc"
+}
+
 # The device plugins end to end: a kubelet stand-in (Python grpcio) on kubelet.sock.
 t_kubelet_e2e() {
 	/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null ||
@@ -540,6 +568,7 @@ run_test t_watchdog "WATCHDOG=1 at half WATCHDOG_USEC; not for another WATCHDOG_
 run_test t_bad_policy_at_start "a bad policy at start: exit 1 naming file and line; no --policy: the default path; usage errors 64"
 run_test t_kubelet_restart "kubelet.sock re-created -> re-register within 1 s"
 run_test t_kubelet_dir_late "a device-plugin dir created after start is watched"
+run_test t_fleet_policy_applies_what_fits "a fleet policy: what the node lacks is a warning logged once per load; the rest is applied and served"
 run_test t_apply_failure_keeps_serving "apply failures are reported; the daemon keeps serving; reload applies again"
 run_test t_kubelet_e2e "device plugins: register, stream updates, policy drop, kubelet restart, shutdown"
 run_test t_status "mdevd status: pools, health, NUMA, unserved reasons, mdevs, pending (human, JSON)"
