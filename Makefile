@@ -9,7 +9,7 @@
 # `make demo` and `make check` install what they need on Debian 12 (scripts/deps.sh).
 
 # Linked at build time: small libraries every command uses.
-PKGS      := libpci libcjson uuid libprotobuf-c
+PKGS      := libpci libcjson uuid libprotobuf-c yaml-0.1
 # Headers only: their adapters dlopen() them on first use (mdevd/dlopen.h), so that a
 # command like `mdevd types` does not pay for loading gRPC, libvirt and their hundred
 # dependencies at exec.

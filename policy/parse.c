@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The policy parser: the only file of mdevd that reads JSON through cJSON. It turns
- * the document into an owned struct policy and rejects, with a JSON path, anything
+ * The policy parser: the only file of mdevd that reads JSON through cJSON (YAML comes
+ * through yaml_libyaml.c as the same cJSON tree). It turns the document into an owned
+ * struct policy and rejects, with a JSON path, anything
  * that can be judged without the node (policy.h lists what).
  */
 #include <ctype.h>
@@ -45,7 +46,11 @@ static const char *const spellings[][2] = {
 struct parser {
 	enum pol_shape shape;
 	struct pol_path path;
-	struct pol_error *err;
+	struct pol_error
+		*err; /* the error at hand: always set (a local when the caller's is NULL) */
+	/* Every error, for pol_parse_report(): the parse goes on after an entry or a section
+	 * that fails; NULL stops at the first (pol_parse()). */
+	struct pol_report *rep;
 	struct policy *pol;
 	/* Where each kept pciHostDevices / mediatedDevices entry was written (index in the list).
 	 */
@@ -65,6 +70,36 @@ static int fail(struct parser *ps, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	return pol_fail(ps->err, ps->path.buf, "%s", msg);
+}
+
+/*
+ * After a part that returned @r: with a report, a rejected part (-EINVAL) is recorded
+ * and the parse goes on with the path back at @path_len (returns 0); anything else is
+ * returned as it is.
+ */
+static int go_on(struct parser *ps, int r, size_t path_len)
+{
+	struct pol_report *rep = ps->rep;
+	struct pol_diag *v;
+
+	if (r != -EINVAL || !rep)
+		return r;
+	if (rep->n == rep->cap) {
+		size_t cap = rep->cap ? rep->cap * 2 : 8;
+
+		v = realloc(rep->diags, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		rep->diags = v;
+		rep->cap = cap;
+	}
+	v = &rep->diags[rep->n++];
+	*v = (struct pol_diag){.severity = POL_SEVERITY_ERROR};
+	snprintf(v->path, sizeof(v->path), "%s", ps->err->path);
+	snprintf(v->message, sizeof(v->message), "%s", ps->err->message);
+	rep->n_errors++;
+	pol_path_pop(&ps->path, path_len);
+	return 0;
 }
 
 static int nomem(struct parser *ps)
@@ -90,29 +125,6 @@ static const char *json_type(const cJSON *v)
 	return "an unknown value";
 }
 
-/* Levenshtein distance of two short strings; SIZE_MAX when either is too long to care. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t prev[65], cur[65];
-
-	if (la > 64 || lb > 64)
-		return SIZE_MAX;
-	for (size_t j = 0; j <= lb; j++)
-		prev[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		cur[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-
-			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-		}
-		memcpy(prev, cur, sizeof(prev[0]) * (lb + 1));
-	}
-	return prev[lb];
-}
-
 /* The closest of @cands to @word: a case-insensitive match or at most 2 edits; or NULL. */
 static const char *suggest(const char *word, const char *const *cands, size_t n)
 {
@@ -124,7 +136,7 @@ static const char *suggest(const char *word, const char *const *cands, size_t n)
 
 		if (strcasecmp(word, cands[i]) == 0)
 			return cands[i];
-		d = edit_distance(word, cands[i]);
+		d = pol_edit_distance(word, cands[i]);
 		if (d < best_d) {
 			best_d = d;
 			best = cands[i];
@@ -518,7 +530,7 @@ static int parse_each(struct parser *ps, const cJSON *arr,
 	cJSON_ArrayForEach(it, arr)
 	{
 		size_t saved = pol_path_push_index(&ps->path, i);
-		int r = fn(ps, it, i);
+		int r = go_on(ps, fn(ps, it, i), saved);
 
 		if (r < 0)
 			return r;
@@ -811,10 +823,13 @@ static int parse_parents(struct parser *ps, const cJSON *v, struct pol_layout *l
 
 	if (cJSON_IsString(v)) {
 		if (streq(v->valuestring, "all")) {
-			if (idx > 0)
-				return fail(ps,
-					    "\"all\" overlaps $.mdevd.layouts[0]: a parent may be "
-					    "in one layout only");
+			for (size_t k = 0; k < idx; k++)
+				if (pol->layouts[k].all_parents)
+					return fail(ps,
+						    "\"all\" is also $.mdevd.layouts[%zu].parents: "
+						    "one layout may take the parents no other "
+						    "layout selects",
+						    k);
 			l->all_parents = true;
 			return 0;
 		}
@@ -833,10 +848,6 @@ static int parse_parents(struct parser *ps, const cJSON *v, struct pol_layout *l
 		return r;
 	if (n == 0)
 		return fail(ps, "is empty: list at least one parent, or write \"all\"");
-	if (idx > 0 && pol->layouts[0].all_parents)
-		return fail(ps,
-			    "$.mdevd.layouts[0] already takes \"all\" parents: a parent may be in "
-			    "one layout only");
 	ps->total_parents += n;
 	if (ps->total_parents > POL_MAX_ENTRIES)
 		return fail(ps, "too many parents: at most %d over all layouts", POL_MAX_ENTRIES);
@@ -1237,7 +1248,7 @@ static int parse_mdevd(struct parser *ps, const cJSON *obj)
 		{
 			size_t s = pol_path_push_index(&ps->path, i);
 
-			r = parse_layout(ps, it, i, &pol->layouts[i]);
+			r = go_on(ps, parse_layout(ps, it, i, &pol->layouts[i]), s);
 			if (r < 0)
 				return r;
 			pol->n_layouts = ++i;
@@ -1283,21 +1294,21 @@ static int parse_config(struct parser *ps, const cJSON *obj)
 		return r;
 	if (v[0]) {
 		saved = pol_path_push_key(&ps->path, "permittedHostDevices");
-		r = parse_permitted(ps, v[0]);
+		r = go_on(ps, parse_permitted(ps, v[0]), saved);
 		if (r < 0)
 			return r;
 		pol_path_pop(&ps->path, saved);
 	}
 	if (v[1]) {
 		saved = pol_path_push_key(&ps->path, "mediatedDevicesConfiguration");
-		r = parse_mdev_config(ps, v[1]);
+		r = go_on(ps, parse_mdev_config(ps, v[1]), saved);
 		if (r < 0)
 			return r;
 		pol_path_pop(&ps->path, saved);
 	}
 	if (v[2]) {
 		saved = pol_path_push_key(&ps->path, "mdevd");
-		r = parse_mdevd(ps, v[2]);
+		r = go_on(ps, parse_mdevd(ps, v[2]), saved);
 		if (r < 0)
 			return r;
 		pol_path_pop(&ps->path, saved);
@@ -1335,7 +1346,8 @@ static int parse_document(struct parser *ps, const cJSON *root)
 	int r;
 
 	if (!cJSON_IsObject(root))
-		return fail(ps, "a policy must be a JSON object, not %s", json_type(root));
+		return fail(ps, "a policy must be a JSON object (a YAML mapping), not %s",
+			    json_type(root));
 	for (const cJSON *it = root->child; it; it = it->next)
 		if (it->string && streq(it->string, "kind"))
 			kind = it;
@@ -1384,6 +1396,13 @@ static int parse_document(struct parser *ps, const cJSON *root)
 			};
 			const cJSON *c;
 
+			/* The API server would prune it there, and the layouts with it. */
+			if (cJSON_GetObjectItemCaseSensitive(config, "mdevd")) {
+				pol_path_push_key(&ps->path, "mdevd");
+				return fail(ps, "the mdevd section belongs at the top level of the "
+						"document, beside \"kind\" (inside spec the API "
+						"server drops it)");
+			}
 			r = walk_object(ps, config, spec_specs, 1, &c, false);
 			if (r < 0)
 				return r;
@@ -1391,7 +1410,7 @@ static int parse_document(struct parser *ps, const cJSON *root)
 			pol_path_push_key(&ps->path, "configuration");
 		}
 		if (config) {
-			r = parse_config(ps, config);
+			r = go_on(ps, parse_config(ps, config), saved);
 			if (r < 0)
 				return r;
 		}
@@ -1399,7 +1418,7 @@ static int parse_document(struct parser *ps, const cJSON *root)
 	}
 	if (v[2]) {
 		saved = pol_path_push_key(&ps->path, "mdevd");
-		r = parse_mdevd(ps, v[2]);
+		r = go_on(ps, parse_mdevd(ps, v[2]), saved);
 		if (r < 0)
 			return r;
 		pol_path_pop(&ps->path, saved);
@@ -1452,21 +1471,93 @@ static int syntax_error(struct pol_error *err, const char *json, size_t len, siz
 	else
 		pol_fail(err, "$", "%s at column %d%s", what, col, tail ? tail : "");
 	err->line = line;
+	err->column = col;
 	return -EINVAL;
+}
+
+/*
+ * The node of @root that the JSON path @path names ("$.a.b[0][\"k\"]", as pol_path
+ * builds them), or the deepest one on the way; NULL when not even the first step is there.
+ */
+static const cJSON *node_at(const cJSON *root, const char *path)
+{
+	const cJSON *n = root;
+	const char *p = path;
+
+	if (*p++ != '$')
+		return NULL;
+	while (*p && n) {
+		const cJSON *next = NULL;
+		char key[POL_PATH_MAX];
+		size_t k = 0;
+
+		if (*p == '.') {
+			for (p++; *p && *p != '.' && *p != '[' && k + 1 < sizeof(key); p++)
+				key[k++] = *p;
+			key[k] = '\0';
+			next = cJSON_GetObjectItemCaseSensitive(n, key);
+		} else if (p[0] == '[' && p[1] == '"') {
+			for (p += 2; *p && *p != '"' && k + 1 < sizeof(key); p++) {
+				if (*p == '\\' && p[1])
+					p++; /* \" and \\; \uXXXX control characters stay as they
+						are */
+				key[k++] = *p;
+			}
+			key[k] = '\0';
+			p += *p == '"' ? 1 : 0;
+			p += *p == ']' ? 1 : 0;
+			next = cJSON_GetObjectItemCaseSensitive(n, key);
+		} else if (*p == '[') {
+			char *end;
+			long i = strtol(p + 1, &end, 10);
+
+			if (*end != ']' || i < 0)
+				break;
+			p = end + 1;
+			next = cJSON_IsArray(n) ? cJSON_GetArrayItem(n, (int)i) : NULL;
+		} else {
+			break;
+		}
+		if (!next)
+			break;
+		n = next;
+	}
+	return n;
+}
+
+/* YAML: the line and column of the node @path names, into *line / *column. */
+static void yaml_place(const struct pol_yaml_marks *marks, const cJSON *root, const char *path,
+		       int *line, int *column)
+{
+	const struct pol_yaml_mark *m =
+		marks->n ? pol_yaml_mark_of(marks, node_at(root, path)) : NULL;
+
+	if (m) {
+		*line = m->line;
+		*column = m->column;
+	}
 }
 
 int pol_parse(const char *json, size_t len, struct policy **out, struct pol_error *err)
 {
+	return pol_parse_report(json, len, out, err, NULL);
+}
+
+int pol_parse_report(const char *json, size_t len, struct policy **out, struct pol_error *err,
+		     struct pol_report *rep)
+{
 	_cleanup_(policy_freep) struct policy *pol = NULL;
 	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
 	_cleanup_free_ size_t *pci_src = NULL, *mdev_src = NULL;
-	struct parser ps = {.err = err};
+	_cleanup_(pol_yaml_marks_clear) struct pol_yaml_marks marks = {};
+	struct pol_error local = {};
+	struct parser ps = {.err = err ? err : &local, .rep = rep};
+	size_t start = 0, off, first = rep ? rep->n : 0;
 	const char *end = NULL;
-	size_t start = 0, off;
 	int r;
 
-	if (err)
-		memset(err, 0, sizeof(*err));
+	err = ps.err;
+	memset(err, 0, sizeof(*err));
 	pol_path_init(&ps.path, "$");
 	if (len > POL_MAX_SIZE)
 		return fail(&ps, "the policy is larger than %u MiB", POL_MAX_SIZE >> 20);
@@ -1475,8 +1566,16 @@ int pol_parse(const char *json, size_t len, struct policy **out, struct pol_erro
 	for (off = start; off < len && is_json_space(json[off]); off++)
 		;
 	if (off == len)
-		return pol_fail(err, "$", "the document is empty: expected a JSON object");
+		return pol_fail(err, "$",
+				"the document is empty: expected a JSON object or a YAML mapping");
 
+	/* JSON starts with '{' (or a wrong '['); anything else is read as YAML. */
+	if (json[off] != '{' && json[off] != '[') {
+		r = pol_yaml_parse(json + start, len - start, &root, &marks, err);
+		if (r < 0)
+			return r;
+		goto parsed;
+	}
 	root = cJSON_ParseWithLengthOpts(json + start, len - start, &end, false);
 	if (!root) {
 		size_t rest;
@@ -1499,6 +1598,7 @@ int pol_parse(const char *json, size_t len, struct policy **out, struct pol_erro
 	if (off < len)
 		return syntax_error(err, json, len, off, "unexpected text after the JSON document",
 				    NULL);
+parsed:
 
 	pol = calloc(1, sizeof(*pol));
 	if (!pol)
@@ -1507,6 +1607,17 @@ int pol_parse(const char *json, size_t len, struct policy **out, struct pol_erro
 	r = parse_document(&ps, root);
 	pci_src = ps.pci_src;
 	mdev_src = ps.mdev_src;
+	/* With a report: the first of the errors recorded is the one in @err. */
+	r = go_on(&ps, r, 0);
+	if (r == 0 && rep && rep->n > first) {
+		for (size_t i = first; i < rep->n; i++)
+			yaml_place(&marks, root, rep->diags[i].path, &rep->diags[i].line,
+				   &rep->diags[i].column);
+		pol_fail(err, rep->diags[first].path, "%s", rep->diags[first].message);
+		r = -EINVAL;
+	}
+	if (r == -EINVAL)
+		yaml_place(&marks, root, err->path, &err->line, &err->column);
 	if (r < 0)
 		return r;
 	pol->shape = ps.shape;

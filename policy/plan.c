@@ -243,36 +243,6 @@ static int add_want(struct planner *p, size_t pidx, const struct mdev_type *type
 
 /* --- mode (b): mdevd.layouts --- */
 
-static bool parent_selected(const struct pol_layout *l, const struct mdev_parent *parent)
-{
-	char vd[16];
-
-	if (l->all_parents)
-		return true;
-	for (size_t i = 0; i < l->n_parents; i++) {
-		const struct pol_parent_match *pm = &l->parents[i];
-
-		switch (pm->kind) {
-		case POL_PARENT_ADDRESS:
-			if (parent->pci_address && strcasecmp(parent->pci_address, pm->value) == 0)
-				return true;
-			break;
-		case POL_PARENT_VENDOR_DEVICE:
-			if (!parent->pci_address)
-				break;
-			snprintf(vd, sizeof(vd), "%04x:%04x", parent->vendor_id, parent->device_id);
-			if (strcasecmp(vd, pm->value) == 0)
-				return true;
-			break;
-		case POL_PARENT_NAME:
-			if (streq(parent->name, pm->value))
-				return true;
-			break;
-		}
-	}
-	return false;
-}
-
 /* A type request on one parent: by type id, else by normalised name (first in id order). */
 static const struct mdev_type *resolve_request(const struct mdev_parent *parent, const char *req)
 {
@@ -297,8 +267,8 @@ static int wants_from_layouts(struct planner *p)
 		for (size_t pi = 0; pi < inv->n_parents; pi++) {
 			const struct mdev_parent *parent = &inv->parents[pi];
 
-			/* The first layout that selects a parent has it. */
-			if (p->managed[pi] || !parent_selected(l, parent))
+			/* The most specific layout that selects a parent has it. */
+			if (p->managed[pi] || pol_get_layout(p->pol, parent) != l)
 				continue;
 			p->managed[pi] = true;
 			for (size_t ti = 0; ti < l->n_types; ti++) {

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,7 +203,7 @@ bool pol_parent_matches(const struct pol_parent_match *m, const struct mdev_pare
 		if (!p->pci_address)
 			return false;
 		snprintf(vd, sizeof(vd), "%04x:%04x", p->vendor_id, p->device_id);
-		return streq(vd, m->value);
+		return strcasecmp(vd, m->value) == 0;
 	}
 	case POL_PARENT_NAME:
 		return streq(p->name, m->value);
@@ -212,20 +213,38 @@ bool pol_parent_matches(const struct pol_parent_match *m, const struct mdev_pare
 
 bool pol_layout_matches(const struct pol_layout *l, const struct mdev_parent *p)
 {
+	return pol_layout_specificity(l, p) > 0;
+}
+
+int pol_layout_specificity(const struct pol_layout *l, const struct mdev_parent *p)
+{
+	int best = 0;
+
 	if (l->all_parents)
-		return true;
-	for (size_t i = 0; i < l->n_parents; i++)
-		if (pol_parent_matches(&l->parents[i], p))
-			return true;
-	return false;
+		return 1;
+	for (size_t i = 0; i < l->n_parents; i++) {
+		int s = l->parents[i].kind == POL_PARENT_VENDOR_DEVICE ? 2 : 3;
+
+		if (s > best && pol_parent_matches(&l->parents[i], p))
+			best = s;
+	}
+	return best;
 }
 
 const struct pol_layout *pol_get_layout(const struct policy *pol, const struct mdev_parent *p)
 {
-	for (size_t i = 0; i < pol->n_layouts; i++)
-		if (pol_layout_matches(&pol->layouts[i], p))
-			return &pol->layouts[i];
-	return NULL;
+	const struct pol_layout *best = NULL;
+	int best_s = 0;
+
+	for (size_t i = 0; i < pol->n_layouts; i++) {
+		int s = pol_layout_specificity(&pol->layouts[i], p);
+
+		if (s > best_s) {
+			best_s = s;
+			best = &pol->layouts[i];
+		}
+	}
+	return best;
 }
 
 const struct mdev_type *pol_find_type(const struct mdev_parent *p, const char *type)
@@ -244,6 +263,28 @@ const struct mdev_type *pol_find_type(const struct mdev_parent *p, const char *t
 			return &p->types[i];
 	}
 	return NULL;
+}
+
+size_t pol_edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t prev[65], cur[65];
+
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+
+			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, sizeof(prev[0]) * (lb + 1));
+	}
+	return prev[lb];
 }
 
 /* JSON paths. */
@@ -329,6 +370,25 @@ void pol_path_pop(struct pol_path *p, size_t len)
 	}
 }
 
+const char *pol_error_where(const struct pol_error *err, char *buf, size_t size)
+{
+	if (err->line > 0 && streq(err->path, "$"))
+		snprintf(buf, size, "line %d", err->line);
+	else if (err->line > 0)
+		snprintf(buf, size, "line %d, column %d: %s", err->line, err->column, err->path);
+	else
+		snprintf(buf, size, "%s", err->path);
+	return buf;
+}
+
+const char *pol_diag_where(const struct pol_diag *d, char *buf, size_t size)
+{
+	struct pol_error e = {.line = d->line, .column = d->column};
+
+	snprintf(e.path, sizeof(e.path), "%s", d->path);
+	return pol_error_where(&e, buf, size);
+}
+
 int pol_fail(struct pol_error *err, const char *path, const char *fmt, ...)
 {
 	va_list ap;
@@ -340,5 +400,6 @@ int pol_fail(struct pol_error *err, const char *path, const char *fmt, ...)
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
 	err->line = 0;
+	err->column = 0;
 	return -EINVAL;
 }

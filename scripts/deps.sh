@@ -6,9 +6,9 @@ set -eu
 PKGS="build-essential pkg-config libpci-dev pci.ids libcjson-dev uuid-dev libcmocka-dev \
 libvirt0 libvirt-dev libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libsystemd-dev \
 python3-grpcio python3-grpc-tools \
-libxml2-dev libxml2-utils clang-format python3 \
+libxml2-dev libxml2-utils libyaml-dev clang-format python3 \
 qemu-system-x86 busybox-static kmod cpio xz-utils mdevctl strace hyperfine uuid-runtime \
-python3-yaml systemd udev jq valgrind \
+python3-yaml systemd udev jq valgrind groff-base \
 libmicrohttpd-dev python3-prometheus-client"
 
 missing=""

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * policy: what the operator declares. Parsed from JSON in one of three shapes,
- * told apart by the top-level "kind":
+ * policy: what the operator declares. Parsed from JSON or YAML (the same data: YAML goes
+ * through libyaml into the tree the JSON parser builds) in one of three shapes, told apart
+ * by the top-level "kind":
  *
  *   - a bare config (no "kind"):
  *         {"permittedHostDevices": {...}, "mediatedDevicesConfiguration": {...},
@@ -42,9 +43,11 @@
  *     }
  *   }
  *
- * A parent is matched by at most one layout: the same parent string in two layouts,
- * "all" beside any other layout, or (checked by pol_validate() against the node) two
- * strings that select the same parent are errors. A layout's types object maps a type
+ * Each parent belongs to one layout, the most specific that selects it: a PCI address or
+ * a parent name beats a vendor:device id, which beats "all" (so "all" means "every parent
+ * no other layout takes"). The same parent string in two layouts, "all" twice, or
+ * (checked by pol_check() against the node) two strings of the same specificity that
+ * select one parent are errors. A layout's types object maps a type
  * id or a type name (compared after pol_normalize_name() on both sides) to a count.
  *
  * The policy engine does no I/O: the caller reads the file and passes the
@@ -179,17 +182,22 @@ struct pol_error {
 	 * A path that does not fit is cut short. */
 	char path[POL_PATH_MAX];
 	char message[POL_ERROR_MAX]; /* the reason, one sentence, no trailing newline */
-	int line;		     /* 1-based line of a JSON syntax error, 0 otherwise */
+	/* 1-based line and column of a syntax error, or in a YAML document of the node the
+	 * path names; 0 otherwise (JSON paths are enough in JSON). */
+	int line;
+	int column;
 };
 
 /*
  * pol_parse - parse and check the shape of a policy.
- * @json, @len: the document's bytes (need not be NUL-terminated); borrowed.
+ * @json, @len: the document's bytes, JSON or YAML (need not be NUL-terminated); borrowed.
  * @out:        set to a new policy on success (free with policy_free()); untouched on error.
  * @err:        filled on -EINVAL (and on -ENOMEM, with a message saying so); may be NULL.
  *
- * Checks everything that needs no node: JSON syntax (err->line is set, err->message
- * says the line, column and what is there), a single document with nothing after it,
+ * A document whose first character (after white space and a byte order mark) is '{' or
+ * '[' is JSON; anything else is YAML, one document (policy/yaml_libyaml.c).
+ * Checks everything that needs no node: JSON or YAML syntax (err->line is set,
+ * err->message says the column and what is there), a single document with nothing after it,
  * known keys (an unknown key is an error, with a suggestion when a known key is
  * close), duplicate keys, value types, selector and resource-name syntax, counts
  * (whole numbers >= 0 or "max"), duplicate types in one layout, parents in two
@@ -198,21 +206,92 @@ struct pol_error {
  */
 int pol_parse(const char *json, size_t len, struct policy **out, struct pol_error *err);
 
+/* How bad one finding of pol_check() is. */
+enum pol_severity {
+	/* The policy itself is wrong (a contradiction, a type name where an id belongs):
+	 * nothing of it is applied. */
+	POL_SEVERITY_ERROR,
+	/* The policy is fine but asks for something this node lacks, or for something that
+	 * will not do what the author likely meant: the rest is applied. */
+	POL_SEVERITY_WARNING,
+};
+
+/* One finding of pol_check() or pol_parse_report(). */
+struct pol_diag {
+	enum pol_severity severity;
+	char path[POL_PATH_MAX];     /* JSON path, as in struct pol_error */
+	char message[POL_ERROR_MAX]; /* one sentence, no trailing newline */
+	int line, column;	     /* in a YAML document, where the node starts; else 0 */
+};
+
+/* Every finding of one pol_check() run, in the order of the policy's sections. */
+struct pol_report {
+	struct pol_diag *diags; /* owned; release with pol_report_clear() */
+	size_t n;
+	size_t n_errors, n_warnings;
+	size_t cap; /* private */
+};
+
 /*
- * pol_validate - check a parsed policy against a node's inventory (INVENTORY_TYPES
- * is enough).
- *   - every explicit layout parent (address, name, vendor:device) selects some parent;
- *   - no parent is selected by two layouts;
- *   - every type a layout names is offered (by id, or by name after
- *     pol_normalize_name()) by at least one parent the layout selects, and no two
- *     entries of one layout name the same type of one parent;
- *   - every mediatedDeviceTypes entry (a type id) is offered by some parent.
- * An mdevNameSelector or pciVendorSelector that matches nothing is not an error:
- * devices may appear later.
- * @pol, @inv: borrowed. @err: filled on -EINVAL; may be NULL.
- * Returns 0, -EINVAL with @err naming the path and listing what is offered, or -ENOMEM.
+ * pol_check - check a parsed policy against a node's inventory and collect every
+ * finding, not only the first. A policy written for a fleet names types, parents and
+ * selectors that only some nodes have: those are warnings, and what the node has is
+ * applied.
+ * Errors (the policy contradicts itself on this node):
+ *   - two layouts select one parent at the same level of specificity (see
+ *     pol_get_layout(): an address or a name beats vendor:device, which beats "all");
+ *   - two entries of one layout name the same type of one parent;
+ *   - a mediatedDeviceTypes entry is a type name where KubeVirt takes type ids.
+ * Warnings:
+ *   - a layout parent (address, name, vendor:device) that selects no parent here, or a
+ *     layout that every parent it selects has left for a more specific one;
+ *   - a layout type, or a mediatedDeviceTypes entry, that no (selected) parent offers
+ *     (with what is offered, as `id "name"` when a name was written);
+ *   - a layout count above what a parent can hold of that type;
+ *   - several profiles asked for on one time-sliced NVIDIA parent (one profile per GPU);
+ *   - an mdevNameSelector that matches no type here (with the close names), a
+ *     pciVendorSelector that matches no PCI function (only when @inv has INVENTORY_PCI
+ *     functions), a PCI selector that takes a card the policy also slices into vGPUs;
+ *   - in a KubeVirt or HyperConverged CR, a selector entry without
+ *     "externalResourceProvider": true (checked without a node too: KubeVirt's
+ *     virt-handler then serves the same resource name).
+ * @pol: borrowed. @inv: borrowed, INVENTORY_TYPES at least; NULL checks only what needs
+ * no node. @rep: zeroed by the caller or cleared; filled with every finding (also on
+ * -EINVAL); release with pol_report_clear().
+ * Returns 0 (there may be warnings), -EINVAL when @rep holds errors, or -ENOMEM (@rep
+ * holds what was found before).
+ */
+int pol_check(const struct policy *pol, const struct inventory *inv, struct pol_report *rep);
+
+/* pol_report_clear - release @rep's findings and zero it. */
+void pol_report_clear(struct pol_report *rep);
+
+/*
+ * pol_parse_report - pol_parse(), going on after a part of the policy that is rejected
+ * (an entry of a list, a layout, a section), so that one run reports every error: each
+ * is appended to @rep (as POL_SEVERITY_ERROR; zeroed by the caller, or holding earlier
+ * findings), and @err holds the first. A syntax error stops the parse (one finding, in
+ * @err only). @rep NULL: pol_parse(). Returns as pol_parse().
+ */
+int pol_parse_report(const char *json, size_t len, struct policy **out, struct pol_error *err,
+		     struct pol_report *rep);
+
+/*
+ * pol_validate - pol_check() for callers that only need to know whether the policy
+ * may be applied on this node: warnings are dropped.
+ * @pol, @inv: borrowed. @err: filled with the first error on -EINVAL; may be NULL.
+ * Returns 0 (possibly with warnings pol_check() would report), -EINVAL, or -ENOMEM.
  */
 int pol_validate(const struct policy *pol, const struct inventory *inv, struct pol_error *err);
+
+/*
+ * pol_error_where - where @err is, as messages say it, into @buf: "line 4" for a syntax
+ * error, "line 5, column 7: $.mdevd.layouts[0]" for a YAML node, "$.json.path" otherwise.
+ * Returns @buf.
+ */
+const char *pol_error_where(const struct pol_error *err, char *buf, size_t size);
+/* pol_diag_where - the same for one finding of a report. */
+const char *pol_diag_where(const struct pol_diag *d, char *buf, size_t size);
 
 /* policy_free - release a policy and everything it owns. NULL is a no-op. */
 void policy_free(struct policy *pol);
@@ -244,12 +323,16 @@ const char *pol_resource_name_error(const char *name);
  * address (or its name), vendor:device every PCI parent with those ids, a name the
  * parent's class/mdev_bus name.
  * pol_layout_matches - does @l select @p ("all", or one of its parents)?
- * pol_get_layout - the one layout of @pol that selects @p, or NULL.
+ * pol_layout_specificity - how specifically @l selects @p: 0 not at all, 1 "all",
+ * 2 by vendor:device, 3 by PCI address or name.
+ * pol_get_layout - the layout of @pol that owns @p: the most specific that selects it
+ * (the first of equals; pol_check() reports equals as an error), or NULL.
  * pol_find_type - the type of @p that @type names: a type id first, else the
  * first type whose name equals @type after pol_normalize_name() on both; or NULL.
  */
 bool pol_parent_matches(const struct pol_parent_match *m, const struct mdev_parent *p);
 bool pol_layout_matches(const struct pol_layout *l, const struct mdev_parent *p);
+int pol_layout_specificity(const struct pol_layout *l, const struct mdev_parent *p);
 const struct pol_layout *pol_get_layout(const struct policy *pol, const struct mdev_parent *p);
 const struct mdev_type *pol_find_type(const struct mdev_parent *p, const char *type);
 

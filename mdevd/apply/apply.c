@@ -254,6 +254,7 @@ static int do_remove(const struct apply_options *o, const struct apply_backend *
 	if (o->dry_run) {
 		log_info("%swould remove %s (%s on %s): %s", step, a->uuid, a->type_id, a->parent,
 			 plan_reason_str(a->reason));
+		res->would_remove++;
 		return 0;
 	}
 	if (named_by_domain(o, a, res))
@@ -317,6 +318,7 @@ static int do_create(const struct apply_options *o, const struct apply_backend *
 	if (o->dry_run) {
 		log_info("%swould create %s (%s on %s, slot %u)", step, a->uuid, a->type_id,
 			 a->parent, a->slot);
+		res->would_create++;
 		return 0;
 	}
 	r = b->create(b->data, a, why, sizeof(why));
@@ -384,6 +386,16 @@ static int run_round(const struct apply_options *o, const struct apply_backend *
 	if (r < 0) {
 		log_warn(r, "cannot read the node's mdevs");
 		return r;
+	}
+	if (o->log_policy_warnings && res->rounds == 1) {
+		struct pol_report rep = {};
+
+		pol_check(pol, inv, &rep); /* errors: pol_validate() below */
+		for (size_t i = 0; i < rep.n; i++)
+			if (rep.diags[i].severity == POL_SEVERITY_WARNING)
+				log_warnx("policy: %s: warning: %s", rep.diags[i].path,
+					  rep.diags[i].message);
+		pol_report_clear(&rep);
 	}
 	r = pol_validate(pol, inv, &perr);
 	if (r < 0) {
@@ -455,9 +467,19 @@ static int run_round(const struct apply_options *o, const struct apply_backend *
 				res->kept_in_use++;
 			else
 				res->kept_reserved++;
-			if (o->dry_run || *done)
-				log_info("kept %s (%s on %s): %s", a->uuid, a->type_id, a->parent,
-					 plan_action_reason(a, reason, sizeof(reason)));
+			if (o->dry_run || *done) {
+				const struct inuse_holder *h =
+					a->reason == PLAN_REASON_IN_USE
+						? inuse_get_holder(&in, a->iommu_group)
+						: NULL;
+				char who[128] = "";
+
+				if (h)
+					inuse_holder_str(h, who, sizeof(who));
+				log_info("kept %s (%s on %s): %s%s%s", a->uuid, a->type_id,
+					 a->parent, plan_action_reason(a, reason, sizeof(reason)),
+					 h ? ", by " : "", who);
+			}
 			break;
 		}
 	}

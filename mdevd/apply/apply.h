@@ -80,6 +80,8 @@ struct apply_options {
 	int proc_fd;		/* proc root for in-use detection (borrowed) */
 	const char *machine_id; /* 32 hex digits (borrowed) */
 	bool dry_run;		/* plan one round and say what would be done; write nothing */
+	/* Log the policy's warnings for this node (pol_check()) once, in the first round. */
+	bool log_policy_warnings;
 	enum apply_backend_kind backend_kind; /* ignored when @backend is set */
 	/* Persistent mdevs: sysfs writes mdevctl definitions, libvirt defines + autostart. */
 	bool persist;
@@ -101,6 +103,8 @@ struct apply_result {
 	unsigned int kept_reserved; /* removals held back: a defined libvirt domain names it */
 	unsigned int shortfall;	    /* instances the policy asks for that did not fit, at the end */
 	unsigned int rounds;	    /* plan/execute rounds run */
+	/* With dry_run: what the round would do (nothing is created or removed). */
+	unsigned int would_create, would_remove;
 };
 
 /*

@@ -14,11 +14,13 @@
 
 /* Exit statuses; docs/mdevd.8 lists them. */
 enum cli_exit {
-	EXIT_OK = 0,	  /* done; for plan: nothing to do */
-	EXIT_ERROR = 1,	  /* an error, reported on stderr */
-	EXIT_PENDING = 2, /* plan: changes are pending */
-	EXIT_PARTIAL = 3, /* apply: converged as far as capacity allows; some slots not created */
-	EXIT_USAGE = 64,  /* bad command line (sysexits.h EX_USAGE) */
+	EXIT_OK = 0,	   /* done; for plan: nothing to do */
+	EXIT_ERROR = 1,	   /* an error, reported on stderr */
+	EXIT_PENDING = 2,  /* plan: changes are pending */
+	EXIT_WARNINGS = 2, /* policy check: valid, with warnings for this node */
+	EXIT_DEGRADED = 2, /* status: warnings, unhealthy or unserved devices, changes pending */
+	EXIT_PARTIAL = 3,  /* apply: converged as far as capacity allows; some slots not created */
+	EXIT_USAGE = 64,   /* bad command line (sysexits.h EX_USAGE) */
 };
 
 enum cli_output {

@@ -13,6 +13,7 @@
 #include "util/log.h"
 #include "mdevd/macro.h"
 #include "node/sysfs.h"
+#include "libvirt/libvirt_client.h"
 
 int cli_open_sysfs(const struct cli_globals *g, int *fd)
 {
@@ -134,6 +135,7 @@ int cli_read_policy_file(const char *path, char **data, size_t *len)
 int cli_load_policy(const char *path, struct policy **out)
 {
 	_cleanup_free_ char *data = NULL;
+	struct pol_report rep = {};
 	struct pol_error err = {};
 	size_t len = 0;
 	int r;
@@ -147,24 +149,81 @@ int cli_load_policy(const char *path, struct policy **out)
 		log_warn(r, "%s: cannot read the policy", path);
 		return r;
 	}
-	r = pol_parse(data, len, out, &err);
-	if (r == -EINVAL) {
-		if (err.line > 0)
-			log_warnx("%s: line %d: %s", path, err.line, err.message);
-		else
-			log_warnx("%s: %s: %s", path, err.path, err.message);
+	r = pol_parse_report(data, len, out, &err, &rep);
+	if (r == -EINVAL && rep.n == 0) { /* a syntax error */
+		char where[POL_PATH_MAX + 64];
+
+		log_warnx("%s: %s: %s", path, pol_error_where(&err, where, sizeof(where)),
+			  err.message);
+	} else if (r == -EINVAL) { /* every error, in one go */
+		for (size_t i = 0; i < rep.n; i++) {
+			char where[POL_PATH_MAX + 64];
+
+			log_warnx("%s: %s: %s", path,
+				  pol_diag_where(&rep.diags[i], where, sizeof(where)),
+				  rep.diags[i].message);
+		}
 	} else if (r < 0) {
 		log_warn(r, "%s: cannot parse the policy", path);
 	}
+	pol_report_clear(&rep);
 	return r;
 }
 
-int cli_check_policy_args(const char *cmd, const char *policy_path, int optind, int argc,
+int cli_connect_libvirt(const struct cli_globals *g, const char *uri, bool disabled, bool required,
+			bool read_only, struct virt **out)
+{
+	char err[512] = "";
+	int r;
+
+	*out = NULL;
+	if (disabled)
+		return 0;
+	r = virt_open_optional(uri, streq(g->sysfs_root, "/sys"), read_only, out, err, sizeof(err));
+	if (r >= 0) {
+		if (r > 0)
+			log_debug("libvirt: connected to %s", virt_uri(*out));
+		return 0;
+	}
+	if (required) {
+		log_warnx("libvirt at %s cannot be reached: %s", uri ? uri : VIRT_DEFAULT_URI, err);
+		return r;
+	}
+	log_warnx("libvirt at %s cannot be reached: %s; only open VFIO groups count as in use "
+		  "(pass --no-libvirt to skip libvirt)",
+		  uri ? uri : VIRT_DEFAULT_URI, err);
+	return 0;
+}
+
+int cli_check_policy(const char *path, const struct policy *pol, const struct inventory *inv,
+		     unsigned int flags)
+{
+	struct pol_report rep = {};
+	int r = pol_check(pol, inv, &rep);
+
+	for (size_t i = 0; i < rep.n; i++) {
+		const struct pol_diag *d = &rep.diags[i];
+
+		if (d->severity == POL_SEVERITY_ERROR) {
+			if (!(flags & CLI_CHECK_NO_ERRORS))
+				log_warnx("%s: %s: %s", path, d->path, d->message);
+		} else if (!(flags & CLI_CHECK_NO_WARNINGS))
+			log_warnx("%s: %s: warning: %s", path, d->path, d->message);
+	}
+	if (r == -ENOMEM)
+		log_warn(r, "%s: cannot check the policy", path);
+	pol_report_clear(&rep);
+	return r;
+}
+
+int cli_check_policy_args(const char *cmd, const char **policy_path, int optind, int argc,
 			  void (*usage)(FILE *f))
 {
-	if (policy_path && optind >= argc)
+	if (!*policy_path)
+		*policy_path = CLI_DEFAULT_POLICY;
+	if (optind >= argc)
 		return EXIT_OK;
-	log_warnx("%s: %s", cmd, policy_path ? "unexpected argument" : "--policy FILE is required");
+	log_warnx("%s: unexpected argument (the policy file goes after --policy)", cmd);
 	usage(stderr);
 	return EXIT_USAGE;
 }

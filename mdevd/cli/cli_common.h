@@ -39,11 +39,43 @@ int cli_read_policy_file(const char *path, char **data, size_t *len);
  */
 int cli_load_policy(const char *path, struct policy **out);
 
+struct virt;
+
+/*
+ * cli_connect_libvirt - the libvirt connection for what domains name: @uri (--connect),
+ * or qemu:///system when its socket exists and the sysfs root is the real /sys (a test
+ * tree is not the node libvirt describes); none when @disabled (--no-libvirt). One that
+ * cannot be reached is reported once; then only open VFIO groups count as in use.
+ * @read_only: a read-only connection. Returns 0 (*out may stay NULL: no libvirt) or
+ * -errno (logged) when @required and it cannot be reached.
+ */
+int cli_connect_libvirt(const struct cli_globals *g, const char *uri, bool disabled, bool required,
+			bool read_only, struct virt **out);
+
+/* What cli_check_policy() leaves out of the log. */
+enum cli_check_flags {
+	CLI_CHECK_NO_WARNINGS = 1 << 0,
+	CLI_CHECK_NO_ERRORS = 1 << 1, /* the caller reports them another way */
+};
+
+/*
+ * cli_check_policy - pol_check() @pol (read from @path) against @inv and log what it
+ * finds: every error as "<path>: <$.json.path>: <reason>", and every warning as
+ * "<path>: <$.json.path>: warning: <reason>", less what @flags (enum cli_check_flags)
+ * leave out. Returns 0 (the policy may be applied here, possibly with warnings), -EINVAL
+ * (it has errors) or -ENOMEM (logged).
+ */
+int cli_check_policy(const char *path, const struct policy *pol, const struct inventory *inv,
+		     unsigned int flags);
+
+/* The policy file of the commands that take --policy, when none is given. */
+#define CLI_DEFAULT_POLICY "/etc/mdevd/policy.json"
+
 /*
  * cli_check_policy_args - after getopt, for the commands that take `--policy FILE` and no
- * operand (@optind, @argc as getopt left them). When the option is missing or an operand is
- * left, logs "@cmd: --policy FILE is required" or "@cmd: unexpected argument", prints
- * @usage to stderr and returns EXIT_USAGE; otherwise returns EXIT_OK.
+ * operand (@optind, @argc as getopt left them). Sets *@policy_path to CLI_DEFAULT_POLICY
+ * when the option was not given. When an operand is left, logs "@cmd: unexpected
+ * argument", prints @usage to stderr and returns EXIT_USAGE; otherwise returns EXIT_OK.
  */
-int cli_check_policy_args(const char *cmd, const char *policy_path, int optind, int argc,
+int cli_check_policy_args(const char *cmd, const char **policy_path, int optind, int argc,
 			  void (*usage)(FILE *f));

@@ -13,6 +13,8 @@
 #include "cli/cli.h"
 #include "cli/cli_vfio.h"
 #include "cli/cli_common.h"
+#include "libvirt/libvirt_client.h"
+#include "mdevd/plan.h"
 #include "util/dlopen.h"
 #include "node/inuse.h"
 #include "util/log.h"
@@ -29,7 +31,7 @@ static void hostdev_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: mdevd hostdev UUID [--display [--ramfb]]\n"
-		"       mdevd hostdev PCI_ADDRESS\n"
+		"       mdevd hostdev PCI_ADDRESS [--force]\n"
 		"       mdevd hostdev --policy FILE RESOURCE_NAME [--count N] [--display "
 		"[--ramfb]]\n"
 		"\n"
@@ -49,13 +51,21 @@ static void hostdev_usage(FILE *f)
 		"\n"
 		"Options:\n"
 		"  -p, --policy FILE  the policy whose permittedHostDevices name the resource\n"
-		"  -c, --count N      how many devices of the resource (default 1)\n"
-		"  -d, --display      display='on': the mdev's own display as the VM's console\n"
+		"      --count N      how many devices of the resource (default 1)\n"
+		"      --display      display='on': the mdev's own display as the VM's console\n"
 		"                     (vfio-pci mdevs only). libvirt then needs a graphics device\n"
 		"                     (VNC, SPICE or egl-headless) in the domain\n"
-		"  -r, --ramfb        also ramfb='on', a boot framebuffer shown before the "
+		"      --ramfb        also ramfb='on', a boot framebuffer shown before the "
 		"guest's\n"
 		"                     driver runs (vfio-pci mdevs only; implies --display)\n"
+		"  -c, --connect URI  libvirt to ask which devices its domains name: those are\n"
+		"                     not free for a resource (default: qemu:///system when\n"
+		"                     its socket exists, with /sys)\n"
+		"      --no-libvirt   do not ask libvirt; only open VFIO groups count as in use\n"
+		"      --force        print a PCI function's XML although it is not safe to\n"
+		"                     pass through (no IOMMU group, a host driver in use,\n"
+		"                     group siblings not on vfio-pci, live mdevs on it):\n"
+		"                     each finding is then a warning instead of a refusal\n"
 		"  -o, --output xml   the only format (the default)\n"
 		"\n"
 		"The global --sysfs-root and --proc-root apply. Nothing on the node is changed.\n"
@@ -186,20 +196,83 @@ static int hostdev_mdev(const struct cli_globals *g, const char *uuid,
 	return print_xml(xml);
 }
 
-static int hostdev_pci(const struct cli_globals *g, const char *address)
+/* Is @drv one VFIO assignment accepts in a group (vfio-pci, pci-stub, or unbound)? */
+static bool vfio_ready_driver(const char *drv)
+{
+	return !drv || streq(drv, "vfio-pci") || streq(drv, "pci-stub");
+}
+
+/* A PCI bridge (class 0x0604): allowed in a viable group on any driver. */
+static bool is_bridge(const struct pci_function *fn)
+{
+	return (fn->class_code >> 8) == 0x0604;
+}
+
+/*
+ * What makes passing @fn through unsafe or impossible, each logged: no IOMMU group (VFIO
+ * cannot assign it), a host driver in use (managed='yes' takes it from the host when the
+ * VM starts), group siblings not on vfio (the group is not viable: the VM would not
+ * start, or libvirt would unbind them too), live mdevs on it (a VF or PF hosting vGPUs).
+ * Returns the number of findings; with @force they are warnings.
+ */
+static unsigned int pci_findings(const struct inventory *inv, const struct pci_function *fn,
+				 bool force)
+{
+	const char *what = force ? "warning" : "refusing";
+	unsigned int n = 0, mdevs = 0;
+
+	if (fn->iommu_group < 0) {
+		log_warnx("hostdev: %s: %s: it is in no IOMMU group, so VFIO cannot assign it "
+			  "(is the IOMMU on? intel_iommu=on or amd_iommu=on)",
+			  fn->address, what);
+		n++;
+	}
+	if (!vfio_ready_driver(fn->driver)) {
+		log_warnx("hostdev: %s: %s: the host driver %s uses it; with managed='yes' "
+			  "libvirt unbinds it from the host when the VM starts",
+			  fn->address, what, fn->driver);
+		n++;
+	}
+	for (size_t i = 0; fn->iommu_group >= 0 && i < inv->n_pci; i++) {
+		const struct pci_function *o = &inv->pci[i];
+
+		if (o == fn || o->iommu_group != fn->iommu_group || is_bridge(o) ||
+		    vfio_ready_driver(o->driver))
+			continue;
+		log_warnx("hostdev: %s: %s: %s in its IOMMU group %d is on %s, not vfio-pci: "
+			  "the group is assigned whole",
+			  fn->address, what, o->address, fn->iommu_group, o->driver);
+		n++;
+	}
+	for (size_t i = 0; i < inv->n_mdevs; i++)
+		mdevs += streq(inv->mdevs[i].parent, fn->address);
+	if (mdevs) {
+		log_warnx("hostdev: %s: %s: it hosts %u live mdev%s (see 'mdevd list'): passing "
+			  "it through would take them from their VMs",
+			  fn->address, what, mdevs, mdevs == 1 ? "" : "s");
+		n++;
+	}
+	if (n && !force)
+		log_warnx("hostdev: %s: pass --force to print the XML anyway", fn->address);
+	return n;
+}
+
+static int hostdev_pci(const struct cli_globals *g, const char *address, bool force)
 {
 	_cleanup_(inventory_freep) struct inventory *inv = NULL;
 	_cleanup_free_ char *xml = NULL;
 	const struct pci_function *fn;
 	int r;
 
-	if (load_inventory(g, INVENTORY_PCI, &inv) < 0)
+	if (load_inventory(g, INVENTORY_PCI | INVENTORY_TYPES | INVENTORY_MDEVS, &inv) < 0)
 		return EXIT_ERROR;
 	fn = inventory_get_pci(inv, address);
 	if (!fn) {
 		log_warnx("no PCI function %s on this node (see 'mdevd pci')", address);
 		return EXIT_ERROR;
 	}
+	if (pci_findings(inv, fn, force) && !force)
+		return EXIT_ERROR;
 	/* A function mdevd keeps on vfio-pci: libvirt must not rebind it (managed='no'). */
 	r = cli_vfio_bound_by_mdevd(g, fn) ? hostdev_pci_xml_unmanaged(fn, &xml)
 					   : hostdev_pci_xml(fn, &xml);
@@ -283,9 +356,18 @@ static void log_shortfall(const struct resource_pool *pool, const struct inuse *
 		log_warnx("  %s: not served: %s", pool->unserved[i].id, pool->unserved[i].reason);
 }
 
+/* libvirt for --connect / --no-libvirt: which devices domains name (not free). */
+struct hostdev_libvirt {
+	const char *uri;
+	bool disabled;
+};
+
 static int hostdev_resource(const struct cli_globals *g, const char *policy_path, const char *name,
-			    unsigned int count, const struct hostdev_options *opts)
+			    unsigned int count, const struct hostdev_options *opts,
+			    const struct hostdev_libvirt *lv)
 {
+	_cleanup_(virt_closep) struct virt *virt = NULL;
+	_cleanup_(virt_refs_release) struct virt_refs refs = {};
 	/* Cleanups run in reverse order: the set, which borrows from inv, goes first. */
 	_cleanup_(inventory_freep) struct inventory *inv = NULL;
 	_cleanup_(policy_freep) struct policy *pol = NULL;
@@ -339,6 +421,12 @@ static int hostdev_resource(const struct cli_globals *g, const char *policy_path
 		log_warnx("%u processes could not be inspected (not root?): devices they hold may "
 			  "be picked as free",
 			  in.unreadable);
+	if (cli_connect_libvirt(g, lv->uri, lv->disabled, false, true, &virt) < 0)
+		return EXIT_ERROR;
+	if (virt && virt_domain_refs(virt, &refs) < 0)
+		log_warnx("libvirt at %s: cannot read its domains: %s; only open VFIO groups "
+			  "count as in use",
+			  virt_uri(virt), virt_last_error(virt));
 	devs = calloc(count, sizeof(*devs));
 	if (!devs) {
 		log_warn(-ENOMEM, "hostdev");
@@ -348,7 +436,9 @@ static int hostdev_resource(const struct cli_globals *g, const char *policy_path
 	for (size_t i = 0; i < pool->n_devices && n < count; i++) {
 		const struct resource_device *d = &pool->devices[i];
 
-		if (!d->healthy || inuse_has_group(&in, d->iommu_group))
+		/* Free: healthy, no process holds it, no libvirt domain names it. */
+		if (!d->healthy || inuse_has_group(&in, d->iommu_group) ||
+		    virt_refs_find(&refs, d->id))
 			continue;
 		if (pool->kind == RESOURCE_MDEV) {
 			const struct mdev_instance *m = inventory_get_mdev(inv, d->id);
@@ -378,6 +468,14 @@ static int hostdev_resource(const struct cli_globals *g, const char *policy_path
 	if (n < count) {
 		/* The loop saw every device: n is the number of free ones. */
 		log_shortfall(pool, &in, count, n);
+		for (size_t i = 0; i < pool->n_devices; i++) {
+			const struct plan_domain_ref *ref =
+				virt_refs_find(&refs, pool->devices[i].id);
+
+			if (ref)
+				log_warnx("  %s: %s by libvirt domain %s", pool->devices[i].id,
+					  ref->running ? "in use" : "reserved", ref->domain);
+		}
 		return EXIT_ERROR;
 	}
 	r = hostdev_devices_xml(devs, n, opts, &xml);
@@ -413,15 +511,15 @@ enum target {
 int cmd_hostdev(const struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"policy", required_argument, NULL, 'p'},
-		{"count", required_argument, NULL, 'c'},
-		{"display", no_argument, NULL, 'd'},
-		{"ramfb", no_argument, NULL, 'r'},
-		{"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+		{"policy", required_argument, NULL, 'p'},  {"count", required_argument, NULL, 'K'},
+		{"display", no_argument, NULL, 'd'},	   {"ramfb", no_argument, NULL, 'r'},
+		{"output", required_argument, NULL, 'o'},  {"force", no_argument, NULL, 'f'},
+		{"connect", required_argument, NULL, 'c'}, {"no-libvirt", no_argument, NULL, 'N'},
+		{"help", no_argument, NULL, 'h'},	   {},
 	};
 	struct hostdev_options o = {};
+	struct hostdev_libvirt lv = {};
+	bool force = false;
 	const char *policy_path = NULL, *arg;
 	char uuid[MDEVD_UUID_STR_LEN], bdf[MDEVD_BDF_STR_LEN];
 	struct hostdev_pci_address addr;
@@ -430,12 +528,14 @@ int cmd_hostdev(const struct cli_globals *g, int argc, char **argv)
 	enum target target;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "p:c:dro:h", opts, NULL)) != -1) {
+	/* --count, --display and --ramfb are long only: -c, -d and -r mean --connect,
+	 * --device-plugin-dir and --resync elsewhere. */
+	while ((c = getopt_long(argc, argv, "p:o:c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			policy_path = optarg;
 			break;
-		case 'c':
+		case 'K':
 			if (parse_count(optarg, &count) < 0) {
 				log_warnx(
 					"hostdev: --count %s: expected a whole number from 1 to %u",
@@ -449,6 +549,15 @@ int cmd_hostdev(const struct cli_globals *g, int argc, char **argv)
 			break;
 		case 'r':
 			o.ramfb = true;
+			break;
+		case 'f':
+			force = true;
+			break;
+		case 'c':
+			lv.uri = optarg;
+			break;
+		case 'N':
+			lv.disabled = true;
 			break;
 		case 'o':
 			if (!streq(optarg, "xml")) {
@@ -512,7 +621,7 @@ int cmd_hostdev(const struct cli_globals *g, int argc, char **argv)
 				  "function is passed through whole, with its own display if any");
 			return EXIT_USAGE;
 		}
-		return hostdev_pci(g, bdf);
+		return hostdev_pci(g, bdf, force);
 	case TARGET_RESOURCE:
 		if (!policy_path) {
 			log_warnx("hostdev: %s: --policy FILE is needed to map a resource name to "
@@ -520,7 +629,7 @@ int cmd_hostdev(const struct cli_globals *g, int argc, char **argv)
 				  arg);
 			return EXIT_USAGE;
 		}
-		return hostdev_resource(g, policy_path, arg, count, &o);
+		return hostdev_resource(g, policy_path, arg, count, &o, &lv);
 	}
 	return EXIT_USAGE;
 }

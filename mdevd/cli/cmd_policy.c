@@ -24,9 +24,10 @@ static void policy_usage(FILE *f)
 	fprintf(f,
 		"Usage: mdevd policy check FILE [--no-node] [-o json]\n"
 		"\n"
-		"Check a policy file: its JSON, its keys and values, and (unless --no-node)\n"
-		"that the parents and mdev types it names exist on this node. A rejected\n"
-		"policy is reported as FILE: $.json.path: reason. FILE '-' reads stdin.\n"
+		"Check a policy file: its JSON or YAML, its keys and values, and (unless\n"
+		"--no-node) the parents, mdev types and selectors it names against this node.\n"
+		"Findings are reported as FILE: $.json.path: reason (the same paths for YAML;\n"
+		"syntax errors give the line and column). FILE '-' reads stdin.\n"
 		"\n"
 		"A policy is KubeVirt's configuration as you already write it, in one of three\n"
 		"shapes: a bare config (below), a whole KubeVirt CR (kind: KubeVirt; the config\n"
@@ -68,11 +69,16 @@ static void policy_usage(FILE *f)
 		"  -o, --output FMT    human (default) or json\n"
 		"  -h, --help          this text\n"
 		"\n"
-		"Exit status: 0 valid, 1 invalid (or unreadable), 64 usage error.\n"
+		"Every error and warning is reported, not only the first. A policy written for\n"
+		"a fleet may name types, parents and selectors this node lacks: those are\n"
+		"warnings (the daemon applies the rest here); contradictions are errors.\n"
+		"\n"
+		"Exit status: 0 valid, 2 valid with warnings, 1 invalid (or unreadable),\n"
+		"64 usage error.\n"
 		"\n"
 		"Examples:\n"
 		"  mdevd policy check /etc/mdevd/policy.json\n"
-		"  kubectl get kubevirt -n kubevirt kubevirt -o json | mdevd policy check -\n"
+		"  kubectl get kubevirt -n kubevirt kubevirt -o yaml | mdevd policy check -\n"
 		"  mdevd policy check --no-node -o json hco.json\n"
 		"\n"
 		"See mdevd-policy(5).\n");
@@ -100,47 +106,93 @@ static const char *plural(size_t n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
-static void print_valid(const char *file, const struct policy *pol, bool node_checked,
-			enum cli_output output)
+/* One finding as a JSON object. */
+static void json_diag(const char *path, int line, int column, const char *message)
 {
+	fputs("{\"path\": ", stdout);
+	json_str(stdout, path);
+	if (line > 0)
+		printf(", \"line\": %d", line);
+	if (column > 0)
+		printf(", \"column\": %d", column);
+	fputs(", \"message\": ", stdout);
+	json_str(stdout, message);
+	fputc('}', stdout);
+}
+
+/* The JSON list of @rep's findings of @sev. */
+static void json_diags(const struct pol_report *rep, enum pol_severity sev)
+{
+	bool first = true;
+
+	fputc('[', stdout);
+	for (size_t i = 0; rep && i < rep->n; i++) {
+		if (rep->diags[i].severity != sev)
+			continue;
+		fputs(first ? "" : ", ", stdout);
+		json_diag(rep->diags[i].path, rep->diags[i].line, rep->diags[i].column,
+			  rep->diags[i].message);
+		first = false;
+	}
+	fputc(']', stdout);
+}
+
+/*
+ * The verdict. @pol is NULL when parsing failed; @rep holds every error (of the parse)
+ * or, with @pol, what pol_check() found (errors and warnings).
+ */
+static void print_result(const char *file, const struct policy *pol, const struct pol_report *rep,
+			 bool node_checked, enum cli_output output)
+{
+	bool valid = pol && rep->n_errors == 0;
+
 	if (output == OUTPUT_JSON) {
 		fputs("{\"file\": ", stdout);
 		json_str(stdout, file);
-		printf(", \"valid\": true, \"shape\": ");
-		json_str(stdout, pol_shape_str(pol->shape));
-		printf(", \"nodeChecked\": %s, \"layouts\": %zu, \"mediatedDeviceTypes\": %zu, "
-		       "\"pciHostDevices\": %zu, \"mediatedDevices\": %zu}\n",
-		       node_checked ? "true" : "false", pol->n_layouts,
-		       pol->n_mediated_device_types, pol->n_pci_devices, pol->n_mdev_devices);
+		printf(", \"valid\": %s", valid ? "true" : "false");
+		if (pol) {
+			fputs(", \"shape\": ", stdout);
+			json_str(stdout, pol_shape_str(pol->shape));
+			printf(", \"node_checked\": %s, \"layouts\": %zu, "
+			       "\"mediated_device_types\": %zu, \"pci_host_devices\": %zu, "
+			       "\"mediated_devices\": %zu",
+			       node_checked ? "true" : "false", pol->n_layouts,
+			       pol->n_mediated_device_types, pol->n_pci_devices,
+			       pol->n_mdev_devices);
+		}
+		fputs(", \"errors\": ", stdout);
+		json_diags(rep, POL_SEVERITY_ERROR);
+		fputs(", \"warnings\": ", stdout);
+		json_diags(rep, POL_SEVERITY_WARNING);
+		fputs("}\n", stdout);
 		return;
 	}
-	printf("%s: policy is valid (%zu %s, %zu %s, %zu %s, %zu %s)%s\n", file, pol->n_layouts,
+	for (size_t i = 0; i < rep->n; i++) {
+		const struct pol_diag *d = &rep->diags[i];
+		char where[POL_PATH_MAX + 64];
+
+		fprintf(stderr, "%s: %s: %s%s\n", file, pol_diag_where(d, where, sizeof(where)),
+			d->severity == POL_SEVERITY_WARNING ? "warning: " : "", d->message);
+	}
+	if (!pol && rep->n == 1)
+		return; /* one error: it says it all */
+	if (!valid) {
+		fprintf(stderr, "%s: policy is invalid (%zu %s, %zu %s)\n", file, rep->n_errors,
+			plural(rep->n_errors, "error", "errors"), rep->n_warnings,
+			plural(rep->n_warnings, "warning", "warnings"));
+		return;
+	}
+	printf("%s: policy is valid", file);
+	if (rep->n_warnings)
+		printf(", with %zu %s", rep->n_warnings,
+		       plural(rep->n_warnings, "warning", "warnings"));
+	printf(" (%zu %s, %zu %s, %zu %s, %zu %s)%s\n", pol->n_layouts,
 	       plural(pol->n_layouts, "layout", "layouts"), pol->n_mediated_device_types,
 	       plural(pol->n_mediated_device_types, "mediated device type",
 		      "mediated device types"),
 	       pol->n_pci_devices, plural(pol->n_pci_devices, "pci selector", "pci selectors"),
 	       pol->n_mdev_devices, plural(pol->n_mdev_devices, "mdev selector", "mdev selectors"),
 	       node_checked ? "" : "; not checked against this node (--no-node)");
-}
-
-static void print_invalid(const char *file, const struct pol_error *err, enum cli_output output)
-{
-	if (output == OUTPUT_JSON) {
-		fputs("{\"file\": ", stdout);
-		json_str(stdout, file);
-		fputs(", \"valid\": false, \"path\": ", stdout);
-		json_str(stdout, err->path);
-		if (err->line > 0)
-			printf(", \"line\": %d", err->line);
-		fputs(", \"message\": ", stdout);
-		json_str(stdout, err->message);
-		fputs("}\n", stdout);
-		return;
-	}
-	if (err->line > 0)
-		fprintf(stderr, "%s: line %d: %s\n", file, err->line, err->message);
-	else
-		fprintf(stderr, "%s: %s: %s\n", file, err->path, err->message);
 }
 
 static void report_skipped(void *userdata, const char *path, int err, const char *what)
@@ -161,6 +213,7 @@ static int policy_check(const struct cli_globals *g, int argc, char **argv)
 	_cleanup_close_ int sysfs_fd = -1;
 	_cleanup_free_ char *data = NULL;
 	enum cli_output output = OUTPUT_HUMAN;
+	struct pol_report rep = {};
 	struct pol_error err = {};
 	bool node = true;
 	const char *file;
@@ -205,9 +258,23 @@ static int policy_check(const struct cli_globals *g, int argc, char **argv)
 		log_warn(r, "%s: cannot read the policy", file);
 		return EXIT_ERROR;
 	}
-	r = pol_parse(data, len, &pol, &err);
+	r = pol_parse_report(data, len, &pol, &err, &rep);
 	if (r == -EINVAL) {
-		print_invalid(file, &err, output);
+		if (rep.n == 0) { /* a syntax error: the one finding */
+			rep.diags = calloc(1, sizeof(*rep.diags));
+			if (rep.diags) {
+				rep.diags[0] = (struct pol_diag){.severity = POL_SEVERITY_ERROR,
+								 .line = err.line,
+								 .column = err.column};
+				snprintf(rep.diags[0].path, sizeof(rep.diags[0].path), "%s",
+					 err.path);
+				snprintf(rep.diags[0].message, sizeof(rep.diags[0].message), "%s",
+					 err.message);
+				rep.n = rep.n_errors = rep.cap = 1;
+			}
+		}
+		print_result(file, NULL, &rep, node, output);
+		pol_report_clear(&rep);
 		return EXIT_ERROR;
 	}
 	if (r < 0) {
@@ -220,27 +287,27 @@ static int policy_check(const struct cli_globals *g, int argc, char **argv)
 			log_warnx("(use --no-node to check the policy file alone)");
 			return EXIT_ERROR;
 		}
-		r = inventory_load(sysfs_fd, g->sysfs_root, INVENTORY_TYPES, report_skipped, NULL,
-				   &inv);
+		r = inventory_load(sysfs_fd, g->sysfs_root,
+				   INVENTORY_TYPES | INVENTORY_MDEVS | INVENTORY_PCI,
+				   report_skipped, NULL, &inv);
 		if (r < 0) {
 			log_warn(r,
-				 "%s: cannot read the node's mdev parents (use --no-node to "
-				 "check the policy file alone)",
+				 "%s: cannot read the node's mdev parents and PCI functions (use "
+				 "--no-node to check the policy file alone)",
 				 g->sysfs_root);
 			return EXIT_ERROR;
 		}
-		r = pol_validate(pol, inv, &err);
-		if (r == -EINVAL) {
-			print_invalid(file, &err, output);
-			return EXIT_ERROR;
-		}
-		if (r < 0) {
-			log_warn(r, "%s: cannot check the policy", file);
-			return EXIT_ERROR;
-		}
 	}
-	print_valid(file, pol, node, output);
-	return EXIT_OK;
+	r = pol_check(pol, inv, &rep);
+	if (r == -ENOMEM) {
+		log_warn(r, "%s: cannot check the policy", file);
+		pol_report_clear(&rep);
+		return EXIT_ERROR;
+	}
+	print_result(file, pol, &rep, node, output);
+	r = rep.n_errors ? EXIT_ERROR : rep.n_warnings ? EXIT_WARNINGS : EXIT_OK;
+	pol_report_clear(&rep);
+	return r;
 }
 
 int cmd_policy(const struct cli_globals *g, int argc, char **argv)

@@ -19,6 +19,7 @@
 #include "daemon/daemon.h"
 #include "daemon/status_socket.h"
 #include "kubernetes/deviceplugin.h"
+#include "libvirt/libvirt_client.h"
 #include "node/inuse.h"
 #include "util/log.h"
 #include "mdevd/inventory.h"
@@ -47,7 +48,7 @@ enum {
 static void run_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: mdevd run --policy FILE [--device-plugin-dir DIR] [--no-device-plugins]\n"
+		"Usage: mdevd run [--policy FILE] [--device-plugin-dir DIR] [--no-device-plugins]\n"
 		"                 [--resync SECONDS] [--no-apply] [--connect URI | --no-libvirt]\n"
 		"                 [--metrics-address HOST:PORT] [--live-timeout SECONDS]\n"
 		"                 [--status-socket PATH | --no-status-socket]\n"
@@ -61,13 +62,14 @@ static void run_usage(FILE *f)
 		"reloads, status and the watchdog.\n"
 		"\n"
 		"Options:\n"
-		"  -p, --policy FILE           the policy (see mdevd-policy(5))\n"
+		"  -p, --policy FILE           the policy (see mdevd-policy(5); default\n"
+		"                              /etc/mdevd/policy.json)\n"
 		"  -d, --device-plugin-dir DIR kubelet's device-plugin directory\n"
 		"                              (default " PLUGIN_DIR_DEFAULT ")\n"
 		"  -N, --no-device-plugins     serve nothing to kubelet (libvirt hosts, tests)\n"
 		"  -r, --resync SECONDS        full reconcile every SECONDS as a safety net\n"
 		"                              (default %d; 0: never)\n"
-		"  -n, --no-apply              create and remove no mdevs; only observe and serve\n"
+		"      --no-apply              create and remove no mdevs; only observe and serve\n"
 		"  -c, --connect URI           libvirt to ask which mdevs its domains name (never\n"
 		"                              removed); default qemu:///system when it runs\n"
 		"  -L, --no-libvirt            do not ask libvirt; only open VFIO groups count\n"
@@ -160,7 +162,8 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 	enum log_level level;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "p:d:Nr:nc:Lm:S:l:h", opts, NULL)) != -1) {
+	/* --no-apply is long only: -n is apply's --dry-run. */
+	while ((c = getopt_long(argc, argv, "p:d:Nr:c:Lm:S:l:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			o.policy_path = optarg;
@@ -247,7 +250,7 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (cli_check_policy_args("run", o.policy_path, optind, argc, run_usage) != EXIT_OK)
+	if (cli_check_policy_args("run", &o.policy_path, optind, argc, run_usage) != EXIT_OK)
 		return EXIT_USAGE;
 	if (no_dp)
 		o.plugin_dir = NULL;
@@ -298,30 +301,40 @@ static void status_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: mdevd status [--policy FILE] [--socket PATH] [-o json]\n"
+		"                    [--connect URI | --no-libvirt]\n"
 		"       mdevd status --check [--socket PATH] [--timeout SECONDS]\n"
 		"\n"
 		"Show what mdevd serves on this node: each resource with the devices kubelet\n"
-		"is sent (health; why an unhealthy one is kept listed), whether its device\n"
-		"plugin is registered, every device a selector matches but that is not served\n"
-		"and why, the live mdevs, and whether the daemon is ready and why not.\n"
+		"is sent (health, NUMA node, IOMMU group; why an unhealthy one is kept listed),\n"
+		"whether its device plugin is registered, every device a selector matches but\n"
+		"that is not served and why, the live mdevs (owned by mdevd or not), and whether\n"
+		"the daemon is ready and why not.\n"
 		"\n"
 		"It asks the running daemon ('mdevd run') on its status socket. When no daemon\n"
-		"answers, it says so on stderr and, given --policy, reads the node instead: then\n"
-		"it also shows in-use state and the changes a reconcile would still make. With\n"
-		"--sysfs-root other than /sys and no --socket, it reads that tree directly.\n"
+		"answers, it says so on stderr and reads the node under the policy instead: then\n"
+		"it also shows in-use state, the policy's warnings for this node (under Policy)\n"
+		"and the changes a reconcile would still make. With --sysfs-root other than\n"
+		"/sys and no --socket, it reads that tree directly.\n"
 		"\n"
 		"Options:\n"
-		"  -p, --policy FILE    the policy, for reading the node (see mdevd-policy(5))\n"
+		"  -p, --policy FILE    the policy, for reading the node (see mdevd-policy(5);\n"
+		"                       default /etc/mdevd/policy.json)\n"
 		"      --socket PATH    the daemon's status socket (default\n"
 		"                       $RUNTIME_DIRECTORY/" STATUS_SOCKET_NAME
 		", else " STATUS_SOCKET_DIR "/" STATUS_SOCKET_NAME ")\n"
 		"      --check          the exec probe: is the daemon ready? Never reads the node\n"
 		"      --timeout SECONDS how long to wait for the daemon's answer (default 5)\n"
 		"  -o, --output FMT     human (default) or json\n"
+		"  -c, --connect URI    ask libvirt at URI what its domains use (default:\n"
+		"                       qemu:///system when its socket exists, with /sys)\n"
+		"      --no-libvirt     do not ask libvirt; only open VFIO groups count as in use\n"
 		"\n"
-		"Exit status: 0 shown (--check: ready), 1 error (--check: no daemon answered in\n"
-		"time: not running, or its event loop is stuck), 2 --check: answered, not "
-		"ready.\n");
+		"Exit status, so that status can serve as a check: 0 all is served and nothing\n"
+		"is pending (--check: ready); 2 degraded: the policy has warnings here, a device\n"
+		"is unhealthy or not served, changes are pending or requested mdevs do not fit\n"
+		"(--check: answered, not ready); 1 the policy does not fit this node, or an\n"
+		"error (--check: no daemon answered in time: not running, or its loop is "
+		"stuck).\n");
 }
 
 static void report_skipped(void *userdata, const char *path, int err, const char *what)
@@ -335,7 +348,8 @@ struct status {
 	struct resource_set *set;
 	struct plan *plan; /* NULL when the policy does not fit the node */
 	struct inuse in;
-	struct pol_error misfit; /* path and message when plan is NULL */
+	struct pol_error misfit;  /* path and message when plan is NULL */
+	struct pol_report report; /* what pol_check() found: errors and warnings */
 	const char *machine_id;
 };
 
@@ -394,12 +408,19 @@ static void print_status_human(const struct status *st)
 				snprintf(numa, sizeof(numa), "%d", dev->numa_node);
 			if (dev->iommu_group >= 0)
 				snprintf(group, sizeof(group), "%d", dev->iommu_group);
+			const struct inuse_holder *h =
+				in_use ? inuse_get_holder(&st->in, dev->iommu_group) : NULL;
+			char who[140] = "";
+
+			if (h)
+				snprintf(who, sizeof(who), " by %s",
+					 inuse_holder_str(h, place, sizeof(place)));
 			device_place(dev, place, sizeof(place));
 			/* The group column is padded only when something follows it. */
-			printf("  %-36s  %-9s  numa %-3s  group %-*s%s%s\n", dev->id,
+			printf("  %-36s  %-9s  numa %-3s  group %-*s%s%s%s%s\n", dev->id,
 			       dev->healthy ? "healthy" : "unhealthy", numa,
-			       place[0] || in_use ? 4 : 0, group, place,
-			       in_use ? "  (in use)" : "");
+			       place[0] || in_use ? 4 : 0, group, place, in_use ? "  (in use" : "",
+			       who, in_use ? ")" : "");
 		}
 		for (size_t j = 0; j < p->n_unserved; j++)
 			printf("  %-36s  not served: %s\n", p->unserved[j].id,
@@ -413,10 +434,27 @@ static void print_status_human(const struct status *st)
 
 		if (m->iommu_group >= 0)
 			snprintf(group, sizeof(group), "%d", m->iommu_group);
-		printf("  %s  %-14s %-16s group %-4s %s%s\n", m->uuid, m->parent, m->type_id, group,
-		       owned ? "owned" : "foreign",
+		const struct inuse_holder *h =
+			m->iommu_group >= 0 ? inuse_get_holder(&st->in, m->iommu_group) : NULL;
+		char who[128] = "";
+
+		if (h)
+			inuse_holder_str(h, who, sizeof(who));
+		printf("  %s  %-14s %-16s group %-4s %s%s%s%s\n", m->uuid, m->parent, m->type_id,
+		       group, owned ? "owned" : "foreign",
 		       m->iommu_group >= 0 && inuse_has_group(&st->in, m->iommu_group) ? ", in use"
-										       : "");
+										       : "",
+		       h ? " by " : "", who);
+	}
+	if (st->report.n) {
+		printf("\nPolicy: %zu %s, %zu %s on this node\n", st->report.n_errors,
+		       st->report.n_errors == 1 ? "error" : "errors", st->report.n_warnings,
+		       st->report.n_warnings == 1 ? "warning" : "warnings");
+		for (size_t i = 0; i < st->report.n; i++)
+			printf("  %-7s %s: %s\n",
+			       st->report.diags[i].severity == POL_SEVERITY_ERROR ? "error"
+										  : "warning",
+			       st->report.diags[i].path, st->report.diags[i].message);
 	}
 	if (!st->plan) {
 		printf("\nPending: unknown: the policy does not fit this node: %s: %s\n",
@@ -463,6 +501,20 @@ static bool add(cJSON *obj, const char *key, cJSON *item)
 	return true;
 }
 
+/* "held_by": the process holding @group open ({"pid", "command", "guest"}), or null. */
+static bool add_holder_json(cJSON *o, const struct inuse *in, int group)
+{
+	const struct inuse_holder *h = group >= 0 ? inuse_get_holder(in, group) : NULL;
+	cJSON *ho;
+
+	if (!h)
+		return add(o, "held_by", cJSON_CreateNull());
+	ho = cJSON_CreateObject();
+	return add(o, "held_by", ho) && add(ho, "pid", cJSON_CreateNumber(h->pid)) &&
+	       add(ho, "command", h->comm[0] ? cJSON_CreateString(h->comm) : cJSON_CreateNull()) &&
+	       add(ho, "guest", h->guest[0] ? cJSON_CreateString(h->guest) : cJSON_CreateNull());
+}
+
 static cJSON *pool_json(const struct status *st, const struct resource_pool *p)
 {
 	_cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
@@ -483,14 +535,15 @@ static cJSON *pool_json(const struct status *st, const struct resource_pool *p)
 		if (!d || !cJSON_AddItemToArray(devs, d))
 			return cJSON_Delete(d), NULL;
 		if (!add(d, "id", cJSON_CreateString(dev->id)) ||
-		    !add(d, "health", cJSON_CreateString(dev->healthy ? "Healthy" : "Unhealthy")) ||
+		    !add(d, "health", cJSON_CreateString(dev->healthy ? "healthy" : "unhealthy")) ||
 		    !add(d, "numa_node", int_or_null(dev->numa_node)) ||
 		    !add(d, "iommu_group", int_or_null(dev->iommu_group)) ||
 		    !add(d, "parent", str_or_null(dev->parent)) ||
 		    !add(d, "physfn", str_or_null(resource_device_physfn(dev))) ||
 		    !add(d, "in_use",
 			 cJSON_CreateBool(dev->iommu_group >= 0 &&
-					  inuse_has_group(&st->in, dev->iommu_group))))
+					  inuse_has_group(&st->in, dev->iommu_group))) ||
+		    !add_holder_json(d, &st->in, dev->iommu_group))
 			return NULL;
 	}
 	for (size_t j = 0; j < p->n_unserved; j++) {
@@ -539,8 +592,28 @@ static int print_status_json(const struct status *st, const struct cli_globals *
 			 cJSON_CreateBool(plan_is_owned(st->inv, m, st->machine_id, NULL))) ||
 		    !add(o, "in_use",
 			 cJSON_CreateBool(m->iommu_group >= 0 &&
-					  inuse_has_group(&st->in, m->iommu_group))))
+					  inuse_has_group(&st->in, m->iommu_group))) ||
+		    !add_holder_json(o, &st->in, m->iommu_group))
 			return -ENOMEM;
+	}
+	{
+		cJSON *pj = cJSON_AddObjectToObject(root, "policy");
+		cJSON *errs = pj ? cJSON_AddArrayToObject(pj, "errors") : NULL;
+		cJSON *warns = pj ? cJSON_AddArrayToObject(pj, "warnings") : NULL;
+
+		if (!errs || !warns)
+			return -ENOMEM;
+		for (size_t i = 0; i < st->report.n; i++) {
+			const struct pol_diag *d = &st->report.diags[i];
+			cJSON *o = cJSON_CreateObject();
+
+			if (!o || !cJSON_AddItemToArray(
+					  d->severity == POL_SEVERITY_ERROR ? errs : warns, o))
+				return cJSON_Delete(o), -ENOMEM;
+			if (!add(o, "path", cJSON_CreateString(d->path)) ||
+			    !add(o, "message", cJSON_CreateString(d->message)))
+				return -ENOMEM;
+		}
 	}
 	if (!st->plan) {
 		char where[POL_PATH_MAX + POL_ERROR_MAX + 4];
@@ -717,6 +790,30 @@ static int status_from_daemon(const char *path, unsigned int timeout_sec, bool c
 	return EXIT_OK;
 }
 
+/*
+ * status as a check: 1 when the policy does not fit this node, 2 when it fits with
+ * warnings, a served device is unhealthy, a pool has unserved devices, changes are
+ * pending or requested mdevs do not fit; else 0.
+ */
+static int status_exit(const struct status *st)
+{
+	if (!st->plan)
+		return EXIT_ERROR;
+	if (st->report.n_warnings || st->plan->n_create || st->plan->n_remove ||
+	    st->plan->n_shortfalls)
+		return EXIT_DEGRADED;
+	for (size_t i = 0; i < st->set->n_pools; i++) {
+		const struct resource_pool *p = &st->set->pools[i];
+
+		if (p->n_unserved)
+			return EXIT_DEGRADED;
+		for (size_t j = 0; j < p->n_devices; j++)
+			if (!p->devices[j].healthy)
+				return EXIT_DEGRADED;
+	}
+	return EXIT_OK;
+}
+
 int cmd_status(const struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -725,6 +822,8 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 		{"socket", required_argument, NULL, OPT_SOCKET},
 		{"check", no_argument, NULL, OPT_CHECK},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"connect", required_argument, NULL, 'c'},
+		{"no-libvirt", no_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -732,6 +831,10 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 	char default_socket[108];
 	unsigned int timeout_sec = 5;
 	bool check = false;
+	_cleanup_(virt_closep) struct virt *virt = NULL;
+	struct virt_refs refs = {};
+	const char *uri = NULL;
+	bool no_libvirt = false;
 	_cleanup_(inventory_freep) struct inventory *inv = NULL;
 	_cleanup_(resource_set_freep) struct resource_set *set = NULL;
 	_cleanup_(plan_freep) struct plan *plan = NULL;
@@ -744,10 +847,16 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 	struct plan_context ctx;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "p:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:o:c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			policy_path = optarg;
+			break;
+		case 'c':
+			uri = optarg;
+			break;
+		case 'N':
+			no_libvirt = true;
 			break;
 		case 'o':
 			if (cli_parse_output(optarg, &output) < 0) {
@@ -783,7 +892,7 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	/* A tree under --sysfs-root is no daemon's node, unless --socket names one. */
-	if (socket_path || check || !policy_path || streq(g->sysfs_root, "/sys")) {
+	if (socket_path || check || streq(g->sysfs_root, "/sys")) {
 		if (!socket_path) {
 			if (status_socket_default_path(default_socket, sizeof(default_socket)) <
 			    0) {
@@ -798,13 +907,9 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 			return r;
 		if (check)
 			return EXIT_ERROR;
-		if (!policy_path) {
-			log_warnx("status: give --policy FILE to read the node instead");
-			return EXIT_ERROR;
-		}
 		log_warnx("status: reading the node instead (what kubelet is served may differ)");
 	}
-	if (cli_check_policy_args("status", policy_path, optind, argc, status_usage) != EXIT_OK)
+	if (cli_check_policy_args("status", &policy_path, optind, argc, status_usage) != EXIT_OK)
 		return EXIT_USAGE;
 	if (cli_open_sysfs(g, &sysfs_fd) < 0 || cli_open_proc(g, &proc_fd) < 0 ||
 	    cli_machine_id(g, machine_id) < 0 || cli_load_policy(policy_path, &pol) < 0)
@@ -824,18 +929,46 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 		log_warn(r, "%s: cannot scan processes for open VFIO groups", g->proc_root);
 		return EXIT_ERROR;
 	}
+	if (cli_connect_libvirt(g, uri, no_libvirt, false, true, &virt) < 0) {
+		inuse_release(&st.in);
+		return EXIT_ERROR;
+	}
+	if (virt && virt_domain_refs(virt, &refs) < 0)
+		log_warnx("libvirt at %s: cannot read its domains: %s; only open VFIO groups "
+			  "count as in use",
+			  virt_uri(virt), virt_last_error(virt));
 	st.inv = inv;
 	st.set = set;
 	st.machine_id = machine_id;
-	if (pol_validate(pol, inv, &st.misfit) == 0) {
+	r = pol_check(pol, inv, &st.report);
+	if (r == -ENOMEM) {
+		inuse_release(&st.in);
+		virt_refs_release(&refs);
+		pol_report_clear(&st.report);
+		log_warn(r, "cannot check the policy");
+		return EXIT_ERROR;
+	}
+	for (size_t i = 0; i < st.report.n && r == -EINVAL; i++) {
+		if (st.report.diags[i].severity != POL_SEVERITY_ERROR)
+			continue;
+		snprintf(st.misfit.path, sizeof(st.misfit.path), "%s", st.report.diags[i].path);
+		snprintf(st.misfit.message, sizeof(st.misfit.message), "%s",
+			 st.report.diags[i].message);
+		break;
+	}
+	if (r == 0) {
 		ctx = (struct plan_context){
 			.machine_id = machine_id,
 			.in_use_groups = st.in.groups,
 			.n_in_use_groups = st.in.n_groups,
+			.domain_refs = refs.refs,
+			.n_domain_refs = refs.n,
 		};
 		r = plan_build(inv, pol, &ctx, &plan);
 		if (r < 0) {
 			inuse_release(&st.in);
+			virt_refs_release(&refs);
+			pol_report_clear(&st.report);
 			log_warn(r, "cannot build a plan");
 			return EXIT_ERROR;
 		}
@@ -848,9 +981,13 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 		r = cli_vfio_status(g, sysfs_fd, proc_fd, inv, pol, stdout, NULL);
 	}
 	inuse_release(&st.in);
+	virt_refs_release(&refs); /* after printing: the plan borrows domain names */
 	if (r < 0) {
+		pol_report_clear(&st.report);
 		log_warn(r, "cannot print the status");
 		return EXIT_ERROR;
 	}
-	return EXIT_OK;
+	r = status_exit(&st);
+	pol_report_clear(&st.report);
+	return r;
 }

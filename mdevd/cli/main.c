@@ -50,7 +50,7 @@ static void usage(FILE *f)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
 		"\n"
-		"Global options (before the command):\n"
+		"Global options (before or after the command):\n"
 		"  --sysfs-root DIR   read and write sysfs under DIR instead of /sys\n"
 		"  --proc-root DIR    scan DIR instead of /proc for open VFIO groups\n"
 		"  --dev-root DIR     look for /dev/vfio, /dev/kvm, /dev/iommu under DIR\n"
@@ -80,6 +80,71 @@ int cli_parse_output(const char *value, enum cli_output *out)
 		return 0;
 	}
 	return -EINVAL;
+}
+
+/* Does @arg name global option @name, as "--name" (value next) or "--name=value"? */
+static bool is_global(const char *arg, const char *name, const char **value)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(arg, "--", 2) != 0 || strncmp(arg + 2, name, n) != 0)
+		return false;
+	if (arg[2 + n] == '\0') {
+		*value = NULL;
+		return true;
+	}
+	if (arg[2 + n] == '=') {
+		*value = arg + 3 + n;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Global options written after the command (mdevd types --sysfs-root DIR): taken out of
+ * the command's arguments (up to a "--") into @g, so that they work in either place.
+ * Returns the new argument count, or -1 (logged) when one lacks its value.
+ */
+static int take_globals(struct cli_globals *g, int argc, char **argv)
+{
+	static const char *const with_value[] = {"sysfs-root", "proc-root", "machine-id"};
+	int out = 1;
+
+	for (int i = 1; i < argc; i++) {
+		const char *v = NULL, *a = argv[i];
+		bool taken = false;
+
+		if (streq(a, "--")) {
+			while (i < argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (streq(a, "--verbose") || streq(a, "-v")) {
+			g->verbose = true;
+			continue;
+		}
+		for (size_t k = 0; k < ARRAY_SIZE(with_value) && !taken; k++) {
+			if (!is_global(a, with_value[k], &v))
+				continue;
+			if (!v && i + 1 >= argc) {
+				log_warnx("%s: %s needs a value", argv[0], a);
+				return -1;
+			}
+			if (!v)
+				v = argv[++i];
+			if (k == 0)
+				g->sysfs_root = v;
+			else if (k == 1)
+				g->proc_root = v;
+			else
+				g->machine_id = v;
+			taken = true;
+		}
+		if (!taken)
+			argv[out++] = argv[i];
+	}
+	argv[out] = NULL;
+	return out;
 }
 
 int main(int argc, char **argv)
@@ -130,7 +195,6 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	log_set_verbose(g.verbose);
 	if (optind >= argc) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -138,12 +202,16 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		if (streq(argv[optind], commands[i].name)) {
 			char **sub = argv + optind;
-			int subc = argc - optind;
+			int subc = take_globals(&g, argc - optind, sub);
 
+			log_set_verbose(g.verbose);
+			if (subc < 0)
+				return EXIT_USAGE;
 			optind = 0; /* reset getopt for the command's own options */
 			return commands[i].run(&g, subc, sub);
 		}
 	}
+	log_set_verbose(g.verbose);
 	log_warnx("unknown command '%s' (try 'mdevd --help')", argv[optind]);
 	return EXIT_USAGE;
 }

@@ -22,15 +22,20 @@
  */
 int output_types(FILE *f, enum cli_output fmt, const struct inventory *inv);
 
+struct inuse;
+
 /*
  * output_list - live mdevs, with the libvirt domain that names each one among the
- * @n_refs @refs (may be none: libvirt not asked). JSON: [{"uuid", "parent", "type",
+ * @n_refs @refs (may be none: libvirt not asked) and the process that holds its VFIO
+ * group open, from @in (NULL: processes not scanned). JSON: [{"uuid", "parent", "type",
  * "iommu_group" (null when none), "domain" (null when no domain names it), "state":
- * "in-use" (a running domain), "reserved" (a defined one) or null}].
- * Human: "<uuid> <parent> <type> (group N)[ in use by D| reserved by D]", one line each.
+ * "in_use" (a running domain or a process holds it), "reserved" (a defined domain names
+ * it) or null, "held_by": {"pid", "command", "guest"} or null}].
+ * Human: "<uuid> <parent> <type> (group N)[ in use by D| reserved by D][ held by pid P
+ * (COMMAND, guest G)]", one line each.
  */
 int output_list(FILE *f, enum cli_output fmt, const struct inventory *inv,
-		const struct plan_domain_ref *refs, size_t n_refs);
+		const struct plan_domain_ref *refs, size_t n_refs, const struct inuse *in);
 
 /*
  * output_pci - the @n functions in @fns (borrowed pointers, printed in that order).

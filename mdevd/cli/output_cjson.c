@@ -19,6 +19,7 @@
 #include "mdevd/plan.h"
 #include "cli/output.h"
 #include "cli/doctor.h"
+#include "node/inuse.h"
 
 DEFINE_CLEANUP(cJSON, cJSON_Delete)
 
@@ -112,7 +113,18 @@ static int types_json(FILE *f, const struct inventory *inv)
 		if (!po)
 			return -ENOMEM;
 		types = cJSON_CreateArray();
-		if (!add_str(po, "parent", p->name) || !add_item(po, "types", types))
+		if (!add_str(po, "parent", p->name))
+			return -ENOMEM;
+		/* What the human listing says of a PCI parent: ids, PF, NUMA node. */
+		if (!add_str(po, "pci_address", p->pci_address) ||
+		    !(p->pci_address ? add_hex(po, "vendor", p->vendor_id, 4)
+				     : add_item(po, "vendor", cJSON_CreateNull())) ||
+		    !(p->pci_address ? add_hex(po, "device", p->device_id, 4)
+				     : add_item(po, "device", cJSON_CreateNull())) ||
+		    !add_str(po, "physfn", p->physfn) ||
+		    !add_int_or_null(po, "numa_node", p->numa_node))
+			return -ENOMEM;
+		if (!add_item(po, "types", types))
 			return -ENOMEM;
 		for (size_t j = 0; j < p->n_types; j++) {
 			const struct mdev_type *t = &p->types[j];
@@ -186,8 +198,26 @@ static const struct plan_domain_ref *find_ref(const struct plan_domain_ref *refs
 	return best;
 }
 
+/* The process holding @m's group, or NULL. */
+static const struct inuse_holder *holder_of(const struct inuse *in, const struct mdev_instance *m)
+{
+	return in && m->iommu_group >= 0 ? inuse_get_holder(in, m->iommu_group) : NULL;
+}
+
+static bool add_holder(cJSON *o, const struct inuse_holder *h)
+{
+	cJSON *ho;
+
+	if (!h)
+		return add_item(o, "held_by", cJSON_CreateNull());
+	ho = cJSON_CreateObject();
+	return add_item(o, "held_by", ho) && add_item(ho, "pid", create_int(h->pid)) &&
+	       add_str(ho, "command", h->comm[0] ? h->comm : NULL) &&
+	       add_str(ho, "guest", h->guest[0] ? h->guest : NULL);
+}
+
 static int list_json(FILE *f, const struct inventory *inv, const struct plan_domain_ref *refs,
-		     size_t n_refs)
+		     size_t n_refs, const struct inuse *in)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateArray();
 
@@ -196,24 +226,26 @@ static int list_json(FILE *f, const struct inventory *inv, const struct plan_dom
 	for (size_t i = 0; i < inv->n_mdevs; i++) {
 		const struct mdev_instance *m = &inv->mdevs[i];
 		const struct plan_domain_ref *ref = find_ref(refs, n_refs, m->uuid);
+		const struct inuse_holder *h = holder_of(in, m);
+		const char *state = (ref && ref->running) || h ? "in_use" : ref ? "reserved" : NULL;
 		cJSON *o = add_object(root);
 
 		if (!o || !add_str(o, "uuid", m->uuid) || !add_str(o, "parent", m->parent) ||
 		    !add_str(o, "type", m->type_id) ||
 		    !add_int_or_null(o, "iommu_group", m->iommu_group) ||
 		    !add_str(o, "domain", ref ? ref->domain : NULL) ||
-		    !add_str(o, "state", ref ? (ref->running ? "in-use" : "reserved") : NULL))
+		    !add_str(o, "state", state) || !add_holder(o, h))
 			return -ENOMEM;
 	}
 	return print_json(f, root, 64 + 160 * inv->n_mdevs);
 }
 
 int output_list(FILE *f, enum cli_output fmt, const struct inventory *inv,
-		const struct plan_domain_ref *refs, size_t n_refs)
+		const struct plan_domain_ref *refs, size_t n_refs, const struct inuse *in)
 {
 	switch (fmt) {
 	case OUTPUT_JSON:
-		return list_json(f, inv, refs, n_refs);
+		return list_json(f, inv, refs, n_refs, in);
 	case OUTPUT_HUMAN:
 		for (size_t i = 0; i < inv->n_mdevs; i++) {
 			const struct mdev_instance *m = &inv->mdevs[i];
@@ -224,9 +256,14 @@ int output_list(FILE *f, enum cli_output fmt, const struct inventory *inv,
 				fprintf(f, " (group %d)", m->iommu_group);
 			else
 				fputs(" (no IOMMU group)", f);
+			const struct inuse_holder *h = holder_of(in, m);
+			char who[128];
+
 			if (ref)
 				fprintf(f, " %s by %s", ref->running ? "in use" : "reserved",
 					ref->domain);
+			if (h)
+				fprintf(f, " held by %s", inuse_holder_str(h, who, sizeof(who)));
 			fputc('\n', f);
 		}
 		break;

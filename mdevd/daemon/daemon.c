@@ -680,8 +680,10 @@ static void reload(struct daemon *d, const char *why)
 	sdnotify_send("RELOADING=1");
 	log_info("reloading %s (%s)", d->opt->policy_path, why);
 	r = cli_load_policy(d->opt->policy_path, &pol);
-	if (r == 0 && d->inv && pol_validate(pol, d->inv, &perr) < 0) {
-		log_warnx("%s: %s: %s", d->opt->policy_path, perr.path, perr.message);
+	/* Warnings (what this node lacks) are logged once, here; the rest is applied. */
+	if (r == 0 && d->inv && cli_check_policy(d->opt->policy_path, pol, d->inv, 0) < 0) {
+		/* Logged in full above; the first error is kept for `mdevd status`. */
+		(void)pol_validate(pol, d->inv, &perr);
 		r = -EINVAL;
 	}
 	if (r == 0)
@@ -1189,7 +1191,6 @@ static void vfio_startup(struct daemon *d)
 static int startup(struct daemon *d)
 {
 	_cleanup_(policy_freep) struct policy *pol = NULL;
-	struct pol_error perr = {};
 	int r;
 
 	r = sysfs_open_root(d->opt->sysfs_root, &d->sysfs_fd);
@@ -1251,8 +1252,9 @@ static int startup(struct daemon *d)
 	 * At start there is no last good policy to fall back to: a misfit is only reported
 	 * (apply_policy() reports it when applying).
 	 */
-	if (!apply_wanted(d) && d->inv && pol_validate(d->cfg->policy, d->inv, &perr) < 0)
-		log_warnx("%s: %s: %s", d->opt->policy_path, perr.path, perr.message);
+	if (d->inv)
+		cli_check_policy(d->opt->policy_path, d->cfg->policy, d->inv,
+				 apply_wanted(d) ? CLI_CHECK_NO_ERRORS : 0);
 	return 0;
 }
 

@@ -60,6 +60,80 @@ static int add_group(struct inuse *in, size_t *cap, int group)
 	return 0;
 }
 
+/* Read all of a small /proc file (at most @size - 1 bytes); returns the length or -1. */
+static ssize_t read_small(int proc_fd, const char *path, char *buf, size_t size)
+{
+	_cleanup_close_ int fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+
+	if (fd < 0)
+		return -1;
+	while (got + 1 < size) {
+		ssize_t n = read(fd, buf + got, size - 1 - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	return (ssize_t)got;
+}
+
+/*
+ * QEMU's guest name from its command line: "-name guest=vm1,debug-threads=on" (libvirt)
+ * or "-name vm1[,...]". @cmdline holds @len bytes of NUL-separated arguments.
+ */
+static void qemu_guest_name(const char *cmdline, size_t len, char *out, size_t size)
+{
+	const char *end = cmdline + len;
+
+	out[0] = '\0';
+	for (const char *a = cmdline; a < end; a += strlen(a) + 1) {
+		const char *v = a + strlen(a) + 1;
+		const char *g;
+		size_t n;
+
+		if (!(streq(a, "-name") || streq(a, "--name")) || v >= end)
+			continue;
+		/* The first element without '=' is the name; else the guest= element. */
+		n = strcspn(v, ",");
+		if (memchr(v, '=', n) == NULL) {
+			snprintf(out, size, "%.*s", (int)n, v);
+			return;
+		}
+		for (g = v; *g; g += strcspn(g, ",") + (g[strcspn(g, ",")] ? 1 : 0)) {
+			if (strncmp(g, "guest=", 6) == 0) {
+				n = strcspn(g + 6, ",");
+				snprintf(out, size, "%.*s", (int)n, g + 6);
+				return;
+			}
+		}
+		return;
+	}
+}
+
+static int add_holder(struct inuse *in, int proc_fd, const char *pid, int group)
+{
+	struct inuse_holder *v = realloc(in->holders, (in->n_holders + 1) * sizeof(*v));
+	struct inuse_holder *h;
+	char path[64], cmdline[4096];
+	ssize_t n;
+
+	if (!v)
+		return -ENOMEM;
+	in->holders = v;
+	h = &v[in->n_holders++];
+	*h = (struct inuse_holder){.group = group, .pid = atoi(pid)};
+	snprintf(path, sizeof(path), "%s/comm", pid);
+	if (read_small(proc_fd, path, h->comm, sizeof(h->comm)) > 0)
+		h->comm[strcspn(h->comm, "\n")] = '\0';
+	snprintf(path, sizeof(path), "%s/cmdline", pid);
+	n = read_small(proc_fd, path, cmdline, sizeof(cmdline));
+	if (n > 0)
+		qemu_guest_name(cmdline, (size_t)n, h->guest, sizeof(h->guest));
+	return 0;
+}
+
 /* Scan one process's fd directory. Returns 0, -EACCES (unreadable), or -ENOMEM. */
 static int scan_pid(int proc_fd, const char *pid, struct inuse *in, size_t *cap)
 {
@@ -78,6 +152,7 @@ static int scan_pid(int proc_fd, const char *pid, struct inuse *in, size_t *cap)
 		return -ENOMEM;
 	steal_fd(fd);
 	while ((de = readdir(dir))) {
+		size_t before;
 		ssize_t len;
 		int group;
 
@@ -90,7 +165,10 @@ static int scan_pid(int proc_fd, const char *pid, struct inuse *in, size_t *cap)
 		group = vfio_group_of(link);
 		if (group < 0)
 			continue;
+		before = in->n_groups;
 		r = add_group(in, cap, group);
+		if (r == 0 && in->n_groups > before)
+			r = add_holder(in, proc_fd, pid, group);
 		if (r < 0)
 			break;
 	}
@@ -134,7 +212,7 @@ int inuse_scan(int proc_fd, struct inuse *out)
 	}
 	closedir(dir);
 	if (r < 0) {
-		free(in.groups);
+		inuse_release(&in);
 		return r;
 	}
 	if (in.n_groups > 1)
@@ -148,6 +226,24 @@ void inuse_release(struct inuse *in)
 	free(in->groups);
 	in->groups = NULL;
 	in->n_groups = 0;
+	free(in->holders);
+	in->holders = NULL;
+	in->n_holders = 0;
+}
+
+const struct inuse_holder *inuse_get_holder(const struct inuse *in, int group)
+{
+	for (size_t i = 0; i < in->n_holders; i++)
+		if (in->holders[i].group == group)
+			return &in->holders[i];
+	return NULL;
+}
+
+const char *inuse_holder_str(const struct inuse_holder *h, char *buf, size_t size)
+{
+	snprintf(buf, size, "pid %d (%s%s%s)", h->pid, h->comm[0] ? h->comm : "?",
+		 h->guest[0] ? ", guest " : "", h->guest);
+	return buf;
 }
 
 bool inuse_has_group(const struct inuse *in, int group)

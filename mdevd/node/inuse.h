@@ -16,10 +16,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The first process found holding a group open. */
+struct inuse_holder {
+	int group;
+	int pid;
+	char comm[17];	/* /proc/PID/comm, "" when unreadable */
+	char guest[64]; /* QEMU's -name (guest=NAME or NAME), "" when none */
+};
+
 struct inuse {
 	int *groups; /* sorted, unique IOMMU group numbers held open */
 	size_t n_groups;
-	unsigned int unreadable; /* processes whose fd table could not be read (EACCES) */
+	unsigned int unreadable;      /* processes whose fd table could not be read (EACCES) */
+	struct inuse_holder *holders; /* one per group, in the order found */
+	size_t n_holders;
 };
 
 /*
@@ -37,6 +47,15 @@ void inuse_release(struct inuse *in);
 
 /* inuse_has_group - is @group among the groups held open? */
 bool inuse_has_group(const struct inuse *in, int group);
+
+/* inuse_get_holder - the process found holding @group, borrowed from @in; NULL if none. */
+const struct inuse_holder *inuse_get_holder(const struct inuse *in, int group);
+
+/*
+ * inuse_holder_str - "pid 1234 (qemu-system-x86, guest vm1)" for @h into @buf (always
+ * NUL-terminated); returns @buf.
+ */
+const char *inuse_holder_str(const struct inuse_holder *h, char *buf, size_t size);
 
 /*
  * inuse_group_is_open - rescan /proc for one group just before a destructive step.

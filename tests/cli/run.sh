@@ -24,8 +24,12 @@ case_() {
 	name=$1
 	want_rc=$2
 	shift 2
-	"$MDEVD" "$@" >"$tmp/out" 2>"$tmp/err"
+	# shellcheck disable=SC2086 # PREFIX: a command that runs mdevd (setpriv ...), or nothing
+	${PREFIX:-} "$MDEVD" "$@" >"$tmp/out.raw" 2>"$tmp/err.raw"
 	rc=$?
+	# the scratch dir's name varies: TMP in the golden files
+	sed "s|$tmp|TMP|g" "$tmp/out.raw" >"$tmp/out"
+	sed "s|$tmp|TMP|g" "$tmp/err.raw" >"$tmp/err"
 	golden_compare "$name" "$want_rc" "$rc"
 	if [ "$ok" -eq 1 ]; then
 		passed=$((passed + 1))
@@ -40,22 +44,22 @@ case_ samples-types-human 0 --sysfs-root $F/samples types
 case_ nvidia-types-json 0 --sysfs-root $F/nvidia types --output json
 case_ nvidia-types-human 0 --sysfs-root $F/nvidia types
 case_ broken-types-json 0 --sysfs-root $F/broken types -o json
-# list
-case_ samples-list-json 0 --sysfs-root $F/samples list -o json
-case_ samples-list-human 0 --sysfs-root $F/samples list
-case_ nvidia-list-json 0 --sysfs-root $F/nvidia list -o json
-case_ broken-list-human 0 --sysfs-root $F/broken list
+# list (an empty proc root: no process holds a group)
+mkdir "$tmp/proc"
+case_ samples-list-json 0 --sysfs-root $F/samples --proc-root "$tmp/proc" list -o json
+case_ samples-list-human 0 --sysfs-root $F/samples --proc-root "$tmp/proc" list
+case_ nvidia-list-json 0 --sysfs-root $F/nvidia --proc-root "$tmp/proc" list -o json
+case_ broken-list-human 0 --sysfs-root $F/broken --proc-root "$tmp/proc" list
 # pci (names from Debian 12's pci.ids)
 case_ samples-pci-json 0 --sysfs-root $F/samples pci -o json
 case_ samples-pci-human 0 --sysfs-root $F/samples pci
 case_ nvidia-pci-vendor-json 0 --sysfs-root $F/nvidia pci --vendor 10DE:1eb8 -o json
 case_ broken-pci-human 0 --sysfs-root $F/broken pci
 # status (a fixed machine id and an empty proc root: stable UUIDs, nothing in use)
-mkdir "$tmp/proc"
 ST="--proc-root $tmp/proc --machine-id 0123456789abcdef0123456789abcdef"
-case_ nvidia-status-human 0 --sysfs-root $F/nvidia $ST status --policy tests/cli/policies/nvidia-status.json
-case_ nvidia-status-json 0 --sysfs-root $F/nvidia $ST status --policy tests/cli/policies/nvidia-status.json -o json
-case_ samples-status-human 0 --sysfs-root $F/samples $ST status --policy tests/vm/policies/kubevirt.json
+case_ nvidia-status-human 2 --sysfs-root $F/nvidia $ST status --policy tests/cli/policies/nvidia-status.json
+case_ nvidia-status-json 2 --sysfs-root $F/nvidia $ST status --policy tests/cli/policies/nvidia-status.json -o json
+case_ samples-status-human 2 --sysfs-root $F/samples $ST status --policy tests/vm/policies/kubevirt.json
 # vfio-pci: status shows each named function's decision; apply on a fixture tree needs its
 # own ownership file; doctor's usage
 case_ samples-status-vfio-human 0 --sysfs-root $F/samples $ST status --policy tests/cli/policies/samples-vfio.json
@@ -67,6 +71,189 @@ case_ bad-output 64 --sysfs-root $F/samples types -o yaml
 case_ bad-vendor 64 --sysfs-root $F/samples pci --vendor 10de:
 case_ extra-arg 64 --sysfs-root $F/samples list now
 case_ types-help 0 types --help
+
+# create: every argument checked before anything is written (on a copy: it writes)
+cp -a $F/samples "$tmp/rw"
+RW="--sysfs-root $tmp/rw --proc-root $tmp/proc"
+case_ create-parent-traversal 1 $RW create --parent ../../../evil --type x
+case_ create-parent-unknown 1 $RW create --parent 0000:99:00.0 --type mtty-2
+case_ create-type-unknown 1 $RW create --parent mtty --type mtty-9
+case_ create-uuid-bad 64 $RW create --parent mtty --type mtty-2 --uuid not-a-uuid
+case_ create-uuid-exists 1 $RW create --parent mtty --type mtty-2 \
+	--uuid 83B8F4F2-509F-382F-3C1E-E6BFE0FA1001
+case_ create-by-type-name 0 $RW create --parent mtty --type "Dual port serial" \
+	--uuid 11111111-2222-4333-8444-555555555555
+case_ create-json 0 $RW create --parent mtty --type mtty-1 -o json \
+	--uuid 11111111-2222-4333-8444-666666666666
+cp -a $F/nvidia "$tmp/rw-nvidia"
+case_ create-short-pci-address 0 --sysfs-root "$tmp/rw-nvidia" create --parent 3b:00.5 \
+	--type "GRID T4-1Q" --uuid 11111111-2222-4333-8444-555555555555
+if [ "$(cat "$tmp/rw-nvidia/devices/pci0000:00/0000:3b:00.5/mdev_supported_types/nvidia-222/create" \
+	2>/dev/null)" != 11111111-2222-4333-8444-555555555555 ]; then
+	echo "FAIL create-short-pci-address: the UUID was not written to 0000:3b:00.5's nvidia-222"
+	failed=$((failed + 1))
+fi
+if [ "$(cat "$tmp/rw/class/mdev_bus/mtty/mdev_supported_types/mtty-2/create" 2>/dev/null)" != \
+	11111111-2222-4333-8444-555555555555 ]; then
+	echo "FAIL create-by-type-name: the UUID was not written to mtty-2/create"
+	failed=$((failed + 1))
+fi
+# apply --dry-run: what it would do, with plan's exit statuses (2: changes pending)
+case_ samples-apply-dry-run 2 --sysfs-root $F/samples $ST apply --dry-run --no-libvirt \
+	--policy tests/cli/policies/fleet.json
+case_ samples-apply-dry-run-json 2 --sysfs-root $F/samples $ST apply --dry-run --no-libvirt -q \
+	-o json --policy tests/cli/policies/fleet.json
+case_ samples-plan-fleet 2 --sysfs-root $F/samples $ST plan --no-libvirt \
+	--policy tests/cli/policies/fleet.json
+case_ nvidia-plan-fleet 2 --sysfs-root $F/nvidia $ST plan --no-libvirt \
+	--policy tests/cli/policies/fleet.json
+case_ samples-policy-check-fleet 2 --sysfs-root $F/samples policy check tests/cli/policies/fleet.json
+case_ nvidia-policy-check-fleet 2 --sysfs-root $F/nvidia policy check tests/cli/policies/fleet.json
+case_ samples-policy-check-fleet-json 2 --sysfs-root $F/samples policy check -o json \
+	tests/cli/policies/fleet.json
+case_ policy-check-fleet-no-node 0 policy check --no-node tests/cli/policies/fleet.json
+case_ samples-status-fleet 2 --sysfs-root $F/samples $ST status --policy tests/cli/policies/fleet.json
+case_ kubevirt-yaml 1 --sysfs-root $F/samples policy check tests/cli/policies/kubevirt-mistakes.yaml
+case_ many-errors 1 policy check --no-node tests/cli/policies/many-errors.yaml
+case_ many-errors-json 1 policy check --no-node -o json tests/cli/policies/many-errors.yaml
+case_ kubevirt-mdevd-in-spec 1 policy check --no-node tests/cli/policies/kubevirt-mdevd-in-spec.yaml
+# in use: the holder named (pid, command, QEMU's guest name) by list and remove
+HP=$tmp/held-proc
+mkdir -p "$HP/4242/fd" && ln -s /dev/vfio/10 "$HP/4242/fd/7" && ln -s /dev/vfio/vfio "$HP/4242/fd/6"
+echo qemu-system-x86 >"$HP/4242/comm"
+printf '/usr/bin/qemu-system-x86_64\0-name\0guest=vm1,debug-threads=on\0-S\0' >"$HP/4242/cmdline"
+mkdir -p "$HP/4243/fd" && ln -s /dev/vfio/11 "$HP/4243/fd/3" && echo cat >"$HP/4243/comm"
+case_ samples-list-held-human 0 --sysfs-root $F/samples --proc-root "$HP" list
+case_ samples-list-held-json 0 --sysfs-root $F/samples --proc-root "$HP" list -o json
+case_ samples-status-held 2 --sysfs-root $F/samples --proc-root "$HP" \
+	--machine-id 0123456789abcdef0123456789abcdef status --no-libvirt \
+	--policy tests/vm/policies/kubevirt.json
+case_ remove-held 1 --sysfs-root "$tmp/rw" --proc-root "$HP" remove --no-libvirt \
+	83b8f4f2-509f-382f-3c1e-e6bfe0fa1001
+# remove: UUIDs in any case; refused when processes cannot be inspected (not root)
+case_ remove-uuid-upper-case 0 $RW remove --no-libvirt 83B8F4F2-509F-382F-3C1E-E6BFE0FA1002
+case_ remove-json 0 $RW remove --no-libvirt -o json 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001
+case_ remove-not-a-uuid 64 $RW remove --no-libvirt ../../x
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	# as nobody, with a process whose fd table only root may read
+	mkdir -m 755 "$tmp/nobody" && cp -a $F/samples "$tmp/nobody/sys" &&
+		mkdir -p "$tmp/nobody/proc/4242/fd" && chmod 755 "$tmp" &&
+		chmod -R a+rX "$tmp/nobody" && chmod 700 "$tmp/nobody/proc/4242/fd"
+	PREFIX="setpriv --reuid=65534 --regid=65534 --clear-groups" case_ remove-proc-unreadable 1 \
+		--sysfs-root "$tmp/nobody/sys" --proc-root "$tmp/nobody/proc" remove --no-libvirt \
+		83b8f4f2-509f-382f-3c1e-e6bfe0fa1001
+else
+	echo "SKIP remove-proc-unreadable: needs root and setpriv(1) to run mdevd as nobody"
+fi
+
+# every option of every --help: one meaning per short option, and named in mdevd(8)
+if python3 tests/cli/options.py "$MDEVD" >"$tmp/opts" 2>&1; then
+	passed=$((passed + 1))
+else
+	echo "FAIL options: --help and mdevd(8) disagree:"
+	sed 's/^/    /' "$tmp/opts"
+	failed=$((failed + 1))
+fi
+# global options after the command; --policy defaults to /etc/mdevd/policy.json
+case_ global-after-command 0 list --sysfs-root=$F/samples
+case_ global-after-command-no-value 64 list --sysfs-root
+case_ policy-default-path 1 --sysfs-root $F/samples $ST plan --no-libvirt
+case_ hostdev-c-is-not-count 64 --sysfs-root $F/samples hostdev -c 2 x.com/Y
+
+# --- every example of the docs (README.md, mdevd(8), mdevd-policy(5), policy --help) -------
+# tests/cli/examples.py extracts them mechanically (the man pages as groff renders them),
+# so an example that stops being valid, or stops doing what its text says, fails here.
+# golden/examples/NAME.out holds stdout, stderr and the exit status together.
+EX=$tmp/examples
+GOLDEN_EX=tests/cli/golden/examples
+mkdir -p "$GOLDEN_EX"
+# example_ NAME CMD...: run CMD, compare "stdout + stderr + exit N" with the golden file.
+example_() {
+	name=$1
+	shift
+	rc=0
+	"$@" >"$tmp/ex.out" 2>&1 || rc=$?
+	# create without --uuid prints a random (version 4) UUID
+	case $name in
+	cmd-*) v4='[0-9a-f]\{8\}-[0-9a-f]\{4\}-4[0-9a-f]\{3\}-[89ab][0-9a-f]\{3\}-[0-9a-f]\{12\}' ;;
+	*) v4='^$' ;;
+	esac
+	sed -e "s|$tmp|TMP|g" -e "s/$v4/RANDOM-UUID/g" "$tmp/ex.out" >"$tmp/out"
+	echo "exit $rc" >>"$tmp/out"
+	: >"$tmp/err"
+	[ -n "$UPDATE" ] && cp "$tmp/out" "$GOLDEN_EX/$name.out"
+	echo "$name.out" >>"$tmp/ex-seen"
+	if [ "$rc" -eq 64 ] || [ "$rc" -ge 124 ]; then
+		echo "FAIL example $name: exit status $rc (usage error or timeout): $*"
+		sed 's/^/    /' "$tmp/ex.out" | head -10
+		failed=$((failed + 1))
+	elif ! diff -u "$GOLDEN_EX/$name.out" "$tmp/out" >"$tmp/diff" 2>&1; then
+		echo "FAIL example $name: output differs from $GOLDEN_EX/$name.out ($*):"
+		head -40 "$tmp/diff"
+		failed=$((failed + 1))
+	else
+		passed=$((passed + 1))
+	fi
+}
+if ! python3 tests/cli/examples.py "$EX" "$MDEVD"; then
+	echo "FAIL examples: tests/cli/examples.py could not extract the docs' examples"
+	failed=$((failed + 1))
+fi
+n_ex=0
+for bad in "$EX"/*.bad; do
+	[ -e "$bad" ] || continue
+	echo "FAIL example $(basename "$bad" .bad): not a valid policy as the reader sees it:"
+	sed 's/^/    /' "$bad"
+	failed=$((failed + 1))
+done
+for f in "$EX"/*.json; do
+	[ -e "$f" ] || continue
+	n=$(basename "$f" .json)
+	n_ex=$((n_ex + 1))
+	cp "$f" "$tmp/$n.json"
+	example_ "$n.no-node" "$MDEVD" policy check --no-node "$tmp/$n.json"
+	for tree in samples nvidia; do
+		example_ "$n.$tree" "$MDEVD" --sysfs-root $F/$tree policy check "$tmp/$n.json"
+		example_ "$n.$tree.plan" "$MDEVD" --sysfs-root $F/$tree $ST plan --no-libvirt \
+			--policy "$tmp/$n.json"
+	done
+done
+# At least the examples there are today: an extractor that finds none must fail.
+if [ "$n_ex" -lt 8 ]; then
+	echo "FAIL examples: only $n_ex JSON examples extracted, want at least 8"
+	failed=$((failed + 1))
+fi
+# The example command lines, each run for real on a fresh copy of the samples tree
+# (nothing in use, a fixed machine id). Placeholders get fixture values: a policy file
+# (README's first example), UUID / BDF (the tree's mdev / PCI function); "> FILE" is
+# dropped; libvirt is libvirt's own test driver (test:///default) instead of the host's
+# qemu:///system, so the result does not depend on this machine. 'run' is the daemon: its
+# options are checked with --help after them.
+i=0
+while IFS="$(printf '\t')" read -r src cmd; do
+	i=$((i + 1))
+	rm -rf "$tmp/tree" && cp -a $F/samples "$tmp/tree"
+	args=$(printf '%s\n' "$cmd" | sed -e 's/^mdevd //' \
+		-e "s|/etc/mdevd/policy.json|$EX/README.md-1.json|g" \
+		-e "s|\([ =]\)policy.json|\1$EX/README.md-1.json|g" \
+		-e 's/UUID|BDF/83b8f4f2-509f-382f-3c1e-e6bfe0fa1001/; s/ UUID$/ 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001/' \
+		-e "s| > *\([^ ]*\)\$||" -e 's|qemu:///system|test:///default|g')
+	case $args in run\ *) args="$args --help" ;; esac
+	case $args in *--source\ libvirt* | *--backend\ libvirt*) case $args in *--connect*) ;; *) args="$args --connect test:///default" ;; esac ;; esac
+	# shellcheck disable=SC2086 # the example's words, split as a shell would
+	example_ "cmd-$i-$src" timeout 20 "$MDEVD" --sysfs-root "$tmp/tree" --proc-root "$tmp/proc" \
+		--machine-id 0123456789abcdef0123456789abcdef $args
+done <"$EX/commands"
+# A golden file no example produced any more: the example was removed or renumbered.
+for g in "$GOLDEN_EX"/*.out; do
+	grep -qxF "$(basename "$g")" "$tmp/ex-seen" && continue
+	if [ -n "$UPDATE" ]; then
+		rm -f "$g"
+	else
+		echo "FAIL examples: $g belongs to no example (UPDATE=1 removes it)"
+		failed=$((failed + 1))
+	fi
+done
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

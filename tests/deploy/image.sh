@@ -254,7 +254,7 @@ else
 	rc=$(podman inspect --format '{{.State.ExitCode}}' "$c" 2>/dev/null) || rc=none
 	podman logs "$c" >"$tmp/log" 2>&1 || true
 	want="mdevd-nvidia.com_GA100_A100_PCIE_80GB.sock mdevd-nvidia.com_GRID_T4-1Q.sock \
-mdevd-nvidia.com_GRID_T4-2Q.sock "
+mdevd-nvidia.com_NVIDIA_A10-4Q.sock "
 	if ! grep -q 'ready: serving 3 resources (1 devices)' "$tmp/log"; then
 		fail image-default-command "not ready with 3 resources (1 devices) in 60 s" "$tmp/log"
 	elif [ "$socks" != "$want" ]; then

@@ -421,6 +421,24 @@ def check_agree(deploy):
             err(f"{cpath} permits {kind} {e}, which {ppath}'s policy does not serve")
 
 
+BDF = re.compile(r"^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
+
+
+def check_fleet(deploy):
+    """The ConfigMap is mounted on every node: its layouts must select parents by what a
+    fleet shares (vendor:device, a parent name, "all"), not by one node's PCI address."""
+    path, text = policy_text(deploy)
+    layouts = json.loads(text).get("mdevd", {}).get("layouts", [])
+    if not layouts:
+        err(f"{path}: the policy has no mdevd.layouts")
+    for i, l in enumerate(layouts):
+        parents = l.get("parents")
+        for j, p in enumerate(parents if isinstance(parents, list) else []):
+            if BDF.match(p):
+                err(f"{path}: mdevd.layouts[{i}].parents[{j}] is the PCI address {p}: one "
+                    f"node's address in a fleet-wide ConfigMap (select by vendor:device)")
+
+
 def check_vm(deploy):
     """The example VM asks for a resource the CR permits, in the right device list."""
     path, docs, cr = kubevirt_cr(deploy)
@@ -450,7 +468,7 @@ def main():
     }
     checks = {"parse": check_parse, "volumes": check_volumes, "security": check_security,
               "argv-check": check_argv, "wiring": check_wiring, "external": check_external,
-              "agree": check_agree, "vm": check_vm}
+              "agree": check_agree, "vm": check_vm, "fleet": check_fleet}
     try:
         if what in printers:
             printers[what](*args)

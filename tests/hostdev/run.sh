@@ -137,8 +137,26 @@ fi
 # --- PCI functions ------------------------------------------------------------------------
 golden "pci: edu on vfio-pci" pci-edu --sysfs-root $SAMPLES hostdev 0000:00:03.0
 golden "pci: short address" pci-edu --sysfs-root $SAMPLES hostdev 00:03.0
-golden "pci: upper-case address" pci-nvidia-vf --sysfs-root $NVIDIA hostdev 0000:3B:00.4
-golden "pci: NVIDIA VF" pci-nvidia-vf --sysfs-root $NVIDIA hostdev 3b:00.4
+golden "pci: upper-case address" pci-nvidia-vf --sysfs-root $NVIDIA hostdev --force 0000:3B:00.4
+golden "pci: NVIDIA VF, --force" pci-nvidia-vf --sysfs-root $NVIDIA hostdev --force 3b:00.4
+expect_stderr "pci: --force warns: live mdevs" "0000:3b:00.4: warning: it hosts 1 live mdev"
+# Refused unless --force: what passing the function through would break or cannot do.
+expect_error "pci: a VF hosting live mdevs" 1 "refusing: it hosts 1 live mdev" \
+	--sysfs-root $NVIDIA hostdev 3b:00.4
+expect_error "pci: the host driver in use" 1 "refusing: the host driver nvidia uses it" \
+	--sysfs-root $NVIDIA hostdev 3b:00.5
+expect_error "pci: a host NIC" 1 "refusing: the host driver e1000e uses it" \
+	--sysfs-root $SAMPLES hostdev 00:02.0
+expect_error "pci: a host bridge, no IOMMU group" 1 "refusing: it is in no IOMMU group" \
+	--sysfs-root $SAMPLES hostdev 00:00.0
+# A group sibling on a host driver: the NIC moved into the edu's group 2.
+SIB=$tmp/sibling-tree
+cp -a "$SAMPLES" "$SIB"
+ln -sfn ../../../kernel/iommu_groups/2 "$SIB/devices/pci0000:00/0000:00:02.0/iommu_group"
+expect_error "pci: a group sibling not on vfio" 1 \
+	"refusing: 0000:00:02.0 in its IOMMU group 2 is on e1000e, not vfio-pci" \
+	--sysfs-root "$SIB" hostdev 00:03.0
+golden "pci: --force prints it anyway" pci-edu --sysfs-root "$SIB" hostdev --force 00:03.0
 expect_error "pci: absent function" 1 "no PCI function 0000:06:00.0 on this node" \
 	--sysfs-root $SAMPLES hostdev 0000:06:00.0
 expect_error "pci: absent function, short" 1 "no PCI function 0000:06:00.0 on this node" \
@@ -155,7 +173,7 @@ golden "mdev: upper-case UUID" mdev-mtty --sysfs-root $SAMPLES \
 	hostdev 83B8F4F2-509F-382F-3C1E-E6BFE0FA1001
 golden "mdev: --display" mdev-mtty-display --sysfs-root $SAMPLES hostdev --display ${U}01
 expect_stderr "mdev: --display note" "needs a graphics device in the domain"
-golden "mdev: --display --ramfb" mdev-mtty-ramfb --sysfs-root $SAMPLES hostdev -d -r ${U}01
+golden "mdev: --display --ramfb" mdev-mtty-ramfb --sysfs-root $SAMPLES hostdev --display --ramfb ${U}01
 golden "mdev: --ramfb implies --display" mdev-mtty-ramfb --sysfs-root $SAMPLES \
 	hostdev --ramfb ${U}01
 golden "mdev: -o xml" mdev-mtty --sysfs-root $SAMPLES hostdev -o xml ${U}01

@@ -65,7 +65,7 @@ ok=1
 diff -r --no-dereference $F/samples "$tmp/samples" >/dev/null 2>&1 || { echo "apply-kept: the tree was written"; ok=0; }
 check apply-kept-wrote-nothing $ok
 # the libvirt backend: the same plan and UUIDs; the test driver cannot create mdevs
-case_ apply-libvirt-dry-run 0 --sysfs-root "$tmp/nvidia" $MID apply --backend libvirt --connect "$URI" -p $L/policy-nvidia.json --dry-run
+case_ apply-libvirt-dry-run 2 --sysfs-root "$tmp/nvidia" $MID apply --backend libvirt --connect "$URI" -p $L/policy-nvidia.json --dry-run
 case_ apply-libvirt-refused 1 --sysfs-root "$tmp/nvidia" $MID apply --backend libvirt --connect "$URI" -p $L/policy-nvidia.json
 ok=1
 diff -r --no-dereference $F/nvidia "$tmp/nvidia" >/dev/null 2>&1 ||
@@ -76,11 +76,45 @@ case_ apply-libvirt-unreachable 1 --sysfs-root "$tmp/nvidia" $MID apply --backen
 case_ types-libvirt-human 0 types --source libvirt --connect "$URI"
 case_ types-libvirt-json 0 types --source libvirt --connect "$URI" -o json
 case_ types-libvirt-unreachable 1 types --source libvirt --connect bogus:///nowhere
+# hostdev: a device a libvirt domain names is not free for a resource
+case_ hostdev-pool-reserved 1 --sysfs-root $F/samples --proc-root "$tmp" hostdev --connect "$URI" \
+	--policy tests/vm/policies/kubevirt.json example.com/MTTY_DUAL
+case_ hostdev-pool-no-libvirt 0 --sysfs-root $F/samples --proc-root "$tmp" hostdev --no-libvirt \
+	--policy tests/vm/policies/kubevirt.json example.com/MTTY_DUAL
 # option checks
 case_ apply-backend-bad 64 --sysfs-root "$tmp/samples" apply -p $L/policy-empty-mtty.json --backend kernel
 case_ apply-backend-no-libvirt 64 --sysfs-root "$tmp/samples" apply -p $L/policy-empty-mtty.json --backend libvirt --no-libvirt
 case_ apply-mdevctl-dir-alone 64 --sysfs-root "$tmp/samples" apply -p $L/policy-empty-mtty.json --mdevctl-dir "$tmp/m"
 case_ pci-no-connect 64 --sysfs-root $F/samples pci --connect "$URI"
+
+# README's attach form: one <hostdev> per file, since 'virsh attach-device' takes one device
+# element (a <devices> block from --count N is refused). The README's loop is run as it is
+# written, with virsh replaced by a check against libvirt's test driver: it has no
+# attach-device, so each file's element is put into the test domain's <devices> and the
+# domain must define (libvirt parses the element as it would for attach-device).
+attach_check() { # DOMAIN FILE --config: what README's virsh attach-device gets
+	ok=1
+	n=$(xmllint --xpath 'count(/hostdev)' "$2" 2>/dev/null)
+	[ "$n" = 1 ] || { echo "readme-attach: $2 is not one <hostdev> element"; ok=0; }
+	virsh -q -c test:///default dumpxml test |
+		sed "/<\/devices>/e cat $2" >"$tmp/dom.xml"
+	virsh -q -c test:///default "undefine test; define $tmp/dom.xml" >"$tmp/virsh.out" 2>&1 ||
+		{ echo "readme-attach: the test driver refuses a domain with $2:"; cat "$tmp/virsh.out"; ok=0; }
+	check "readme-attach $2" $ok
+}
+sed -n '/^for uuid in /,/^done/p' README.md | sed 's/^\$ //; s/^> //' |
+	sed "s|virsh attach-device|attach_check|; s|mdevd |$PWD/$MDEVD --sysfs-root $PWD/$F/samples --proc-root $tmp/proc |g" \
+	>"$tmp/readme-loop.sh"
+mkdir -p "$tmp/proc"
+if [ "$(grep -c attach_check "$tmp/readme-loop.sh")" -ne 1 ]; then
+	echo "FAIL readme-attach: no 'for uuid in ... virsh attach-device ... done' loop in README.md"
+	failed=$((failed + 1))
+else
+	here=$PWD
+	cd "$tmp" && . "$tmp/readme-loop.sh"
+	cd "$here" || exit 1
+	[ -s "$tmp/83b8f4f2-509f-382f-3c1e-e6bfe0fa1001.xml" ] && check readme-attach-ran 1 || check readme-attach-ran 0
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -84,6 +84,56 @@ static void test_scan_finds_groups(void **state)
 	inuse_release(&in);
 }
 
+static void write_file(struct fake_proc *p, const char *name, const char *data, size_t len)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", p->dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	fclose(f);
+}
+
+static void test_holders(void **state)
+{
+	static const char libvirt_qemu[] = "/usr/bin/qemu-system-x86_64\0-name\0"
+					   "guest=vm1,debug-threads=on\0-S\0";
+	static const char plain_qemu[] = "qemu-system-x86_64\0-m\0512\0-name\0lab,process=q\0";
+	struct fake_proc *p = *state;
+	const struct inuse_holder *h;
+	struct inuse in;
+	char buf[128];
+
+	write_file(p, "42/comm", "qemu-system-x86\n", 16);
+	write_file(p, "42/cmdline", libvirt_qemu, sizeof(libvirt_qemu) - 1);
+	write_file(p, "77/cmdline", plain_qemu, sizeof(plain_qemu) - 1);
+	assert_int_equal(inuse_scan(p->fd, &in), 0);
+	/* each group names the first process found holding it */
+	assert_int_equal(in.n_holders, 2);
+	h = inuse_get_holder(&in, 3);
+	assert_non_null(h);
+	assert_int_equal(h->pid, 42);
+	assert_string_equal(h->comm, "qemu-system-x86");
+	assert_string_equal(h->guest, "vm1");
+	assert_string_equal(inuse_holder_str(h, buf, sizeof(buf)),
+			    "pid 42 (qemu-system-x86, guest vm1)");
+	h = inuse_get_holder(&in, 17);
+	assert_non_null(h);
+	assert_true(h->pid == 42 || h->pid == 77);
+	assert_null(inuse_get_holder(&in, 99));
+	inuse_release(&in);
+	assert_int_equal(in.n_holders, 0);
+
+	/* -name NAME[,...] without guest=, and no comm file */
+	write_file(p, "42/cmdline", plain_qemu, sizeof(plain_qemu) - 1);
+	assert_int_equal(inuse_scan(p->fd, &in), 0);
+	h = inuse_get_holder(&in, 3);
+	assert_string_equal(h->guest, "lab");
+	inuse_release(&in);
+}
+
 static void test_group_is_open(void **state)
 {
 	struct fake_proc *p = *state;
@@ -125,6 +175,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_scan_finds_groups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_holders, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_is_open, setup, teardown),
 		cmocka_unit_test(test_empty_proc),
 		cmocka_unit_test(test_real_proc_sees_own_open_file),

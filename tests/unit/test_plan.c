@@ -1277,10 +1277,27 @@ static void test_layout_parents_by_vendor_device_and_address(void **state)
 	pm_t4[0].value = "10DE:1EB8";
 	pm_a10[0].value = "0000:66:00.0";
 	plan = build(n, &pol, NULL);
-	/* 0000:66:00.0 belongs to the first layout; the second selects nothing new. */
-	assert_int_equal(count_actions(plan, PLAN_CREATE, -1, "0000:66:00.0", "nvidia-222"), 3);
+	/*
+	 * Specific over general: the layout naming 0000:66:00.0 by address has it, not the
+	 * vendor:device one; it asks for an A10 type the T4 does not offer, so nothing is
+	 * created there, and the other T4 still gets its 3.
+	 */
+	assert_int_equal(count_actions(plan, PLAN_CREATE, -1, "0000:66:00.0", NULL), 0);
+	assert_int_equal(count_actions(plan, PLAN_CREATE, -1, "0000:65:00.0", "nvidia-222"), 3);
 	assert_int_equal(count_actions(plan, PLAN_CREATE, -1, NULL, "nvidia-593"), 0);
-	assert_int_equal(plan->n_create, 6);
+	assert_int_equal(plan->n_create, 3);
+	plan_free(steal_ptr(plan));
+
+	/* mdevd-policy(5)'s example: two 2Q on the first T4, 1Q on every other T4. */
+	pm_a10[0].value = "0000:65:00.0";
+	tr_a10[0] = (struct pol_type_request){"nvidia-223", 2};
+	plan = build(n, &pol, NULL);
+	check_plan_shape(n, plan);
+	assert_int_equal(count_actions(plan, PLAN_CREATE, -1, "0000:65:00.0", "nvidia-223"), 2);
+	assert_int_equal(count_actions(plan, PLAN_CREATE, -1, "0000:65:00.0", "nvidia-222"), 0);
+	assert_int_equal(count_actions(plan, PLAN_CREATE, -1, "0000:66:00.0", "nvidia-222"), 3);
+	assert_int_equal(count_actions(plan, PLAN_CREATE, -1, "0000:82:00.0", NULL), 0);
+	assert_int_equal(plan->n_create, 5);
 }
 
 static void test_layout_first_layout_wins(void **state)

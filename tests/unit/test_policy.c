@@ -149,6 +149,43 @@ static void validate_fails(const char *s, const char *path, const char *needle)
 	validate_fails_on(&node, s, path, needle);
 }
 
+/*
+ * pol_check against @inv must accept @s with a warning at @path containing @needle (and
+ * pol_validate must accept it).
+ */
+static void validate_warns_on(const struct inventory *inv, const char *s, const char *path,
+			      const char *needle)
+{
+	struct policy *pol = parse_ok(s);
+	struct pol_report rep = {};
+	bool found = false;
+	int r = pol_check(pol, inv, &rep);
+
+	for (size_t i = 0; i < rep.n; i++)
+		if (rep.diags[i].severity == POL_SEVERITY_WARNING &&
+		    strcmp(rep.diags[i].path, path) == 0 && strstr(rep.diags[i].message, needle))
+			found = true;
+	if (r != 0 || !found) {
+		print_error("for %s\n  got %d with:\n", s, r);
+		for (size_t i = 0; i < rep.n; i++)
+			print_error("    %s %s: %s\n",
+				    rep.diags[i].severity == POL_SEVERITY_ERROR ? "error"
+										: "warning",
+				    rep.diags[i].path, rep.diags[i].message);
+		print_error("  expected warning %s: ...%s...\n", path, needle);
+	}
+	assert_int_equal(r, 0);
+	assert_true(found);
+	assert_int_equal(pol_validate(pol, inv, NULL), 0);
+	pol_report_clear(&rep);
+	policy_free(pol);
+}
+
+static void validate_warns(const char *s, const char *path, const char *needle)
+{
+	validate_warns_on(&node, s, path, needle);
+}
+
 /* Shapes. */
 
 static void test_bare_config(void **state)
@@ -271,7 +308,7 @@ static void test_hyperconverged_cr(void **state)
 
 static void test_shape_errors(void **state)
 {
-	parse_fails("[]", "$", "must be a JSON object, not an array");
+	parse_fails("[]", "$", "must be a JSON object (a YAML mapping), not an array");
 	parse_fails("'KubeVirt'", "$", "not a string");
 	parse_fails("{'kind': 'VirtualMachine', 'spec': {}}", "$.kind",
 		    "unsupported kind \"VirtualMachine\"");
@@ -287,6 +324,10 @@ static void test_shape_errors(void **state)
 		    "$.spec.configuration.mdevd", "belongs at the top level");
 	parse_fails("{'kind': 'HyperConverged', 'spec': {'mdevd': {}}}", "$.spec.mdevd",
 		    "belongs at the top level");
+	/* in a KubeVirt CR's spec too (issue 14: it passed, and its layouts were dropped) */
+	parse_fails("{'kind': 'KubeVirt', 'spec': {'configuration': {}, 'mdevd': {'layouts': "
+		    "[{'parents': 'all', 'types': {'mtty-2': 1}}]}}}",
+		    "$.spec.mdevd", "belongs at the top level of the document, beside \"kind\"");
 }
 
 /* Keys. */
@@ -447,17 +488,23 @@ static void test_parents_in_two_layouts(void **state)
 		    " {'parents': ['10de:1eb8', 'mtty'], 'types': {}}]}}",
 		    "$.mdevd.layouts[1].parents[1]",
 		    "parent name \"mtty\" is also in $.mdevd.layouts[0].parents[0]");
-	parse_fails("{'mdevd': {'layouts': [{'parents': ['mtty'], 'types': {}},"
-		    " {'parents': 'all', 'types': {}}]}}",
-		    "$.mdevd.layouts[1].parents", "\"all\" overlaps $.mdevd.layouts[0]");
 	parse_fails("{'mdevd': {'layouts': [{'parents': 'all', 'types': {}},"
-		    " {'parents': ['mtty'], 'types': {}}]}}",
-		    "$.mdevd.layouts[1].parents", "already takes \"all\" parents");
-	/* different strings, same parent: only the node can tell */
-	validate_fails("{'mdevd': {'layouts': [{'parents': ['10de:1eb8'], 'types': {}},"
-		       " {'parents': ['mtty', '0000:65:00.0'], 'types': {}}]}}",
-		       "$.mdevd.layouts[1].parents[1]",
-		       "selects parent 0000:65:00.0, which $.mdevd.layouts[0] selects too");
+		    " {'parents': ['mtty'], 'types': {}}, {'parents': 'all', 'types': {}}]}}",
+		    "$.mdevd.layouts[2].parents", "\"all\" is also $.mdevd.layouts[0].parents");
+	/* "all" takes what no other layout selects, in any order */
+	validate_ok("{'mdevd': {'layouts': [{'parents': ['mtty'], 'types': {'mtty-2': 1}},"
+		    " {'parents': 'all', 'types': {}}]}}");
+	validate_ok("{'mdevd': {'layouts': [{'parents': 'all', 'types': {}},"
+		    " {'parents': ['mtty'], 'types': {'mtty-2': 1}}]}}");
+	/* an address beats vendor:device (mdevd-policy(5)'s T4 example) */
+	validate_ok("{'mdevd': {'layouts': [{'parents': ['0000:65:00.0'], 'types': {'GRID T4-2Q': "
+		    "2}}, {'parents': ['10de:1eb8'], 'types': {'GRID T4-1Q': 8}}]}}");
+	validate_ok("{'mdevd': {'layouts': [{'parents': ['10de:1eb8'], 'types': {}},"
+		    " {'parents': ['mtty', '0000:65:00.0'], 'types': {}}]}}");
+	/* a layout left with nothing: every parent it names has a more specific layout */
+	validate_warns("{'mdevd': {'layouts': [{'parents': ['10de:2236'], 'types': {}},"
+		       " {'parents': ['0000:b1:00.0'], 'types': {}}]}}",
+		       "$.mdevd.layouts[0].parents", "taken by a more specific layout");
 	validate_ok("{'mdevd': {'layouts': [{'parents': ['10de:1eb8'], 'types': {}},"
 		    " {'parents': ['mtty', '10de:2236'], 'types': {}}]}}");
 }
@@ -787,28 +834,42 @@ static void test_validate_types(void **state)
 		    " {'parents': ['mtty'], 'types': {'Dual_port_serial': 1, 'mtty-1': 'max'}}]}}");
 	validate_ok("{'mdevd': {'layouts': [{'parents': 'all', 'types': {'nvidia-593': 1}}]}}");
 
-	validate_fails("{'mdevd': {'layouts': [{'parents': 'all', 'types': {'nvidia-9999': 1}}]}}",
+	/* a type this node lacks: a warning, the rest applies */
+	validate_warns("{'mdevd': {'layouts': [{'parents': 'all', 'types': {'nvidia-9999': 1}}]}}",
 		       "$.mdevd.layouts[0].types[\"nvidia-9999\"]",
-		       "no parent on this node offers this type (offered: mtty-1, mtty-2, "
-		       "nvidia-222, nvidia-223, nvidia-224, nvidia-593)");
-	validate_fails(
+		       "no parent of this layout on this node offers this type (offered: mtty-1, "
+		       "mtty-2, nvidia-222, nvidia-223, nvidia-224, nvidia-593)");
+	/* a name was written: the offer is listed as id "name" */
+	validate_warns(
 		"{'mdevd': {'layouts': [{'parents': ['mtty'], 'types': {'GRID T4-1Q': 1}}]}}",
 		"$.mdevd.layouts[0].types[\"GRID T4-1Q\"]",
-		"none of this layout's parents offers this type (they offer: mtty-1, "
-		"mtty-2); it is offered by 0000:65:00.0, 0000:66:00.0, which this layout "
-		"does not select");
+		"none of this layout's parents offers this type (they offer: mtty-1 \"Single "
+		"port serial\", mtty-2 \"Dual port serial\"); it is offered by 0000:65:00.0, "
+		"0000:66:00.0, which this layout does not take");
 	/* names compare exactly after normalisation: case matters */
-	validate_fails("{'mdevd': {'layouts': [{'parents': ['mtty'], 'types': {'dual port serial': "
+	validate_warns("{'mdevd': {'layouts': [{'parents': ['mtty'], 'types': {'dual port serial': "
 		       "1}}]}}",
 		       "$.mdevd.layouts[0].types[\"dual port serial\"]",
-		       "no parent on this node offers this type (offered: mtty-1, mtty-2)");
+		       "(offered: mtty-1 \"Single port serial\", mtty-2 \"Dual port serial\")");
+	/* above capacity */
+	validate_warns("{'mdevd': {'layouts': [{'parents': ['mtty'], 'types': {'mtty-2': 20}}]}}",
+		       "$.mdevd.layouts[0].types[\"mtty-2\"]",
+		       "asks for 20 on parent mtty, which can hold 12 of mtty-2 now (12 free, 0 "
+		       "existing): 8 will not fit");
+	/* mixed profiles on a time-sliced NVIDIA card */
+	validate_warns("{'mdevd': {'layouts': [{'parents': ['0000:65:00.0'], 'types': "
+		       "{'GRID T4-1Q': 4, 'GRID T4-2Q': 2}}]}}",
+		       "$.mdevd.layouts[0].types[\"GRID T4-2Q\"]",
+		       "parent 0000:65:00.0 is a time-sliced NVIDIA GPU, which runs one profile at "
+		       "a time: once types[\"GRID T4-1Q\"] (nvidia-222) exists it offers no "
+		       "nvidia-223");
 	/* an id and a name of the same type in one layout */
 	validate_fails("{'mdevd': {'layouts': [{'parents': ['0000:65:00.0'], 'types': "
 		       "{'nvidia-222': 1, 'GRID T4-1Q': 2}}]}}",
 		       "$.mdevd.layouts[0].types[\"GRID T4-1Q\"]",
 		       "names the same type of parent 0000:65:00.0 (nvidia-222) as "
 		       "types[\"nvidia-222\"]");
-	validate_fails_on(&empty_node,
+	validate_warns_on(&empty_node,
 			  "{'mdevd': {'layouts': [{'parents': 'all', 'types': {'mtty-2': 1}}]}}",
 			  "$.mdevd.layouts[0].types[\"mtty-2\"]", "it has no mdev parents");
 }
@@ -817,27 +878,27 @@ static void test_validate_parents(void **state)
 {
 	validate_ok("{'mdevd': {'layouts': [{'parents': ['0000:65:00.0', '66:00.0', 'mtty', "
 		    "'10de:2236'], 'types': {}}]}}");
-	validate_fails(
+	validate_warns(
 		"{'mdevd': {'layouts': [{'parents': ['mtty', '0000:99:00.0'], 'types': {}}]}}",
 		"$.mdevd.layouts[0].parents[1]",
 		"no parent \"0000:99:00.0\" on this node (parents: 0000:65:00.0, "
 		"0000:66:00.0, 0000:b1:00.0, mtty)");
-	validate_fails("{'mdevd': {'layouts': [{'parents': ['mdpy'], 'types': {}}]}}",
+	validate_warns("{'mdevd': {'layouts': [{'parents': ['mdpy'], 'types': {}}]}}",
 		       "$.mdevd.layouts[0].parents[0]", "no parent \"mdpy\" on this node");
-	validate_fails("{'mdevd': {'layouts': [{'parents': ['10de:20b0'], 'types': {}}]}}",
+	validate_warns("{'mdevd': {'layouts': [{'parents': ['10de:20b0'], 'types': {}}]}}",
 		       "$.mdevd.layouts[0].parents[0]",
 		       "no PCI parent on this node is a 10de:20b0 device (PCI parents here: "
 		       "10de:1eb8, 10de:2236)");
-	validate_fails_on(&empty_node,
+	validate_warns_on(&empty_node,
 			  "{'mdevd': {'layouts': [{'parents': ['mtty'], 'types': {}}]}}",
-			  "$.mdevd.layouts[0].parents[0]", "it has no mdev parents");
+			  "$.mdevd.layouts[0].parents[0]", "this node has no mdev parents");
 }
 
 static void test_validate_mediated_device_types(void **state)
 {
 	validate_ok("{'mediatedDevicesConfiguration': {'mediatedDeviceTypes': ['nvidia-593', "
 		    "'mtty-1']}}");
-	validate_fails("{'kind': 'KubeVirt', 'spec': {'configuration': {"
+	validate_warns("{'kind': 'KubeVirt', 'spec': {'configuration': {"
 		       "'mediatedDevicesConfiguration': {'mediatedDeviceTypes': ['nvidia-222', "
 		       "'mtty-2', 'nvidia-9999']}}}}",
 		       "$.spec.configuration.mediatedDevicesConfiguration.mediatedDeviceTypes[2]",
@@ -848,7 +909,7 @@ static void test_validate_mediated_device_types(void **state)
 		       "$.spec.mediatedDevicesConfiguration.mediatedDevicesTypes[0]",
 		       "\"GRID T4-2Q\" is a type name; mediatedDeviceTypes takes type ids: "
 		       "nvidia-223");
-	validate_fails_on(&empty_node,
+	validate_warns_on(&empty_node,
 			  "{'mediatedDevicesConfiguration': {'mediatedDeviceTypes': ['mtty-2']}}",
 			  "$.mediatedDevicesConfiguration.mediatedDeviceTypes[0]",
 			  "it has no mdev parents");
@@ -868,7 +929,7 @@ static void test_validate_long_offered_list(void **state)
 		types[i] = (struct mdev_type){.id = ids[i], .name = ids[i]};
 	}
 	parents[1].name = (char *)"big2";
-	validate_fails_on(&inv, "{'mdevd': {'layouts': [{'parents': 'all', 'types': {'x': 1}}]}}",
+	validate_warns_on(&inv, "{'mdevd': {'layouts': [{'parents': 'all', 'types': {'x': 1}}]}}",
 			  "$.mdevd.layouts[0].types[\"x\"]",
 			  "(offered: t-00, t-01, t-02, t-03, t-04, t-05, t-06, t-07, t-08, t-09, "
 			  "… 5 more)");
@@ -896,46 +957,248 @@ static char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
+/* pol_parse_report: every error of one run. */
+static void test_parse_report(void **state)
+{
+	static const char json[] =
+		"{\"permittedHostDevices\": {\"pciHostDevices\": ["
+		"{\"pciVendorSelector\": \"10de\", \"resourceName\": \"a.com/X\"},"
+		"{\"pciVendorSelector\": \"10de:1eb8\", \"resourceName\": \"Y\"},"
+		"{\"pciVendorSelector\": \"10de:2236\", \"resourceName\": \"a.com/Z\"}]},"
+		"\"mediatedDevicesConfiguration\": {\"mediatedDeviceTypes\": \"x\"},"
+		"\"mdevd\": {\"layouts\": [{\"parents\": [], \"types\": {}},"
+		"{\"parents\": \"all\", \"types\": {\"a\": 1.5}}], \"removeUnowned\": 1}}";
+	struct pol_report rep = {};
+	struct policy *pol = NULL;
+	struct pol_error err;
+
+	assert_int_equal(pol_parse_report(json, strlen(json), &pol, &err, &rep), -EINVAL);
+	assert_null(pol);
+	assert_int_equal(rep.n, 6);
+	assert_int_equal(rep.n_errors, 6);
+	assert_string_equal(rep.diags[0].path,
+			    "$.permittedHostDevices.pciHostDevices[0].pciVendorSelector");
+	assert_string_equal(rep.diags[1].path,
+			    "$.permittedHostDevices.pciHostDevices[1].resourceName");
+	assert_string_equal(rep.diags[2].path,
+			    "$.mediatedDevicesConfiguration.mediatedDeviceTypes");
+	assert_string_equal(rep.diags[3].path, "$.mdevd.layouts[0].parents");
+	assert_string_equal(rep.diags[4].path, "$.mdevd.layouts[1].types[\"a\"]");
+	assert_string_equal(rep.diags[5].path, "$.mdevd.removeUnowned");
+	/* @err is the first, as pol_parse() gives it alone */
+	assert_string_equal(err.path, rep.diags[0].path);
+	pol_report_clear(&rep);
+	assert_int_equal(pol_parse(json, strlen(json), &pol, &err), -EINVAL);
+	assert_string_equal(err.path, "$.permittedHostDevices.pciHostDevices[0].pciVendorSelector");
+
+	/* a valid policy: nothing recorded */
+	assert_int_equal(pol_parse_report("{}", 2, &pol, &err, &rep), 0);
+	assert_int_equal(rep.n, 0);
+	policy_free(pol);
+}
+
+/* YAML: the same tree as JSON, through libyaml. */
+
+static struct policy *yaml_ok(const char *y)
+{
+	struct policy *pol = NULL;
+	struct pol_error err;
+	int r = pol_parse(y, strlen(y), &pol, &err);
+
+	if (r != 0)
+		print_error("unexpected rejection: %s: %s (line %d)\n", err.path, err.message,
+			    err.line);
+	assert_int_equal(r, 0);
+	return pol;
+}
+
+static void yaml_fails(const char *y, int line, const char *path, const char *needle)
+{
+	struct policy *pol = NULL;
+	struct pol_error err;
+	int r = pol_parse(y, strlen(y), &pol, &err);
+
+	if (r != -EINVAL || err.line != line || strcmp(err.path, path) != 0 ||
+	    !strstr(err.message, needle))
+		print_error("for %s\n  got      %d line %d %s: %s\n  expected line %d %s: "
+			    "...%s...\n",
+			    y, r, err.line, err.path, err.message, line, path, needle);
+	assert_int_equal(r, -EINVAL);
+	assert_null(pol);
+	assert_int_equal(err.line, line);
+	assert_string_equal(err.path, path);
+	assert_non_null(strstr(err.message, needle));
+}
+
+static void test_yaml(void **state)
+{
+	struct policy *pol;
+
+	/* block style, KubeVirt's shape; plain scalars resolved as Kubernetes does */
+	pol = yaml_ok("# comment first\n"
+		      "permittedHostDevices:\n"
+		      "  mediatedDevices:\n"
+		      "  - mdevNameSelector: GRID T4-1Q\n"
+		      "    resourceName: nvidia.com/GRID_T4-1Q\n"
+		      "    externalResourceProvider: yes\n"
+		      "mdevd:\n"
+		      "  layouts:\n"
+		      "  - parents: [\"0000:65:00.0\", mtty]\n"
+		      "    types: {GRID T4-1Q: 4, mtty-2: max}\n"
+		      "  removeUnowned: False\n");
+	assert_int_equal(pol->shape, POL_SHAPE_BARE);
+	assert_int_equal(pol->n_mdev_devices, 1);
+	assert_string_equal(pol->mdev_devices[0].name_selector, "GRID T4-1Q");
+	assert_true(pol->mdev_devices[0].external_resource_provider);
+	assert_int_equal(pol->n_layouts, 1);
+	assert_int_equal(pol->layouts[0].n_parents, 2);
+	assert_int_equal(pol->layouts[0].types[0].count, 4);
+	assert_int_equal(pol->layouts[0].types[1].count, POL_COUNT_MAX);
+	assert_false(pol->remove_unowned);
+	policy_free(pol);
+
+	/* anchors and aliases are expanded; a null value is absent, as in JSON */
+	pol = yaml_ok("mdevd:\n"
+		      "  layouts:\n"
+		      "  - {parents: [mtty], types: &t {mtty-2: 1}}\n"
+		      "  - {parents: [mdpy], types: *t}\n"
+		      "mediatedDevicesConfiguration: ~\n");
+	assert_int_equal(pol->n_layouts, 2);
+	assert_string_equal(pol->layouts[1].types[0].type, "mtty-2");
+	policy_free(pol);
+
+	/* a quoted number is a string, so the count check says so */
+	/* ... at the line and column of the value the path names */
+	yaml_fails("mdevd:\n  layouts:\n  - parents: all\n    types: {mtty-2: '3'}\n", 4,
+		   "$.mdevd.layouts[0].types[\"mtty-2\"]", "must be a number, not the string");
+	{
+		struct policy *none = NULL;
+		struct pol_error err;
+		char where[POL_PATH_MAX + 64];
+		const char *y = "mdevd:\n  layouts:\n  - parents: [mtty]\n    typo: 1\n";
+
+		assert_int_equal(pol_parse(y, strlen(y), &none, &err), -EINVAL);
+		assert_null(none);
+		assert_int_equal(err.line, 4);
+		assert_int_equal(err.column, 11);
+		assert_string_equal(pol_error_where(&err, where, sizeof(where)),
+				    "line 4, column 11: $.mdevd.layouts[0].typo");
+	}
+	/* syntax errors carry line and column */
+	yaml_fails("mdevd:\n  layouts:\n  - parents: [mtty\n", 4, "$",
+		   "invalid YAML at column 1: did not find expected ',' or ']'");
+	yaml_fails("kind: KubeVirt\nspec: {a: 1}\n---\nkind: KubeVirt\n", 3, "$",
+		   "a second document (after '---'): a policy is one document");
+	yaml_fails("? [a, b]\n: 1\n", 1, "$", "a mapping key must be a plain string");
+	yaml_fails("mdevd: *nothing\n", 1, "$", "alias *nothing names no anchor before it");
+	/* a billion laughs stops at the node budget */
+	yaml_fails("a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+		   "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+		   "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+		   "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+		   "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+		   "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+		   "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n",
+		   6, "$", "aliases expand to more than");
+	/* the shape checks are the JSON ones: a KubeVirt CR's mdevd inside spec */
+	yaml_fails("kind: KubeVirt\nspec:\n  mdevd: {}\n", 3, "$.spec.mdevd",
+		   "belongs at the top level");
+	yaml_fails("- a\n- b\n", 1, "$", "a policy must be a JSON object (a YAML mapping)");
+	yaml_fails("# nothing\n", 0, "$", "the document is empty");
+}
+
+/* "path: message" lines of @rep's findings of @sev, each ending in a newline. */
+static void format_findings(const struct pol_report *rep, enum pol_severity sev, char *buf,
+			    size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < rep->n && len < size; i++)
+		if (rep->diags[i].severity == sev)
+			len += (size_t)snprintf(buf + len, size - len, "%s: %s\n",
+						rep->diags[i].path, rep->diags[i].message);
+}
+
 static void test_fixture_policies(void **state)
 {
 	DIR *d = opendir(POLICIES);
-	size_t n_valid = 0, n_invalid = 0;
+	size_t n_valid = 0, n_invalid = 0, n_warn = 0;
 	struct dirent *e;
 
 	assert_non_null(d);
 	while ((e = readdir(d))) {
-		char path[512], expected_path[512], actual[1024];
+		char path[512], expected_path[512], actual[4096];
 		size_t len, n = strlen(e->d_name);
 		struct policy *pol = NULL;
+		struct pol_report rep = {};
 		struct pol_error err;
 		char *json, *expected;
 		int r;
 
-		if (n < 5 || strcmp(e->d_name + n - 5, ".json") != 0)
+		size_t ext;
+
+		if (n > 5 && strcmp(e->d_name + n - 5, ".json") == 0)
+			ext = 5;
+		else if (n > 5 && strcmp(e->d_name + n - 5, ".yaml") == 0)
+			ext = 5;
+		else
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", POLICIES, e->d_name);
 		json = read_file(path, &len);
 		r = pol_parse(json, len, &pol, &err);
 		free(json);
 		if (r == 0) {
-			r = pol_validate(pol, &node, &err);
+			r = pol_check(pol, &node, &rep);
+			if (r == -EINVAL)
+				assert_int_equal(pol_validate(pol, &node, &err), -EINVAL);
 			policy_free(pol);
 		}
 		if (strncmp(e->d_name, "valid-", 6) == 0) {
-			if (r != 0)
-				print_error("%s: %s: %s\n", path, err.path, err.message);
+			/* valid: no errors, no warnings */
+			format_findings(&rep, POL_SEVERITY_WARNING, actual, sizeof(actual));
+			if (r != 0 || rep.n)
+				print_error("%s: %d: %s %s\n", path, r, r ? err.message : "",
+					    actual);
 			assert_int_equal(r, 0);
+			assert_int_equal(rep.n, 0);
+			pol_report_clear(&rep);
 			n_valid++;
 			continue;
 		}
+		if (strncmp(e->d_name, "warn-", 5) == 0) {
+			/* valid with warnings: X.warn holds every one, "path: message" a line */
+			assert_int_equal(r, 0);
+			format_findings(&rep, POL_SEVERITY_WARNING, actual, sizeof(actual));
+			pol_report_clear(&rep);
+			snprintf(expected_path, sizeof(expected_path), "%s/%.*s.warn", POLICIES,
+				 (int)(n - ext), e->d_name);
+			if (getenv("UPDATE")) { /* UPDATE=1: rewrite X.warn (review the diff) */
+				FILE *f = fopen(expected_path, "w");
+
+				assert_non_null(f);
+				fputs(actual, f);
+				fclose(f);
+			}
+			expected = read_file(expected_path, &len);
+			if (strcmp(actual, expected) != 0)
+				print_error("%s: warnings differ from %s\n", path, expected_path);
+			assert_string_equal(actual, expected);
+			free(expected);
+			n_warn++;
+			continue;
+		}
+		pol_report_clear(&rep);
 		assert_int_equal(strncmp(e->d_name, "invalid-", 8), 0);
 		assert_int_equal(r, -EINVAL);
-		if (err.line > 0)
-			snprintf(actual, sizeof(actual), "line %d: %s", err.line, err.message);
-		else
-			snprintf(actual, sizeof(actual), "%s: %s", err.path, err.message);
+		{
+			char where[POL_PATH_MAX + 64];
+
+			snprintf(actual, sizeof(actual), "%s: %s",
+				 pol_error_where(&err, where, sizeof(where)), err.message);
+		}
 		snprintf(expected_path, sizeof(expected_path), "%s/%.*s.err", POLICIES,
-			 (int)(n - 5), e->d_name);
+			 (int)(n - ext), e->d_name);
 		expected = read_file(expected_path, &len);
 		expected[strcspn(expected, "\n")] = '\0';
 		if (strcmp(actual, expected) != 0)
@@ -945,8 +1208,9 @@ static void test_fixture_policies(void **state)
 		n_invalid++;
 	}
 	closedir(d);
-	assert_true(n_valid >= 6);
-	assert_true(n_invalid >= 10);
+	assert_true(n_valid >= 7);
+	assert_true(n_warn >= 3);
+	assert_true(n_invalid >= 7);
 }
 
 int main(void)
@@ -974,6 +1238,8 @@ int main(void)
 		cmocka_unit_test(test_validate_parents),
 		cmocka_unit_test(test_validate_mediated_device_types),
 		cmocka_unit_test(test_validate_long_offered_list),
+		cmocka_unit_test(test_parse_report),
+		cmocka_unit_test(test_yaml),
 		cmocka_unit_test(test_fixture_policies),
 	};
 

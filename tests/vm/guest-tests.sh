@@ -171,13 +171,14 @@ t_mixed_capacity() { # (b) mtty + mbochs; shared memory decides what fits
 	expect_rc 1
 	grep -q '(ENOSPC)' "$work/err" || fail "kernel refusal not reported as ENOSPC"
 	grep -q 'no capacity' "$work/err" || fail "ENOSPC not explained"
-	# A UUID already used on another parent: EEXIST from the kernel, named.
+	# A UUID already used on another parent: refused before the write (issue 14: create
+	# checks its arguments first), naming the mdev and the kernel's EEXIST.
 	local used
 	md list -o json
 	used=$(jqo '.[0].uuid')
 	md create --parent mdpy --type mdpy-vga --uuid "$used"
 	expect_rc 1
-	grep -q '(EEXIST)' "$work/err" || fail "kernel refusal not reported as EEXIST"
+	grep -q 'exists already.*EEXIST' "$work/err" || fail "taken UUID not reported (EEXIST)"
 	# Re-applying creates nothing more and reports the same shortfall.
 	local before
 	before=$(sys_uuids)
