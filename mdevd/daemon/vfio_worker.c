@@ -20,6 +20,8 @@ struct vfio_worker {
 	struct vfio_worker_libvirt lv;
 	int event_fd;
 	pthread_t thread;
+	bool started; /* the thread starts on the first kick: none for a policy that binds nothing
+		       */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	/* Under @lock: */
@@ -121,15 +123,6 @@ int vfio_worker_new(const struct vfio_apply_opts *opts, const struct vfio_worker
 	}
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
-	r = pthread_create(&w->thread, NULL, worker_main, w);
-	if (r != 0) {
-		close(w->event_fd);
-		pci_inflight_unref(w->opts.inflight);
-		pthread_mutex_destroy(&w->lock);
-		pthread_cond_destroy(&w->cond);
-		free(w);
-		return -r;
-	}
 	*out = w;
 	return 0;
 }
@@ -146,6 +139,14 @@ int vfio_worker_kick(struct vfio_worker *w, const struct policy *pol)
 
 	if (r < 0)
 		return r;
+	if (!w->started) {
+		r = pthread_create(&w->thread, NULL, worker_main, w);
+		if (r != 0) {
+			policy_free(copy);
+			return -r;
+		}
+		w->started = true;
+	}
 	pthread_mutex_lock(&w->lock);
 	policy_free(w->next);
 	w->next = copy;
@@ -190,7 +191,8 @@ void vfio_worker_free(struct vfio_worker *w)
 	w->stop = true;
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
-	pthread_join(w->thread, NULL);
+	if (w->started)
+		pthread_join(w->thread, NULL);
 	policy_free(w->next);
 	for (size_t i = 0; i < w->n_seen; i++)
 		free(w->seen[i]);

@@ -33,9 +33,9 @@ int vfio_worker_pass(const struct vfio_apply_opts *opts, const struct vfio_worke
 		     const struct policy *pol, struct vfio_apply_result *res);
 
 /*
- * vfio_worker_new - start the thread. @opts and @lv are copied (their pointers are
- * borrowed for the worker's life). Call with the signals the loop reads blocked. Returns 0 or
- * -errno.
+ * vfio_worker_new - the worker, without its thread yet: the first vfio_worker_kick() starts
+ * it, so a daemon whose policies bind nothing runs no extra thread. @opts and @lv are copied
+ * (their pointers are borrowed for the worker's life). Returns 0 or -errno.
  */
 int vfio_worker_new(const struct vfio_apply_opts *opts, const struct vfio_worker_libvirt *lv,
 		    struct vfio_worker **out);
@@ -43,7 +43,11 @@ int vfio_worker_new(const struct vfio_apply_opts *opts, const struct vfio_worker
 /* vfio_worker_fd - the eventfd that becomes readable when a pass ended (borrowed). */
 int vfio_worker_fd(const struct vfio_worker *w);
 
-/* vfio_worker_kick - run a pass for @pol (copied). Returns 0 or -ENOMEM. */
+/*
+ * vfio_worker_kick - run a pass for @pol (copied); starts the thread on the first call (call
+ * it with the signals the loop reads blocked). Returns 0, -ENOMEM, or -EAGAIN when the thread
+ * cannot be started.
+ */
 int vfio_worker_kick(struct vfio_worker *w, const struct policy *pol);
 
 /*

@@ -677,8 +677,9 @@ t_observe_off() {
 	[ ! -e "$t/status.sock" ] || fail "the status socket was left behind"
 	# Fallback: no daemon answers; with --policy the node is read, and that is said.
 	"$MDEVD" --sysfs-root "$t/sys" --proc-root "$t/proc" --machine-id $MID status \
-		--socket "$t/status.sock" --policy "$t/etc/policy.json" >"$t/out" 2>"$t/err" ||
-		fail "status fallback failed"
+		--socket "$t/status.sock" --policy "$t/etc/policy.json" >"$t/out" 2>"$t/err"
+	# 0 all served, 2 degraded (changes pending on this tree): both are answers.
+	case $? in 0 | 2) ;; *) fail "status fallback failed: $(cat "$t/err")" ;; esac
 	grep -q 'no mdevd daemon answers on' "$t/err" && grep -q 'reading the node instead' "$t/err" ||
 		fail "the fallback did not say so: $(cat "$t/err")"
 	grep -q '^Pending:' "$t/out" || fail "the fallback did not read the node"
