@@ -96,6 +96,53 @@ static int print_json(FILE *f, const cJSON *root, size_t estimate)
 	return 0;
 }
 
+/* A vendor-VFIO card's VFs: [{"address", "iommu_group", "vfio_cdev", "current_type" (null
+ * when free), "creatable": [ids]}]. */
+static int vfs_json(cJSON *po, const struct mdev_parent *p)
+{
+	cJSON *vfs = cJSON_CreateArray();
+
+	if (!add_item(po, "vfs", vfs))
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_vfs; i++) {
+		const struct vgpu_vf *vf = &p->vfs[i];
+		cJSON *o = add_object(vfs), *ids;
+
+		ids = cJSON_CreateArray();
+		if (!o || !add_str(o, "address", vf->address) ||
+		    !add_int_or_null(o, "iommu_group", vf->iommu_group) ||
+		    !add_int_or_null(o, "vfio_cdev", vf->has_vfio_cdev ? (int)vf->vfio_cdev : -1) ||
+		    !add_item(o, "current_type",
+			      vf->current_type ? create_int(vf->current_type)
+					       : cJSON_CreateNull()) ||
+		    !add_item(o, "creatable", ids))
+			return -ENOMEM;
+		for (size_t k = 0; k < vf->n_creatable; k++)
+			if (!cJSON_AddItemToArray(ids, create_int(vf->creatable[k])))
+				return -ENOMEM;
+	}
+	return 0;
+}
+
+/* How many VFs of @p hold type @id ("1153"); with @f, also print them. */
+static size_t vfs_holding(FILE *f, const struct mdev_parent *p, const char *id)
+{
+	char buf[16];
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n_vfs; i++) {
+		snprintf(buf, sizeof(buf), "%u", p->vfs[i].current_type);
+		if (!p->vfs[i].current_type || !streq(buf, id))
+			continue;
+		if (f)
+			fprintf(f, "%s%s", n ? ", " : "    Held by VFs: ", p->vfs[i].address);
+		n++;
+	}
+	if (f && n)
+		fputc('\n', f);
+	return n;
+}
+
 static int types_json(FILE *f, const struct inventory *inv)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateArray();
@@ -111,7 +158,11 @@ static int types_json(FILE *f, const struct inventory *inv)
 		if (!po)
 			return -ENOMEM;
 		types = cJSON_CreateArray();
-		if (!add_str(po, "parent", p->name) || !add_item(po, "types", types))
+		if (!add_str(po, "parent", p->name) ||
+		    !add_str(po, "backend", parent_backend_str(p->backend)) ||
+		    !add_item(po, "types", types))
+			return -ENOMEM;
+		if (p->backend == PARENT_BACKEND_NVIDIA_VGPU && vfs_json(po, p) < 0)
 			return -ENOMEM;
 		for (size_t j = 0; j < p->n_types; j++) {
 			const struct mdev_type *t = &p->types[j];
@@ -142,6 +193,14 @@ static void types_human(FILE *f, const struct inventory *inv)
 				fprintf(f, ", NUMA node %d", p->numa_node);
 			fputc(')', f);
 		}
+		if (p->backend == PARENT_BACKEND_NVIDIA_VGPU) {
+			size_t n_free = 0;
+
+			for (size_t k = 0; k < p->n_vfs; k++)
+				n_free += p->vfs[k].current_type == 0;
+			fprintf(f, " nvidia-vgpu (vendor VFIO): %zu VFs, %zu free", p->n_vfs,
+				n_free);
+		}
 		fputc('\n', f);
 		for (size_t j = 0; j < p->n_types; j++) {
 			const struct mdev_type *t = &p->types[j];
@@ -154,6 +213,8 @@ static void types_human(FILE *f, const struct inventory *inv)
 				t->id, t->available_instances, t->device_api, t->name);
 			if (t->description)
 				fprintf(f, "    Description: %s\n", t->description);
+			if (p->backend == PARENT_BACKEND_NVIDIA_VGPU)
+				vfs_holding(f, p, t->id);
 		}
 	}
 }
@@ -197,8 +258,12 @@ static int list_json(FILE *f, const struct inventory *inv, const struct plan_dom
 		const struct plan_domain_ref *ref = find_ref(refs, n_refs, m->uuid);
 		cJSON *o = add_object(root);
 
-		if (!o || !add_str(o, "uuid", m->uuid) || !add_str(o, "parent", m->parent) ||
-		    !add_str(o, "type", m->type_id) ||
+		bool vf = m->backend == PARENT_BACKEND_NVIDIA_VGPU;
+
+		if (!o || !add_str(o, "uuid", vf ? NULL : m->uuid) ||
+		    !add_str(o, "address", vf ? m->uuid : NULL) ||
+		    !add_str(o, "backend", parent_backend_str(m->backend)) ||
+		    !add_str(o, "parent", m->parent) || !add_str(o, "type", m->type_id) ||
 		    !add_int_or_null(o, "iommu_group", m->iommu_group) ||
 		    !add_str(o, "domain", ref ? ref->domain : NULL) ||
 		    !add_str(o, "state", ref ? (ref->running ? "in-use" : "reserved") : NULL))
@@ -223,6 +288,8 @@ int output_list(FILE *f, enum cli_output fmt, const struct inventory *inv,
 				fprintf(f, " (group %d)", m->iommu_group);
 			else
 				fputs(" (no IOMMU group)", f);
+			if (m->backend == PARENT_BACKEND_NVIDIA_VGPU)
+				fputs(" vGPU VF (nvidia-vgpu)", f);
 			if (ref)
 				fprintf(f, " %s by %s", ref->running ? "in use" : "reserved",
 					ref->domain);
@@ -233,7 +300,31 @@ int output_list(FILE *f, enum cli_output fmt, const struct inventory *inv,
 	return ferror(f) ? -EIO : 0;
 }
 
-static int pci_json(FILE *f, const struct pci_function *const *fns, size_t n)
+/* How @address offers vGPUs per @inv: the backend (NULL: none), and for a vendor VF its
+ * vgpu_vf (else NULL). */
+static const char *pci_vgpu(const struct inventory *inv, const char *address,
+			    const struct vgpu_vf **vf)
+{
+	*vf = NULL;
+	if (!inv)
+		return NULL;
+	for (size_t i = 0; i < inv->n_parents; i++) {
+		const struct mdev_parent *p = &inv->parents[i];
+
+		if (p->pci_address && streq(p->pci_address, address))
+			return parent_backend_str(p->backend);
+		for (size_t k = 0; k < p->n_vfs; k++) {
+			if (streq(p->vfs[k].address, address)) {
+				*vf = &p->vfs[k];
+				return parent_backend_str(p->backend);
+			}
+		}
+	}
+	return NULL;
+}
+
+static int pci_json(FILE *f, const struct inventory *inv, const struct pci_function *const *fns,
+		    size_t n)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateArray();
 
@@ -242,6 +333,8 @@ static int pci_json(FILE *f, const struct pci_function *const *fns, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct pci_function *p = fns[i];
 		cJSON *o = add_object(root);
+		const struct vgpu_vf *vf;
+		const char *backend = pci_vgpu(inv, p->address, &vf);
 
 		if (!o || !add_str(o, "address", p->address) ||
 		    !add_hex(o, "vendor", p->vendor_id, 4) ||
@@ -257,16 +350,22 @@ static int pci_json(FILE *f, const struct pci_function *const *fns, size_t n)
 		    !add_int_or_null(o, "numa_node", p->numa_node) ||
 		    !add_str(o, "physfn", p->physfn) ||
 		    !add_uint(o, "sriov_totalvfs", p->sriov_totalvfs) ||
-		    !add_uint(o, "sriov_numvfs", p->sriov_numvfs))
+		    !add_uint(o, "sriov_numvfs", p->sriov_numvfs) ||
+		    !add_str(o, "vgpu_backend", backend) ||
+		    !add_item(o, "current_vgpu_type",
+			      vf ? create_int(vf->current_type) : cJSON_CreateNull()))
 			return -ENOMEM;
 	}
 	return print_json(f, root, 64 + 512 * n);
 }
 
-static void pci_human(FILE *f, const struct pci_function *const *fns, size_t n)
+static void pci_human(FILE *f, const struct inventory *inv, const struct pci_function *const *fns,
+		      size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct pci_function *p = fns[i];
+		const struct vgpu_vf *vf;
+		const char *backend = pci_vgpu(inv, p->address, &vf);
 
 		fprintf(f, "%s ", p->address);
 		if (p->class_name)
@@ -291,17 +390,24 @@ static void pci_human(FILE *f, const struct pci_function *const *fns, size_t n)
 			fprintf(f, " vfs=%u/%u", p->sriov_numvfs, p->sriov_totalvfs);
 		if (p->physfn)
 			fprintf(f, " physfn=%s", p->physfn);
+		if (vf && vf->current_type)
+			fprintf(f, " vgpu=%s:%u", backend, vf->current_type);
+		else if (vf)
+			fprintf(f, " vgpu=%s:free", backend);
+		else if (backend)
+			fprintf(f, " vgpu=%s", backend);
 		fputc('\n', f);
 	}
 }
 
-int output_pci(FILE *f, enum cli_output fmt, const struct pci_function *const *fns, size_t n)
+int output_pci(FILE *f, enum cli_output fmt, const struct inventory *inv,
+	       const struct pci_function *const *fns, size_t n)
 {
 	switch (fmt) {
 	case OUTPUT_JSON:
-		return pci_json(f, fns, n);
+		return pci_json(f, inv, fns, n);
 	case OUTPUT_HUMAN:
-		pci_human(f, fns, n);
+		pci_human(f, inv, fns, n);
 		break;
 	}
 	return ferror(f) ? -EIO : 0;

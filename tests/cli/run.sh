@@ -56,6 +56,17 @@ ST="--proc-root $tmp/proc --machine-id 0123456789abcdef0123456789abcdef"
 case_ nvidia-status-human 0 --sysfs-root $F/nvidia $ST status --policy tests/cli/policies/nvidia-status.json
 case_ nvidia-status-json 0 --sysfs-root $F/nvidia $ST status --policy tests/cli/policies/nvidia-status.json -o json
 case_ samples-status-human 0 --sysfs-root $F/samples $ST status --policy tests/vm/policies/kubevirt.json
+# NVIDIA generations (tests/fixtures/make-tree.py): T4 mdev on the PF, A100/A40 mdev on VFs,
+# L40S and H200 vendor-specific VFIO, a mixed node
+for gen in t4 a100 a40 l40s h200 mixed; do
+	case_ $gen-types-human 0 --sysfs-root $F/$gen types
+	case_ $gen-list-human 0 --sysfs-root $F/$gen list --no-libvirt
+done
+case_ l40s-types-json 0 --sysfs-root $F/l40s types -o json
+case_ h200-types-json 0 --sysfs-root $F/h200 types -o json
+case_ mixed-list-json 0 --sysfs-root $F/mixed list --no-libvirt -o json
+case_ mixed-pci-human 0 --sysfs-root $F/mixed pci
+case_ mixed-pci-json 0 --sysfs-root $F/mixed pci --vendor 10de:26b9 -o json
 # errors and usage
 case_ missing-root 1 --sysfs-root $F/nonexistent types
 case_ bad-output 64 --sysfs-root $F/samples types -o yaml
