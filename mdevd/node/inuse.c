@@ -42,6 +42,38 @@ static int vfio_group_of(const char *target)
 	return (int)v;
 }
 
+/* "/dev/vfio/devices/vfio3" -> 3; anything else -> -1. */
+static long vfio_cdev_of(const char *target)
+{
+	static const char prefix[] = "/dev/vfio/devices/vfio";
+	const char *num;
+
+	if (strncmp(target, prefix, sizeof(prefix) - 1) != 0)
+		return -1;
+	num = target + sizeof(prefix) - 1;
+	if (!all_digits(num) || strlen(num) > 9)
+		return -1;
+	return strtol(num, NULL, 10);
+}
+
+static int add_cdev(struct inuse *in, size_t *cap, unsigned int cdev)
+{
+	for (size_t i = 0; i < in->n_cdevs; i++)
+		if (in->cdevs[i] == cdev)
+			return 0;
+	if (in->n_cdevs == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+		unsigned int *c = reallocarray(in->cdevs, ncap, sizeof(*c));
+
+		if (!c)
+			return -ENOMEM;
+		in->cdevs = c;
+		*cap = ncap;
+	}
+	in->cdevs[in->n_cdevs++] = cdev;
+	return 0;
+}
+
 static int add_group(struct inuse *in, size_t *cap, int group)
 {
 	for (size_t i = 0; i < in->n_groups; i++)
@@ -61,7 +93,7 @@ static int add_group(struct inuse *in, size_t *cap, int group)
 }
 
 /* Scan one process's fd directory. Returns 0, -EACCES (unreadable), or -ENOMEM. */
-static int scan_pid(int proc_fd, const char *pid, struct inuse *in, size_t *cap)
+static int scan_pid(int proc_fd, const char *pid, struct inuse *in, size_t *cap, size_t *cap_cdevs)
 {
 	char path[64], link[PATH_MAX];
 	_cleanup_close_ int fd = -1;
@@ -88,8 +120,16 @@ static int scan_pid(int proc_fd, const char *pid, struct inuse *in, size_t *cap)
 			continue; /* the fd was closed meanwhile */
 		link[len] = '\0';
 		group = vfio_group_of(link);
-		if (group < 0)
+		if (group < 0) {
+			long cdev = vfio_cdev_of(link);
+
+			if (cdev >= 0) {
+				r = add_cdev(in, cap_cdevs, (unsigned int)cdev);
+				if (r < 0)
+					break;
+			}
 			continue;
+		}
 		r = add_group(in, cap, group);
 		if (r < 0)
 			break;
@@ -105,11 +145,18 @@ static int cmp_int(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static int cmp_uint(const void *a, const void *b)
+{
+	unsigned int x = *(const unsigned int *)a, y = *(const unsigned int *)b;
+
+	return (x > y) - (x < y);
+}
+
 int inuse_scan(int proc_fd, struct inuse *out)
 {
 	struct inuse in = {};
 	_cleanup_close_ int fd = -1;
-	size_t cap = 0;
+	size_t cap = 0, cap_cdevs = 0;
 	struct dirent *de;
 	DIR *dir;
 	int r = 0;
@@ -124,7 +171,7 @@ int inuse_scan(int proc_fd, struct inuse *out)
 	while ((de = readdir(dir))) {
 		if (!all_digits(de->d_name))
 			continue;
-		r = scan_pid(proc_fd, de->d_name, &in, &cap);
+		r = scan_pid(proc_fd, de->d_name, &in, &cap, &cap_cdevs);
 		if (r == -EACCES) {
 			in.unreadable++;
 			r = 0;
@@ -135,10 +182,13 @@ int inuse_scan(int proc_fd, struct inuse *out)
 	closedir(dir);
 	if (r < 0) {
 		free(in.groups);
+		free(in.cdevs);
 		return r;
 	}
 	if (in.n_groups > 1)
 		qsort(in.groups, in.n_groups, sizeof(int), cmp_int);
+	if (in.n_cdevs > 1)
+		qsort(in.cdevs, in.n_cdevs, sizeof(unsigned int), cmp_uint);
 	*out = in;
 	return 0;
 }
@@ -148,6 +198,30 @@ void inuse_release(struct inuse *in)
 	free(in->groups);
 	in->groups = NULL;
 	in->n_groups = 0;
+	free(in->cdevs);
+	in->cdevs = NULL;
+	in->n_cdevs = 0;
+}
+
+bool inuse_has_cdev(const struct inuse *in, unsigned int cdev)
+{
+	return in->n_cdevs > 0 &&
+	       bsearch(&cdev, in->cdevs, in->n_cdevs, sizeof(unsigned int), cmp_uint);
+}
+
+int inuse_device_is_open(int proc_fd, int group, bool has_cdev, unsigned int cdev)
+{
+	struct inuse in;
+	bool open;
+	int r;
+
+	r = inuse_scan(proc_fd, &in);
+	if (r < 0)
+		return r;
+	open = in.unreadable > 0 || inuse_has_group(&in, group) ||
+	       (has_cdev && inuse_has_cdev(&in, cdev));
+	inuse_release(&in);
+	return open;
 }
 
 bool inuse_has_group(const struct inuse *in, int group)
@@ -158,14 +232,5 @@ bool inuse_has_group(const struct inuse *in, int group)
 
 int inuse_group_is_open(int proc_fd, int group)
 {
-	struct inuse in;
-	bool open;
-	int r;
-
-	r = inuse_scan(proc_fd, &in);
-	if (r < 0)
-		return r;
-	open = in.unreadable > 0 || inuse_has_group(&in, group);
-	inuse_release(&in);
-	return open;
+	return inuse_device_is_open(proc_fd, group, false, 0);
 }

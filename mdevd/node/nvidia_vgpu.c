@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mdevd/macro.h"
@@ -78,8 +79,8 @@ int nvidia_vgpu_type_id(const char *s, unsigned int *out)
 	return 0;
 }
 
-int nvidia_vgpu_parse_types(const char *text, size_t len, struct nvidia_vgpu_entry **out,
-			    size_t *n, unsigned int *line)
+int nvidia_vgpu_parse_types(const char *text, size_t len, struct nvidia_vgpu_entry **out, size_t *n,
+			    unsigned int *line)
 {
 	struct nvidia_vgpu_entry *v = NULL;
 	size_t nv = 0, cap = 0;
@@ -180,6 +181,151 @@ bool nvidia_vgpu_vf_offers(const struct vgpu_vf *vf, unsigned int id)
 
 /* --- the sysfs reader --- */
 
+/* --- the catalogue file --- */
+
+struct cat_entry {
+	uint16_t vendor, device;
+	unsigned int id;
+	char *name;
+};
+
+struct catalogue {
+	struct cat_entry *e;
+	size_t n;
+};
+
+static void catalogue_release(struct catalogue *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->e[i].name);
+	free(c->e);
+	c->e = NULL;
+	c->n = 0;
+}
+
+const char *nvidia_vgpu_catalogue_path(char *buf, size_t size)
+{
+	const char *dir = getenv("MDEVD_RUN_DIR");
+
+	snprintf(buf, size, "%s/nvidia-vgpu-types", dir && *dir ? dir : "/run/mdevd");
+	return buf;
+}
+
+static const char *catalogue_name(const struct catalogue *c, uint16_t vendor, uint16_t device,
+				  unsigned int id)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->e[i].vendor == vendor && c->e[i].device == device && c->e[i].id == id)
+			return c->e[i].name;
+	return NULL;
+}
+
+static int catalogue_add(struct catalogue *c, uint16_t vendor, uint16_t device, unsigned int id,
+			 const char *name)
+{
+	struct cat_entry *e;
+
+	if (catalogue_name(c, vendor, device, id))
+		return 0;
+	e = reallocarray(c->e, c->n + 1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	c->e = e;
+	e[c->n] = (struct cat_entry){.vendor = vendor, .device = device, .id = id};
+	e[c->n].name = strdup(name);
+	if (!e[c->n].name)
+		return -ENOMEM;
+	c->n++;
+	return 1;
+}
+
+/* Read the catalogue file; a missing or unreadable one is empty, malformed lines are skipped. */
+static int catalogue_load(struct catalogue *c)
+{
+	char path[PATH_MAX], line[512];
+	FILE *f;
+	int r = 0;
+
+	f = fopen(nvidia_vgpu_catalogue_path(path, sizeof(path)), "re");
+	if (!f)
+		return 0;
+	while (r >= 0 && fgets(line, sizeof(line), f)) {
+		struct nvidia_vgpu_entry *e = NULL;
+		unsigned int vendor, device;
+		size_t n = 0;
+		int off = 0;
+
+		if (sscanf(line, "%4x:%4x %n", &vendor, &device, &off) != 2 || !off)
+			continue;
+		if (nvidia_vgpu_parse_types(line + off, strlen(line + off), &e, &n, NULL) < 0)
+			continue;
+		if (n == 1)
+			r = catalogue_add(c, (uint16_t)vendor, (uint16_t)device, e[0].id,
+					  e[0].name);
+		nvidia_vgpu_entries_free(e, n);
+	}
+	fclose(f);
+	return r < 0 ? r : 0;
+}
+
+int nvidia_vgpu_catalogue_save(const struct inventory *inv)
+{
+	_cleanup_(catalogue_release) struct catalogue c = {};
+	char path[PATH_MAX], tmp[PATH_MAX + 8], *slash;
+	bool changed = false;
+	FILE *f;
+	int r;
+
+	r = catalogue_load(&c);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < inv->n_parents; i++) {
+		const struct mdev_parent *p = &inv->parents[i];
+
+		if (p->backend != PARENT_BACKEND_NVIDIA_VGPU)
+			continue;
+		for (size_t k = 0; k < p->n_types; k++) {
+			unsigned int id;
+
+			if (p->types[k].description || nvidia_vgpu_type_id(p->types[k].id, &id) < 0)
+				continue; /* a name we do not know */
+			r = catalogue_add(&c, p->vendor_id, p->device_id, id, p->types[k].name);
+			if (r < 0)
+				return r;
+			changed |= r > 0;
+		}
+	}
+	if (!changed)
+		return 0;
+	nvidia_vgpu_catalogue_path(path, sizeof(path));
+	slash = strrchr(path, '/');
+	if (slash && slash != path) {
+		*slash = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*slash = '/';
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	for (size_t i = 0; i < c.n; i++)
+		fprintf(f, "%04x:%04x %u : %s\n", c.e[i].vendor, c.e[i].device, c.e[i].id,
+			c.e[i].name);
+	if (fflush(f) != 0 || ferror(f)) {
+		r = -errno;
+		fclose(f);
+		unlink(tmp);
+		return r ? r : -EIO;
+	}
+	fclose(f);
+	if (rename(tmp, path) < 0) {
+		r = -errno;
+		unlink(tmp);
+		return r;
+	}
+	return 0;
+}
 
 /* One VF as read, with its card and the names its list gives. */
 struct vf_read {
@@ -245,7 +391,7 @@ static int vf_load(const struct mdev_scan *s, const char *bdf, struct vf_read *v
 	if (sysfs_read_link_name(fd, "physfn", v->physfn, sizeof(v->physfn)) <= 0 ||
 	    !mdev_is_bdf(v->physfn)) {
 		mdev_report(s, path, -EINVAL,
-		       "has nvidia/current_vgpu_type but no physfn link: not an SR-IOV VF");
+			    "has nvidia/current_vgpu_type but no physfn link: not an SR-IOV VF");
 		return 0;
 	}
 	if (sysfs_read_link_name(fd, "iommu_group", buf, 32) > 0) {
@@ -258,9 +404,10 @@ static int vf_load(const struct mdev_scan *s, const char *bdf, struct vf_read *v
 
 	r = sysfs_read_uint(fd, "nvidia/current_vgpu_type", &v->vf.current_type);
 	if (r < 0) {
-		mdev_report(s, path, r == -EINVAL ? r : -ENOENT,
-		       "nvidia/current_vgpu_type is not a number: the VF counts as neither free "
-		       "nor configured");
+		mdev_report(
+			s, path, r == -EINVAL ? r : -ENOENT,
+			"nvidia/current_vgpu_type is not a number: the VF counts as neither free "
+			"nor configured");
 		v->garbage = true;
 	}
 	r = sysfs_read_attr(fd, "nvidia/creatable_vgpu_types", buf, sizeof(buf));
@@ -270,13 +417,14 @@ static int vf_load(const struct mdev_scan *s, const char *bdf, struct vf_read *v
 		return r;
 	if (r < 0) {
 		if (r == -EINVAL)
-			mdev_report(s, path, r,
-			       "nvidia/creatable_vgpu_types: line %u is not '<id> : <name>': the "
-			       "VF counts as neither free nor configured",
-			       line);
+			mdev_report(
+				s, path, r,
+				"nvidia/creatable_vgpu_types: line %u is not '<id> : <name>': the "
+				"VF counts as neither free nor configured",
+				line);
 		else
 			mdev_report(s, path, r, "cannot read nvidia/creatable_vgpu_types: %s",
-			       strerror(-r));
+				    strerror(-r));
 		v->garbage = true;
 		return 1;
 	}
@@ -298,7 +446,7 @@ static int vf_load(const struct mdev_scan *s, const char *bdf, struct vf_read *v
  * the same vendor:device. NULL when nobody names it. */
 static const char *name_of(unsigned int id, const struct vf_read *vs, size_t nvs,
 			   const struct vf_read *all, size_t n_all, const uint16_t *devids,
-			   uint16_t devid)
+			   uint16_t devid, const struct catalogue *cat, uint16_t vendor)
 {
 	for (int pass = 0; pass < 2; pass++) {
 		const struct vf_read *set = pass ? all : vs;
@@ -312,7 +460,7 @@ static const char *name_of(unsigned int id, const struct vf_read *vs, size_t nvs
 					return set[i].names[k].name;
 		}
 	}
-	return NULL;
+	return catalogue_name(cat, vendor, devid, id);
 }
 
 static int cmp_type(const void *a, const void *b)
@@ -357,7 +505,7 @@ static int add_type(struct mdev_parent *p, unsigned int id, const char *name)
 /* Build the card of the VFs [vs, vs + nvs) (same physfn). Returns 0 or -ENOMEM. */
 static int card_build(const struct mdev_scan *s, const struct vf_read *vs, size_t nvs,
 		      const struct vf_read *all, size_t n_all, const uint16_t *devids,
-		      bool count_instances, struct mdev_parent *p)
+		      const struct catalogue *cat, bool count_instances, struct mdev_parent *p)
 {
 	_cleanup_close_ int fd = -1;
 	char path[PATH_MAX];
@@ -408,7 +556,21 @@ static int card_build(const struct mdev_scan *s, const struct vf_read *vs, size_
 
 		if (!id || vs[i].garbage)
 			continue;
-		r = add_type(p, id, name_of(id, vs, nvs, all, n_all, devids, p->device_id));
+		r = add_type(
+			p, id,
+			name_of(id, vs, nvs, all, n_all, devids, p->device_id, cat, p->vendor_id));
+		if (r < 0)
+			return r;
+	}
+	/*
+	 * The rest of the model's types mdevd has seen listed (the catalogue file): the card
+	 * supports them, none is creatable now (as an mdev type reading 0), and a policy may still
+	 * ask for one: freeing the VFs of another type lets the driver list it again.
+	 */
+	for (size_t i = 0; i < cat->n; i++) {
+		if (cat->e[i].vendor != p->vendor_id || cat->e[i].device != p->device_id)
+			continue;
+		r = add_type(p, cat->e[i].id, cat->e[i].name);
 		if (r < 0)
 			return r;
 	}
@@ -499,10 +661,12 @@ int nvidia_vgpu_load(int sysfs_fd, bool count_instances, inventory_report_fn rep
 		     void *userdata, struct mdev_parent **parents, size_t *n_parents,
 		     struct mdev_instance **mdevs, size_t *n_mdevs)
 {
-	const struct mdev_scan s = {.sysfs_fd = sysfs_fd, .report = report_fn, .userdata = userdata};
+	const struct mdev_scan s = {
+		.sysfs_fd = sysfs_fd, .report = report_fn, .userdata = userdata};
 	struct vf_read *vs = NULL;
 	struct mdev_parent *cards = NULL;
 	_cleanup_free_ uint16_t *devids = NULL;
+	_cleanup_(catalogue_release) struct catalogue cat = {};
 	char **names = NULL;
 	size_t n_names = 0, nvs = 0, n_cards = 0;
 	int r;
@@ -530,6 +694,11 @@ int nvidia_vgpu_load(int sysfs_fd, bool count_instances, inventory_report_fn rep
 	}
 	if (nvs > 1)
 		qsort(vs, nvs, sizeof(*vs), cmp_vf_read);
+	if (nvs) {
+		r = catalogue_load(&cat);
+		if (r < 0)
+			goto out;
+	}
 
 	/* The device id of each VF's card, for names borrowed from a card of the same model. */
 	devids = calloc(nvs ? nvs : 1, sizeof(*devids));
@@ -559,7 +728,7 @@ int nvidia_vgpu_load(int sysfs_fd, bool count_instances, inventory_report_fn rep
 			goto out;
 		}
 		cards = nc;
-		r = card_build(&s, &vs[i], j - i, vs, nvs, devids, count_instances,
+		r = card_build(&s, &vs[i], j - i, vs, nvs, devids, &cat, count_instances,
 			       &cards[n_cards]);
 		n_cards++;
 		if (r < 0)

@@ -49,8 +49,8 @@ struct nvidia_vgpu_entry {
  * Returns 0, -ENOMEM, or -EINVAL (malformed; *line, when not NULL, is set to the 1-based
  * number of the offending line). @out, @n untouched on error.
  */
-int nvidia_vgpu_parse_types(const char *text, size_t len, struct nvidia_vgpu_entry **out,
-			    size_t *n, unsigned int *line);
+int nvidia_vgpu_parse_types(const char *text, size_t len, struct nvidia_vgpu_entry **out, size_t *n,
+			    unsigned int *line);
 
 /* nvidia_vgpu_entries_free - free what nvidia_vgpu_parse_types() returned. NULL is a no-op. */
 void nvidia_vgpu_entries_free(struct nvidia_vgpu_entry *e, size_t n);
@@ -72,9 +72,9 @@ void nvidia_vgpu_entries_free(struct nvidia_vgpu_entry *e, size_t n);
  * Returns 0, -ENOMEM, or -errno when bus/pci/devices exists but cannot be listed (a missing
  * one: no cards).
  */
-int nvidia_vgpu_load(int sysfs_fd, bool count_instances, inventory_report_fn report,
-		     void *userdata, struct mdev_parent **parents, size_t *n_parents,
-		     struct mdev_instance **mdevs, size_t *n_mdevs);
+int nvidia_vgpu_load(int sysfs_fd, bool count_instances, inventory_report_fn report, void *userdata,
+		     struct mdev_parent **parents, size_t *n_parents, struct mdev_instance **mdevs,
+		     size_t *n_mdevs);
 
 /*
  * nvidia_vgpu_vf_offers - does @vf's list (as read) offer type @id? Returns true or false.
@@ -86,3 +86,22 @@ bool nvidia_vgpu_vf_offers(const struct vgpu_vf *vf, unsigned int id);
  * Returns 0 or -EINVAL (not a decimal number of 1..4294967295).
  */
 int nvidia_vgpu_type_id(const char *s, unsigned int *out);
+
+/*
+ * The catalogue file: what mdevd learnt of each model's type names, because the driver's
+ * lists leave out what a VF holds, and a full card lists nothing: on a node whose cards are
+ * all full, no VF names a configured type. It is "$MDEVD_RUN_DIR/nvidia-vgpu-types"
+ * (MDEVD_RUN_DIR defaults to /run/mdevd: a tmpfs, forgotten at reboot like the VFs' types),
+ * one line per type: "<vendor>:<device> <id> : <name>" ("10de:26b9 1153 : NVIDIA L40S-12Q").
+ * nvidia_vgpu_load() reads it to name ids no VF lists; the applier saves it.
+ */
+
+/* nvidia_vgpu_catalogue_path - the file's path, into @buf (@size bytes). Returns @buf. */
+const char *nvidia_vgpu_catalogue_path(char *buf, size_t size);
+
+/*
+ * nvidia_vgpu_catalogue_save - merge every named type of @inv's NVIDIA vGPU cards into the
+ * catalogue file (created with its directory when missing; replaced atomically by rename).
+ * Nothing is written when it would not change. Returns 0 or -errno.
+ */
+int nvidia_vgpu_catalogue_save(const struct inventory *inv);

@@ -17,6 +17,8 @@ passed=0
 failed=0
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
+# NVIDIA vGPU type names mdevd remembers (node/nvidia_vgpu.h): none, so output is stable.
+export MDEVD_RUN_DIR="$tmp/run"
 . tests/lib/golden.sh
 
 # case NAME RC ARGS...

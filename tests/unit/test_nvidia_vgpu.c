@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MDEVD_TEST_FIXTURE_INVENTORY
 #include "testutil.h"
 
 #include "mdevd/inventory.h"
@@ -46,8 +47,8 @@ static void test_parse_other_formats(void **state)
 	size_t n = 0;
 
 	/* No header (vgpu-device-manager's example), blanks, CRLF, no colon. */
-	assert_int_equal(parse("\n  1414\t:   NVIDIA H200X-1-18C  \r\n\n1428 NVIDIA H200X-141C",
-			       &e, &n, NULL),
+	assert_int_equal(parse("\n  1414\t:   NVIDIA H200X-1-18C  \r\n\n1428 NVIDIA H200X-141C", &e,
+			       &n, NULL),
 			 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(e[0].id, 1414);
@@ -78,10 +79,10 @@ static void test_parse_garbage(void **state)
 	} bad[] = {
 		{"ID : vGPU Name\nnot a line\n", 2},
 		{"1153 : NVIDIA L40S-12Q\nID : vGPU Name\n", 2}, /* a header only comes first */
-		{"1153 :\n", 1},				  /* no name */
+		{"1153 :\n", 1},				 /* no name */
 		{"1153\n", 1},
-		{"0 : none\n", 1},			      /* 0 means "no type" */
-		{"-5 : minus\n", 1},			      /* header-like first line, then ok? */
+		{"0 : none\n", 1},   /* 0 means "no type" */
+		{"-5 : minus\n", 1}, /* header-like first line, then ok? */
 		{"4294967296 : too big\n", 1},
 		{"1153x : NVIDIA L40S-12Q\n", 1},
 		{"1153 : a\n1153 : b\n", 2}, /* duplicate */
@@ -124,20 +125,6 @@ static void test_type_id(void **state)
 	assert_int_equal(v, 1153);
 }
 
-static struct inventory *load(const char *tree)
-{
-	_cleanup_close_ int fd = -1;
-	struct inventory *inv = NULL;
-	char path[256];
-
-	snprintf(path, sizeof(path), FIXTURES "/%s", tree);
-	assert_int_equal(sysfs_open_root(path, &fd), 0);
-	assert_int_equal(inventory_load(fd, path, INVENTORY_TYPES | INVENTORY_MDEVS, NULL, NULL,
-					&inv),
-			 0);
-	return inv;
-}
-
 static const struct mdev_type *type_named(const struct mdev_parent *p, const char *name)
 {
 	for (size_t i = 0; i < p->n_types; i++)
@@ -148,7 +135,7 @@ static const struct mdev_type *type_named(const struct mdev_parent *p, const cha
 
 static void test_l40s_cards(void **state)
 {
-	_cleanup_(inventory_freep) struct inventory *inv = load("l40s");
+	_cleanup_(inventory_freep) struct inventory *inv = fixture_inventory("l40s");
 	const struct mdev_parent *fresh = inventory_get_parent(inv, "0000:41:00.0");
 	const struct mdev_parent *full = inventory_get_parent(inv, "0000:c1:00.0");
 	const struct mdev_type *t;
@@ -203,7 +190,7 @@ static void test_l40s_cards(void **state)
 
 static void test_h200_mig_and_unknown_id(void **state)
 {
-	_cleanup_(inventory_freep) struct inventory *inv = load("h200");
+	_cleanup_(inventory_freep) struct inventory *inv = fixture_inventory("h200");
 	const struct mdev_parent *p = inventory_get_parent(inv, "0000:18:00.0");
 	const struct mdev_parent *full = inventory_get_parent(inv, "0000:9a:00.0");
 	const struct mdev_type *t;
@@ -227,7 +214,7 @@ static void test_h200_mig_and_unknown_id(void **state)
 
 static void test_mixed_backends(void **state)
 {
-	_cleanup_(inventory_freep) struct inventory *inv = load("mixed");
+	_cleanup_(inventory_freep) struct inventory *inv = fixture_inventory("mixed");
 	const struct mdev_parent *t4 = inventory_get_parent(inv, "0000:3b:00.0");
 	const struct mdev_parent *l40s = inventory_get_parent(inv, "0000:41:00.0");
 
@@ -245,9 +232,9 @@ static void test_mixed_backends(void **state)
 
 static void test_mdev_generations_untouched(void **state)
 {
-	_cleanup_(inventory_freep) struct inventory *t4 = load("t4");
-	_cleanup_(inventory_freep) struct inventory *a100 = load("a100");
-	_cleanup_(inventory_freep) struct inventory *a40 = load("a40");
+	_cleanup_(inventory_freep) struct inventory *t4 = fixture_inventory("t4");
+	_cleanup_(inventory_freep) struct inventory *a100 = fixture_inventory("a100");
+	_cleanup_(inventory_freep) struct inventory *a40 = fixture_inventory("a40");
 	const struct mdev_parent *busy = inventory_get_parent(t4, "0000:af:00.0");
 	const struct mdev_parent *fresh = inventory_get_parent(t4, "0000:3b:00.0");
 	size_t free_vfs = 0;
