@@ -181,6 +181,18 @@ bool plan_is_owned(const struct inventory *inv, const struct mdev_instance *m,
 
 	if (!m || !m->parent || !m->type_id || !machine_id)
 		return false;
+	if (m->backend == PARENT_BACKEND_NVIDIA_VGPU) {
+		/* Every configured VF is mdevd's (plan.h "Backends"); the slot is its rank. */
+		unsigned int rank = 0;
+
+		for (size_t i = 0; inv && i < inv->n_mdevs && &inv->mdevs[i] != m; i++)
+			rank += inv->mdevs[i].backend == PARENT_BACKEND_NVIDIA_VGPU &&
+				streq(inv->mdevs[i].parent, m->parent) &&
+				streq(inv->mdevs[i].type_id, m->type_id);
+		if (slot)
+			*slot = rank;
+		return true;
+	}
 	parent = inv ? find_parent(inv, m->parent, &pidx) : NULL;
 	if (parent)
 		type = find_type(parent, m->type_id);

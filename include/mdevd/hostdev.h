@@ -82,6 +82,12 @@ struct hostdev_device {
 	const struct pci_function *pci;	  /* HOSTDEV_PCI: the function; its address is used */
 	const struct mdev_instance *mdev; /* HOSTDEV_MDEV: the mdev; its uuid is used */
 	const char *device_api;		  /* HOSTDEV_MDEV: its type's device_api */
+	/*
+	 * HOSTDEV_PCI: managed="no" instead of "yes": libvirt must not rebind the function. An
+	 * NVIDIA vGPU VF (vendor-specific VFIO) stays on `nvidia`, whose nvidia_vgpu_vfio
+	 * provides its VFIO device (NVIDIA vGPU User Guide, vGPU 17+: "managed='no'").
+	 */
+	bool unmanaged;
 };
 
 /*
@@ -132,6 +138,13 @@ const char *hostdev_model_str(enum hostdev_model model);
  * first use) cannot be loaded.
  */
 int hostdev_pci_xml(const struct pci_function *fn, char **out);
+
+/*
+ * hostdev_vgpu_vf_xml - one <hostdev mode="subsystem" type="pci" managed="no"> for @fn, an
+ * NVIDIA vGPU VF on vendor-specific VFIO: libvirt opens its VFIO device as it is and never
+ * rebinds it. Arguments and returns as for hostdev_pci_xml().
+ */
+int hostdev_vgpu_vf_xml(const struct pci_function *fn, char **out);
 
 /*
  * hostdev_mdev_xml - one <hostdev mode="subsystem" type="mdev" model="..."

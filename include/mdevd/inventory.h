@@ -191,3 +191,9 @@ const struct mdev_parent *inventory_get_parent(const struct inventory *inv, cons
 const struct mdev_type *inventory_get_type(const struct mdev_parent *parent, const char *type_id);
 const struct mdev_instance *inventory_get_mdev(const struct inventory *inv, const char *uuid);
 const struct pci_function *inventory_get_pci(const struct inventory *inv, const char *address);
+/*
+ * The VF @address of a PARENT_BACKEND_NVIDIA_VGPU card, with its card in *card (when not
+ * NULL); NULL when no such card has that VF. Linear in the cards' VFs.
+ */
+const struct vgpu_vf *inventory_get_vgpu_vf(const struct inventory *inv, const char *address,
+					    const struct mdev_parent **card);

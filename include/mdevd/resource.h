@@ -83,7 +83,10 @@ struct resource_set {
 /*
  * resource_build - the pools @pol's permittedHostDevices describe on the node @inv.
  * mediatedDevices match live mdev instances (INVENTORY_TYPES | INVENTORY_MDEVS), and
- * pciHostDevices PCI functions (INVENTORY_PCI).
+ * pciHostDevices PCI functions (INVENTORY_PCI). A mediatedDevices selector whose type name
+ * matches NVIDIA vendor-VFIO vGPUs (node/nvidia_vgpu.h) serves those VFs as PCI devices
+ * (kind RESOURCE_PCI, ids = VF addresses, card = the PF), because KubeVirt assigns them as
+ * PCI host devices: its pool is a PCI pool when they are the first devices it matches.
  * @out: set to a new set on success (resource_set_free()); it borrows strings from
  * @inv, so free it first. Returns 0 or -ENOMEM.
  */

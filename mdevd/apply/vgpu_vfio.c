@@ -112,7 +112,8 @@ int vgpu_vfio_set(int sysfs_fd, const char *card, const char *vf, unsigned int i
 		return 0;
 	if (!id) {
 		if (r < 0)
-			snprintf(why, size, "wrote 0, but current_vgpu_type cannot be read back (%s)",
+			snprintf(why, size,
+				 "wrote 0, but current_vgpu_type cannot be read back (%s)",
 				 lifecycle_errno_name(r));
 		else
 			snprintf(why, size, "wrote 0, but current_vgpu_type still reads %u", cur);
@@ -121,9 +122,8 @@ int vgpu_vfio_set(int sysfs_fd, const char *card, const char *vf, unsigned int i
 	/* A read-back other than what was written: undo it, so the VF is free as before. */
 	q = sysfs_replace_attr(fd, "nvidia/current_vgpu_type", "0");
 	if (r < 0)
-		snprintf(why, size,
-			 "wrote %u, but current_vgpu_type cannot be read back (%s); %s", id,
-			 lifecycle_errno_name(r),
+		snprintf(why, size, "wrote %u, but current_vgpu_type cannot be read back (%s); %s",
+			 id, lifecycle_errno_name(r),
 			 q < 0 ? "rolling back to 0 failed too" : "rolled back to 0");
 	else
 		snprintf(why, size, "wrote %u, but current_vgpu_type reads %u; %s%s", id, cur,

@@ -40,7 +40,10 @@ static void hostdev_usage(FILE *f)
 		"                 its type's device_api gives (vfio-pci, vfio-ccw, vfio-ap)\n"
 		"  PCI_ADDRESS    a PCI function, 0000:06:00.0 or 06:00.0 (see 'mdevd pci'):\n"
 		"                 <hostdev type='pci' managed='yes'>; libvirt binds it to\n"
-		"                 vfio-pci when the VM starts and gives it back when it stops\n"
+		"                 vfio-pci when the VM starts and gives it back when it stops;\n"
+		"                 for a vGPU VF of NVIDIA's vendor-specific VFIO (vGPU 17+)\n"
+		"                 managed='no': it stays on nvidia, which provides its VFIO "
+		"device\n"
 		"  RESOURCE_NAME  a resource name of the policy's permittedHostDevices, e.g.\n"
 		"                 nvidia.com/GRID_T4-1Q: a <devices> block with N free devices\n"
 		"                 of that pool (mdevs by UUID order, PCI functions by address);\n"
@@ -192,14 +195,25 @@ static int hostdev_pci(const struct cli_globals *g, const char *address)
 	const struct pci_function *fn;
 	int r;
 
-	if (load_inventory(g, INVENTORY_PCI, &inv) < 0)
+	const struct vgpu_vf *vf;
+	const struct mdev_parent *card = NULL;
+
+	if (load_inventory(g, INVENTORY_PCI | INVENTORY_TYPES, &inv) < 0)
 		return EXIT_ERROR;
 	fn = inventory_get_pci(inv, address);
 	if (!fn) {
 		log_warnx("no PCI function %s on this node (see 'mdevd pci')", address);
 		return EXIT_ERROR;
 	}
-	r = hostdev_pci_xml(fn, &xml);
+	vf = inventory_get_vgpu_vf(inv, address, &card);
+	if (vf && !vf->current_type) {
+		log_warnx("%s is a free VF of the NVIDIA vGPU card %s: it holds no vGPU type yet "
+			  "(give it one with a policy and 'mdevd apply'; see 'mdevd types')",
+			  address, card->name);
+		return EXIT_ERROR;
+	}
+	/* An NVIDIA vGPU VF stays on nvidia: managed='no', libvirt must not rebind it. */
+	r = vf ? hostdev_vgpu_vf_xml(fn, &xml) : hostdev_pci_xml(fn, &xml);
 	if (r < 0) {
 		build_failed(r, "PCI function", address, "its <hostdev>");
 		return EXIT_ERROR;
@@ -250,7 +264,8 @@ static unsigned int resource_needs(const struct policy *pol, const char *name)
 
 	for (size_t i = 0; i < pol->n_mdev_devices; i++)
 		if (streq(pol->mdev_devices[i].resource_name, name))
-			what |= INVENTORY_TYPES | INVENTORY_MDEVS;
+			/* PCI too: NVIDIA vendor-VFIO vGPUs are served as their VFs. */
+			what |= INVENTORY_TYPES | INVENTORY_MDEVS | INVENTORY_PCI;
 	for (size_t i = 0; i < pol->n_pci_devices; i++)
 		if (streq(pol->pci_devices[i].resource_name, name))
 			what |= INVENTORY_PCI;
@@ -363,6 +378,7 @@ static int hostdev_resource(const struct cli_globals *g, const char *policy_path
 			devs[n].mdev = m;
 		} else {
 			devs[n].kind = HOSTDEV_PCI;
+			devs[n].unmanaged = inventory_get_vgpu_vf(inv, d->id, NULL) != NULL;
 			devs[n].pci = inventory_get_pci(inv, d->id);
 			if (!devs[n].pci) {
 				log_warnx("%s: PCI function %s vanished", name, d->id);

@@ -305,21 +305,14 @@ int output_list(FILE *f, enum cli_output fmt, const struct inventory *inv,
 static const char *pci_vgpu(const struct inventory *inv, const char *address,
 			    const struct vgpu_vf **vf)
 {
-	*vf = NULL;
-	if (!inv)
-		return NULL;
-	for (size_t i = 0; i < inv->n_parents; i++) {
-		const struct mdev_parent *p = &inv->parents[i];
+	const struct mdev_parent *card = NULL;
 
-		if (p->pci_address && streq(p->pci_address, address))
-			return parent_backend_str(p->backend);
-		for (size_t k = 0; k < p->n_vfs; k++) {
-			if (streq(p->vfs[k].address, address)) {
-				*vf = &p->vfs[k];
-				return parent_backend_str(p->backend);
-			}
-		}
-	}
+	*vf = inventory_get_vgpu_vf(inv, address, &card);
+	if (*vf)
+		return parent_backend_str(card->backend);
+	for (size_t i = 0; inv && i < inv->n_parents; i++)
+		if (inv->parents[i].pci_address && streq(inv->parents[i].pci_address, address))
+			return parent_backend_str(inv->parents[i].backend);
 	return NULL;
 }
 

@@ -197,6 +197,7 @@ struct checked {
 	struct hostdev_pci_address pci;
 	char uuid[MDEVD_UUID_STR_LEN];
 	enum hostdev_model model;
+	bool unmanaged;
 };
 
 static int check_options(enum hostdev_model model, const struct hostdev_options *opts)
@@ -216,6 +217,7 @@ static int check_device(const struct hostdev_device *d, const struct hostdev_opt
 	int r;
 
 	c->kind = d->kind;
+	c->unmanaged = d->kind == HOSTDEV_PCI && d->unmanaged;
 	switch (d->kind) {
 	case HOSTDEV_PCI:
 		if (!d->pci || d->mdev)
@@ -270,7 +272,7 @@ static int add_hostdev(xmlDoc *doc, xmlNode *parent, const struct checked *c,
 	switch (c->kind) {
 	case HOSTDEV_PCI:
 		if ((r = set_prop(hostdev, "type", "pci")) < 0 ||
-		    (r = set_prop(hostdev, "managed", "yes")) < 0)
+		    (r = set_prop(hostdev, "managed", c->unmanaged ? "no" : "yes")) < 0)
 			return r;
 		break;
 	case HOSTDEV_MDEV:
@@ -361,9 +363,9 @@ static int build(const struct checked *cs, size_t n, bool block, const struct ho
 	return dump_root(doc, out);
 }
 
-int hostdev_pci_xml(const struct pci_function *fn, char **out)
+static int pci_xml(const struct pci_function *fn, bool unmanaged, char **out)
 {
-	struct hostdev_device d = {.kind = HOSTDEV_PCI, .pci = fn};
+	struct hostdev_device d = {.kind = HOSTDEV_PCI, .pci = fn, .unmanaged = unmanaged};
 	struct checked c;
 	int r;
 
@@ -371,6 +373,16 @@ int hostdev_pci_xml(const struct pci_function *fn, char **out)
 	if (r < 0)
 		return r;
 	return build(&c, 1, false, NULL, out);
+}
+
+int hostdev_pci_xml(const struct pci_function *fn, char **out)
+{
+	return pci_xml(fn, false, out);
+}
+
+int hostdev_vgpu_vf_xml(const struct pci_function *fn, char **out)
+{
+	return pci_xml(fn, true, out);
 }
 
 int hostdev_mdev_xml(const struct mdev_instance *m, const char *device_api,

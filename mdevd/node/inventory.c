@@ -250,3 +250,22 @@ const struct pci_function *inventory_get_pci(const struct inventory *inv, const 
 		return NULL;
 	return bsearch(address, inv->pci, inv->n_pci, sizeof(*inv->pci), cmp_pci_key);
 }
+
+const struct vgpu_vf *inventory_get_vgpu_vf(const struct inventory *inv, const char *address,
+					    const struct mdev_parent **card)
+{
+	if (!inv || !address)
+		return NULL;
+	for (size_t i = 0; i < inv->n_parents; i++) {
+		const struct mdev_parent *p = &inv->parents[i];
+
+		for (size_t k = 0; k < p->n_vfs; k++) {
+			if (strcasecmp(p->vfs[k].address, address) != 0)
+				continue;
+			if (card)
+				*card = p;
+			return &p->vfs[k];
+		}
+	}
+	return NULL;
+}

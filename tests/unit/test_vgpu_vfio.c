@@ -86,18 +86,18 @@ static void test_set_read_back_and_free(void **state)
 	struct tree *t = *state;
 	char why[256] = "";
 
-	assert_int_equal(vgpu_vfio_set(t->sysfs_fd, "0000:41:00.0", "0000:41:00.4", 1153, why,
-				       sizeof(why)),
-			 0);
+	assert_int_equal(
+		vgpu_vfio_set(t->sysfs_fd, "0000:41:00.0", "0000:41:00.4", 1153, why, sizeof(why)),
+		0);
 	assert_int_equal(current(t, "0000:41:00.4"), 1153);
 	/* Again: already so, nothing written. */
-	assert_int_equal(vgpu_vfio_set(t->sysfs_fd, "0000:41:00.0", "0000:41:00.4", 1153, why,
-				       sizeof(why)),
-			 0);
+	assert_int_equal(
+		vgpu_vfio_set(t->sysfs_fd, "0000:41:00.0", "0000:41:00.4", 1153, why, sizeof(why)),
+		0);
 	/* Another type on a VF that holds one: EBUSY, the VF keeps its type. */
-	assert_int_equal(vgpu_vfio_set(t->sysfs_fd, "0000:41:00.0", "0000:41:00.4", 1155, why,
-				       sizeof(why)),
-			 -EBUSY);
+	assert_int_equal(
+		vgpu_vfio_set(t->sysfs_fd, "0000:41:00.0", "0000:41:00.4", 1155, why, sizeof(why)),
+		-EBUSY);
 	assert_non_null(strstr(why, "EBUSY"));
 	assert_int_equal(current(t, "0000:41:00.4"), 1153);
 	/* Free: 0 is written and read back. */
@@ -105,9 +105,9 @@ static void test_set_read_back_and_free(void **state)
 		vgpu_vfio_set(t->sysfs_fd, "0000:41:00.0", "0000:41:00.4", 0, why, sizeof(why)), 0);
 	assert_int_equal(current(t, "0000:41:00.4"), 0);
 	/* A VF that does not exist. */
-	assert_int_equal(vgpu_vfio_set(t->sysfs_fd, "0000:41:00.0", "0000:41:09.0", 1153, why,
-				       sizeof(why)),
-			 -ENOENT);
+	assert_int_equal(
+		vgpu_vfio_set(t->sysfs_fd, "0000:41:00.0", "0000:41:09.0", 1153, why, sizeof(why)),
+		-ENOENT);
 }
 
 static void test_card_filled_meanwhile(void **state)
@@ -116,9 +116,9 @@ static void test_card_filled_meanwhile(void **state)
 	char why[256] = "";
 
 	/* The full card's VFs list the header alone: 12Q is no longer creatable there. */
-	assert_int_equal(vgpu_vfio_set(t->sysfs_fd, "0000:c1:00.0", "0000:c1:00.6", 1153, why,
-				       sizeof(why)),
-			 -ENOSPC);
+	assert_int_equal(
+		vgpu_vfio_set(t->sysfs_fd, "0000:c1:00.0", "0000:c1:00.6", 1153, why, sizeof(why)),
+		-ENOSPC);
 	assert_non_null(strstr(why, "no longer offers 1153"));
 	assert_int_equal(current(t, "0000:c1:00.6"), 0);
 }
@@ -129,8 +129,7 @@ static void fake_driver(struct tree *t, const char *vf, const char *target, cons
 	char path[256];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/nvidia/current_vgpu_type", t->root,
-		 vf);
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/nvidia/current_vgpu_type", t->root, vf);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(symlink(target, path), 0);
 	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/nvidia/creatable_vgpu_types", t->root,
@@ -157,9 +156,9 @@ static void test_driver_refuses_errno_by_name(void **state)
 		skip(); /* the runner set our OOM score: the stand-in would not read 0 */
 	fake_driver(t, "0000:41:00.4", "/proc/self/oom_score_adj",
 		    "ID    : vGPU Name\n1153  : NVIDIA L40S-12Q\n");
-	assert_int_equal(vgpu_vfio_set(t->sysfs_fd, "0000:41:00.0", "0000:41:00.4", 1153, why,
-				       sizeof(why)),
-			 -EINVAL);
+	assert_int_equal(
+		vgpu_vfio_set(t->sysfs_fd, "0000:41:00.0", "0000:41:00.4", 1153, why, sizeof(why)),
+		-EINVAL);
 	assert_non_null(strstr(why, "refused 1153"));
 	assert_non_null(strstr(why, "EINVAL"));
 	assert_true(reads_zero("/proc/self/oom_score_adj"));
@@ -174,21 +173,21 @@ static void test_mismatched_read_back_rolled_back(void **state)
 		skip(); /* the runner set our OOM score: the stand-in would not read 0 */
 	/* oom_adj stores 10 as oom_score_adj 588 and reads back 588 * 17 / 1000 = 9. */
 	fake_driver(t, "0000:41:00.4", "/proc/self/oom_adj", "ID : vGPU Name\n10 : stand-in\n");
-	assert_int_equal(vgpu_vfio_set(t->sysfs_fd, "0000:41:00.0", "0000:41:00.4", 10, why,
-				       sizeof(why)),
-			 -EIO);
+	assert_int_equal(
+		vgpu_vfio_set(t->sysfs_fd, "0000:41:00.0", "0000:41:00.4", 10, why, sizeof(why)),
+		-EIO);
 	/*
 	 * The roll-back writes 0; lowering an OOM score needs CAP_SYS_RESOURCE, which a
 	 * container's root may lack: then the failed roll-back is reported by its errno.
 	 */
 	if (reads_zero("/proc/self/oom_adj"))
-		assert_string_equal(why, "wrote 10, but current_vgpu_type reads 9; rolled back to 0");
+		assert_string_equal(why,
+				    "wrote 10, but current_vgpu_type reads 9; rolled back to 0");
 	else
-		assert_true(
-			streq(why, "wrote 10, but current_vgpu_type reads 9; rolling back to 0 "
-				   "failed: EACCES") ||
-			streq(why, "wrote 10, but current_vgpu_type reads 9; rolling back to 0 "
-				   "failed: EPERM"));
+		assert_true(streq(why, "wrote 10, but current_vgpu_type reads 9; rolling back to 0 "
+				       "failed: EACCES") ||
+			    streq(why, "wrote 10, but current_vgpu_type reads 9; rolling back to 0 "
+				       "failed: EPERM"));
 }
 
 static struct policy *parse(const char *json)
@@ -229,8 +228,9 @@ static void driver_sim(void *data, const struct plan_action *a)
 	int r;
 
 	/* The full list, as the fixture's fresh card printed it. */
-	r = sysfs_read_attr(AT_FDCWD, FIXTURES "/l40s/bus/pci/devices/0000:41:00.4/nvidia/"
-					  "creatable_vgpu_types",
+	r = sysfs_read_attr(AT_FDCWD,
+			    FIXTURES "/l40s/bus/pci/devices/0000:41:00.4/nvidia/"
+				     "creatable_vgpu_types",
 			    buf, sizeof(buf));
 	assert_true(r > 0);
 	assert_int_equal(nvidia_vgpu_parse_types(buf, (size_t)r, &all, &n_all, NULL), 0);
@@ -293,9 +293,9 @@ static unsigned int count_type(struct tree *t, const char *card, unsigned int id
 static void test_apply_issue_policy(void **state)
 {
 	struct tree *t = *state;
-	_cleanup_(policy_freep) struct policy *pol = parse(
-		"{\"mdevd\": {\"layouts\": [{\"parents\": [\"10de:26b9\"], \"types\": "
-		"{\"NVIDIA L40S-12Q\": 4}}]}}");
+	_cleanup_(policy_freep) struct policy *pol =
+		parse("{\"mdevd\": {\"layouts\": [{\"parents\": [\"10de:26b9\"], \"types\": "
+		      "{\"NVIDIA L40S-12Q\": 4}}]}}");
 	struct apply_options o = options(t);
 	struct apply_result res;
 
@@ -337,7 +337,8 @@ static void test_apply_max_gives_nvidia_counts(void **state)
 		struct apply_options o = options(t);
 		struct apply_result res;
 
-		/* "max" on the fresh card: the driver's shrinking lists stop it at NVIDIA's count. */
+		/* "max" on the fresh card: the driver's shrinking lists stop it at NVIDIA's count.
+		 */
 		snprintf(json, sizeof(json),
 			 "{\"mdevd\": {\"layouts\": [{\"parents\": [\"0000:41:00.0\"], \"types\": "
 			 "{\"%s\": \"max\"}}]}}",
