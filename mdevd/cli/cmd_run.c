@@ -18,6 +18,7 @@
 #include "daemon/daemon.h"
 #include "kubernetes/deviceplugin.h"
 #include "node/inuse.h"
+#include "node/nvidia_vgpu.h"
 #include "util/log.h"
 #include "mdevd/inventory.h"
 #include "mdevd/macro.h"
@@ -260,6 +261,13 @@ static void print_status_human(const struct status *st)
 		       m->iommu_group >= 0 && inuse_has_group(&st->in, m->iommu_group) ? ", in use"
 										       : "");
 	}
+	for (size_t i = 0; i < inv->n_pci; i++)
+		if (nvidia_vgpu_vfs_disabled(inv, &inv->pci[i]))
+			printf("\n%s: NVIDIA GPU with its SR-IOV VFs not enabled (0 of %u): no "
+			       "vGPU "
+			       "can exist on it; run /usr/lib/nvidia/sriov-manage -e %s\n",
+			       inv->pci[i].address, inv->pci[i].sriov_totalvfs,
+			       inv->pci[i].address);
 	if (!st->plan) {
 		printf("\nPending: unknown: the policy does not fit this node: %s: %s\n",
 		       st->misfit.path, st->misfit.message);
@@ -347,6 +355,31 @@ static cJSON *pool_json(const struct status *st, const struct resource_pool *p)
 	return steal_ptr(o);
 }
 
+/* "sriov_disabled": [{"pf", "fix"}]: NVIDIA GPUs whose VFs are not enabled. */
+static int vfs_disabled_json(cJSON *root, const struct inventory *inv)
+{
+	cJSON *arr = cJSON_AddArrayToObject(root, "sriov_disabled");
+	char fix[96];
+
+	if (!arr)
+		return -ENOMEM;
+	for (size_t i = 0; i < inv->n_pci; i++) {
+		cJSON *o;
+
+		if (!nvidia_vgpu_vfs_disabled(inv, &inv->pci[i]))
+			continue;
+		o = cJSON_CreateObject();
+		if (!o || !cJSON_AddItemToArray(arr, o))
+			return cJSON_Delete(o), -ENOMEM;
+		snprintf(fix, sizeof(fix), "/usr/lib/nvidia/sriov-manage -e %s",
+			 inv->pci[i].address);
+		if (!add(o, "pf", cJSON_CreateString(inv->pci[i].address)) ||
+		    !add(o, "fix", cJSON_CreateString(fix)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int print_status_json(const struct status *st)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
@@ -380,9 +413,12 @@ static int print_status_json(const struct status *st)
 			 cJSON_CreateBool(plan_is_owned(st->inv, m, st->machine_id, NULL))) ||
 		    !add(o, "in_use",
 			 cJSON_CreateBool(m->iommu_group >= 0 &&
-					  inuse_has_group(&st->in, m->iommu_group))))
+					  inuse_has_group(&st->in, m->iommu_group))) ||
+		    !add(o, "backend", cJSON_CreateString(parent_backend_str(m->backend))))
 			return -ENOMEM;
 	}
+	if (vfs_disabled_json(root, st->inv) < 0)
+		return -ENOMEM;
 	if (!st->plan) {
 		char where[POL_PATH_MAX + POL_ERROR_MAX + 4];
 
@@ -489,6 +525,8 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 			.machine_id = machine_id,
 			.in_use_groups = st.in.groups,
 			.n_in_use_groups = st.in.n_groups,
+			.in_use_cdevs = st.in.cdevs,
+			.n_in_use_cdevs = st.in.n_cdevs,
 		};
 		r = plan_build(inv, pol, &ctx, &plan);
 		if (r < 0) {

@@ -752,3 +752,14 @@ out:
 	sysfs_names_free(names, n_names);
 	return r;
 }
+
+bool nvidia_vgpu_vfs_disabled(const struct inventory *inv, const struct pci_function *f)
+{
+	if (f->vendor_id != 0x10de || f->physfn || !f->driver || !streq(f->driver, "nvidia") ||
+	    !f->sriov_totalvfs || f->sriov_numvfs)
+		return false;
+	for (size_t i = 0; i < inv->n_parents; i++)
+		if (inv->parents[i].pci_address && streq(inv->parents[i].pci_address, f->address))
+			return false;
+	return true;
+}

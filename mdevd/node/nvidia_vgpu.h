@@ -105,3 +105,12 @@ const char *nvidia_vgpu_catalogue_path(char *buf, size_t size);
  * Nothing is written when it would not change. Returns 0 or -errno.
  */
 int nvidia_vgpu_catalogue_save(const struct inventory *inv);
+
+/*
+ * nvidia_vgpu_vfs_disabled - is @f an NVIDIA GPU whose SR-IOV VFs are not enabled, so that
+ * no vGPU can exist on it: vendor 10de, a PF (no physfn) bound to `nvidia`, sriov_totalvfs > 0,
+ * sriov_numvfs 0, and no mdev parent (a T4 offers its types on the PF and needs no VFs). The
+ * fix is NVIDIA's `/usr/lib/nvidia/sriov-manage -e <PF>`; mdevd never writes sriov_numvfs.
+ * @inv: with the parents (INVENTORY_TYPES). Returns true or false.
+ */
+bool nvidia_vgpu_vfs_disabled(const struct inventory *inv, const struct pci_function *f);
