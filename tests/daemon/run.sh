@@ -509,6 +509,33 @@ t_kubelet_e2e() {
 		fail "kubelet end-to-end"
 }
 
+# NVIDIA vendor VFIO: the driver forgets every VF's type at reboot; `mdevd run` applies at start
+# and picks the same VFs each time (the lowest free ones that list the type).
+t_vgpu_applied_at_start() {
+	setup_tree l40s
+	mkproc
+	cp "$repo/tests/cli/policies/l40s-12q.json" "$t/etc/policy.json"
+	export MDEVD_RUN_DIR=$t/run
+	local vf boot
+	for boot in 1 2; do
+		start_daemon --no-device-plugins
+		wait_log '^mdevd: ready' 20
+		for vf in 0000:41:00.4 0000:41:00.5 0000:41:00.6 0000:41:00.7; do
+			wait_file "$t/sys/bus/pci/devices/$vf/nvidia/current_vgpu_type" '^1153$' 20 ||
+				fail "boot $boot: $vf did not become an L40S-12Q vGPU"
+		done
+		[ "$(cat "$t/sys/bus/pci/devices/0000:41:01.0/nvidia/current_vgpu_type")" = 0 ] ||
+			fail "boot $boot: a fifth VF was configured"
+		alive
+		stop_daemon
+		[ "$rc" = 0 ] || fail "exit status $rc"
+		# "Reboot": every VF forgets its type; the driver lists every type again.
+		for vf in "$t"/sys/bus/pci/devices/*/nvidia/current_vgpu_type; do echo 0 >"$vf"; done
+		python3 "$repo/tests/fixtures/make-tree.py" --out "$t/sys" sim
+	done
+	say "# the same 4 VFs configured on both starts"
+}
+
 run_test t_start_ready_stop "starts, logs readiness, READY=1 + STATUS=, SIGTERM exits 0 quickly"
 run_test t_sigint "SIGINT is a clean shutdown too"
 run_test t_sighup_reload "SIGHUP reloads the policy (RELOADING=1, READY=1)"
@@ -526,6 +553,7 @@ run_test t_kubelet_dir_late "a device-plugin dir created after start is watched"
 run_test t_apply_failure_keeps_serving "apply failures are reported; the daemon keeps serving; reload applies again"
 run_test t_kubelet_e2e "device plugins: register, stream updates, policy drop, kubelet restart, shutdown"
 run_test t_status "mdevd status: pools, health, NUMA, unserved reasons, mdevs, pending (human, JSON)"
+run_test t_vgpu_applied_at_start "NVIDIA vGPU (vendor VFIO): run applies at start, the same VFs after a reboot"
 
 say "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

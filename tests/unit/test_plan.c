@@ -2053,6 +2053,28 @@ static void test_vgpu_in_use_by_cdev_or_group(void **state)
 			    "in use: /dev/vfio/502 is open");
 }
 
+static void test_vgpu_kubevirt_type_list(void **state)
+{
+	_cleanup_(inventory_freep) struct inventory *inv = fixture_inventory("mixed");
+	_cleanup_(plan_freep) struct plan *plan = NULL;
+	char *types[] = {"NVIDIA_L40S-12Q"};
+	struct policy pol = {.mediated_device_types = types, .n_mediated_device_types = 1};
+	const struct plan_context ctx = {.machine_id = MID};
+
+	/*
+	 * KubeVirt's mediatedDeviceTypes names select vendor-VFIO types too (normalised): the
+	 * L40S card keeps its 12Q and is filled as far as its lists offer; the T4 beside it
+	 * offers no L40S type and is not managed.
+	 */
+	assert_int_equal(plan_build(inv, &pol, &ctx, &plan), 0);
+	assert_int_equal(plan->n_remove, 0);
+	assert_int_equal(plan->n_create, 30);
+	assert_string_equal(plan->actions[0].uuid, "0000:41:00.6");
+	assert_string_equal(plan->actions[0].type_id, "1153");
+	for (size_t i = 0; i < plan->n_actions; i++)
+		assert_string_equal(plan->actions[i].parent, "0000:41:00.0");
+}
+
 static void test_mdev_in_use_by_cdev(void **state)
 {
 	_cleanup_(node_freep) struct node *n = node_new();
@@ -2132,6 +2154,7 @@ int main(void)
 		cmocka_unit_test(test_vgpu_free_vfs_lowest_first),
 		cmocka_unit_test(test_vgpu_configured_kept_and_shrunk),
 		cmocka_unit_test(test_vgpu_in_use_by_cdev_or_group),
+		cmocka_unit_test(test_vgpu_kubevirt_type_list),
 		cmocka_unit_test(test_mdev_in_use_by_cdev),
 	};
 
