@@ -256,10 +256,11 @@ static void print_status_human(const struct status *st)
 
 		if (m->iommu_group >= 0)
 			snprintf(group, sizeof(group), "%d", m->iommu_group);
-		printf("  %s  %-14s %-16s group %-4s %s%s\n", m->uuid, m->parent, m->type_id, group,
-		       owned ? "owned" : "foreign",
+		printf("  %s  %-14s %-16s group %-4s %s%s%s\n", m->uuid, m->parent, m->type_id,
+		       group, owned ? "owned" : "foreign",
 		       m->iommu_group >= 0 && inuse_has_group(&st->in, m->iommu_group) ? ", in use"
-										       : "");
+										       : "",
+		       m->backend == PARENT_BACKEND_NVIDIA_VGPU ? ", vGPU VF (nvidia-vgpu)" : "");
 	}
 	for (size_t i = 0; i < inv->n_pci; i++)
 		if (nvidia_vgpu_vfs_disabled(inv, &inv->pci[i]))
