@@ -31,6 +31,7 @@ struct live {
 	enum plan_reason reason;
 	const struct plan_domain_ref *ref; /* a libvirt domain naming it, running first; or NULL */
 	bool cdev_in_use;		   /* IN_USE because its iommufd cdev is open */
+	bool allocated;			   /* IN_USE because kubelet was handed it */
 };
 
 /* What the policy wants of one type on one parent, in policy order. */
@@ -216,6 +217,14 @@ static bool cdev_in_use(const struct plan_context *ctx, const struct mdev_instan
 		return false;
 	for (size_t i = 0; i < ctx->n_in_use_cdevs; i++)
 		if (ctx->in_use_cdevs[i] == m->vfio_cdev)
+			return true;
+	return false;
+}
+
+static bool allocated(const struct plan_context *ctx, const char *id)
+{
+	for (size_t i = 0; i < ctx->n_allocated_ids; i++)
+		if (ctx->allocated_ids[i] && strcasecmp(ctx->allocated_ids[i], id) == 0)
 			return true;
 	return false;
 }
@@ -569,6 +578,10 @@ static void classify_actions(struct planner *p)
 			l->kind = PLAN_KEEP;
 			l->reason = PLAN_REASON_IN_USE;
 			l->cdev_in_use = true;
+		} else if (remove && allocated(p->ctx, l->m->uuid)) {
+			l->kind = PLAN_KEEP;
+			l->reason = PLAN_REASON_IN_USE;
+			l->allocated = true;
 		} else if (remove && l->ref) {
 			l->kind = PLAN_KEEP;
 			l->reason = l->ref->running ? PLAN_REASON_IN_USE : PLAN_REASON_RESERVED;
@@ -774,6 +787,7 @@ static void live_action(const struct live *l, struct plan_action *a)
 		.has_cdev = l->m->has_vfio_cdev,
 		.cdev = l->m->vfio_cdev,
 		.cdev_in_use = l->cdev_in_use,
+		.allocated = l->allocated,
 	};
 	memcpy(a->uuid, l->m->uuid, MDEVD_UUID_STR_LEN);
 	a->uuid[MDEVD_UUID_STR_LEN - 1] = '\0';
@@ -908,6 +922,8 @@ const char *plan_action_reason(const struct plan_action *a, char *buf, size_t si
 	/* The kernel's evidence (an open group) first: it is what blocks a remove. */
 	if (a->reason == PLAN_REASON_IN_USE && a->domain && a->domain_running)
 		snprintf(buf, size, "in use by libvirt domain %s (running)", a->domain);
+	else if (a->reason == PLAN_REASON_IN_USE && a->allocated)
+		snprintf(buf, size, "in use: kubelet allocated it to a pod");
 	else if (a->reason == PLAN_REASON_IN_USE && a->cdev_in_use)
 		snprintf(buf, size, "in use: /dev/vfio/devices/vfio%u is open", a->cdev);
 	else if (a->reason == PLAN_REASON_IN_USE && a->iommu_group >= 0)

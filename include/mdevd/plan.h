@@ -182,6 +182,7 @@ struct plan_action {
 	bool has_cdev;
 	unsigned int cdev;
 	bool cdev_in_use; /* KEEP (IN_USE): that cdev is open */
+	bool allocated;	  /* KEEP (IN_USE): kubelet holds it (plan_context.allocated_ids) */
 };
 
 /* A (parent, type) that gets fewer instances than the policy asks for. */
@@ -237,6 +238,12 @@ struct plan_context {
 	 */
 	const unsigned int *in_use_cdevs;
 	size_t n_in_use_cdevs;
+	/*
+	 * Device IDs (mdev UUIDs, VF addresses) kubelet was handed by Allocate and has not given
+	 * back (the device-plugin API never does): in use, never removed. Borrowed; may be empty.
+	 */
+	const char *const *allocated_ids;
+	size_t n_allocated_ids;
 	/* What libvirt domains name (from mdevd/libvirt/libvirt_client.c); borrowed; may be empty.
 	 */
 	const struct plan_domain_ref *domain_refs;

@@ -430,6 +430,8 @@ static int run_round(const struct apply_options *o, const struct apply_backend *
 		.n_in_use_groups = in.unreadable ? 0 : in.n_groups,
 		.in_use_cdevs = in.cdevs,
 		.n_in_use_cdevs = in.unreadable ? 0 : in.n_cdevs,
+		.allocated_ids = o->allocated_ids,
+		.n_allocated_ids = o->n_allocated_ids,
 		.domain_refs = refs.refs,
 		.n_domain_refs = refs.n,
 	};

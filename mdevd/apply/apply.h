@@ -85,6 +85,9 @@ struct apply_options {
 	 */
 	struct virt *virt;
 	const struct apply_backend *backend; /* tests: a backend of their own; NULL: by kind */
+	/* Device IDs kubelet holds (plan_context.allocated_ids); borrowed; may be empty. */
+	const char *const *allocated_ids;
+	size_t n_allocated_ids;
 	/*
 	 * Tests: called after each step that changed the node, with @after_step_data. A fixture
 	 * tree's files do not change by themselves: the unit tests recompute the NVIDIA vGPU

@@ -105,6 +105,15 @@ int dp_manager_kubelet_restarted(struct dp_manager *m);
  */
 void dp_manager_registered(struct dp_manager *m, size_t *n_plugins, size_t *n_registered);
 
+/*
+ * dp_manager_allocated - every device ID that Allocate handed to kubelet since the plugins
+ * started, across plugins (mdev UUIDs, PCI addresses). kubelet never says when a pod lets
+ * go, so an allocated device stays allocated while this process serves it; the applier
+ * never removes or frees one (an "unreleased Allocate"). @ids: set to a new array of @n new
+ * strings (free each, then the array); NULL when none. Returns 0 or -ENOMEM.
+ */
+int dp_manager_allocated(struct dp_manager *m, char ***ids, size_t *n);
+
 /* dp_manager_free - send every stream an empty list, stop, remove our sockets. NULL: no-op. */
 void dp_manager_free(struct dp_manager *m);
 

@@ -2045,6 +2045,21 @@ static void test_vgpu_in_use_by_cdev_or_group(void **state)
 	assert_int_equal(find_action(plan, "0000:41:00.5")->kind, PLAN_REMOVE);
 	assert_int_equal(plan->n_remove, 1);
 
+	/* kubelet was handed 41:00.5 (Allocate; the API never says when the pod let go). */
+	{
+		const char *const ids[] = {"0000:41:00.5"};
+		const struct plan_context by_kubelet = {
+			.machine_id = MID, .allocated_ids = ids, .n_allocated_ids = 1};
+		_cleanup_(plan_freep) struct plan *plan3 =
+			plan_vgpu(inv, "0000:41:00.0", "NVIDIA L40S-12Q", 0, &by_kubelet);
+
+		a = find_action(plan3, "0000:41:00.5");
+		assert_int_equal(a->kind, PLAN_KEEP);
+		assert_true(a->allocated);
+		assert_string_equal(plan_action_reason(a, reason, sizeof(reason)),
+				    "in use: kubelet allocated it to a pod");
+		assert_int_equal(find_action(plan3, "0000:41:00.4")->kind, PLAN_REMOVE);
+	}
 	plan2 = plan_vgpu(inv, "0000:41:00.0", "NVIDIA L40S-12Q", 0, &by_group);
 	assert_int_equal(find_action(plan2, "0000:41:00.4")->kind, PLAN_REMOVE);
 	a = find_action(plan2, "0000:41:00.5");
