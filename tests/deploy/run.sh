@@ -204,7 +204,7 @@ fi
 # #define line) and is a string of the binary (a NUL-terminated one, as dlopen() gets it).
 sed -n 's/^#[[:space:]]*define[[:space:]]\{1,\}\(SONAME_[A-Za-z0-9_]*\)[[:space:]]*\(.*\)/\1 \2/p' \
 	mdevd/util/dlopen.h >"$tmp/sonames"
-cfsed=$(sed -n "s/.*sed -n '\([^']*\)' mdevd\/dlopen.h.*/\1/p" "$CF")
+cfsed=$(sed -n "s/.*sed -n '\([^']*\)' mdevd\/util\/dlopen.h.*/\1/p" "$CF")
 strings -a -n 6 "$MDEVD" >"$tmp/strings"
 bad=
 n=0
