@@ -140,11 +140,11 @@ const char *hostdev_model_str(enum hostdev_model model);
 int hostdev_pci_xml(const struct pci_function *fn, char **out);
 
 /*
- * hostdev_vgpu_vf_xml - one <hostdev mode="subsystem" type="pci" managed="no"> for @fn, an
- * NVIDIA vGPU VF on vendor-specific VFIO: libvirt opens its VFIO device as it is and never
- * rebinds it. Arguments and returns as for hostdev_pci_xml().
+ * hostdev_pci_xml_unmanaged - hostdev_pci_xml() with managed="no": libvirt opens the
+ * function's VFIO device as it is and never rebinds it. For an NVIDIA vGPU VF on
+ * vendor-specific VFIO (it stays on `nvidia`). Same arguments and returns.
  */
-int hostdev_vgpu_vf_xml(const struct pci_function *fn, char **out);
+int hostdev_pci_xml_unmanaged(const struct pci_function *fn, char **out);
 
 /*
  * hostdev_mdev_xml - one <hostdev mode="subsystem" type="mdev" model="..."

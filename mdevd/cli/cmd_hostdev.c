@@ -213,7 +213,7 @@ static int hostdev_pci(const struct cli_globals *g, const char *address)
 		return EXIT_ERROR;
 	}
 	/* An NVIDIA vGPU VF stays on nvidia: managed='no', libvirt must not rebind it. */
-	r = vf ? hostdev_vgpu_vf_xml(fn, &xml) : hostdev_pci_xml(fn, &xml);
+	r = vf ? hostdev_pci_xml_unmanaged(fn, &xml) : hostdev_pci_xml(fn, &xml);
 	if (r < 0) {
 		build_failed(r, "PCI function", address, "its <hostdev>");
 		return EXIT_ERROR;

@@ -194,10 +194,10 @@ const char *hostdev_model_str(enum hostdev_model model)
 /* One entry, checked and reduced to what goes into the XML. */
 struct checked {
 	enum hostdev_kind kind;
+	bool unmanaged;
 	struct hostdev_pci_address pci;
 	char uuid[MDEVD_UUID_STR_LEN];
 	enum hostdev_model model;
-	bool unmanaged;
 };
 
 static int check_options(enum hostdev_model model, const struct hostdev_options *opts)
@@ -380,7 +380,7 @@ int hostdev_pci_xml(const struct pci_function *fn, char **out)
 	return pci_xml(fn, false, out);
 }
 
-int hostdev_vgpu_vf_xml(const struct pci_function *fn, char **out)
+int hostdev_pci_xml_unmanaged(const struct pci_function *fn, char **out)
 {
 	return pci_xml(fn, true, out);
 }
