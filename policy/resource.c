@@ -176,6 +176,8 @@ static int build_mdev(const struct inventory *inv, const struct pol_mdev_device 
 		snprintf(d.id, sizeof(d.id), "%s", m->uuid);
 		d.numa_node = parent->numa_node;
 		d.healthy = m->iommu_group >= 0;
+		d.has_vfio_cdev = m->has_vfio_cdev;
+		d.vfio_cdev = m->vfio_cdev;
 		if (m->backend == PARENT_BACKEND_NVIDIA_VGPU) {
 			/*
 			 * A vendor-VFIO vGPU is a whole VF: a PCI device of its card, served

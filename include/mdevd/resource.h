@@ -49,6 +49,9 @@ struct resource_device {
 	 */
 	const char *card;
 	bool healthy; /* false when the device has no IOMMU group (it cannot be assigned) */
+	/* An mdev's or NVIDIA vGPU VF's iommufd cdev (vfio-dev/vfioN); false for a PCI function. */
+	bool has_vfio_cdev;
+	unsigned int vfio_cdev;
 };
 
 /* A device that matches a selector but is not served, and why ("bound to nvidia, not vfio-pci"). */

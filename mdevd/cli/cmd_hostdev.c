@@ -290,6 +290,9 @@ static void log_shortfall(const struct resource_pool *pool, const struct inuse *
 			log_warnx("  %s: in no IOMMU group: cannot be assigned", d->id);
 		else if (inuse_has_group(in, d->iommu_group))
 			log_warnx("  %s: in use (/dev/vfio/%d is open)", d->id, d->iommu_group);
+		else if (inuse_has_device(in, -1, d->has_vfio_cdev, d->vfio_cdev))
+			log_warnx("  %s: in use (/dev/vfio/devices/vfio%u is open)", d->id,
+				  d->vfio_cdev);
 	}
 	for (size_t i = 0; i < pool->n_unserved; i++)
 		log_warnx("  %s: not served: %s", pool->unserved[i].id, pool->unserved[i].reason);
@@ -360,7 +363,8 @@ static int hostdev_resource(const struct cli_globals *g, const char *policy_path
 	for (size_t i = 0; i < pool->n_devices && n < count; i++) {
 		const struct resource_device *d = &pool->devices[i];
 
-		if (!d->healthy || inuse_has_group(&in, d->iommu_group))
+		if (!d->healthy ||
+		    inuse_has_device(&in, d->iommu_group, d->has_vfio_cdev, d->vfio_cdev))
 			continue;
 		if (pool->kind == RESOURCE_MDEV) {
 			const struct mdev_instance *m = inventory_get_mdev(inv, d->id);

@@ -230,8 +230,8 @@ static void print_status_human(const struct status *st)
 		for (size_t j = 0; j < p->n_devices; j++) {
 			const struct resource_device *dev = &p->devices[j];
 			char numa[16] = "-", group[16] = "-", place[2 * NAME_MAX + 32];
-			bool in_use =
-				dev->iommu_group >= 0 && inuse_has_group(&st->in, dev->iommu_group);
+			bool in_use = inuse_has_device(&st->in, dev->iommu_group,
+						       dev->has_vfio_cdev, dev->vfio_cdev);
 
 			if (dev->numa_node >= 0)
 				snprintf(numa, sizeof(numa), "%d", dev->numa_node);
@@ -258,8 +258,9 @@ static void print_status_human(const struct status *st)
 			snprintf(group, sizeof(group), "%d", m->iommu_group);
 		printf("  %s  %-14s %-16s group %-4s %s%s%s\n", m->uuid, m->parent, m->type_id,
 		       group, owned ? "owned" : "foreign",
-		       m->iommu_group >= 0 && inuse_has_group(&st->in, m->iommu_group) ? ", in use"
-										       : "",
+		       inuse_has_device(&st->in, m->iommu_group, m->has_vfio_cdev, m->vfio_cdev)
+			       ? ", in use"
+			       : "",
 		       m->backend == PARENT_BACKEND_NVIDIA_VGPU ? ", vGPU VF (nvidia-vgpu)" : "");
 	}
 	for (size_t i = 0; i < inv->n_pci; i++)
@@ -340,8 +341,8 @@ static cJSON *pool_json(const struct status *st, const struct resource_pool *p)
 		    !add(d, "parent", str_or_null(dev->parent)) ||
 		    !add(d, "physfn", str_or_null(resource_device_physfn(dev))) ||
 		    !add(d, "in_use",
-			 cJSON_CreateBool(dev->iommu_group >= 0 &&
-					  inuse_has_group(&st->in, dev->iommu_group))))
+			 cJSON_CreateBool(inuse_has_device(&st->in, dev->iommu_group,
+							   dev->has_vfio_cdev, dev->vfio_cdev))))
 			return NULL;
 	}
 	for (size_t j = 0; j < p->n_unserved; j++) {
@@ -413,8 +414,8 @@ static int print_status_json(const struct status *st)
 		    !add(o, "owned",
 			 cJSON_CreateBool(plan_is_owned(st->inv, m, st->machine_id, NULL))) ||
 		    !add(o, "in_use",
-			 cJSON_CreateBool(m->iommu_group >= 0 &&
-					  inuse_has_group(&st->in, m->iommu_group))) ||
+			 cJSON_CreateBool(inuse_has_device(&st->in, m->iommu_group,
+							   m->has_vfio_cdev, m->vfio_cdev))) ||
 		    !add(o, "backend", cJSON_CreateString(parent_backend_str(m->backend))))
 			return -ENOMEM;
 	}

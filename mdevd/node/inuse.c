@@ -203,6 +203,11 @@ void inuse_release(struct inuse *in)
 	in->n_cdevs = 0;
 }
 
+bool inuse_has_device(const struct inuse *in, int group, bool has_cdev, unsigned int cdev)
+{
+	return inuse_has_group(in, group) || (has_cdev && inuse_has_cdev(in, cdev));
+}
+
 bool inuse_has_cdev(const struct inuse *in, unsigned int cdev)
 {
 	return in->n_cdevs > 0 &&
@@ -218,8 +223,7 @@ int inuse_device_is_open(int proc_fd, int group, bool has_cdev, unsigned int cde
 	r = inuse_scan(proc_fd, &in);
 	if (r < 0)
 		return r;
-	open = in.unreadable > 0 || inuse_has_group(&in, group) ||
-	       (has_cdev && inuse_has_cdev(&in, cdev));
+	open = in.unreadable > 0 || inuse_has_device(&in, group, has_cdev, cdev);
 	inuse_release(&in);
 	return open;
 }

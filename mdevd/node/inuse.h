@@ -49,6 +49,12 @@ bool inuse_has_cdev(const struct inuse *in, unsigned int cdev);
  */
 int inuse_device_is_open(int proc_fd, int group, bool has_cdev, unsigned int cdev);
 
+/*
+ * inuse_has_device - is a device held: its @group (-1: none) among the groups, or its cdev
+ * (@has_cdev, @cdev) among the cdevs held open?
+ */
+bool inuse_has_device(const struct inuse *in, int group, bool has_cdev, unsigned int cdev);
+
 /* inuse_has_group - is @group among the groups held open? */
 bool inuse_has_group(const struct inuse *in, int group);
 
