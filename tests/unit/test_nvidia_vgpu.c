@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MDEVD_TEST_FIXTURE_INVENTORY
 #include "testutil.h"
@@ -264,6 +265,63 @@ static void test_mdev_generations_untouched(void **state)
 			assert_int_equal(a40->parents[i].types[k].available_instances, 0);
 }
 
+struct reports {
+	unsigned int n;
+	char last[512];
+};
+
+static void collect(void *userdata, const char *path, int err, const char *what)
+{
+	struct reports *r = userdata;
+
+	r->n++;
+	snprintf(r->last, sizeof(r->last), "%s: %s (%d)", path, what, err);
+}
+
+static void put(const char *root, const char *vf, const char *file, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/nvidia/%s", root, vf, file);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_garbage_reported_vf_left_out(void **state)
+{
+	char root[] = "/tmp/mdevd-test-nv-XXXXXX", cmd[256];
+	_cleanup_(inventory_freep) struct inventory *inv = NULL;
+	struct reports reps = {};
+	const struct mdev_parent *p;
+	_cleanup_close_ int fd = -1;
+
+	assert_non_null(mkdtemp(root));
+	snprintf(cmd, sizeof(cmd), "cp -a " FIXTURES "/mixed/. %s/", root);
+	assert_int_equal(system(cmd), 0);
+	/* A configured VF whose type reads garbage, a free VF whose list is garbage. */
+	put(root, "0000:41:00.5", "current_vgpu_type", "twelve\n");
+	put(root, "0000:41:00.6", "creatable_vgpu_types",
+	    "ID : vGPU Name\n1153 NVIDIA L40S-12Q\nx\n");
+	assert_int_equal(sysfs_open_root(root, &fd), 0);
+	assert_int_equal(
+		inventory_load(fd, root, INVENTORY_TYPES | INVENTORY_MDEVS, collect, &reps, &inv),
+		0);
+	assert_int_equal(reps.n, 2);
+	assert_non_null(strstr(reps.last, "0000:41:00.6"));
+	assert_non_null(strstr(reps.last, "line 3"));
+	p = inventory_get_parent(inv, "0000:41:00.0");
+	assert_non_null(p);
+	/* Only 41:00.4 is a vGPU now; 30 - 1 (41:00.6) free VFs offer 12Q. */
+	assert_int_equal(inv->n_mdevs, 1);
+	assert_string_equal(inv->mdevs[0].uuid, "0000:41:00.4");
+	assert_int_equal(inventory_get_type(p, "1153")->available_instances, 29);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_h200_mig_and_unknown_id),
 		cmocka_unit_test(test_mixed_backends),
 		cmocka_unit_test(test_mdev_generations_untouched),
+		cmocka_unit_test(test_garbage_reported_vf_left_out),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
