@@ -536,6 +536,17 @@ t_vgpu_applied_at_start() {
 	say "# the same 4 VFs configured on both starts"
 }
 
+t_vgpu_kubelet() {
+	/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null ||
+		fail "python3-grpcio / python3-grpc-tools missing (scripts/deps.sh installs them)"
+	t=$work/vgpu-e2e.$n
+	mkdir -p "$t/gen"
+	/usr/bin/python3 -m grpc_tools.protoc -I"$repo/mdevd/kubernetes" --python_out="$t/gen" \
+		--grpc_python_out="$t/gen" "$repo/mdevd/kubernetes/deviceplugin.proto" || fail "protoc"
+	/usr/bin/python3 "$repo/tests/daemon/vgpu_e2e.py" "$t/gen" "$MDEVD" "$t" ||
+		fail "NVIDIA vGPU end-to-end"
+}
+
 run_test t_start_ready_stop "starts, logs readiness, READY=1 + STATUS=, SIGTERM exits 0 quickly"
 run_test t_sigint "SIGINT is a clean shutdown too"
 run_test t_sighup_reload "SIGHUP reloads the policy (RELOADING=1, READY=1)"
@@ -554,6 +565,7 @@ run_test t_apply_failure_keeps_serving "apply failures are reported; the daemon 
 run_test t_kubelet_e2e "device plugins: register, stream updates, policy drop, kubelet restart, shutdown"
 run_test t_status "mdevd status: pools, health, NUMA, unserved reasons, mdevs, pending (human, JSON)"
 run_test t_vgpu_applied_at_start "NVIDIA vGPU (vendor VFIO): run applies at start, the same VFs after a reboot"
+run_test t_vgpu_kubelet "NVIDIA vGPU (vendor VFIO): served to kubelet; a VF kubelet was allocated is never freed"
 
 say "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
