@@ -37,7 +37,7 @@ struct tree {
 	int sysfs_fd, proc_fd;
 };
 
-static int setup(void **state)
+static int setup_tree(void **state, const char *fixture)
 {
 	struct tree *t = calloc(1, sizeof(*t));
 	char cmd[512];
@@ -48,7 +48,7 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(t->root));
 	assert_non_null(mkdtemp(t->proc));
 	assert_non_null(mkdtemp(t->run));
-	snprintf(cmd, sizeof(cmd), "cp -a " FIXTURES "/l40s/. %s/", t->root);
+	snprintf(cmd, sizeof(cmd), "cp -a " FIXTURES "/%s/. %s/", fixture, t->root);
 	assert_int_equal(system(cmd), 0);
 	setenv("MDEVD_RUN_DIR", t->run, 1);
 	t->sysfs_fd = open(t->root, O_RDONLY | O_DIRECTORY);
@@ -56,6 +56,16 @@ static int setup(void **state)
 	assert_true(t->sysfs_fd >= 0 && t->proc_fd >= 0);
 	*state = t;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_tree(state, "l40s");
+}
+
+static int setup_h200(void **state)
+{
+	return setup_tree(state, "h200");
 }
 
 static int teardown(void **state)
@@ -350,6 +360,34 @@ static void test_apply_max_gives_nvidia_counts(void **state)
 	}
 }
 
+/* The other card model through make-tree.py's own driver rule (sim), for the MIG-backed type. */
+static void python_sim(void *data, const struct plan_action *a)
+{
+	struct tree *t = data;
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "python3 tests/fixtures/make-tree.py --out %s sim", t->root);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_apply_max_h200_mig_backed(void **state)
+{
+	struct tree *t = *state;
+	_cleanup_(policy_freep) struct policy *pol =
+		parse("{\"mdevd\": {\"layouts\": [{\"parents\": [\"0000:18:00.0\"], \"types\": "
+		      "{\"NVIDIA H200X-1-18C\": \"max\"}}]}}");
+	struct apply_options o = options(t);
+	struct apply_result res;
+
+	/* 3 of NVIDIA's 7 H200X-1-18C per GPU exist; "max" adds 4 and stops at the driver's list.
+	 */
+	o.after_step = python_sim;
+	assert_int_equal(apply_policy(&o, pol, &res), 0);
+	assert_int_equal(res.created, 4);
+	assert_int_equal(res.failed, 0);
+	assert_int_equal(count_type(t, "0000:18:00.0", 1414), 7);
+}
+
 static void test_free_skips_vf_held_by_cdev(void **state)
 {
 	struct tree *t = *state;
@@ -385,6 +423,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_apply_max_gives_nvidia_counts, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_free_skips_vf_held_by_cdev, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_max_h200_mig_backed, setup_h200,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
