@@ -30,6 +30,8 @@ struct live {
 	enum plan_action_kind kind;
 	enum plan_reason reason;
 	const struct plan_domain_ref *ref; /* a libvirt domain naming it, running first; or NULL */
+	bool cdev_in_use;		   /* IN_USE because its iommufd cdev is open */
+	bool allocated;			   /* IN_USE because kubelet was handed it */
 };
 
 /* What the policy wants of one type on one parent, in policy order. */
@@ -180,6 +182,18 @@ bool plan_is_owned(const struct inventory *inv, const struct mdev_instance *m,
 
 	if (!m || !m->parent || !m->type_id || !machine_id)
 		return false;
+	if (m->backend == PARENT_BACKEND_NVIDIA_VGPU) {
+		/* Every configured VF is mdevd's (plan.h "Backends"); the slot is its rank. */
+		unsigned int rank = 0;
+
+		for (size_t i = 0; inv && i < inv->n_mdevs && &inv->mdevs[i] != m; i++)
+			rank += inv->mdevs[i].backend == PARENT_BACKEND_NVIDIA_VGPU &&
+				streq(inv->mdevs[i].parent, m->parent) &&
+				streq(inv->mdevs[i].type_id, m->type_id);
+		if (slot)
+			*slot = rank;
+		return true;
+	}
 	parent = inv ? find_parent(inv, m->parent, &pidx) : NULL;
 	if (parent)
 		type = find_type(parent, m->type_id);
@@ -197,16 +211,36 @@ static bool group_in_use(const struct plan_context *ctx, int group)
 	return false;
 }
 
-/* A libvirt domain that names @m: by UUID, or by its VF for an NVIDIA vGPU parent. */
+static bool cdev_in_use(const struct plan_context *ctx, const struct mdev_instance *m)
+{
+	if (!m->has_vfio_cdev)
+		return false;
+	for (size_t i = 0; i < ctx->n_in_use_cdevs; i++)
+		if (ctx->in_use_cdevs[i] == m->vfio_cdev)
+			return true;
+	return false;
+}
+
+static bool allocated(const struct plan_context *ctx, const char *id)
+{
+	for (size_t i = 0; i < ctx->n_allocated_ids; i++)
+		if (ctx->allocated_ids[i] && strcasecmp(ctx->allocated_ids[i], id) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A libvirt domain that names @m: by UUID, or, for an NVIDIA vGPU, by its VF's address
+ * (which is what the instance's uuid holds).
+ */
 static const struct plan_domain_ref *find_domain_ref(const struct planner *p, const struct live *l)
 {
 	const struct plan_context *ctx = p->ctx;
-	const struct mdev_parent *parent = l->has_parent ? &p->inv->parents[l->pidx] : NULL;
 	const char *vf = NULL;
 	const struct plan_domain_ref *best = NULL;
 
-	if (parent && parent->backend == PARENT_BACKEND_NVIDIA_VGPU)
-		vf = parent->pci_address;
+	if (l->m->backend == PARENT_BACKEND_NVIDIA_VGPU)
+		vf = l->m->uuid;
 	for (size_t i = 0; i < ctx->n_domain_refs; i++) {
 		const struct plan_domain_ref *r = &ctx->domain_refs[i];
 
@@ -461,6 +495,17 @@ static void classify_ownership(struct planner *p)
 			exact = wanted_exact(p, l->pidx, l->type);
 		if (exact > limit)
 			limit = exact;
+		if (l->m->backend == PARENT_BACKEND_NVIDIA_VGPU) {
+			/* No owner on record: every configured VF is mdevd's; slot = its rank. */
+			l->owned = true;
+			l->slot = 0;
+			for (size_t k = 0; k < mi; k++)
+				if (inv->mdevs[k].backend == PARENT_BACKEND_NVIDIA_VGPU &&
+				    streq(inv->mdevs[k].parent, l->m->parent) &&
+				    streq(inv->mdevs[k].type_id, l->m->type_id))
+					l->slot++;
+			continue;
+		}
 		l->owned = owned_slot(p->ctx->machine_id, l->m->parent, l->m->type_id, limit,
 				      l->m->uuid, &l->slot);
 		if (!l->owned)
@@ -508,6 +553,14 @@ static void classify_actions(struct planner *p)
 		if (remove && group_in_use(p->ctx, l->m->iommu_group)) {
 			l->kind = PLAN_KEEP;
 			l->reason = PLAN_REASON_IN_USE;
+		} else if (remove && cdev_in_use(p->ctx, l->m)) {
+			l->kind = PLAN_KEEP;
+			l->reason = PLAN_REASON_IN_USE;
+			l->cdev_in_use = true;
+		} else if (remove && allocated(p->ctx, l->m->uuid)) {
+			l->kind = PLAN_KEEP;
+			l->reason = PLAN_REASON_IN_USE;
+			l->allocated = true;
 		} else if (remove && l->ref) {
 			l->kind = PLAN_KEEP;
 			l->reason = l->ref->running ? PLAN_REASON_IN_USE : PLAN_REASON_RESERVED;
@@ -533,6 +586,33 @@ static int uint_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * NVIDIA vGPU: the VF a create of @w takes: the lowest-addressed free VF whose list offers
+ * the type and that no earlier create took. NULL when none is left.
+ */
+static const struct vgpu_vf *pick_vf(const struct planner *p, const struct want *w)
+{
+	const struct mdev_parent *card = &p->inv->parents[w->pidx];
+	unsigned int id = 0;
+
+	for (const char *c = w->type->id; *c >= '0' && *c <= '9'; c++)
+		id = id * 10 + (unsigned int)(*c - '0');
+	for (size_t i = 0; i < card->n_vfs; i++) {
+		const struct vgpu_vf *vf = &card->vfs[i];
+		bool taken = false, offers = false;
+
+		if (vf->current_type)
+			continue;
+		for (size_t k = 0; k < vf->n_creatable && !offers; k++)
+			offers = vf->creatable[k] == id;
+		for (size_t k = 0; k < p->n_creates && !taken; k++)
+			taken = streq(p->creates[k].uuid, vf->address);
+		if (offers && !taken)
+			return vf;
+	}
+	return NULL;
+}
+
 static int add_create(struct planner *p, const struct want *w, unsigned int slot, const char *uuid)
 {
 	int r;
@@ -548,8 +628,9 @@ static int add_create(struct planner *p, const struct want *w, unsigned int slot
 		.owned = true,
 		.slot = slot,
 		.iommu_group = -1,
+		.backend = p->inv->parents[w->pidx].backend,
 	};
-	memcpy(p->creates[p->n_creates].uuid, uuid, MDEVD_UUID_STR_LEN);
+	snprintf(p->creates[p->n_creates].uuid, MDEVD_UUID_STR_LEN, "%s", uuid);
 	p->n_creates++;
 	return 0;
 }
@@ -592,6 +673,18 @@ static int plan_want(struct planner *p, const struct want *w)
 	for (unsigned int s = 0; s < limit && capacity > 0; s++) {
 		if (next < n_have && have[next] == s) {
 			next++;
+			continue;
+		}
+		if (p->inv->parents[w->pidx].backend == PARENT_BACKEND_NVIDIA_VGPU) {
+			const struct vgpu_vf *vf = pick_vf(p, w);
+
+			if (!vf)
+				break; /* no free VF offers it: a shortfall, as no capacity */
+			r = add_create(p, w, s, vf->address);
+			if (r < 0)
+				return r;
+			capacity--;
+			created++;
 			continue;
 		}
 		r = plan_derive_uuid(p->ctx->machine_id, parent, w->type->id, s, uuid);
@@ -669,6 +762,11 @@ static void live_action(const struct live *l, struct plan_action *a)
 		.iommu_group = l->m->iommu_group,
 		.domain = l->ref ? l->ref->domain : NULL,
 		.domain_running = l->ref && l->ref->running,
+		.backend = l->m->backend,
+		.has_cdev = l->m->has_vfio_cdev,
+		.cdev = l->m->vfio_cdev,
+		.cdev_in_use = l->cdev_in_use,
+		.allocated = l->allocated,
 	};
 	memcpy(a->uuid, l->m->uuid, MDEVD_UUID_STR_LEN);
 	a->uuid[MDEVD_UUID_STR_LEN - 1] = '\0';
@@ -803,6 +901,10 @@ const char *plan_action_reason(const struct plan_action *a, char *buf, size_t si
 	/* The kernel's evidence (an open group) first: it is what blocks a remove. */
 	if (a->reason == PLAN_REASON_IN_USE && a->domain && a->domain_running)
 		snprintf(buf, size, "in use by libvirt domain %s (running)", a->domain);
+	else if (a->reason == PLAN_REASON_IN_USE && a->allocated)
+		snprintf(buf, size, "in use: kubelet allocated it to a pod");
+	else if (a->reason == PLAN_REASON_IN_USE && a->cdev_in_use)
+		snprintf(buf, size, "in use: /dev/vfio/devices/vfio%u is open", a->cdev);
 	else if (a->reason == PLAN_REASON_IN_USE && a->iommu_group >= 0)
 		snprintf(buf, size, "in use: /dev/vfio/%d is open", a->iommu_group);
 	else if (a->reason == PLAN_REASON_IN_USE && a->domain)

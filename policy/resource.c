@@ -175,9 +175,24 @@ static int build_mdev(const struct inventory *inv, const struct pol_mdev_device 
 			continue;
 		snprintf(d.id, sizeof(d.id), "%s", m->uuid);
 		d.numa_node = parent->numa_node;
+		d.healthy = m->iommu_group >= 0;
+		d.has_vfio_cdev = m->has_vfio_cdev;
+		d.vfio_cdev = m->vfio_cdev;
+		if (m->backend == PARENT_BACKEND_NVIDIA_VGPU) {
+			/*
+			 * A vendor-VFIO vGPU is a whole VF: a PCI device of its card, served
+			 * with KubeVirt's PCI contract. The pool its name selects is a PCI pool.
+			 */
+			if (p->kind == RESOURCE_MDEV && !p->n_devices && !p->n_unserved)
+				p->kind = RESOURCE_PCI;
+			d.card = parent->name;
+			r = offer(set, p, RESOURCE_PCI, &d);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		d.parent = parent->name;
 		d.card = parent->physfn ? parent->physfn : parent->name;
-		d.healthy = m->iommu_group >= 0;
 		r = offer(set, p, RESOURCE_MDEV, &d);
 		if (r < 0)
 			return r;

@@ -83,8 +83,10 @@ struct hostdev_device {
 	const struct mdev_instance *mdev; /* HOSTDEV_MDEV: the mdev; its uuid is used */
 	const char *device_api;		  /* HOSTDEV_MDEV: its type's device_api */
 	/*
-	 * HOSTDEV_PCI: managed="no" instead of "yes": the function is kept on vfio-pci by
-	 * someone else (mdevd bound it, apply/vfio_apply.h), so libvirt must not rebind it.
+	 * HOSTDEV_PCI: managed="no" instead of "yes": libvirt must not rebind the function:
+	 * mdevd keeps it on vfio-pci (apply/vfio_apply.h), or it is an NVIDIA vGPU VF
+	 * (vendor-specific VFIO) that stays on `nvidia`, whose nvidia_vgpu_vfio provides its VFIO
+	 * device (NVIDIA vGPU User Guide, vGPU 17+: "managed='no'").
 	 */
 	bool unmanaged;
 };
@@ -139,8 +141,10 @@ const char *hostdev_model_str(enum hostdev_model model);
 int hostdev_pci_xml(const struct pci_function *fn, char **out);
 
 /*
- * hostdev_pci_xml_unmanaged - hostdev_pci_xml() with managed="no", for a function mdevd
- * itself keeps on vfio-pci (libvirt must neither bind nor give it back). Same returns.
+ * hostdev_pci_xml_unmanaged - hostdev_pci_xml() with managed="no": libvirt opens the
+ * function's VFIO device as it is and never binds, rebinds or gives it back. For a function
+ * mdevd itself keeps on vfio-pci, and for an NVIDIA vGPU VF on vendor-specific VFIO (it
+ * stays on `nvidia`). Same arguments and returns.
  */
 int hostdev_pci_xml_unmanaged(const struct pci_function *fn, char **out);
 

@@ -35,9 +35,27 @@ enum parent_backend {
 	/*
 	 * NVIDIA vGPU 17+ vendor VFIO: a VF offers nvidia/creatable_vgpu_types and
 	 * takes one type id in nvidia/current_vgpu_type (0 = none). One slot per VF.
-	 * Read by the inventory only when present; not applied yet.
+	 * The parent is the card (the PF); its VFs are in mdev_parent.vfs, its types the
+	 * card's catalogue (node/nvidia_vgpu.h), its live instances the configured VFs.
 	 */
 	PARENT_BACKEND_NVIDIA_VGPU,
+};
+
+/* parent_backend_str - "mdev" or "nvidia-vgpu" (the word -o json and messages use). */
+const char *parent_backend_str(enum parent_backend backend);
+
+/*
+ * One SR-IOV VF of a PARENT_BACKEND_NVIDIA_VGPU card, from /sys/bus/pci/devices/<VF>/:
+ * nvidia/current_vgpu_type, nvidia/creatable_vgpu_types, iommu_group, vfio-dev/vfioN.
+ */
+struct vgpu_vf {
+	char address[MDEVD_BDF_STR_LEN]; /* the VF's PCI address */
+	int iommu_group;		 /* -1 when the VF has no iommu_group link */
+	bool has_vfio_cdev;		 /* vfio-dev/vfioN exists (iommufd, Linux 6.2+) */
+	unsigned int vfio_cdev;		 /* that N: /dev/vfio/devices/vfioN */
+	unsigned int current_type;	 /* nvidia/current_vgpu_type; 0 = free */
+	unsigned int *creatable;	 /* the ids creatable_vgpu_types lists now, ascending */
+	size_t n_creatable;
 };
 
 /* One mdev type of one parent: a directory under <parent>/mdev_supported_types/. */
@@ -58,16 +76,33 @@ struct mdev_parent {
 	uint16_t vendor_id, device_id; /* 0 when the parent is not a PCI function */
 	int numa_node;		       /* from numa_node; -1 when unknown or not PCI */
 	enum parent_backend backend;
-	struct mdev_type *types; /* sorted by id */
+	/*
+	 * Sorted by id. For PARENT_BACKEND_NVIDIA_VGPU: the card's catalogue, one type per id a
+	 * VF lists or holds; id is the decimal type id ("1153"), name the driver's ("NVIDIA
+	 * L40S-12Q"), available_instances the free VFs whose list offers it now, n_instances
+	 * (with INVENTORY_MDEVS) the VFs configured with it. An id no VF on the node names has
+	 * name = id and a description that says so.
+	 */
+	struct mdev_type *types;
 	size_t n_types;
+	struct vgpu_vf *vfs; /* PARENT_BACKEND_NVIDIA_VGPU: the card's VFs, by address; else NULL */
+	size_t n_vfs;
 };
 
-/* A live mdev instance: an entry of /sys/bus/mdev/devices/. */
+/*
+ * A live mdev instance: an entry of /sys/bus/mdev/devices/; or, with backend
+ * PARENT_BACKEND_NVIDIA_VGPU, a VF whose nvidia/current_vgpu_type is not 0 (a vGPU
+ * whose identity is its PCI address).
+ */
 struct mdev_instance {
-	char uuid[MDEVD_UUID_STR_LEN]; /* lower case, canonical 8-4-4-4-12 form */
-	char *parent;		       /* parent name, as in struct mdev_parent.name */
-	char *type_id;		       /* type id, as in struct mdev_type.id */
-	int iommu_group;	       /* -1 when the instance has no iommu_group link */
+	/* lower case, canonical 8-4-4-4-12 form; NVIDIA vGPU: the VF's address "dddd:bb:ss.f" */
+	char uuid[MDEVD_UUID_STR_LEN];
+	char *parent;	 /* parent name, as in struct mdev_parent.name (NVIDIA vGPU: the PF) */
+	char *type_id;	 /* type id, as in struct mdev_type.id */
+	int iommu_group; /* -1 when the instance has no iommu_group link */
+	enum parent_backend backend;
+	bool has_vfio_cdev;	/* <dev>/vfio-dev/vfioN exists (iommufd cdev, Linux 6.2+) */
+	unsigned int vfio_cdev; /* that N: /dev/vfio/devices/vfioN */
 };
 
 /* A PCI function, read through libpci. */
@@ -156,3 +191,9 @@ const struct mdev_parent *inventory_get_parent(const struct inventory *inv, cons
 const struct mdev_type *inventory_get_type(const struct mdev_parent *parent, const char *type_id);
 const struct mdev_instance *inventory_get_mdev(const struct inventory *inv, const char *uuid);
 const struct pci_function *inventory_get_pci(const struct inventory *inv, const char *address);
+/*
+ * The VF @address of a PARENT_BACKEND_NVIDIA_VGPU card, with its card in *card (when not
+ * NULL); NULL when no such card has that VF. Linear in the cards' VFs.
+ */
+const struct vgpu_vf *inventory_get_vgpu_vf(const struct inventory *inv, const char *address,
+					    const struct mdev_parent **card);

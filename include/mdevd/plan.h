@@ -112,10 +112,23 @@
  * back stays in its shortfalls until the node changes.
  *
  * Backends. Actions speak of (parent, type, slot); for PARENT_BACKEND_MDEV the
- * applier writes the UUID to <type>/create or the instance's remove. The planner
- * treats PARENT_BACKEND_NVIDIA_VGPU parents the same way (the inventory lists their
- * types and live instances); an applier for that backend maps a CREATE to writing
- * the type to nvidia/current_vgpu_type and uses the UUID only as a name.
+ * applier writes the UUID to <type>/create or the instance's remove.
+ * PARENT_BACKEND_NVIDIA_VGPU (NVIDIA vendor-specific VFIO, node/nvidia_vgpu.h): the parent
+ * is the card (its PF), a slot is one of its VFs, and an action's `uuid` holds that VF's PCI
+ * address (the vGPU's identity; a CREATE writes the type id to its nvidia/current_vgpu_type,
+ * a REMOVE writes 0). The same rules apply, with these differences:
+ *   - Ownership: the driver records no owner, and a configured VF loses its type at reboot.
+ *     Every configured VF counts as mdevd's; its slot is its rank (by address) among the VFs
+ *     of its card holding that type. So only a card the policy manages is ever changed, and
+ *     there the policy describes the whole card (a layout's "0 of every other type").
+ *   - Capacity: a type's available_instances is the number of free VFs whose list offers it
+ *     (an upper bound; the lists shrink as the card fills, which the applier re-reads).
+ *   - VF choice: each CREATE takes the lowest-addressed free VF (current_vgpu_type 0) whose
+ *     list offers the type and that no earlier CREATE of the plan took: deterministic, so
+ *     the same policy on the same node gives the same VF addresses (also after a reboot).
+ *   - In use also means the VF's iommufd cdev /dev/vfio/devices/vfioN is open
+ *     (plan_context.in_use_cdevs), as for an mdev's cdev; and a libvirt domain naming the
+ *     VF's address.
  */
 #pragma once
 
@@ -174,6 +187,12 @@ struct plan_action {
 	 */
 	const char *domain;
 	bool domain_running; /* @domain is running (it holds the mdev) rather than only defined */
+	enum parent_backend backend; /* of the parent: how the applier executes the action */
+	/* KEEP/REMOVE: the device has an iommufd cdev /dev/vfio/devices/vfio<cdev>. */
+	bool has_cdev;
+	unsigned int cdev;
+	bool cdev_in_use; /* KEEP (IN_USE): that cdev is open */
+	bool allocated;	  /* KEEP (IN_USE): kubelet holds it (plan_context.allocated_ids) */
 };
 
 /* A (parent, type) that gets fewer instances than the policy asks for. */
@@ -223,6 +242,18 @@ struct plan_context {
 	/* IOMMU groups held open by some process (from /proc/ * /fd): in use. Borrowed. */
 	const int *in_use_groups;
 	size_t n_in_use_groups;
+	/*
+	 * iommufd cdevs held open (N of /dev/vfio/devices/vfioN, from /proc/ * /fd): an mdev or
+	 * vGPU VF whose vfio-dev/vfioN is among them is in use. Borrowed; may be empty.
+	 */
+	const unsigned int *in_use_cdevs;
+	size_t n_in_use_cdevs;
+	/*
+	 * Device IDs (mdev UUIDs, VF addresses) kubelet was handed by Allocate and has not given
+	 * back (the device-plugin API never does): in use, never removed. Borrowed; may be empty.
+	 */
+	const char *const *allocated_ids;
+	size_t n_allocated_ids;
 	/* What libvirt domains name (from mdevd/libvirt/libvirt_client.c); borrowed; may be empty.
 	 */
 	const struct plan_domain_ref *domain_refs;

@@ -49,6 +49,9 @@ struct resource_device {
 	 */
 	const char *card;
 	bool healthy; /* false when the device has no IOMMU group (it cannot be assigned) */
+	/* An mdev's or NVIDIA vGPU VF's iommufd cdev (vfio-dev/vfioN); false for a PCI function. */
+	bool has_vfio_cdev;
+	unsigned int vfio_cdev;
 };
 
 /* A device that matches a selector but is not served, and why ("bound to nvidia, not vfio-pci"). */
@@ -83,7 +86,10 @@ struct resource_set {
 /*
  * resource_build - the pools @pol's permittedHostDevices describe on the node @inv.
  * mediatedDevices match live mdev instances (INVENTORY_TYPES | INVENTORY_MDEVS), and
- * pciHostDevices PCI functions (INVENTORY_PCI).
+ * pciHostDevices PCI functions (INVENTORY_PCI). A mediatedDevices selector whose type name
+ * matches NVIDIA vendor-VFIO vGPUs (node/nvidia_vgpu.h) serves those VFs as PCI devices
+ * (kind RESOURCE_PCI, ids = VF addresses, card = the PF), because KubeVirt assigns them as
+ * PCI host devices: its pool is a PCI pool when they are the first devices it matches.
  * @out: set to a new set on success (resource_set_free()); it borrows strings from
  * @inv, so free it first. Returns 0 or -ENOMEM.
  */

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "apply/apply.h"
+#include "apply/vgpu_vfio.h"
+#include "node/nvidia_vgpu.h"
 #include "node/inuse.h"
 #include "node/mdev_lifecycle.h"
 #include "util/log.h"
@@ -231,18 +233,82 @@ static int named_by_domain(const struct apply_options *o, const struct plan_acti
 	return ref ? 1 : 0;
 }
 
+static void stepped(const struct apply_options *o, const struct plan_action *a)
+{
+	if (o->after_step)
+		o->after_step(o->after_step_data, a);
+}
+
+/* NVIDIA vGPU: free the VF (write 0 to its current_vgpu_type). Returns 1 when done, else 0. */
+static int vgpu_remove(const struct apply_options *o, const struct plan_action *a, const char *step,
+		       struct apply_result *res)
+{
+	char why[640] = "";
+	int r = vgpu_vfio_set(o->sysfs_fd, a->parent, a->uuid, 0, why, sizeof(why));
+
+	if (r < 0) {
+		log_warnx("%s: %s: freeing the vGPU VF failed: %s", a->parent, a->uuid, why);
+		res->failed++;
+		return 0;
+	}
+	log_info("%sfreed vGPU VF %s (type %s on card %s): %s", step, a->uuid, a->type_id,
+		 a->parent, plan_reason_str(a->reason));
+	res->removed++;
+	stepped(o, a);
+	return 1;
+}
+
+/* NVIDIA vGPU: make the chosen VF a vGPU of the type. Returns 1 when done, else 0. */
+static int vgpu_create(const struct apply_options *o, const struct plan_action *a, const char *step,
+		       struct apply_result *res)
+{
+	char why[640] = "";
+	unsigned int id;
+	int r;
+
+	if (nvidia_vgpu_type_id(a->type_id, &id) < 0) {
+		log_warnx("%s: %s: not an NVIDIA vGPU type id", a->parent, a->type_id);
+		res->failed++;
+		return 0;
+	}
+	if (o->dry_run) {
+		log_info("%swould make VF %s a vGPU of type %s (card %s, slot %u)", step, a->uuid,
+			 a->type_id, a->parent, a->slot);
+		return 0;
+	}
+	r = vgpu_vfio_set(o->sysfs_fd, a->parent, a->uuid, id, why, sizeof(why));
+	if (r < 0) {
+		log_warnx("%s: %s: VF %s: %s", a->parent, a->type_id, a->uuid, why);
+		if (r == -ENOSPC)
+			res->no_capacity++;
+		else
+			res->failed++;
+		return 0;
+	}
+	log_info("%smade VF %s a vGPU of type %s (card %s, slot %u)", step, a->uuid, a->type_id,
+		 a->parent, a->slot);
+	res->created++;
+	stepped(o, a);
+	return 1;
+}
+
 static int do_remove(const struct apply_options *o, const struct apply_backend *b,
 		     const struct plan_action *a, const char *step, struct apply_result *res)
 {
 	char why[640] = "";
 	int r;
 
-	if (a->iommu_group >= 0) {
-		r = inuse_group_is_open(o->proc_fd, a->iommu_group);
+	if (a->iommu_group >= 0 || a->has_cdev) {
+		r = inuse_device_is_open(o->proc_fd, a->iommu_group, a->has_cdev, a->cdev);
 		if (r != 0) {
 			if (r < 0)
 				log_warn(r, "%s: not removed: cannot tell whether it is in use",
 					 a->uuid);
+			else if (a->has_cdev)
+				log_warnx(
+					"%s: not removed: /dev/vfio/%d or /dev/vfio/devices/vfio%u "
+					"was opened meanwhile (in use)",
+					a->uuid, a->iommu_group, a->cdev);
 			else
 				log_warnx("%s: not removed: /dev/vfio/%d was opened meanwhile (in "
 					  "use)",
@@ -259,6 +325,8 @@ static int do_remove(const struct apply_options *o, const struct apply_backend *
 	}
 	if (named_by_domain(o, a, res))
 		return 0;
+	if (a->backend == PARENT_BACKEND_NVIDIA_VGPU)
+		return vgpu_remove(o, a, step, res);
 	r = b->remove(b->data, a, why, sizeof(why));
 	if (r == -ENOENT && mdev_present(o, a->uuid)) {
 		/* libvirt may not list an mdev that sysfs has (e.g. on a virtual parent). */
@@ -287,6 +355,7 @@ static int do_remove(const struct apply_options *o, const struct apply_backend *
 	log_info("%sremoved %s (%s on %s): %s", step, a->uuid, a->type_id, a->parent,
 		 plan_reason_str(a->reason));
 	res->removed++;
+	stepped(o, a);
 	return 1;
 }
 
@@ -297,6 +366,8 @@ static int do_create(const struct apply_options *o, const struct apply_backend *
 	unsigned int avail;
 	int r;
 
+	if (a->backend == PARENT_BACKEND_NVIDIA_VGPU)
+		return vgpu_create(o, a, step, res);
 	/* Re-read: an earlier create on this parent may have used shared capacity. */
 	snprintf(path, sizeof(path),
 		 "class/mdev_bus/%s/mdev_supported_types/%s/available_instances", a->parent,
@@ -342,6 +413,7 @@ static int do_create(const struct apply_options *o, const struct apply_backend *
 	if (b->persist)
 		b->persist(b->data, a);
 	res->created++;
+	stepped(o, a);
 	return 1;
 }
 
@@ -378,6 +450,7 @@ static int run_round(const struct apply_options *o, const struct apply_backend *
 	struct pol_error perr = {};
 	struct plan_context ctx;
 	size_t n_step = 0, n_steps;
+	const struct plan_action *full = NULL; /* NVIDIA vGPU: a (card, type) found full */
 	char step[48];
 	int steps = 0, r;
 
@@ -396,6 +469,16 @@ static int run_round(const struct apply_options *o, const struct apply_backend *
 				log_warnx("policy: %s: warning: %s", rep.diags[i].path,
 					  rep.diags[i].message);
 		pol_report_clear(&rep);
+	}
+	if (!o->dry_run) {
+		/* Remember the vGPU type names while VFs still list them (a full card lists none).
+		 */
+		char path[PATH_MAX];
+
+		r = nvidia_vgpu_catalogue_save(inv);
+		if (r < 0)
+			log_warn(r, "cannot save NVIDIA vGPU type names to %s",
+				 nvidia_vgpu_catalogue_path(path, sizeof(path)));
 	}
 	r = pol_validate(pol, inv, &perr);
 	if (r < 0) {
@@ -424,6 +507,10 @@ static int run_round(const struct apply_options *o, const struct apply_backend *
 		.machine_id = o->machine_id,
 		.in_use_groups = in.groups,
 		.n_in_use_groups = in.unreadable ? 0 : in.n_groups,
+		.in_use_cdevs = in.cdevs,
+		.n_in_use_cdevs = in.unreadable ? 0 : in.n_cdevs,
+		.allocated_ids = o->allocated_ids,
+		.n_allocated_ids = o->n_allocated_ids,
 		.domain_refs = refs.refs,
 		.n_domain_refs = refs.n,
 	};
@@ -455,11 +542,25 @@ static int run_round(const struct apply_options *o, const struct apply_backend *
 			break;
 		case PLAN_CREATE:
 			snprintf(step, sizeof(step), "[%zu/%zu] ", ++n_step, n_steps);
-			steps += do_create(o, b, a, step, res);
+			if (full && streq(full->parent, a->parent) &&
+			    streq(full->type_id, a->type_id)) {
+				/* The card's lists stopped offering the type: no more this round.
+				 */
+				res->no_capacity++;
+				break;
+			}
+			{
+				unsigned int before = res->no_capacity;
+
+				steps += do_create(o, b, a, step, res);
+				if (a->backend == PARENT_BACKEND_NVIDIA_VGPU &&
+				    res->no_capacity > before)
+					full = a;
+			}
 			break;
 		case PLAN_KEEP:
 			if (a->reason == PLAN_REASON_WANTED && a->owned && b->persist &&
-			    !o->dry_run)
+			    !o->dry_run && a->backend == PARENT_BACKEND_MDEV)
 				b->persist(b->data, a);
 			if (a->reason != PLAN_REASON_IN_USE && a->reason != PLAN_REASON_RESERVED)
 				break;

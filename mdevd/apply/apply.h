@@ -29,6 +29,13 @@
  * autostart, through mdevctl). Both see the same plan and the same UUIDs, and the same safety
  * checks run before either.
  *
+ * NVIDIA vendor-specific VFIO (actions of a PARENT_BACKEND_NVIDIA_VGPU card; plan.h): a
+ * CREATE writes the type id to the chosen VF's nvidia/current_vgpu_type, a REMOVE writes 0,
+ * both through apply/vgpu_vfio.h (per-card lock, re-read of the VF's list, read-back, roll
+ * back to 0 on a mismatch), whatever backend_kind says (libvirt has no API for it), and
+ * never with mdevctl definitions (the driver forgets the type at reboot; `mdevd run`
+ * applies again at start). A REMOVE first rescans /proc for the VF's group and cdev.
+ *
  * mdevd never opens a VFIO group and never fork()s here.
  */
 #pragma once
@@ -92,6 +99,16 @@ struct apply_options {
 	 */
 	struct virt *virt;
 	const struct apply_backend *backend; /* tests: a backend of their own; NULL: by kind */
+	/* Device IDs kubelet holds (plan_context.allocated_ids); borrowed; may be empty. */
+	const char *const *allocated_ids;
+	size_t n_allocated_ids;
+	/*
+	 * Tests: called after each step that changed the node, with @after_step_data. A fixture
+	 * tree's files do not change by themselves: the unit tests recompute the NVIDIA vGPU
+	 * lists here as the driver would. NULL in production.
+	 */
+	void (*after_step)(void *data, const struct plan_action *a);
+	void *after_step_data;
 };
 
 struct apply_result {

@@ -92,7 +92,8 @@ void cli_vfio_summary(FILE *f, const struct vfio_apply_result *res, bool dry_run
 }
 
 int cli_vfio_output_pci(const struct cli_globals *g, const struct inventory *inv,
-			const struct pci_function *const *fns, size_t n, enum cli_output fmt)
+			const struct inventory *parents, const struct pci_function *const *fns,
+			size_t n, enum cli_output fmt)
 {
 	_cleanup_close_ int sysfs_fd = -1, proc_fd = -1;
 	_cleanup_free_ const char **reasons = calloc(n ? n : 1, sizeof(*reasons));
@@ -105,14 +106,14 @@ int cli_vfio_output_pci(const struct cli_globals *g, const struct inventory *inv
 		return -ENOMEM;
 	if (sysfs_open_root(g->sysfs_root, &sysfs_fd) < 0 ||
 	    sysfs_open_root(g->proc_root, &proc_fd) < 0)
-		return output_pci(stdout, fmt, fns, n);
+		return output_pci(stdout, fmt, parents, fns, n);
 	cli_vfio_opts(g, NULL, sysfs_fd, proc_fd, -1, &vo);
 	r = vfio_view_load(&vo, inv, &v);
 	if (r < 0) {
 		log_warn(r, "pci: cannot read the host-owned guard's evidence or %s",
 			 VFIO_STATE_DEFAULT_PATH);
 		cli_vfio_opts_release(&vo);
-		return output_pci(stdout, fmt, fns, n);
+		return output_pci(stdout, fmt, parents, fns, n);
 	}
 	for (size_t i = 0; i < n; i++) {
 		size_t k = (size_t)(fns[i] - inv->pci);
@@ -120,7 +121,7 @@ int cli_vfio_output_pci(const struct cli_globals *g, const struct inventory *inv
 		reasons[i] = v.facts[k].host_owned;
 		bound[i] = v.facts[k].owned;
 	}
-	r = output_pci_vfio(stdout, fmt, fns, n, reasons, bound);
+	r = output_pci_vfio(stdout, fmt, parents, fns, n, reasons, bound);
 	vfio_view_release(&v);
 	cli_vfio_opts_release(&vo);
 	return r;

@@ -44,11 +44,14 @@ bool cli_vfio_active(const struct policy *pol, const struct vfio_apply_opts *o);
 
 /*
  * cli_vfio_output_pci - `mdevd pci`: @fns (@n, borrowed from @inv) with the guard's verdicts
- * and the ownership file (default path) read from @g's roots. Returns output_pci_vfio()'s
- * result; a guard that cannot be read is logged and the listing printed without it.
+ * and the ownership file (default path) read from @g's roots, and each function's vGPU
+ * backend from @parents (an INVENTORY_TYPES inventory; NULL: none shown). Returns
+ * output_pci_vfio()'s result; a guard that cannot be read is logged and the listing printed without
+ * it.
  */
 int cli_vfio_output_pci(const struct cli_globals *g, const struct inventory *inv,
-			const struct pci_function *const *fns, size_t n, enum cli_output fmt);
+			const struct inventory *parents, const struct pci_function *const *fns,
+			size_t n, enum cli_output fmt);
 
 /*
  * cli_vfio_bound_by_mdevd - does the ownership file (the default one, for /sys only) name

@@ -43,7 +43,10 @@ static void hostdev_usage(FILE *f)
 		"                 its type's device_api gives (vfio-pci, vfio-ccw, vfio-ap)\n"
 		"  PCI_ADDRESS    a PCI function, 0000:06:00.0 or 06:00.0 (see 'mdevd pci'):\n"
 		"                 <hostdev type='pci' managed='yes'>; libvirt binds it to\n"
-		"                 vfio-pci when the VM starts and gives it back when it stops\n"
+		"                 vfio-pci when the VM starts and gives it back when it stops;\n"
+		"                 for a vGPU VF of NVIDIA's vendor-specific VFIO (vGPU 17+)\n"
+		"                 managed='no': it stays on nvidia, which provides its VFIO "
+		"device\n"
 		"  RESOURCE_NAME  a resource name of the policy's permittedHostDevices, e.g.\n"
 		"                 nvidia.com/GRID_T4-1Q: a <devices> block with N free devices\n"
 		"                 of that pool (mdevs by UUID order, PCI functions by address);\n"
@@ -213,21 +216,23 @@ static bool is_bridge(const struct pci_function *fn)
  * cannot assign it), a host driver in use (managed='yes' takes it from the host when the
  * VM starts), group siblings not on vfio (the group is not viable: the VM would not
  * start, or libvirt would unbind them too), live mdevs on it (a VF or PF hosting vGPUs).
+ * An NVIDIA vGPU VF (@vgpu_vf) stays on its host driver by design (nvidia_vgpu_vfio provides
+ * its VFIO device, managed='no'): its driver is no finding.
  * Returns the number of findings; with @force they are warnings.
  */
 static unsigned int pci_findings(const struct inventory *inv, const struct pci_function *fn,
-				 bool force)
+				 bool vgpu_vf, bool force)
 {
 	const char *what = force ? "warning" : "refusing";
 	unsigned int n = 0, mdevs = 0;
 
 	if (fn->iommu_group < 0) {
 		log_warnx("hostdev: %s: %s: it is in no IOMMU group, so VFIO cannot assign it "
-			  "(is the IOMMU on? intel_iommu=on or amd_iommu=on)",
+			  "(is the IOMMU on? 'mdevd doctor' says what to fix)",
 			  fn->address, what);
 		n++;
 	}
-	if (!vfio_ready_driver(fn->driver)) {
+	if (!vgpu_vf && !vfio_ready_driver(fn->driver)) {
 		log_warnx("hostdev: %s: %s: the host driver %s uses it; with managed='yes' "
 			  "libvirt unbinds it from the host when the VM starts",
 			  fn->address, what, fn->driver);
@@ -264,6 +269,9 @@ static int hostdev_pci(const struct cli_globals *g, const char *address, bool fo
 	const struct pci_function *fn;
 	int r;
 
+	const struct vgpu_vf *vf;
+	const struct mdev_parent *card = NULL;
+
 	if (load_inventory(g, INVENTORY_PCI | INVENTORY_TYPES | INVENTORY_MDEVS, &inv) < 0)
 		return EXIT_ERROR;
 	fn = inventory_get_pci(inv, address);
@@ -271,11 +279,18 @@ static int hostdev_pci(const struct cli_globals *g, const char *address, bool fo
 		log_warnx("no PCI function %s on this node (see 'mdevd pci')", address);
 		return EXIT_ERROR;
 	}
-	if (pci_findings(inv, fn, force) && !force)
+	vf = inventory_get_vgpu_vf(inv, address, &card);
+	if (vf && !vf->current_type) {
+		log_warnx("%s is a free VF of the NVIDIA vGPU card %s: it holds no vGPU type yet "
+			  "(give it one with a policy and 'mdevd apply'; see 'mdevd types')",
+			  address, card->name);
 		return EXIT_ERROR;
-	/* A function mdevd keeps on vfio-pci: libvirt must not rebind it (managed='no'). */
-	r = cli_vfio_bound_by_mdevd(g, fn) ? hostdev_pci_xml_unmanaged(fn, &xml)
-					   : hostdev_pci_xml(fn, &xml);
+	}
+	if (pci_findings(inv, fn, vf != NULL, force) && !force)
+		return EXIT_ERROR;
+	/* Kept on vfio-pci by mdevd, or an NVIDIA vGPU VF: libvirt must not rebind it. */
+	r = vf || cli_vfio_bound_by_mdevd(g, fn) ? hostdev_pci_xml_unmanaged(fn, &xml)
+						 : hostdev_pci_xml(fn, &xml);
 	if (r < 0) {
 		build_failed(r, "PCI function", address, "its <hostdev>");
 		return EXIT_ERROR;
@@ -326,7 +341,8 @@ static unsigned int resource_needs(const struct policy *pol, const char *name)
 
 	for (size_t i = 0; i < pol->n_mdev_devices; i++)
 		if (streq(pol->mdev_devices[i].resource_name, name))
-			what |= INVENTORY_TYPES | INVENTORY_MDEVS;
+			/* PCI too: NVIDIA vendor-VFIO vGPUs are served as their VFs. */
+			what |= INVENTORY_TYPES | INVENTORY_MDEVS | INVENTORY_PCI;
 	for (size_t i = 0; i < pol->n_pci_devices; i++)
 		if (streq(pol->pci_devices[i].resource_name, name))
 			what |= INVENTORY_PCI;
@@ -351,6 +367,9 @@ static void log_shortfall(const struct resource_pool *pool, const struct inuse *
 			log_warnx("  %s: in no IOMMU group: cannot be assigned", d->id);
 		else if (inuse_has_group(in, d->iommu_group))
 			log_warnx("  %s: in use (/dev/vfio/%d is open)", d->id, d->iommu_group);
+		else if (inuse_has_device(in, -1, d->has_vfio_cdev, d->vfio_cdev))
+			log_warnx("  %s: in use (/dev/vfio/devices/vfio%u is open)", d->id,
+				  d->vfio_cdev);
 	}
 	for (size_t i = 0; i < pool->n_unserved; i++)
 		log_warnx("  %s: not served: %s", pool->unserved[i].id, pool->unserved[i].reason);
@@ -436,8 +455,10 @@ static int hostdev_resource(const struct cli_globals *g, const char *policy_path
 	for (size_t i = 0; i < pool->n_devices && n < count; i++) {
 		const struct resource_device *d = &pool->devices[i];
 
-		/* Free: healthy, no process holds it, no libvirt domain names it. */
-		if (!d->healthy || inuse_has_group(&in, d->iommu_group) ||
+		/* Free: healthy, no process holds it (group or cdev), no libvirt domain names it.
+		 */
+		if (!d->healthy ||
+		    inuse_has_device(&in, d->iommu_group, d->has_vfio_cdev, d->vfio_cdev) ||
 		    virt_refs_find(&refs, d->id))
 			continue;
 		if (pool->kind == RESOURCE_MDEV) {
@@ -461,7 +482,9 @@ static int hostdev_resource(const struct cli_globals *g, const char *policy_path
 				log_warnx("%s: PCI function %s vanished", name, d->id);
 				return EXIT_ERROR;
 			}
-			devs[n].unmanaged = cli_vfio_bound_by_mdevd(g, devs[n].pci);
+			/* An NVIDIA vGPU VF, or a function mdevd keeps on vfio-pci. */
+			devs[n].unmanaged = inventory_get_vgpu_vf(inv, d->id, NULL) ||
+					    cli_vfio_bound_by_mdevd(g, devs[n].pci);
 		}
 		n++;
 	}

@@ -41,14 +41,20 @@ static const struct inv_cmd cmd_types_def = {
 		"Show every mdev parent device (class/mdev_bus) and the mdev types it offers:\n"
 		"type id, how many more instances can be created now (available instances),\n"
 		"device API, name and description. Parents are sorted by name, types by id.\n"
+		"A GPU on NVIDIA's vendor-specific VFIO (vGPU 17+: its VFs have nvidia/) is one\n"
+		"parent named by its PF, backend nvidia-vgpu: its types are the ids its VFs'\n"
+		"creatable_vgpu_types list, available instances the free VFs that list one\n"
+		"(an upper bound: the card's own limit shows as the lists shrink).\n"
 		"Types that the kernel lists with garbage (a non-numeric available_instances,\n"
 		"no device_api) are left out with a warning on stderr.\n"
 		"\n"
 		"Options:\n"
 		"  -o, --output FORMAT   human (default, like 'mdevctl types') or json:\n"
-		"                        [{\"parent\", \"types\": [{\"id\", \"name\", "
+		"                        [{\"parent\", \"backend\", \"types\": [{\"id\", \"name\", "
 		"\"description\",\n"
-		"                        \"device_api\", \"available_instances\"}]}]\n"
+		"                        \"device_api\", \"available_instances\"}], and for\n"
+		"                        nvidia-vgpu \"vfs\": [{\"address\", \"iommu_group\",\n"
+		"                        \"vfio_cdev\", \"current_type\", \"creatable\"}]}]\n"
 		"      --source SOURCE   sysfs (default), or libvirt: the parents and types\n"
 		"                        libvirt's node-device API lists (node devices with\n"
 		"                        mdev_types), to compare with sysfs\n"
@@ -68,6 +74,8 @@ static const struct inv_cmd cmd_list_def = {
 		"\n"
 		"Show the live mdevs (bus/mdev/devices), sorted by UUID: UUID, parent device,\n"
 		"type id and IOMMU group (the group is what a VM opens as /dev/vfio/N), and the\n"
+		"vGPUs of NVIDIA's vendor-specific VFIO (VFs with a current_vgpu_type): VF\n"
+		"address, card (PF), type id, group, marked 'vGPU VF (nvidia-vgpu)'; and the\n"
 		"libvirt domain that names each one: a running domain holds it (in use), a\n"
 		"defined one reserves it; and the process that holds its VFIO group open (pid,\n"
 		"command, QEMU's guest name): 'held by pid 4242 (qemu-system-x86, guest vm1)'.\n"
@@ -75,8 +83,10 @@ static const struct inv_cmd cmd_list_def = {
 		"Options:\n"
 		"  -o, --output FORMAT   human (default, like 'mdevctl list': one line\n"
 		"                        '<uuid> <parent> <type> (group N)[ in use by D]') or\n"
-		"                        json: [{\"uuid\", \"parent\", \"type\", \"iommu_group\",\n"
-		"                        \"domain\", \"state\": \"in_use\"|\"reserved\"|null,\n"
+		"                        json: [{\"uuid\" (null for a VF), \"address\" (the VF;\n"
+		"                        null for an mdev), \"backend\", \"parent\", \"type\",\n"
+		"                        \"iommu_group\", \"domain\",\n"
+		"                        \"state\": \"in_use\"|\"reserved\"|null,\n"
 		"                        \"held_by\": {\"pid\", \"command\", \"guest\"}|null}]\n"
 		"  -c, --connect URI     the libvirt to ask (default: qemu:///system when its\n"
 		"                        socket exists and the sysfs root is /sys)\n"
@@ -95,7 +105,9 @@ static const struct inv_cmd cmd_pci_def = {
 		"\n"
 		"Show the PCI functions (bus/pci/devices, read through libpci), sorted by\n"
 		"address: class, vendor:device with names from pci.ids, bound driver, IOMMU\n"
-		"group, NUMA node and SR-IOV links (VFs of a PF, the PF of a VF).\n"
+		"group, NUMA node, SR-IOV links (VFs of a PF, the PF of a VF) and how it\n"
+		"offers vGPUs: vgpu=mdev (an mdev parent), vgpu=nvidia-vgpu (a card on NVIDIA's\n"
+		"vendor-specific VFIO), vgpu=nvidia-vgpu:ID or :free (one of its VFs).\n"
 		"\n"
 		"Options:\n"
 		"      --vendor VVVV[:DDDD]  only functions with this vendor id (and device id),\n"
@@ -112,7 +124,8 @@ static const struct inv_cmd cmd_pci_def = {
 		"                            \"iommu_group\", \"numa_node\", \"physfn\",\n"
 		"                            \"sriov_totalvfs\", \"sriov_numvfs\", "
 		"\"host_owned\",\n"
-		"                            \"bound_by_mdevd\"}]\n"
+		"                            \"bound_by_mdevd\", \"vgpu_backend\",\n"
+		"                            \"current_vgpu_type\"}]\n"
 		"  -h, --help                this text\n"
 		"\n"
 		"Example:\n"
@@ -374,7 +387,7 @@ int cmd_list(const struct cli_globals *g, int argc, char **argv)
 
 int cmd_pci(const struct cli_globals *g, int argc, char **argv)
 {
-	_cleanup_(inventory_freep) struct inventory *inv = NULL;
+	_cleanup_(inventory_freep) struct inventory *inv = NULL, *parents = NULL;
 	_cleanup_free_ const struct pci_function **sel = NULL;
 	struct inv_opts o;
 	size_t n = 0;
@@ -385,6 +398,17 @@ int cmd_pci(const struct cli_globals *g, int argc, char **argv)
 		return r;
 	if (load(g, cmd_pci_def.what, &inv) < 0)
 		return EXIT_ERROR;
+	/*
+	 * The parents too, for each function's vGPU backend (mdev parent, NVIDIA vGPU card or
+	 * VF); quietly: `mdevd types` is where a malformed type is reported.
+	 */
+	{
+		_cleanup_close_ int fd = -1;
+
+		if (sysfs_open_root(g->sysfs_root, &fd) == 0 &&
+		    inventory_load(fd, NULL, INVENTORY_TYPES, NULL, NULL, &parents) < 0)
+			parents = NULL;
+	}
 	sel = calloc(inv->n_pci ? inv->n_pci : 1, sizeof(*sel));
 	if (!sel) {
 		log_warn(-ENOMEM, "pci");
@@ -399,5 +423,5 @@ int cmd_pci(const struct cli_globals *g, int argc, char **argv)
 			continue;
 		sel[n++] = f;
 	}
-	return finish("pci", cli_vfio_output_pci(g, inv, sel, n, o.output));
+	return finish("pci", cli_vfio_output_pci(g, inv, parents, sel, n, o.output));
 }

@@ -21,6 +21,7 @@
 #include "kubernetes/deviceplugin.h"
 #include "libvirt/libvirt_client.h"
 #include "node/inuse.h"
+#include "node/nvidia_vgpu.h"
 #include "util/log.h"
 #include "mdevd/inventory.h"
 #include "mdevd/macro.h"
@@ -401,8 +402,8 @@ static void print_status_human(const struct status *st)
 		for (size_t j = 0; j < p->n_devices; j++) {
 			const struct resource_device *dev = &p->devices[j];
 			char numa[16] = "-", group[16] = "-", place[2 * NAME_MAX + 32];
-			bool in_use =
-				dev->iommu_group >= 0 && inuse_has_group(&st->in, dev->iommu_group);
+			bool in_use = inuse_has_device(&st->in, dev->iommu_group,
+						       dev->has_vfio_cdev, dev->vfio_cdev);
 
 			if (dev->numa_node >= 0)
 				snprintf(numa, sizeof(numa), "%d", dev->numa_node);
@@ -440,11 +441,13 @@ static void print_status_human(const struct status *st)
 
 		if (h)
 			inuse_holder_str(h, who, sizeof(who));
-		printf("  %s  %-14s %-16s group %-4s %s%s%s%s\n", m->uuid, m->parent, m->type_id,
+		printf("  %s  %-14s %-16s group %-4s %s%s%s%s%s\n", m->uuid, m->parent, m->type_id,
 		       group, owned ? "owned" : "foreign",
-		       m->iommu_group >= 0 && inuse_has_group(&st->in, m->iommu_group) ? ", in use"
-										       : "",
-		       h ? " by " : "", who);
+		       inuse_has_device(&st->in, m->iommu_group, m->has_vfio_cdev, m->vfio_cdev)
+			       ? ", in use"
+			       : "",
+		       h ? " by " : "", who,
+		       m->backend == PARENT_BACKEND_NVIDIA_VGPU ? ", vGPU VF (nvidia-vgpu)" : "");
 	}
 	if (st->report.n) {
 		printf("\nPolicy: %zu %s, %zu %s on this node\n", st->report.n_errors,
@@ -456,6 +459,13 @@ static void print_status_human(const struct status *st)
 										  : "warning",
 			       st->report.diags[i].path, st->report.diags[i].message);
 	}
+	for (size_t i = 0; i < inv->n_pci; i++)
+		if (nvidia_vgpu_vfs_disabled(inv, &inv->pci[i]))
+			printf("\n%s: NVIDIA GPU with its SR-IOV VFs not enabled (0 of %u): no "
+			       "vGPU "
+			       "can exist on it; run /usr/lib/nvidia/sriov-manage -e %s\n",
+			       inv->pci[i].address, inv->pci[i].sriov_totalvfs,
+			       inv->pci[i].address);
 	if (!st->plan) {
 		printf("\nPending: unknown: the policy does not fit this node: %s: %s\n",
 		       st->misfit.path, st->misfit.message);
@@ -541,8 +551,8 @@ static cJSON *pool_json(const struct status *st, const struct resource_pool *p)
 		    !add(d, "parent", str_or_null(dev->parent)) ||
 		    !add(d, "physfn", str_or_null(resource_device_physfn(dev))) ||
 		    !add(d, "in_use",
-			 cJSON_CreateBool(dev->iommu_group >= 0 &&
-					  inuse_has_group(&st->in, dev->iommu_group))) ||
+			 cJSON_CreateBool(inuse_has_device(&st->in, dev->iommu_group,
+							   dev->has_vfio_cdev, dev->vfio_cdev))) ||
 		    !add_holder_json(d, &st->in, dev->iommu_group))
 			return NULL;
 	}
@@ -556,6 +566,31 @@ static cJSON *pool_json(const struct status *st, const struct resource_pool *p)
 			return NULL;
 	}
 	return steal_ptr(o);
+}
+
+/* "sriov_disabled": [{"pf", "fix"}]: NVIDIA GPUs whose VFs are not enabled. */
+static int vfs_disabled_json(cJSON *root, const struct inventory *inv)
+{
+	cJSON *arr = cJSON_AddArrayToObject(root, "sriov_disabled");
+	char fix[96];
+
+	if (!arr)
+		return -ENOMEM;
+	for (size_t i = 0; i < inv->n_pci; i++) {
+		cJSON *o;
+
+		if (!nvidia_vgpu_vfs_disabled(inv, &inv->pci[i]))
+			continue;
+		o = cJSON_CreateObject();
+		if (!o || !cJSON_AddItemToArray(arr, o))
+			return cJSON_Delete(o), -ENOMEM;
+		snprintf(fix, sizeof(fix), "/usr/lib/nvidia/sriov-manage -e %s",
+			 inv->pci[i].address);
+		if (!add(o, "pf", cJSON_CreateString(inv->pci[i].address)) ||
+		    !add(o, "fix", cJSON_CreateString(fix)))
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 static int print_status_json(const struct status *st, const struct cli_globals *g, int sysfs_fd,
@@ -591,9 +626,10 @@ static int print_status_json(const struct status *st, const struct cli_globals *
 		    !add(o, "owned",
 			 cJSON_CreateBool(plan_is_owned(st->inv, m, st->machine_id, NULL))) ||
 		    !add(o, "in_use",
-			 cJSON_CreateBool(m->iommu_group >= 0 &&
-					  inuse_has_group(&st->in, m->iommu_group))) ||
-		    !add_holder_json(o, &st->in, m->iommu_group))
+			 cJSON_CreateBool(inuse_has_device(&st->in, m->iommu_group,
+							   m->has_vfio_cdev, m->vfio_cdev))) ||
+		    !add_holder_json(o, &st->in, m->iommu_group) ||
+		    !add(o, "backend", cJSON_CreateString(parent_backend_str(m->backend))))
 			return -ENOMEM;
 	}
 	{
@@ -615,6 +651,8 @@ static int print_status_json(const struct status *st, const struct cli_globals *
 				return -ENOMEM;
 		}
 	}
+	if (vfs_disabled_json(root, st->inv) < 0)
+		return -ENOMEM;
 	if (!st->plan) {
 		char where[POL_PATH_MAX + POL_ERROR_MAX + 4];
 
@@ -963,6 +1001,8 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 			.n_in_use_groups = st.in.n_groups,
 			.domain_refs = refs.refs,
 			.n_domain_refs = refs.n,
+			.in_use_cdevs = st.in.cdevs,
+			.n_in_use_cdevs = st.in.n_cdevs,
 		};
 		r = plan_build(inv, pol, &ctx, &plan);
 		if (r < 0) {

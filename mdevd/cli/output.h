@@ -42,10 +42,16 @@ int output_list(FILE *f, enum cli_output fmt, const struct inventory *inv,
  * JSON: [{"address", "vendor", "device", "subsystem_vendor", "subsystem_device" (4 hex
  * digits), "class" (6 hex digits), "class_name", "vendor_name", "device_name", "driver",
  * "iommu_group", "numa_node", "physfn", "sriov_totalvfs", "sriov_numvfs"}], with null
- * for absent names, driver, physfn and for a group or node of -1.
- * Human: one lspci-like line per function.
+ * for absent names, driver, physfn and for a group or node of -1; then "vgpu_backend": how
+ * the function offers vGPUs per @inv ("mdev" for an mdev parent, "nvidia-vgpu" for a
+ * vendor-VFIO card or one of its VFs, else null) and "current_vgpu_type" (a vendor-VFIO
+ * VF's nvidia/current_vgpu_type, 0 when free; null for any other function).
+ * Human: one lspci-like line per function, with " vgpu=mdev", " vgpu=nvidia-vgpu" (a card),
+ * " vgpu=nvidia-vgpu:1153" or " vgpu=nvidia-vgpu:free" (a VF) at the end.
+ * @inv: the parents (INVENTORY_TYPES); may be NULL: no vGPU facts.
  */
-int output_pci(FILE *f, enum cli_output fmt, const struct pci_function *const *fns, size_t n);
+int output_pci(FILE *f, enum cli_output fmt, const struct inventory *inv,
+	       const struct pci_function *const *fns, size_t n);
 
 /*
  * output_pci_vfio - output_pci() with what mdevd knows about binding each function:
@@ -54,8 +60,9 @@ int output_pci(FILE *f, enum cli_output fmt, const struct pci_function *const *f
  * "host_owned" (the reason or null) and "bound_by_mdevd"; human appends
  * " bound-by-mdevd" and " host-owned: <reason>".
  */
-int output_pci_vfio(FILE *f, enum cli_output fmt, const struct pci_function *const *fns, size_t n,
-		    const char *const *host_owned, const bool *bound_by_mdevd);
+int output_pci_vfio(FILE *f, enum cli_output fmt, const struct inventory *inv,
+		    const struct pci_function *const *fns, size_t n, const char *const *host_owned,
+		    const bool *bound_by_mdevd);
 
 /*
  * output_plan - a plan. JSON: {"actions": [{"action": "create"|"remove"|"keep", "parent",

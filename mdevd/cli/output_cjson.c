@@ -98,6 +98,53 @@ static int print_json(FILE *f, const cJSON *root, size_t estimate)
 	return 0;
 }
 
+/* A vendor-VFIO card's VFs: [{"address", "iommu_group", "vfio_cdev", "current_type" (null
+ * when free), "creatable": [ids]}]. */
+static int vfs_json(cJSON *po, const struct mdev_parent *p)
+{
+	cJSON *vfs = cJSON_CreateArray();
+
+	if (!add_item(po, "vfs", vfs))
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_vfs; i++) {
+		const struct vgpu_vf *vf = &p->vfs[i];
+		cJSON *o = add_object(vfs), *ids;
+
+		ids = cJSON_CreateArray();
+		if (!o || !add_str(o, "address", vf->address) ||
+		    !add_int_or_null(o, "iommu_group", vf->iommu_group) ||
+		    !add_int_or_null(o, "vfio_cdev", vf->has_vfio_cdev ? (int)vf->vfio_cdev : -1) ||
+		    !add_item(o, "current_type",
+			      vf->current_type ? create_int(vf->current_type)
+					       : cJSON_CreateNull()) ||
+		    !add_item(o, "creatable", ids))
+			return -ENOMEM;
+		for (size_t k = 0; k < vf->n_creatable; k++)
+			if (!cJSON_AddItemToArray(ids, create_int(vf->creatable[k])))
+				return -ENOMEM;
+	}
+	return 0;
+}
+
+/* How many VFs of @p hold type @id ("1153"); with @f, also print them. */
+static size_t vfs_holding(FILE *f, const struct mdev_parent *p, const char *id)
+{
+	char buf[16];
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n_vfs; i++) {
+		snprintf(buf, sizeof(buf), "%u", p->vfs[i].current_type);
+		if (!p->vfs[i].current_type || !streq(buf, id))
+			continue;
+		if (f)
+			fprintf(f, "%s%s", n ? ", " : "    Held by VFs: ", p->vfs[i].address);
+		n++;
+	}
+	if (f && n)
+		fputc('\n', f);
+	return n;
+}
+
 static int types_json(FILE *f, const struct inventory *inv)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateArray();
@@ -124,7 +171,10 @@ static int types_json(FILE *f, const struct inventory *inv)
 		    !add_str(po, "physfn", p->physfn) ||
 		    !add_int_or_null(po, "numa_node", p->numa_node))
 			return -ENOMEM;
-		if (!add_item(po, "types", types))
+		if (!add_str(po, "backend", parent_backend_str(p->backend)) ||
+		    !add_item(po, "types", types))
+			return -ENOMEM;
+		if (p->backend == PARENT_BACKEND_NVIDIA_VGPU && vfs_json(po, p) < 0)
 			return -ENOMEM;
 		for (size_t j = 0; j < p->n_types; j++) {
 			const struct mdev_type *t = &p->types[j];
@@ -155,6 +205,14 @@ static void types_human(FILE *f, const struct inventory *inv)
 				fprintf(f, ", NUMA node %d", p->numa_node);
 			fputc(')', f);
 		}
+		if (p->backend == PARENT_BACKEND_NVIDIA_VGPU) {
+			size_t n_free = 0;
+
+			for (size_t k = 0; k < p->n_vfs; k++)
+				n_free += p->vfs[k].current_type == 0;
+			fprintf(f, " nvidia-vgpu (vendor VFIO): %zu VFs, %zu free", p->n_vfs,
+				n_free);
+		}
 		fputc('\n', f);
 		for (size_t j = 0; j < p->n_types; j++) {
 			const struct mdev_type *t = &p->types[j];
@@ -167,6 +225,8 @@ static void types_human(FILE *f, const struct inventory *inv)
 				t->id, t->available_instances, t->device_api, t->name);
 			if (t->description)
 				fprintf(f, "    Description: %s\n", t->description);
+			if (p->backend == PARENT_BACKEND_NVIDIA_VGPU)
+				vfs_holding(f, p, t->id);
 		}
 	}
 }
@@ -230,8 +290,12 @@ static int list_json(FILE *f, const struct inventory *inv, const struct plan_dom
 		const char *state = (ref && ref->running) || h ? "in_use" : ref ? "reserved" : NULL;
 		cJSON *o = add_object(root);
 
-		if (!o || !add_str(o, "uuid", m->uuid) || !add_str(o, "parent", m->parent) ||
-		    !add_str(o, "type", m->type_id) ||
+		bool vf = m->backend == PARENT_BACKEND_NVIDIA_VGPU;
+
+		if (!o || !add_str(o, "uuid", vf ? NULL : m->uuid) ||
+		    !add_str(o, "address", vf ? m->uuid : NULL) ||
+		    !add_str(o, "backend", parent_backend_str(m->backend)) ||
+		    !add_str(o, "parent", m->parent) || !add_str(o, "type", m->type_id) ||
 		    !add_int_or_null(o, "iommu_group", m->iommu_group) ||
 		    !add_str(o, "domain", ref ? ref->domain : NULL) ||
 		    !add_str(o, "state", state) || !add_holder(o, h))
@@ -259,6 +323,8 @@ int output_list(FILE *f, enum cli_output fmt, const struct inventory *inv,
 			const struct inuse_holder *h = holder_of(in, m);
 			char who[128];
 
+			if (m->backend == PARENT_BACKEND_NVIDIA_VGPU)
+				fputs(" vGPU VF (nvidia-vgpu)", f);
 			if (ref)
 				fprintf(f, " %s by %s", ref->running ? "in use" : "reserved",
 					ref->domain);
@@ -271,8 +337,24 @@ int output_list(FILE *f, enum cli_output fmt, const struct inventory *inv,
 	return ferror(f) ? -EIO : 0;
 }
 
-static int pci_json(FILE *f, const struct pci_function *const *fns, size_t n,
-		    const char *const *host_owned, const bool *bound)
+/* How @address offers vGPUs per @inv: the backend (NULL: none), and for a vendor VF its
+ * vgpu_vf (else NULL). */
+static const char *pci_vgpu(const struct inventory *inv, const char *address,
+			    const struct vgpu_vf **vf)
+{
+	const struct mdev_parent *card = NULL;
+
+	*vf = inventory_get_vgpu_vf(inv, address, &card);
+	if (*vf)
+		return parent_backend_str(card->backend);
+	for (size_t i = 0; inv && i < inv->n_parents; i++)
+		if (inv->parents[i].pci_address && streq(inv->parents[i].pci_address, address))
+			return parent_backend_str(inv->parents[i].backend);
+	return NULL;
+}
+
+static int pci_json(FILE *f, const struct inventory *inv, const struct pci_function *const *fns,
+		    size_t n, const char *const *host_owned, const bool *bound)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateArray();
 
@@ -281,6 +363,8 @@ static int pci_json(FILE *f, const struct pci_function *const *fns, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		const struct pci_function *p = fns[i];
 		cJSON *o = add_object(root);
+		const struct vgpu_vf *vf;
+		const char *backend = pci_vgpu(inv, p->address, &vf);
 
 		if (!o || !add_str(o, "address", p->address) ||
 		    !add_hex(o, "vendor", p->vendor_id, 4) ||
@@ -296,7 +380,10 @@ static int pci_json(FILE *f, const struct pci_function *const *fns, size_t n,
 		    !add_int_or_null(o, "numa_node", p->numa_node) ||
 		    !add_str(o, "physfn", p->physfn) ||
 		    !add_uint(o, "sriov_totalvfs", p->sriov_totalvfs) ||
-		    !add_uint(o, "sriov_numvfs", p->sriov_numvfs))
+		    !add_uint(o, "sriov_numvfs", p->sriov_numvfs) ||
+		    !add_str(o, "vgpu_backend", backend) ||
+		    !add_item(o, "current_vgpu_type",
+			      vf ? create_int(vf->current_type) : cJSON_CreateNull()))
 			return -ENOMEM;
 		if (host_owned && !add_str(o, "host_owned", host_owned[i]))
 			return -ENOMEM;
@@ -306,11 +393,13 @@ static int pci_json(FILE *f, const struct pci_function *const *fns, size_t n,
 	return print_json(f, root, 64 + 512 * n);
 }
 
-static void pci_human(FILE *f, const struct pci_function *const *fns, size_t n,
-		      const char *const *host_owned, const bool *bound)
+static void pci_human(FILE *f, const struct inventory *inv, const struct pci_function *const *fns,
+		      size_t n, const char *const *host_owned, const bool *bound)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct pci_function *p = fns[i];
+		const struct vgpu_vf *vf;
+		const char *backend = pci_vgpu(inv, p->address, &vf);
 
 		fprintf(f, "%s ", p->address);
 		if (p->class_name)
@@ -339,26 +428,34 @@ static void pci_human(FILE *f, const struct pci_function *const *fns, size_t n,
 			fputs(" bound-by-mdevd", f);
 		if (host_owned && host_owned[i])
 			fprintf(f, " host-owned: %s", host_owned[i]);
+		if (vf && vf->current_type)
+			fprintf(f, " vgpu=%s:%u", backend, vf->current_type);
+		else if (vf)
+			fprintf(f, " vgpu=%s:free", backend);
+		else if (backend)
+			fprintf(f, " vgpu=%s", backend);
 		fputc('\n', f);
 	}
 }
 
-int output_pci_vfio(FILE *f, enum cli_output fmt, const struct pci_function *const *fns, size_t n,
-		    const char *const *host_owned, const bool *bound_by_mdevd)
+int output_pci_vfio(FILE *f, enum cli_output fmt, const struct inventory *inv,
+		    const struct pci_function *const *fns, size_t n, const char *const *host_owned,
+		    const bool *bound_by_mdevd)
 {
 	switch (fmt) {
 	case OUTPUT_JSON:
-		return pci_json(f, fns, n, host_owned, bound_by_mdevd);
+		return pci_json(f, inv, fns, n, host_owned, bound_by_mdevd);
 	case OUTPUT_HUMAN:
-		pci_human(f, fns, n, host_owned, bound_by_mdevd);
+		pci_human(f, inv, fns, n, host_owned, bound_by_mdevd);
 		break;
 	}
 	return ferror(f) ? -EIO : 0;
 }
 
-int output_pci(FILE *f, enum cli_output fmt, const struct pci_function *const *fns, size_t n)
+int output_pci(FILE *f, enum cli_output fmt, const struct inventory *inv,
+	       const struct pci_function *const *fns, size_t n)
 {
-	return output_pci_vfio(f, fmt, fns, n, NULL, NULL);
+	return output_pci_vfio(f, fmt, inv, fns, n, NULL, NULL);
 }
 
 static const char *reason_code(enum plan_reason r)

@@ -363,6 +363,8 @@ static bool run_apply(struct daemon *d)
 	};
 	struct apply_result res = {};
 	struct virt *virt = NULL;
+	char **allocated = NULL;
+	size_t n_allocated = 0;
 	char err[256];
 	int r;
 
@@ -380,7 +382,15 @@ static bool run_apply(struct daemon *d)
 		d->libvirt_unreachable = r < 0;
 	}
 	o.virt = virt;
+	/* What kubelet was handed is in use: never removed (an unreleased Allocate). */
+	if (d->dp && dp_manager_allocated(d->dp, &allocated, &n_allocated) == 0) {
+		o.allocated_ids = (const char *const *)allocated;
+		o.n_allocated_ids = n_allocated;
+	}
 	r = apply_policy(&o, d->cfg->policy, &res);
+	for (size_t i = 0; i < n_allocated; i++)
+		free(allocated[i]);
+	free(allocated);
 	virt_close(virt);
 	if (counters(d)) {
 		uint64_t *a = counters(d)->apply;

@@ -1250,6 +1250,40 @@ int dp_manager_plugin(struct dp_manager *m, size_t i, struct dp_plugin_info *out
 	return 0;
 }
 
+int dp_manager_allocated(struct dp_manager *m, char ***ids, size_t *n)
+{
+	char **v = NULL;
+	size_t count = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < m->n_plugins && r == 0; i++) {
+		struct dp_plugin *p = m->plugins[i].logic;
+
+		pthread_mutex_lock(&p->lock);
+		for (size_t k = 0; k < p->n_allocated && r == 0; k++) {
+			char **nv = reallocarray(v, count + 1, sizeof(*v));
+
+			if (!nv || !(nv[count] = strdup(p->allocated[k]))) {
+				v = nv ? nv : v;
+				r = -ENOMEM;
+				break;
+			}
+			v = nv;
+			count++;
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+	if (r < 0) {
+		for (size_t k = 0; k < count; k++)
+			free(v[k]);
+		free(v);
+		return r;
+	}
+	*ids = v;
+	*n = count;
+	return 0;
+}
+
 void dp_manager_free(struct dp_manager *m)
 {
 	if (!m)

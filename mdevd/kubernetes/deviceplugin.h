@@ -135,6 +135,15 @@ int dp_manager_plugin(struct dp_manager *m, size_t i, struct dp_plugin_info *out
 		      void (*each)(void *userdata, const char *id, bool healthy, const char *why),
 		      void *userdata);
 
+/*
+ * dp_manager_allocated - every device ID that Allocate handed to kubelet since the plugins
+ * started, across plugins (mdev UUIDs, PCI addresses). kubelet never says when a pod lets
+ * go, so an allocated device stays allocated while this process serves it; the applier
+ * never removes or frees one (an "unreleased Allocate"). @ids: set to a new array of @n new
+ * strings (free each, then the array); NULL when none. Returns 0 or -ENOMEM.
+ */
+int dp_manager_allocated(struct dp_manager *m, char ***ids, size_t *n);
+
 /* dp_manager_free - send every stream an empty list, stop, remove our sockets. NULL: no-op. */
 void dp_manager_free(struct dp_manager *m);
 

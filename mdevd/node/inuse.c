@@ -42,6 +42,38 @@ static int vfio_group_of(const char *target)
 	return (int)v;
 }
 
+/* "/dev/vfio/devices/vfio3" -> 3; anything else -> -1. */
+static long vfio_cdev_of(const char *target)
+{
+	static const char prefix[] = "/dev/vfio/devices/vfio";
+	const char *num;
+
+	if (strncmp(target, prefix, sizeof(prefix) - 1) != 0)
+		return -1;
+	num = target + sizeof(prefix) - 1;
+	if (!all_digits(num) || strlen(num) > 9)
+		return -1;
+	return strtol(num, NULL, 10);
+}
+
+static int add_cdev(struct inuse *in, size_t *cap, unsigned int cdev)
+{
+	for (size_t i = 0; i < in->n_cdevs; i++)
+		if (in->cdevs[i] == cdev)
+			return 0;
+	if (in->n_cdevs == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+		unsigned int *c = reallocarray(in->cdevs, ncap, sizeof(*c));
+
+		if (!c)
+			return -ENOMEM;
+		in->cdevs = c;
+		*cap = ncap;
+	}
+	in->cdevs[in->n_cdevs++] = cdev;
+	return 0;
+}
+
 static int add_group(struct inuse *in, size_t *cap, int group)
 {
 	for (size_t i = 0; i < in->n_groups; i++)
@@ -135,7 +167,7 @@ static int add_holder(struct inuse *in, int proc_fd, const char *pid, int group)
 }
 
 /* Scan one process's fd directory. Returns 0, -EACCES (unreadable), or -ENOMEM. */
-static int scan_pid(int proc_fd, const char *pid, struct inuse *in, size_t *cap)
+static int scan_pid(int proc_fd, const char *pid, struct inuse *in, size_t *cap, size_t *cap_cdevs)
 {
 	char path[64], link[PATH_MAX];
 	_cleanup_close_ int fd = -1;
@@ -163,8 +195,16 @@ static int scan_pid(int proc_fd, const char *pid, struct inuse *in, size_t *cap)
 			continue; /* the fd was closed meanwhile */
 		link[len] = '\0';
 		group = vfio_group_of(link);
-		if (group < 0)
+		if (group < 0) {
+			long cdev = vfio_cdev_of(link);
+
+			if (cdev >= 0) {
+				r = add_cdev(in, cap_cdevs, (unsigned int)cdev);
+				if (r < 0)
+					break;
+			}
 			continue;
+		}
 		before = in->n_groups;
 		r = add_group(in, cap, group);
 		if (r == 0 && in->n_groups > before)
@@ -183,11 +223,18 @@ static int cmp_int(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static int cmp_uint(const void *a, const void *b)
+{
+	unsigned int x = *(const unsigned int *)a, y = *(const unsigned int *)b;
+
+	return (x > y) - (x < y);
+}
+
 int inuse_scan(int proc_fd, struct inuse *out)
 {
 	struct inuse in = {};
 	_cleanup_close_ int fd = -1;
-	size_t cap = 0;
+	size_t cap = 0, cap_cdevs = 0;
 	struct dirent *de;
 	DIR *dir;
 	int r = 0;
@@ -202,7 +249,7 @@ int inuse_scan(int proc_fd, struct inuse *out)
 	while ((de = readdir(dir))) {
 		if (!all_digits(de->d_name))
 			continue;
-		r = scan_pid(proc_fd, de->d_name, &in, &cap);
+		r = scan_pid(proc_fd, de->d_name, &in, &cap, &cap_cdevs);
 		if (r == -EACCES) {
 			in.unreadable++;
 			r = 0;
@@ -217,6 +264,8 @@ int inuse_scan(int proc_fd, struct inuse *out)
 	}
 	if (in.n_groups > 1)
 		qsort(in.groups, in.n_groups, sizeof(int), cmp_int);
+	if (in.n_cdevs > 1)
+		qsort(in.cdevs, in.n_cdevs, sizeof(unsigned int), cmp_uint);
 	*out = in;
 	return 0;
 }
@@ -229,6 +278,9 @@ void inuse_release(struct inuse *in)
 	free(in->holders);
 	in->holders = NULL;
 	in->n_holders = 0;
+	free(in->cdevs);
+	in->cdevs = NULL;
+	in->n_cdevs = 0;
 }
 
 const struct inuse_holder *inuse_get_holder(const struct inuse *in, int group)
@@ -246,13 +298,18 @@ const char *inuse_holder_str(const struct inuse_holder *h, char *buf, size_t siz
 	return buf;
 }
 
-bool inuse_has_group(const struct inuse *in, int group)
+bool inuse_has_device(const struct inuse *in, int group, bool has_cdev, unsigned int cdev)
 {
-	return group >= 0 && in->n_groups > 0 &&
-	       bsearch(&group, in->groups, in->n_groups, sizeof(int), cmp_int);
+	return inuse_has_group(in, group) || (has_cdev && inuse_has_cdev(in, cdev));
 }
 
-int inuse_group_is_open(int proc_fd, int group)
+bool inuse_has_cdev(const struct inuse *in, unsigned int cdev)
+{
+	return in->n_cdevs > 0 &&
+	       bsearch(&cdev, in->cdevs, in->n_cdevs, sizeof(unsigned int), cmp_uint);
+}
+
+int inuse_device_is_open(int proc_fd, int group, bool has_cdev, unsigned int cdev)
 {
 	struct inuse in;
 	bool open;
@@ -261,7 +318,18 @@ int inuse_group_is_open(int proc_fd, int group)
 	r = inuse_scan(proc_fd, &in);
 	if (r < 0)
 		return r;
-	open = in.unreadable > 0 || inuse_has_group(&in, group);
+	open = in.unreadable > 0 || inuse_has_device(&in, group, has_cdev, cdev);
 	inuse_release(&in);
 	return open;
+}
+
+bool inuse_has_group(const struct inuse *in, int group)
+{
+	return group >= 0 && in->n_groups > 0 &&
+	       bsearch(&group, in->groups, in->n_groups, sizeof(int), cmp_int);
+}
+
+int inuse_group_is_open(int proc_fd, int group)
+{
+	return inuse_device_is_open(proc_fd, group, false, 0);
 }

@@ -8,8 +8,10 @@
  * process that fork()s while holding a VFIO fd hands it to the child. mdevd never
  * opens a VFIO group; it only reads /proc.
  *
- * Only group files are recognised; iommufd's /dev/vfio/devices/vfioN cdevs are
- * not mapped to groups yet (Linux 6.1 has none).
+ * iommufd's device cdevs count too (Linux 6.2+): QEMU with iommufd opens only
+ * /dev/vfio/devices/vfioN, never the group. They are collected by N; the device they
+ * belong to is the one whose sysfs dir has vfio-dev/vfioN (an mdev's, or a VF's on NVIDIA
+ * vendor-specific VFIO), which the inventory records (mdev_instance.vfio_cdev).
  */
 #pragma once
 
@@ -30,6 +32,8 @@ struct inuse {
 	unsigned int unreadable;      /* processes whose fd table could not be read (EACCES) */
 	struct inuse_holder *holders; /* one per group, in the order found */
 	size_t n_holders;
+	unsigned int *cdevs; /* sorted, unique N of /dev/vfio/devices/vfioN held open */
+	size_t n_cdevs;
 };
 
 /*
@@ -44,6 +48,22 @@ int inuse_scan(int proc_fd, struct inuse *out);
 
 /* inuse_release - free what inuse_scan() filled. */
 void inuse_release(struct inuse *in);
+
+/* inuse_has_cdev - is /dev/vfio/devices/vfio@cdev among the cdevs held open? */
+bool inuse_has_cdev(const struct inuse *in, unsigned int cdev);
+
+/*
+ * inuse_device_is_open - rescan /proc just before a destructive step on one device: its
+ * group @group (-1: none) or its cdev (@has_cdev, @cdev). Returns 1 when either is open or
+ * the scan was incomplete (assume open), 0 when neither, -errno on error.
+ */
+int inuse_device_is_open(int proc_fd, int group, bool has_cdev, unsigned int cdev);
+
+/*
+ * inuse_has_device - is a device held: its @group (-1: none) among the groups, or its cdev
+ * (@has_cdev, @cdev) among the cdevs held open?
+ */
+bool inuse_has_device(const struct inuse *in, int group, bool has_cdev, unsigned int cdev);
 
 /* inuse_has_group - is @group among the groups held open? */
 bool inuse_has_group(const struct inuse *in, int group);

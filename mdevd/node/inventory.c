@@ -15,7 +15,90 @@
 #include "node/mdev.h"
 #include "mdevd/inventory.h"
 #include "mdevd/macro.h"
+#include "node/nvidia_vgpu.h"
 #include "node/pcidev.h"
+
+static int cmp_parents(const void *a, const void *b)
+{
+	return strcmp(((const struct mdev_parent *)a)->name, ((const struct mdev_parent *)b)->name);
+}
+
+static int cmp_instances(const void *a, const void *b)
+{
+	return strcmp(((const struct mdev_instance *)a)->uuid,
+		      ((const struct mdev_instance *)b)->uuid);
+}
+
+/*
+ * Append the NVIDIA vendor-VFIO cards (node/nvidia_vgpu.h) to the mdev parents and their
+ * configured VFs to the instances, keeping both sorted. A card whose PF is also an mdev
+ * parent (no driver does both) is reported and left out. Returns 0 or -errno.
+ */
+static int add_vendor_vfio(int sysfs_fd, unsigned int what, inventory_report_fn report,
+			   void *userdata, struct inventory *inv)
+{
+	struct mdev_parent *cards = NULL, *np;
+	struct mdev_instance *vgpus = NULL, *nm;
+	size_t n_cards = 0, n_vgpus = 0, kept = 0;
+	bool mdevs = what & INVENTORY_MDEVS;
+	int r;
+
+	r = nvidia_vgpu_load(sysfs_fd, mdevs, report, userdata, &cards, &n_cards,
+			     mdevs ? &vgpus : NULL, &n_vgpus);
+	if (r < 0)
+		return r;
+	np = n_cards ? reallocarray(inv->parents, inv->n_parents + n_cards, sizeof(*np)) : NULL;
+	nm = n_vgpus ? reallocarray(inv->mdevs, inv->n_mdevs + n_vgpus, sizeof(*nm)) : NULL;
+	if ((n_cards && !np) || (n_vgpus && !nm)) {
+		if (np)
+			inv->parents = np;
+		if (nm)
+			inv->mdevs = nm;
+		mdev_parents_free(cards, n_cards);
+		mdev_instances_free(vgpus, n_vgpus);
+		return -ENOMEM;
+	}
+	if (np)
+		inv->parents = np;
+	if (nm)
+		inv->mdevs = nm;
+	for (size_t i = 0; i < n_cards; i++) {
+		bool dup = false;
+
+		for (size_t k = 0; k < inv->n_parents && !dup; k++)
+			dup = streq(inv->parents[k].name, cards[i].name);
+		if (dup && report)
+			report(userdata, cards[i].name, -EEXIST,
+			       "is an mdev parent and has VFs with nvidia/current_vgpu_type: its "
+			       "VFs are left out");
+		if (dup || !(what & INVENTORY_TYPES)) {
+			/* Its configured VFs go too: they would name a card that is not there. */
+			for (size_t k = 0; dup && k < n_vgpus; k++)
+				if (vgpus[k].parent && streq(vgpus[k].parent, cards[i].name)) {
+					free(vgpus[k].parent);
+					vgpus[k].parent = NULL;
+				}
+			mdev_parent_clear(&cards[i]);
+			continue;
+		}
+		inv->parents[inv->n_parents + kept++] = cards[i];
+	}
+	inv->n_parents += kept;
+	for (size_t i = 0; i < n_vgpus; i++) {
+		if (!vgpus[i].parent) {
+			free(vgpus[i].type_id);
+			continue;
+		}
+		inv->mdevs[inv->n_mdevs++] = vgpus[i];
+	}
+	free(cards);
+	free(vgpus);
+	if (inv->n_parents > 1)
+		qsort(inv->parents, inv->n_parents, sizeof(*inv->parents), cmp_parents);
+	if (inv->n_mdevs > 1)
+		qsort(inv->mdevs, inv->n_mdevs, sizeof(*inv->mdevs), cmp_instances);
+	return 0;
+}
 
 int inventory_load(int sysfs_fd, const char *sysfs_path, unsigned int what,
 		   inventory_report_fn report, void *userdata, struct inventory **out)
@@ -34,6 +117,11 @@ int inventory_load(int sysfs_fd, const char *sysfs_path, unsigned int what,
 	}
 	if (what & INVENTORY_MDEVS) {
 		r = mdev_instances_load(sysfs_fd, report, userdata, &inv->mdevs, &inv->n_mdevs);
+		if (r < 0)
+			return r == -ENOMEM ? r : -EIO;
+	}
+	if (what & (INVENTORY_TYPES | INVENTORY_MDEVS)) {
+		r = add_vendor_vfio(sysfs_fd, what, report, userdata, inv);
 		if (r < 0)
 			return r == -ENOMEM ? r : -EIO;
 	}
@@ -161,4 +249,23 @@ const struct pci_function *inventory_get_pci(const struct inventory *inv, const 
 	if (!inv || !address || !inv->n_pci)
 		return NULL;
 	return bsearch(address, inv->pci, inv->n_pci, sizeof(*inv->pci), cmp_pci_key);
+}
+
+const struct vgpu_vf *inventory_get_vgpu_vf(const struct inventory *inv, const char *address,
+					    const struct mdev_parent **card)
+{
+	if (!inv || !address)
+		return NULL;
+	for (size_t i = 0; i < inv->n_parents; i++) {
+		const struct mdev_parent *p = &inv->parents[i];
+
+		for (size_t k = 0; k < p->n_vfs; k++) {
+			if (strcasecmp(p->vfs[k].address, address) != 0)
+				continue;
+			if (card)
+				*card = p;
+			return &p->vfs[k];
+		}
+	}
+	return NULL;
 }

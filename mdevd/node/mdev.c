@@ -36,14 +36,7 @@
 /* Attribute contents are at most a page; names, ids and counts are much shorter. */
 #define ATTR_MAX 4096
 
-struct scan {
-	int sysfs_fd;
-	inventory_report_fn report;
-	void *userdata;
-};
-
-static _printf_(4, 5) void report(const struct scan *s, const char *path, int err, const char *fmt,
-				  ...)
+void mdev_report(const struct mdev_scan *s, const char *path, int err, const char *fmt, ...)
 {
 	char what[512];
 	va_list ap;
@@ -98,15 +91,20 @@ int mdev_parse_count(const char *s, unsigned int *out)
 
 	if (*s == '\0')
 		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
+	for (const char *c = s; *c; c++) {
+		if (*c < '0' || *c > '9')
 			return -EINVAL;
-		v = v * 10 + (unsigned long)(*s - '0');
+		v = v * 10 + (unsigned long)(*c - '0');
 		if (v > UINT_MAX)
 			return -EINVAL;
 	}
 	*out = (unsigned int)v;
 	return 0;
+}
+
+int mdev_parse_index(const char *s, unsigned int *out)
+{
+	return mdev_parse_count(s, out);
 }
 
 static void type_clear(struct mdev_type *t)
@@ -121,7 +119,7 @@ static void type_clear(struct mdev_type *t)
  * Read one type dir into *t (which takes @id on success). A malformed or vanished type is
  * reported and its errno returned; -ENOMEM is reported to nobody: the caller stops.
  */
-static int type_load(const struct scan *s, int types_fd, const char *parent, char *id,
+static int type_load(const struct mdev_scan *s, int types_fd, const char *parent, char *id,
 		     bool count_instances, struct mdev_type *t)
 {
 	_cleanup_free_ char *name = NULL, *description = NULL, *device_api = NULL;
@@ -140,25 +138,25 @@ static int type_load(const struct scan *s, int types_fd, const char *parent, cha
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ENOENT)
-			report(s, TYPE_PATH(), r, "vanished during the scan");
+			mdev_report(s, TYPE_PATH(), r, "vanished during the scan");
 		else
-			report(s, TYPE_PATH(), r, "cannot open the type directory: %s",
-			       strerror(-r));
+			mdev_report(s, TYPE_PATH(), r, "cannot open the type directory: %s",
+				    strerror(-r));
 		return r;
 	}
 
 	r = sysfs_read_attr(fd, "available_instances", buf, sizeof(buf));
 	if (r == -ENOENT) {
-		report(s, TYPE_PATH(), r, "available_instances is missing");
+		mdev_report(s, TYPE_PATH(), r, "available_instances is missing");
 		return r;
 	}
 	if (r < 0) {
-		report(s, TYPE_PATH(), r, "cannot read available_instances: %s", strerror(-r));
+		mdev_report(s, TYPE_PATH(), r, "cannot read available_instances: %s", strerror(-r));
 		return r;
 	}
 	if (mdev_parse_count(buf, &avail) < 0) {
-		report(s, TYPE_PATH(), -EINVAL, "available_instances is not a number (\"%.64s\")",
-		       buf);
+		mdev_report(s, TYPE_PATH(), -EINVAL,
+			    "available_instances is not a number (\"%.64s\")", buf);
 		return -EINVAL;
 	}
 
@@ -167,11 +165,11 @@ static int type_load(const struct scan *s, int types_fd, const char *parent, cha
 		r = -EINVAL;
 	if (r < 0) {
 		if (r == -ENOENT)
-			report(s, TYPE_PATH(), r, "device_api is missing");
+			mdev_report(s, TYPE_PATH(), r, "device_api is missing");
 		else if (r == -EINVAL)
-			report(s, TYPE_PATH(), r, "device_api is empty");
+			mdev_report(s, TYPE_PATH(), r, "device_api is empty");
 		else
-			report(s, TYPE_PATH(), r, "cannot read device_api: %s", strerror(-r));
+			mdev_report(s, TYPE_PATH(), r, "cannot read device_api: %s", strerror(-r));
 		return r;
 	}
 	device_api = strdup(buf);
@@ -184,7 +182,7 @@ static int type_load(const struct scan *s, int types_fd, const char *parent, cha
 	else if (r == 0 || r == -ENOENT)
 		name = strdup(id); /* the kernel leaves out `name` when a driver gives none */
 	else {
-		report(s, TYPE_PATH(), r, "cannot read name: %s", strerror(-r));
+		mdev_report(s, TYPE_PATH(), r, "cannot read name: %s", strerror(-r));
 		return r;
 	}
 	if (!name)
@@ -196,7 +194,7 @@ static int type_load(const struct scan *s, int types_fd, const char *parent, cha
 		if (!description)
 			return -ENOMEM;
 	} else if (r != -ENOENT) {
-		report(s, TYPE_PATH(), r, "cannot read description: %s", strerror(-r));
+		mdev_report(s, TYPE_PATH(), r, "cannot read description: %s", strerror(-r));
 		return r;
 	}
 
@@ -216,17 +214,20 @@ static int type_load(const struct scan *s, int types_fd, const char *parent, cha
 	return 0;
 }
 
-static void parent_clear(struct mdev_parent *p)
+void mdev_parent_clear(struct mdev_parent *p)
 {
 	for (size_t i = 0; i < p->n_types; i++)
 		type_clear(&p->types[i]);
 	free(p->types);
+	for (size_t i = 0; i < p->n_vfs; i++)
+		free(p->vfs[i].creatable);
+	free(p->vfs);
 	free(p->name);
 	free(p->pci_address);
 	free(p->physfn);
 }
 
-static uint16_t read_hex16(int dirfd, const char *attr)
+uint16_t mdev_read_hex16(int dirfd, const char *attr)
 {
 	char buf[32], *end;
 	unsigned long v;
@@ -241,7 +242,7 @@ static uint16_t read_hex16(int dirfd, const char *attr)
 }
 
 /* The PCI side of a parent: only when its device dir is a PCI function. */
-static int parent_load_pci(const struct scan *s, int parent_fd, struct mdev_parent *p)
+static int parent_load_pci(const struct mdev_scan *s, int parent_fd, struct mdev_parent *p)
 {
 	char target[PATH_MAX], path[PATH_MAX], buf[MDEVD_BDF_STR_LEN];
 	const char *base;
@@ -261,8 +262,8 @@ static int parent_load_pci(const struct scan *s, int parent_fd, struct mdev_pare
 	p->pci_address = strdup(base);
 	if (!p->pci_address)
 		return -ENOMEM;
-	p->vendor_id = read_hex16(parent_fd, "vendor");
-	p->device_id = read_hex16(parent_fd, "device");
+	p->vendor_id = mdev_read_hex16(parent_fd, "vendor");
+	p->device_id = mdev_read_hex16(parent_fd, "device");
 	if (sysfs_read_int(parent_fd, "numa_node", &r) == 0)
 		p->numa_node = r;
 	if (sysfs_read_link_name(parent_fd, "physfn", buf, sizeof(buf)) > 0) {
@@ -274,7 +275,7 @@ static int parent_load_pci(const struct scan *s, int parent_fd, struct mdev_pare
 }
 
 /* Read one parent into *p (which takes @name on success); reports and returns like type_load. */
-static int parent_load(const struct scan *s, char *name, bool count_instances,
+static int parent_load(const struct mdev_scan *s, char *name, bool count_instances,
 		       struct mdev_parent *p)
 {
 	_cleanup_close_ int fd = -1, types_fd = -1;
@@ -288,9 +289,9 @@ static int parent_load(const struct scan *s, char *name, bool count_instances,
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ENOENT)
-			report(s, path, r, "vanished during the scan (the link dangles)");
+			mdev_report(s, path, r, "vanished during the scan (the link dangles)");
 		else
-			report(s, path, r, "cannot open the parent device: %s", strerror(-r));
+			mdev_report(s, path, r, "cannot open the parent device: %s", strerror(-r));
 		return r;
 	}
 
@@ -304,13 +305,14 @@ static int parent_load(const struct scan *s, char *name, bool count_instances,
 		r = -errno;
 		if (r == -ENOENT)
 			return 0; /* a parent that offers nothing (yet) */
-		report(s, path, r, "cannot open mdev_supported_types: %s", strerror(-r));
+		mdev_report(s, path, r, "cannot open mdev_supported_types: %s", strerror(-r));
 		goto fail;
 	}
 	r = sysfs_list_dir(types_fd, ".", &ids, &n_ids);
 	if (r < 0) {
 		if (r != -ENOMEM)
-			report(s, path, r, "cannot list mdev_supported_types: %s", strerror(-r));
+			mdev_report(s, path, r, "cannot list mdev_supported_types: %s",
+				    strerror(-r));
 		goto fail;
 	}
 	if (n_ids) {
@@ -337,7 +339,7 @@ static int parent_load(const struct scan *s, char *name, bool count_instances,
 	return 0;
 fail:
 	p->name = NULL; /* still the caller's on failure */
-	parent_clear(p);
+	mdev_parent_clear(p);
 	return r;
 }
 
@@ -346,14 +348,15 @@ void mdev_parents_free(struct mdev_parent *parents, size_t n)
 	if (!parents)
 		return;
 	for (size_t i = 0; i < n; i++)
-		parent_clear(&parents[i]);
+		mdev_parent_clear(&parents[i]);
 	free(parents);
 }
 
 int mdev_parents_load(int sysfs_fd, bool count_instances, inventory_report_fn report_fn,
 		      void *userdata, struct mdev_parent **out, size_t *n)
 {
-	const struct scan s = {.sysfs_fd = sysfs_fd, .report = report_fn, .userdata = userdata};
+	const struct mdev_scan s = {
+		.sysfs_fd = sysfs_fd, .report = report_fn, .userdata = userdata};
 	struct mdev_parent *parents = NULL;
 	char **names = NULL;
 	size_t n_names = 0, count = 0;
@@ -446,7 +449,7 @@ static void instance_clear(struct mdev_instance *m)
 	free(m->type_id);
 }
 
-static int instance_load(const struct scan *s, const char *name, struct mdev_instance *m)
+static int instance_load(const struct mdev_scan *s, const char *name, struct mdev_instance *m)
 {
 	_cleanup_close_ int fd = -1;
 	char path[PATH_MAX], dir[PATH_MAX], target[PATH_MAX], buf[32];
@@ -456,29 +459,29 @@ static int instance_load(const struct scan *s, const char *name, struct mdev_ins
 
 	snprintf(path, sizeof(path), "bus/mdev/devices/%s", name);
 	if (mdev_uuid_normalize(name, uuid) < 0) {
-		report(s, path, -EINVAL, "the name is not a UUID");
+		mdev_report(s, path, -EINVAL, "the name is not a UUID");
 		return -EINVAL;
 	}
 	fd = openat(s->sysfs_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ENOENT)
-			report(s, path, r, "vanished during the scan (the link dangles)");
+			mdev_report(s, path, r, "vanished during the scan (the link dangles)");
 		else
-			report(s, path, r, "cannot open the mdev: %s", strerror(-r));
+			mdev_report(s, path, r, "cannot open the mdev: %s", strerror(-r));
 		return r;
 	}
 
 	/* Where the instance dir is: bus/mdev/devices/ + its link target. */
 	r = sysfs_read_link(s->sysfs_fd, path, target, sizeof(target));
 	if (r < 0) {
-		report(s, path, r, "is not a link to the mdev's device: %s", strerror(-r));
+		mdev_report(s, path, r, "is not a link to the mdev's device: %s", strerror(-r));
 		return r;
 	}
 	if (target[0] == '/' ||
 	    (size_t)snprintf(dir, sizeof(dir), "bus/mdev/devices/%s", target) >= sizeof(dir) ||
 	    path_normalize(dir) < 0) {
-		report(s, path, -EINVAL, "link target \"%s\" leaves the sysfs root", target);
+		mdev_report(s, path, -EINVAL, "link target \"%s\" leaves the sysfs root", target);
 		return -EINVAL;
 	}
 
@@ -487,19 +490,20 @@ static int instance_load(const struct scan *s, const char *name, struct mdev_ins
 	r = sysfs_read_link(fd, "mdev_type", target, sizeof(target));
 	if (r < 0) {
 		if (r == -ENOENT)
-			report(s, path, r, "vanished during the scan (no mdev_type link)");
+			mdev_report(s, path, r, "vanished during the scan (no mdev_type link)");
 		else
-			report(s, path, r, "cannot read mdev_type: %s", strerror(-r));
+			mdev_report(s, path, r, "cannot read mdev_type: %s", strerror(-r));
 		return r;
 	}
 	if (target[0] == '/' || strlen(dir) + 1 + strlen(target) >= sizeof(dir)) {
-		report(s, path, -EINVAL, "mdev_type link \"%s\" is not relative", target);
+		mdev_report(s, path, -EINVAL, "mdev_type link \"%s\" is not relative", target);
 		return -EINVAL;
 	}
 	strcat(dir, "/");
 	strcat(dir, target);
 	if (path_normalize(dir) < 0) {
-		report(s, path, -EINVAL, "mdev_type link \"%s\" leaves the sysfs root", target);
+		mdev_report(s, path, -EINVAL, "mdev_type link \"%s\" leaves the sysfs root",
+			    target);
 		return -EINVAL;
 	}
 	slash = strrchr(dir, '/');
@@ -507,14 +511,15 @@ static int instance_load(const struct scan *s, const char *name, struct mdev_ins
 	path_dirname(dir);
 	slash = strrchr(dir, '/');
 	if (!slash || !streq(slash + 1, "mdev_supported_types") || *type_id == '\0') {
-		report(s, path, -EINVAL, "mdev_type link \"%s\" is not a type directory", target);
+		mdev_report(s, path, -EINVAL, "mdev_type link \"%s\" is not a type directory",
+			    target);
 		return -EINVAL;
 	}
 	path_dirname(dir);
 	slash = strrchr(dir, '/');
 	parent = slash ? slash + 1 : dir;
 	if (*parent == '\0') {
-		report(s, path, -EINVAL, "mdev_type link \"%s\" names no parent", target);
+		mdev_report(s, path, -EINVAL, "mdev_type link \"%s\" names no parent", target);
 		return -EINVAL;
 	}
 
@@ -528,7 +533,8 @@ static int instance_load(const struct scan *s, const char *name, struct mdev_ins
 			group = (int)v;
 	}
 
-	*m = (struct mdev_instance){.iommu_group = group};
+	*m = (struct mdev_instance){.iommu_group = group, .backend = PARENT_BACKEND_MDEV};
+	m->has_vfio_cdev = mdev_read_vfio_cdev(fd, &m->vfio_cdev);
 	memcpy(m->uuid, uuid, sizeof(uuid));
 	m->type_id = strdup(type_id);
 	m->parent = strdup(parent);
@@ -557,7 +563,8 @@ static int cmp_instances(const void *a, const void *b)
 int mdev_instances_load(int sysfs_fd, inventory_report_fn report_fn, void *userdata,
 			struct mdev_instance **out, size_t *n)
 {
-	const struct scan s = {.sysfs_fd = sysfs_fd, .report = report_fn, .userdata = userdata};
+	const struct mdev_scan s = {
+		.sysfs_fd = sysfs_fd, .report = report_fn, .userdata = userdata};
 	struct mdev_instance *mdevs = NULL;
 	char **names = NULL;
 	size_t n_names = 0, count = 0;

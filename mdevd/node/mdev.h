@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mdevd/inventory.h"
 
@@ -25,6 +26,9 @@
  */
 int mdev_parents_load(int sysfs_fd, bool count_instances, inventory_report_fn report,
 		      void *userdata, struct mdev_parent **out, size_t *n);
+
+/* mdev_parent_clear - free what one parent owns (not the parent itself). */
+void mdev_parent_clear(struct mdev_parent *p);
 
 /* mdev_parents_free - free an array from mdev_parents_load() and all it owns. */
 void mdev_parents_free(struct mdev_parent *parents, size_t n);
@@ -58,3 +62,31 @@ int mdev_parse_count(const char *s, unsigned int *out);
 
 /* mdev_is_bdf - whether @s has the form of a PCI address "dddd:bb:ss.f" (hex digits). */
 bool mdev_is_bdf(const char *s);
+
+/*
+ * mdev_parse_index - a decimal number of 0..UINT_MAX without sign or blanks ("12" of an
+ * iommu_group link, "3" of vfio3). Returns 0 or -EINVAL (@out untouched).
+ */
+int mdev_parse_index(const char *s, unsigned int *out);
+
+/*
+ * mdev_read_vfio_cdev - the N of the device dir @fd's vfio-dev/vfioN entry: the iommufd
+ * cdev /dev/vfio/devices/vfioN of that device (Linux 6.2+, Documentation/driver-api/vfio.rst
+ * "VFIO device cdev"; an mdev and a PCI function alike). Returns true and sets *out, or
+ * false when the device has none.
+ */
+bool mdev_read_vfio_cdev(int fd, unsigned int *out);
+
+/* The scan state both readers share: the root, and where skipped entries are reported. */
+struct mdev_scan {
+	int sysfs_fd;
+	inventory_report_fn report;
+	void *userdata;
+};
+
+/* mdev_report - format and hand one skipped entry to @s->report (nothing when NULL). */
+void mdev_report(const struct mdev_scan *s, const char *path, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* mdev_read_hex16 - a "0x10de" attribute of @dirfd; 0 when absent or not 16-bit hex. */
+uint16_t mdev_read_hex16(int dirfd, const char *attr);

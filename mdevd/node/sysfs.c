@@ -182,13 +182,13 @@ int sysfs_count_dir(int dirfd, const char *path, size_t *n)
 	return 0;
 }
 
-int sysfs_write_attr(int dirfd, const char *path, const char *value)
+static int write_attr(int dirfd, const char *path, const char *value, int flags)
 {
 	_cleanup_close_ int fd = -1;
 	size_t len = strlen(value);
 	ssize_t w;
 
-	fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC);
+	fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | flags);
 	if (fd < 0)
 		return -errno;
 	w = write(fd, value, len);
@@ -197,6 +197,16 @@ int sysfs_write_attr(int dirfd, const char *path, const char *value)
 	if ((size_t)w != len)
 		return -EIO;
 	return 0;
+}
+
+int sysfs_write_attr(int dirfd, const char *path, const char *value)
+{
+	return write_attr(dirfd, path, value, 0);
+}
+
+int sysfs_replace_attr(int dirfd, const char *path, const char *value)
+{
+	return write_attr(dirfd, path, value, O_TRUNC);
 }
 
 static int cmp_names(const void *a, const void *b)

@@ -83,6 +83,14 @@ int sysfs_count_dir(int dirfd, const char *path, size_t *n);
 int sysfs_write_attr(int dirfd, const char *path, const char *value);
 
 /*
+ * sysfs_replace_attr - sysfs_write_attr() with O_TRUNC, as the shell's `echo V > attr` does:
+ * for an attribute whose value is read back (NVIDIA's current_vgpu_type). sysfs ignores the
+ * truncation; in a fixture tree the file then holds exactly @value. Returns as
+ * sysfs_write_attr().
+ */
+int sysfs_replace_attr(int dirfd, const char *path, const char *value);
+
+/*
  * sysfs_list_dir - names in directory @path (without "." and ".."), sorted with
  * strcmp. On success *names is a new array of @*n new strings (free each, then the
  * array; sysfs_names_free() does both). Returns 0, -ENOENT when the directory does

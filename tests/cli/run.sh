@@ -17,6 +17,8 @@ passed=0
 failed=0
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
+# NVIDIA vGPU type names mdevd remembers (node/nvidia_vgpu.h): none, so output is stable.
+export MDEVD_RUN_DIR="$tmp/run"
 . tests/lib/golden.sh
 
 # case NAME RC ARGS...
@@ -65,6 +67,38 @@ case_ samples-status-human 2 --sysfs-root $F/samples $ST status --policy tests/v
 case_ samples-status-vfio-human 0 --sysfs-root $F/samples $ST status --policy tests/cli/policies/samples-vfio.json
 case_ samples-apply-vfio-no-state 64 --sysfs-root $F/samples $ST apply --policy tests/cli/policies/samples-vfio.json --dry-run
 case_ doctor-extra-arg 64 doctor now
+# NVIDIA generations (tests/fixtures/make-tree.py): T4 mdev on the PF, A100/A40 mdev on VFs,
+# L40S and H200 vendor-specific VFIO, a mixed node
+for gen in t4 a100 a40 l40s h200 mixed; do
+	case_ $gen-types-human 0 --sysfs-root $F/$gen types
+	case_ $gen-list-human 0 --sysfs-root $F/$gen list --no-libvirt
+done
+case_ l40s-types-json 0 --sysfs-root $F/l40s types -o json
+case_ h200-types-json 0 --sysfs-root $F/h200 types -o json
+case_ mixed-list-json 0 --sysfs-root $F/mixed list --no-libvirt -o json
+case_ mixed-pci-human 0 --sysfs-root $F/mixed pci
+case_ mixed-pci-json 0 --sysfs-root $F/mixed pci --vendor 10de:26b9 -o json
+# NVIDIA vendor VFIO: the policy planned on the L40S tree and the mixed node, status
+VP=tests/cli/policies/l40s-12q.json
+case_ l40s-plan-human 2 --sysfs-root $F/l40s $ST plan --policy $VP --no-libvirt
+case_ l40s-plan-json 2 --sysfs-root $F/l40s $ST plan --policy $VP --no-libvirt -o json
+case_ mixed-status-human 2 --sysfs-root $F/mixed $ST status --policy $VP
+case_ mixed-status-json 2 --sysfs-root $F/mixed $ST status --policy $VP -o json
+echo '{}' >"$tmp/empty.json"
+case_ h200-status-human 0 --sysfs-root $F/h200 $ST status --policy "$tmp/empty.json"
+case_ h200-status-json 0 --sysfs-root $F/h200 $ST status --policy "$tmp/empty.json" -o json
+# ...and applied to a copy of the L40S tree. Writing current_vgpu_type does not change the
+# copy's lists as the driver would: `make-tree.py sim` recomputes them between the runs.
+# Round 1 frees the full card, whose lists stay empty until the driver (sim) relists: exit 3.
+cp -a $F/l40s "$tmp/l40s"
+export MDEVD_RUN_DIR="$tmp/run-apply"
+case_ l40s-apply 3 --sysfs-root "$tmp/l40s" $ST apply --policy $VP --no-libvirt
+python3 tests/fixtures/make-tree.py --out "$tmp/l40s" sim
+case_ l40s-apply-again 0 --sysfs-root "$tmp/l40s" $ST apply --policy $VP --no-libvirt
+python3 tests/fixtures/make-tree.py --out "$tmp/l40s" sim
+case_ l40s-applied-list 0 --sysfs-root "$tmp/l40s" list --no-libvirt
+case_ l40s-applied-plan 0 --sysfs-root "$tmp/l40s" $ST plan --policy $VP --no-libvirt
+export MDEVD_RUN_DIR="$tmp/run"
 # errors and usage
 case_ missing-root 1 --sysfs-root $F/nonexistent types
 case_ bad-output 64 --sysfs-root $F/samples types -o yaml

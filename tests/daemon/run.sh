@@ -743,6 +743,44 @@ t_vfio_busy_unbind() {
 		"$t/gen" "$MDEVD" "$t" || fail "busy unbind"
 }
 
+# NVIDIA vendor VFIO: the driver forgets every VF's type at reboot; `mdevd run` applies at start
+# and picks the same VFs each time (the lowest free ones that list the type).
+t_vgpu_applied_at_start() {
+	setup_tree l40s
+	mkproc
+	cp "$repo/tests/cli/policies/l40s-12q.json" "$t/etc/policy.json"
+	export MDEVD_RUN_DIR=$t/run
+	local vf boot
+	for boot in 1 2; do
+		start_daemon --no-device-plugins
+		wait_log 'mdevd: ready' 20
+		for vf in 0000:41:00.4 0000:41:00.5 0000:41:00.6 0000:41:00.7; do
+			wait_file "$t/sys/bus/pci/devices/$vf/nvidia/current_vgpu_type" '^1153$' 20 ||
+				fail "boot $boot: $vf did not become an L40S-12Q vGPU"
+		done
+		[ "$(cat "$t/sys/bus/pci/devices/0000:41:01.0/nvidia/current_vgpu_type")" = 0 ] ||
+			fail "boot $boot: a fifth VF was configured"
+		alive
+		stop_daemon
+		[ "$rc" = 0 ] || fail "exit status $rc"
+		# "Reboot": every VF forgets its type; the driver lists every type again.
+		for vf in "$t"/sys/bus/pci/devices/*/nvidia/current_vgpu_type; do echo 0 >"$vf"; done
+		python3 "$repo/tests/fixtures/make-tree.py" --out "$t/sys" sim
+	done
+	say "# the same 4 VFs configured on both starts"
+}
+
+t_vgpu_kubelet() {
+	/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null ||
+		fail "python3-grpcio / python3-grpc-tools missing (scripts/deps.sh installs them)"
+	t=$work/vgpu-e2e.$n
+	mkdir -p "$t/gen"
+	/usr/bin/python3 -m grpc_tools.protoc -I"$repo/mdevd/kubernetes" --python_out="$t/gen" \
+		--grpc_python_out="$t/gen" "$repo/mdevd/kubernetes/deviceplugin.proto" || fail "protoc"
+	/usr/bin/python3 "$repo/tests/daemon/vgpu_e2e.py" "$t/gen" "$MDEVD" "$t" ||
+		fail "NVIDIA vGPU end-to-end"
+}
+
 run_test t_start_ready_stop "starts, logs readiness, READY=1 + STATUS=, SIGTERM exits 0 quickly"
 run_test t_sigint "SIGINT is a clean shutdown too"
 run_test t_sighup_reload "SIGHUP reloads the policy (RELOADING=1, READY=1)"
@@ -766,6 +804,8 @@ run_test t_observe_off "metrics and status socket off: one thread, no port, no s
 run_test t_log_options "--log-format json: one JSON record a line; text timestamped; --log-level"
 run_test t_vfio_busy_unbind "vfio-pci: an unbind that blocks is reported naming the function; Allocate and ListAndWatch answer meanwhile"
 run_test t_status "mdevd status: pools, health, NUMA, unserved reasons, mdevs, pending (human, JSON)"
+run_test t_vgpu_applied_at_start "NVIDIA vGPU (vendor VFIO): run applies at start, the same VFs after a reboot"
+run_test t_vgpu_kubelet "NVIDIA vGPU (vendor VFIO): served to kubelet; a VF kubelet was allocated is never freed"
 
 say "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

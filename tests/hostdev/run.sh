@@ -209,6 +209,22 @@ expect_error "resource: PCI not on vfio-pci" 1 "bound to nvidia, not vfio-pci" \
 	--sysfs-root $NVIDIA --proc-root "$IDLE" hostdev --policy $POL nvidia.com/TU104GL_Tesla_T4
 expect_error "resource: nothing matches" 1 "none matches its selector" \
 	--sysfs-root $NVIDIA --proc-root "$IDLE" hostdev --policy $POL nvidia.com/GRID_A100-4C
+# NVIDIA vendor-specific VFIO (vGPU 17+): a configured VF is a PCI function that stays on
+# nvidia, so managed='no'; a free VF holds no vGPU and is refused.
+MIXED=tests/fixtures/mixed
+golden "pci: NVIDIA vGPU VF (vendor VFIO)" pci-vgpu-vf --sysfs-root $MIXED hostdev 41:00.4
+expect_error "pci: free NVIDIA vGPU VF" 1 "is a free VF of the NVIDIA vGPU card 0000:41:00.0" \
+	--sysfs-root $MIXED hostdev 0000:41:00.6
+golden "resource: NVIDIA vGPU VF pool" devices-vgpu-l40s-12q --sysfs-root $MIXED \
+	--proc-root "$IDLE" hostdev --policy tests/hostdev/policy-vgpu.json nvidia.com/L40S-12Q \
+	--count 2
+# QEMU with iommufd holds only 41:00.4's cdev: that VF is not free.
+mkdir -p "$tmp/cdev-busy/4242/fd"
+ln -s /dev/vfio/devices/vfio0 "$tmp/cdev-busy/4242/fd/3"
+expect_error "resource: vGPU VF held by its iommufd cdev" 1 \
+	"0000:41:00.4: in use (/dev/vfio/devices/vfio0 is open)" --sysfs-root $MIXED \
+	--proc-root "$tmp/cdev-busy" hostdev --policy tests/hostdev/policy-vgpu.json \
+	nvidia.com/L40S-12Q --count 2
 expect_error "resource: not in the policy" 1 "permittedHostDevices names no resource" \
 	--sysfs-root $SAMPLES --proc-root "$IDLE" hostdev --policy $POL example.com/NOPE
 expect_error "resource: --display on a PCI pool" 64 "pool of PCI functions" \

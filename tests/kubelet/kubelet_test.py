@@ -622,6 +622,50 @@ def test_absent_kubelet(mdevd, valgrind):
         e.cleanup()
 
 
+def test_vendor_vfio_pool(mdevd, valgrind):
+    """NVIDIA vGPU on vendor-specific VFIO (vGPU 17+): the mixed node's L40S VFs configured as
+    L40S-12Q, selected by mdevNameSelector, are served as PCI devices: ids are VF addresses,
+    Allocate answers with KubeVirt's PCI contract (PCI_RESOURCE_<NAME>, the VFs' groups and,
+    where the kernel has iommufd, their cdevs and /dev/iommu)."""
+    e = Env(mdevd, valgrind)
+    try:
+        shutil.rmtree(e.tree)
+        make_tree.build_mixed(e.tree)  # L40S 0000:41:00.0: .4 and .5 hold 12Q (groups 501, 502)
+        with open(e.policy, "w") as f:
+            json.dump({"permittedHostDevices": {"mediatedDevices": [
+                {"mdevNameSelector": "NVIDIA L40S-12Q", "resourceName": "nvidia.com/L40S-12Q",
+                 "externalResourceProvider": True},
+                {"mdevNameSelector": "GRID T4-1Q", "resourceName": NV}]}}, f)
+        e.start_kubelet()
+        e.start()
+        regs = e.kubelet.wait(2, 20 * e.slow)
+        assert sorted(r.resource_name for _, r, _ in regs) == sorted(["nvidia.com/L40S-12Q", NV]), regs
+        stub, _ = e.stub("mdevd-nvidia.com_L40S-12Q.sock")
+        w = Watch(stub)
+        got = devmap(w.next_list())
+        assert got == {"0000:41:00.4": ("Healthy", [1]), "0000:41:00.5": ("Healthy", [1])}, got
+        w.call.cancel()
+        r = stub.Allocate(pb.AllocateRequest(container_requests=[
+            pb.ContainerAllocateRequest(devices_ids=["0000:41:00.5", "0000:41:00.4"])]),
+            timeout=5)
+        c = r.container_responses[0]
+        assert dict(c.envs) == {"PCI_RESOURCE_NVIDIA_COM_L40S-12Q": "0000:41:00.5,0000:41:00.4"}, \
+            c.envs
+        iommufd = os.path.exists("/dev/iommu")
+        want = ["/dev/vfio/vfio", "/dev/vfio/502"] + (["/dev/vfio/devices/vfio1"] if iommufd
+                                                         else [])
+        want += ["/dev/vfio/501"] + (["/dev/vfio/devices/vfio0", "/dev/iommu"] if iommufd else [])
+        assert spec_list(c) == [(p, p, "mrw") for p in want], spec_list(c)
+        # A free VF (no vGPU type) is no device of the pool.
+        expect_error(lambda: stub.Allocate(pb.AllocateRequest(container_requests=[
+            pb.ContainerAllocateRequest(devices_ids=["0000:41:00.6"])]), timeout=5),
+            grpc.StatusCode.INVALID_ARGUMENT)
+        e.proc.send_signal(signal.SIGTERM)
+        assert e.proc.wait(timeout=60 * e.slow) == 0
+    finally:
+        e.cleanup()
+
+
 class Runner:
     """Runs named tests against an Env: "ok NAME (T s)" or "FAIL NAME" and the traceback;
     counts them. @prefix goes before each name (tests/deploy/image_kubelet.py: "image: ")."""
@@ -692,6 +736,7 @@ def main():
         ("shutdown sends an empty list", test_shutdown),
     ], (test_shutdown,))
     r.run("kubelet absent at start", test_absent_kubelet, mdevd, valgrind)
+    r.run("NVIDIA vendor-VFIO pool (PCI contract)", test_vendor_vfio_pool, mdevd, valgrind)
     return r.summary()
 
 

@@ -12,7 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define MDEVD_TEST_FIXTURE_INVENTORY
 #include "testutil.h"
+#include "mdevd/policy.h"
+#include "mdevd/resource.h"
 #include "kubernetes/deviceplugin.h"
 #include "mdevd/kubernetes/deviceplugin.pb-c.h"
 
@@ -581,6 +584,58 @@ static void test_allocate_iommufd(void **state)
 	dp_plugin_free(p);
 }
 
+/*
+ * NVIDIA vendor-specific VFIO, from the mixed fixture through resource_build(): the VFs that
+ * hold L40S-12Q form a PCI pool (mdevNameSelector), and Allocate answers with KubeVirt's PCI
+ * contract: PCI_RESOURCE_<NAME> = the VF addresses, their groups, their iommufd cdevs and
+ * /dev/iommu (the fixture's configured VFs have vfio-dev/vfio0 and vfio1).
+ */
+static void test_allocate_vendor_vfio_pool(void **state)
+{
+	static const char json[] =
+		"{\"permittedHostDevices\": {\"mediatedDevices\": [{\"mdevNameSelector\": "
+		"\"NVIDIA L40S-12Q\", \"resourceName\": \"nvidia.com/L40S-12Q\", "
+		"\"externalResourceProvider\": true}]}}";
+	static const char *const with[] = {"/dev/vfio/vfio",	      "/dev/vfio/502",
+					   "/dev/vfio/devices/vfio1", "/dev/vfio/501",
+					   "/dev/vfio/devices/vfio0", "/dev/iommu"};
+	const char *ids[] = {"0000:41:00.5", "0000:41:00.4"};
+	_cleanup_(inventory_freep) struct inventory *inv = fixture_inventory("mixed");
+	_cleanup_(policy_freep) struct policy *pol = NULL;
+	_cleanup_(resource_set_freep) struct resource_set *set = NULL;
+	const struct resource_pool *pool;
+	struct pol_error err;
+	struct dp_plugin *p;
+	V1beta1__AllocateResponse *r;
+	struct dp_reply reply;
+	int fd;
+
+	assert_int_equal(pol_parse(json, strlen(json), &pol, &err), 0);
+	assert_int_equal(resource_build(inv, pol, &set), 0);
+	pool = resource_get_pool(set, "nvidia.com/L40S-12Q");
+	assert_non_null(pool);
+	assert_int_equal(pool->kind, RESOURCE_PCI);
+	assert_int_equal(pool->n_devices, 2);
+	assert_string_equal(pool->devices[0].id, "0000:41:00.4");
+	assert_string_equal(pool->devices[0].card, "0000:41:00.0");
+	assert_string_equal(resource_device_physfn(&pool->devices[0]), "0000:41:00.0");
+	assert_int_equal(pool->devices[0].numa_node, 1);
+	fd = open(FIXTURES "/mixed", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	p = dp_plugin_new(pool->name, pool->kind);
+	assert_int_equal(dp_plugin_set_pool(p, pool, fd, true), 1);
+	r = allocate(p, ids, 2, &reply);
+	assert_int_equal(reply.status, DP_STATUS_OK);
+	assert_string_equal(r->container_responses[0]->envs[0]->key,
+			    "PCI_RESOURCE_NVIDIA_COM_L40S-12Q");
+	assert_string_equal(r->container_responses[0]->envs[0]->value, "0000:41:00.5,0000:41:00.4");
+	assert_specs(r->container_responses[0], with, ARRAY_SIZE(with));
+	v1beta1__allocate_response__free_unpacked(r, NULL);
+	reply_clear(&reply);
+	close(fd);
+	dp_plugin_free(p);
+}
+
 /* GetPreferredAllocation for one container; @want NULL-terminated. */
 static void check_preferred(struct dp_plugin *p, const char **avail, size_t n_avail,
 			    const char **must, size_t n_must, int size, const char *const *want)
@@ -711,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_unserved_kept_unhealthy),
 		cmocka_unit_test(test_unserved_mdev),
 		cmocka_unit_test(test_allocate_iommufd),
+		cmocka_unit_test(test_allocate_vendor_vfio_pool),
 		cmocka_unit_test(test_preferred),
 		cmocka_unit_test(test_preferred_by_card),
 	};

@@ -45,6 +45,8 @@ static int setup(void **state)
 	add_fd(p, "77", "9", "/dev/vfio/17");
 	add_fd(p, "77", "10", "/dev/vfio/devices/vfio0");
 	add_fd(p, "77", "11", "/dev/vfio/12abc");
+	add_fd(p, "78", "3", "/dev/vfio/devices/vfio40");
+	add_fd(p, "78", "4", "/dev/vfio/devices/vfio4x");
 	/* Not a pid: ignored even though it has an fd dir. */
 	add_fd(p, "self", "1", "/dev/vfio/99");
 	p->fd = open(p->dir, O_RDONLY | O_DIRECTORY);
@@ -171,12 +173,33 @@ static void test_real_proc_sees_own_open_file(void **state)
 	close(fd);
 }
 
+/* iommufd: QEMU opens only /dev/vfio/devices/vfioN; those count by N, apart from groups. */
+static void test_cdevs(void **state)
+{
+	struct fake_proc *p = *state;
+	struct inuse in;
+
+	assert_int_equal(inuse_scan(p->fd, &in), 0);
+	assert_int_equal(in.n_cdevs, 2);
+	assert_int_equal(in.cdevs[0], 0);
+	assert_int_equal(in.cdevs[1], 40);
+	assert_true(inuse_has_cdev(&in, 40));
+	assert_false(inuse_has_cdev(&in, 4));
+	assert_false(inuse_has_group(&in, 40));
+	inuse_release(&in);
+	assert_int_equal(inuse_device_is_open(p->fd, -1, true, 40), 1);
+	assert_int_equal(inuse_device_is_open(p->fd, 18, true, 41), 0);
+	assert_int_equal(inuse_device_is_open(p->fd, 18, false, 40), 0);
+	assert_int_equal(inuse_device_is_open(p->fd, 17, true, 41), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_scan_finds_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_holders, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_is_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cdevs, setup, teardown),
 		cmocka_unit_test(test_empty_proc),
 		cmocka_unit_test(test_real_proc_sees_own_open_file),
 	};

@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MDEVD_TEST_FIXTURE_INVENTORY
 #include "testutil.h"
 
 #include "mdevd/macro.h"
 #include "mdevd/plan.h"
+#include "node/sysfs.h"
 
 #define MID	      "0123456789abcdef0123456789abcdef"
 #define MID2	      "fedcba9876543210fedcba9876543210"
@@ -2057,34 +2059,220 @@ static void test_domain_names_nvidia_vf(void **state)
 {
 	_cleanup_(node_freep) struct node *n = node_new();
 	_cleanup_(plan_freep) struct plan *plan = NULL;
-	struct pol_type_request tr[] = {{"nvidia-222", 0}};
-	struct pol_layout lay = {.all_parents = true, .types = tr, .n_types = 1};
+	struct pol_type_request tr[] = {{"nvidia-222", 0}, {"1153", 0}};
+	struct pol_layout lay = {.all_parents = true, .types = tr, .n_types = 2};
 	struct policy pol = {.layouts = &lay, .n_layouts = 1};
 	const struct plan_domain_ref refs[] = {
-		{.id = "0000:3B:00.4", .domain = "vm-vf", .running = true},
+		{.id = "0000:41:00.4", .domain = "vm-vf", .running = true},
 		{.id = "0000:3b:00.5", .domain = "vm-mdev-parent", .running = true},
 	};
 	const struct plan_context ctx = {
 		.machine_id = MID, .domain_refs = refs, .n_domain_refs = ARRAY_SIZE(refs)};
 	const struct plan_action *a;
 
-	/* A vGPU 17+ VF is assigned as a PCI function: a domain naming the VF holds its slot. */
-	node_parent(n, "0000:3b:00.4", "0000:3b:00.4", 0x10de, 0x1eb8, MODEL_INDEPENDENT, 0);
-	node_parent_get(n, "0000:3b:00.4")->backend = PARENT_BACKEND_NVIDIA_VGPU;
-	node_type(n, "0000:3b:00.4", "nvidia-222", "GRID T4-1Q", 1, 1);
-	node_owned(n, "0000:3b:00.4", "nvidia-222", 0, -1);
+	/*
+	 * A vGPU 17+ VF is assigned as a PCI function: a domain naming the VF holds it. Its
+	 * instance is the VF (uuid = its address) on its card (the PF).
+	 */
+	node_parent(n, "0000:41:00.0", "0000:41:00.0", 0x10de, 0x26b9, MODEL_INDEPENDENT, 0);
+	node_parent_get(n, "0000:41:00.0")->backend = PARENT_BACKEND_NVIDIA_VGPU;
+	node_type(n, "0000:41:00.0", "1153", "NVIDIA L40S-12Q", 4, 1);
+	node_mdev(n, "0000:41:00.4", "0000:41:00.0", "1153", 501);
+	node_mdev(n, "0000:41:00.5", "0000:41:00.0", "1153", 502);
+	for (size_t i = 0; i < n->inv.n_mdevs; i++)
+		n->inv.mdevs[i].backend = PARENT_BACKEND_NVIDIA_VGPU;
 	/* An mdev parent's PCI address in a domain says nothing about its mdevs. */
 	node_parent(n, "0000:3b:00.5", "0000:3b:00.5", 0x10de, 0x1eb8, MODEL_INDEPENDENT, 0);
 	node_type(n, "0000:3b:00.5", "nvidia-222", "GRID T4-1Q", 1, 1);
 	node_owned(n, "0000:3b:00.5", "nvidia-222", 0, 7);
 	plan = build(n, &pol, &ctx);
-	a = find_slot(plan, "0000:3b:00.4", "nvidia-222", 0);
+	a = find_action(plan, "0000:41:00.4");
 	assert_int_equal(a->kind, PLAN_KEEP);
 	assert_int_equal(a->reason, PLAN_REASON_IN_USE);
 	assert_string_equal(a->domain, "vm-vf");
+	a = find_action(plan, "0000:41:00.5");
+	assert_int_equal(a->kind, PLAN_REMOVE);
+	assert_int_equal(a->backend, PARENT_BACKEND_NVIDIA_VGPU);
 	a = find_slot(plan, "0000:3b:00.5", "nvidia-222", 0);
 	assert_int_equal(a->kind, PLAN_REMOVE);
 	assert_null(a->domain);
+}
+
+/* --- NVIDIA vendor-specific VFIO cards, from the generation fixtures (make-tree.py) --- */
+
+static struct plan *plan_vgpu(const struct inventory *inv, const char *parent, const char *type,
+			      int count, const struct plan_context *ctx)
+{
+	struct pol_type_request tr[] = {{(char *)type, count}};
+	struct pol_parent_match pm = {.kind = strchr(parent, '.') ? POL_PARENT_ADDRESS
+								  : POL_PARENT_VENDOR_DEVICE,
+				      .value = (char *)parent};
+	struct pol_layout lay = {.parents = &pm, .n_parents = 1, .types = tr, .n_types = 1};
+	struct policy pol = {.layouts = &lay, .n_layouts = 1};
+	struct plan *plan = NULL;
+
+	assert_int_equal(plan_build(inv, &pol, ctx, &plan), 0);
+	return plan;
+}
+
+static void test_vgpu_free_vfs_lowest_first(void **state)
+{
+	_cleanup_(inventory_freep) struct inventory *inv = fixture_inventory("l40s");
+	_cleanup_(plan_freep) struct plan *plan = NULL;
+	const struct plan_context ctx = {.machine_id = MID};
+	static const char *const vfs[] = {"0000:41:00.4", "0000:41:00.5", "0000:41:00.6",
+					  "0000:41:00.7"};
+
+	/* The policy: by vendor:device and name, on a fresh and a full card. */
+	plan = plan_vgpu(inv, "10de:26b9", "NVIDIA L40S-12Q", 4, &ctx);
+	/* The full card's 2 x 24Q go first (the layout says 0 of every other type)... */
+	assert_int_equal(plan->n_remove, 2);
+	assert_string_equal(plan->actions[0].uuid, "0000:c1:00.5");
+	assert_int_equal(plan->actions[0].backend, PARENT_BACKEND_NVIDIA_VGPU);
+	assert_string_equal(plan->actions[1].uuid, "0000:c1:00.4");
+	/* ...and the fresh card takes 12Q on its 4 lowest free VFs, slot by slot. */
+	assert_int_equal(plan->n_create, 4);
+	for (unsigned int i = 0; i < 4; i++) {
+		const struct plan_action *a = &plan->actions[2 + i];
+
+		assert_int_equal(a->kind, PLAN_CREATE);
+		assert_string_equal(a->parent, "0000:41:00.0");
+		assert_string_equal(a->type_id, "1153");
+		assert_string_equal(a->uuid, vfs[i]);
+		assert_int_equal(a->slot, i);
+		assert_int_equal(a->backend, PARENT_BACKEND_NVIDIA_VGPU);
+	}
+	/* The full card lists nothing now: 12Q is not offered there yet (the next round). */
+	assert_int_equal(plan->n_shortfalls, 0);
+}
+
+static void test_vgpu_configured_kept_and_shrunk(void **state)
+{
+	_cleanup_(inventory_freep) struct inventory *inv = fixture_inventory("mixed");
+	_cleanup_(plan_freep) struct plan *grow = NULL, *shrink = NULL, *max = NULL;
+	const struct plan_context ctx = {.machine_id = MID};
+	const struct plan_action *a;
+
+	/* 41:00.4 and .5 hold 12Q: they are slots 0 and 1; .6 and .7 are taken next. */
+	grow = plan_vgpu(inv, "0000:41:00.0", "1153", 4, &ctx);
+	assert_int_equal(grow->n_create, 2);
+	assert_int_equal(grow->n_remove, 0);
+	assert_string_equal(grow->actions[0].uuid, "0000:41:00.6");
+	assert_int_equal(grow->actions[0].slot, 2);
+	assert_string_equal(grow->actions[1].uuid, "0000:41:00.7");
+	a = find_action(grow, "0000:41:00.4");
+	assert_int_equal(a->kind, PLAN_KEEP);
+	assert_int_equal(a->slot, 0);
+	assert_true(a->owned);
+	/* Shrinking frees the highest slot: the higher VF address. */
+	shrink = plan_vgpu(inv, "0000:41:00.0", "NVIDIA L40S-12Q", 1, &ctx);
+	assert_int_equal(shrink->n_remove, 1);
+	assert_string_equal(shrink->actions[0].uuid, "0000:41:00.5");
+	assert_int_equal(find_action(shrink, "0000:41:00.4")->kind, PLAN_KEEP);
+	/* "max": the planner trusts the lists (30 free VFs offer 12Q); the card's own limit of
+	 * 4 shows as the lists shrink, which the applier re-reads before each write. */
+	max = plan_vgpu(inv, "0000:41:00.0", "NVIDIA L40S-12Q", POL_COUNT_MAX, &ctx);
+	assert_int_equal(max->n_create, 30);
+	/* The T4 beside it is left alone: the layout does not select it. */
+	for (size_t i = 0; i < max->n_actions; i++)
+		assert_string_equal(max->actions[i].parent, "0000:41:00.0");
+}
+
+static void test_vgpu_in_use_by_cdev_or_group(void **state)
+{
+	_cleanup_(inventory_freep) struct inventory *inv = fixture_inventory("mixed");
+	_cleanup_(plan_freep) struct plan *plan = NULL, *plan2 = NULL;
+	const unsigned int cdevs[] = {0}; /* 41:00.4's vfio-dev/vfio0 */
+	const int groups[] = {502};	  /* 41:00.5's group */
+	const struct plan_context by_cdev = {
+		.machine_id = MID, .in_use_cdevs = cdevs, .n_in_use_cdevs = 1};
+	const struct plan_context by_group = {
+		.machine_id = MID, .in_use_groups = groups, .n_in_use_groups = 1};
+	const struct plan_action *a;
+	char reason[128];
+
+	/* QEMU with iommufd opens only the cdev: that VF is in use, the other is freed. */
+	plan = plan_vgpu(inv, "0000:41:00.0", "NVIDIA L40S-12Q", 0, &by_cdev);
+	a = find_action(plan, "0000:41:00.4");
+	assert_int_equal(a->kind, PLAN_KEEP);
+	assert_int_equal(a->reason, PLAN_REASON_IN_USE);
+	assert_true(a->cdev_in_use);
+	assert_string_equal(plan_action_reason(a, reason, sizeof(reason)),
+			    "in use: /dev/vfio/devices/vfio0 is open");
+	assert_int_equal(find_action(plan, "0000:41:00.5")->kind, PLAN_REMOVE);
+	assert_int_equal(plan->n_remove, 1);
+
+	/* kubelet was handed 41:00.5 (Allocate; the API never says when the pod let go). */
+	{
+		const char *const ids[] = {"0000:41:00.5"};
+		const struct plan_context by_kubelet = {
+			.machine_id = MID, .allocated_ids = ids, .n_allocated_ids = 1};
+		_cleanup_(plan_freep) struct plan *plan3 =
+			plan_vgpu(inv, "0000:41:00.0", "NVIDIA L40S-12Q", 0, &by_kubelet);
+
+		a = find_action(plan3, "0000:41:00.5");
+		assert_int_equal(a->kind, PLAN_KEEP);
+		assert_true(a->allocated);
+		assert_string_equal(plan_action_reason(a, reason, sizeof(reason)),
+				    "in use: kubelet allocated it to a pod");
+		assert_int_equal(find_action(plan3, "0000:41:00.4")->kind, PLAN_REMOVE);
+	}
+	plan2 = plan_vgpu(inv, "0000:41:00.0", "NVIDIA L40S-12Q", 0, &by_group);
+	assert_int_equal(find_action(plan2, "0000:41:00.4")->kind, PLAN_REMOVE);
+	a = find_action(plan2, "0000:41:00.5");
+	assert_int_equal(a->kind, PLAN_KEEP);
+	assert_string_equal(plan_action_reason(a, reason, sizeof(reason)),
+			    "in use: /dev/vfio/502 is open");
+}
+
+static void test_vgpu_kubevirt_type_list(void **state)
+{
+	_cleanup_(inventory_freep) struct inventory *inv = fixture_inventory("mixed");
+	_cleanup_(plan_freep) struct plan *plan = NULL;
+	char *types[] = {"NVIDIA_L40S-12Q"};
+	struct policy pol = {.mediated_device_types = types, .n_mediated_device_types = 1};
+	const struct plan_context ctx = {.machine_id = MID};
+
+	/*
+	 * KubeVirt's mediatedDeviceTypes names select vendor-VFIO types too (normalised): the
+	 * L40S card keeps its 12Q and is filled as far as its lists offer; the T4 beside it
+	 * offers no L40S type and is not managed.
+	 */
+	assert_int_equal(plan_build(inv, &pol, &ctx, &plan), 0);
+	assert_int_equal(plan->n_remove, 0);
+	assert_int_equal(plan->n_create, 30);
+	assert_string_equal(plan->actions[0].uuid, "0000:41:00.6");
+	assert_string_equal(plan->actions[0].type_id, "1153");
+	for (size_t i = 0; i < plan->n_actions; i++)
+		assert_string_equal(plan->actions[i].parent, "0000:41:00.0");
+}
+
+static void test_mdev_in_use_by_cdev(void **state)
+{
+	_cleanup_(node_freep) struct node *n = node_new();
+	_cleanup_(plan_freep) struct plan *plan = NULL;
+	struct pol_type_request tr[] = {{"mtty-1", 0}};
+	struct pol_layout lay = {.all_parents = true, .types = tr, .n_types = 1};
+	struct policy pol = {.layouts = &lay, .n_layouts = 1};
+	const unsigned int cdevs[] = {3};
+	const struct plan_context ctx = {
+		.machine_id = MID, .in_use_cdevs = cdevs, .n_in_use_cdevs = 1};
+	const struct plan_action *a;
+
+	/* An mdev whose group is closed but whose cdev (vfio-dev/vfio3) QEMU holds. */
+	node_parent(n, "mtty", NULL, 0, 0, MODEL_INDEPENDENT, 0);
+	node_type(n, "mtty", "mtty-1", "Single port serial", 2, 1);
+	node_owned(n, "mtty", "mtty-1", 0, 10);
+	node_owned(n, "mtty", "mtty-1", 1, 11);
+	n->inv.mdevs[0].has_vfio_cdev = true;
+	n->inv.mdevs[0].vfio_cdev = 3;
+	n->inv.mdevs[1].has_vfio_cdev = true;
+	n->inv.mdevs[1].vfio_cdev = 4;
+	plan = build(n, &pol, &ctx);
+	a = find_action(plan, n->inv.mdevs[0].uuid);
+	assert_int_equal(a->kind, PLAN_KEEP);
+	assert_int_equal(a->reason, PLAN_REASON_IN_USE);
+	assert_int_equal(find_action(plan, n->inv.mdevs[1].uuid)->kind, PLAN_REMOVE);
 }
 
 int main(void)
@@ -2137,6 +2325,11 @@ int main(void)
 		cmocka_unit_test(test_domain_reserved_and_in_use_kept),
 		cmocka_unit_test(test_domain_running_wins_and_wanted_shows_domain),
 		cmocka_unit_test(test_domain_names_nvidia_vf),
+		cmocka_unit_test(test_vgpu_free_vfs_lowest_first),
+		cmocka_unit_test(test_vgpu_configured_kept_and_shrunk),
+		cmocka_unit_test(test_vgpu_in_use_by_cdev_or_group),
+		cmocka_unit_test(test_vgpu_kubevirt_type_list),
+		cmocka_unit_test(test_mdev_in_use_by_cdev),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
