@@ -227,3 +227,12 @@ int cli_check_policy_args(const char *cmd, const char **policy_path, int optind,
 	usage(stderr);
 	return EXIT_USAGE;
 }
+
+int cli_output_option(const char *cmd, const char *value, enum cli_output *out)
+{
+	if (cli_parse_output(value, out) < 0) {
+		log_warnx("%s: -o %s: expected 'human' or 'json'", cmd, value);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}

@@ -68,6 +68,13 @@ enum cli_check_flags {
 int cli_check_policy(const char *path, const struct policy *pol, const struct inventory *inv,
 		     unsigned int flags);
 
+/*
+ * cli_output_option - a command's -o / --output @value (cli_parse_output()) into *@out.
+ * On an unknown format logs "@cmd: -o VALUE: expected 'human' or 'json'" and returns
+ * EXIT_USAGE (*@out untouched); otherwise returns EXIT_OK.
+ */
+int cli_output_option(const char *cmd, const char *value, enum cli_output *out);
+
 /* The policy file of the commands that take --policy, when none is given. */
 #define CLI_DEFAULT_POLICY "/etc/mdevd/policy.json"
 

@@ -76,10 +76,8 @@ int cmd_doctor(const struct cli_globals *g, int argc, char **argv)
 			vfio.state_path = optarg;
 			break;
 		case 'o':
-			if (cli_parse_output(optarg, &output) < 0) {
-				log_warnx("doctor: -o %s: expected 'human' or 'json'", optarg);
+			if (cli_output_option("doctor", optarg, &output) != EXIT_OK)
 				return EXIT_USAGE;
-			}
 			break;
 		case 'h':
 			usage(stdout);

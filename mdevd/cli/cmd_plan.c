@@ -92,10 +92,8 @@ int cmd_plan(const struct cli_globals *g, int argc, char **argv)
 			no_libvirt = true;
 			break;
 		case 'o':
-			if (cli_parse_output(optarg, &output) < 0) {
-				log_warnx("plan: -o %s: expected 'human' or 'json'", optarg);
+			if (cli_output_option("plan", optarg, &output) != EXIT_OK)
 				return EXIT_USAGE;
-			}
 			break;
 		case 'h':
 			plan_usage(stdout);
@@ -261,10 +259,8 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 			policy_path = optarg;
 			break;
 		case 'o':
-			if (cli_parse_output(optarg, &output) < 0) {
-				log_warnx("apply: -o %s: expected 'human' or 'json'", optarg);
+			if (cli_output_option("apply", optarg, &output) != EXIT_OK)
 				return EXIT_USAGE;
-			}
 			break;
 		case 'b':
 			if (streq(optarg, "sysfs")) {
@@ -496,10 +492,8 @@ int cmd_create(const struct cli_globals *g, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "t:u:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
-			if (cli_parse_output(optarg, &output) < 0) {
-				log_warnx("create: -o %s: expected 'human' or 'json'", optarg);
+			if (cli_output_option("create", optarg, &output) != EXIT_OK)
 				return EXIT_USAGE;
-			}
 			break;
 		case 'p':
 			parent_arg = optarg;
@@ -689,10 +683,8 @@ int cmd_remove(const struct cli_globals *g, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "c:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
-			if (cli_parse_output(optarg, &output) < 0) {
-				log_warnx("remove: -o %s: expected 'human' or 'json'", optarg);
+			if (cli_output_option("remove", optarg, &output) != EXIT_OK)
 				return EXIT_USAGE;
-			}
 			break;
 		case 'c':
 			uri = optarg;

@@ -227,11 +227,8 @@ static int policy_check(const struct cli_globals *g, int argc, char **argv)
 			node = false;
 			break;
 		case 'o':
-			if (cli_parse_output(optarg, &output) < 0) {
-				log_warnx("policy check: -o %s: expected 'human' or 'json'",
-					  optarg);
+			if (cli_output_option("policy check", optarg, &output) != EXIT_OK)
 				return EXIT_USAGE;
-			}
 			break;
 		case 'h':
 			policy_usage(stdout);

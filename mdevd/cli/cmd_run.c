@@ -897,10 +897,8 @@ int cmd_status(const struct cli_globals *g, int argc, char **argv)
 			no_libvirt = true;
 			break;
 		case 'o':
-			if (cli_parse_output(optarg, &output) < 0) {
-				log_warnx("status: -o %s: expected 'human' or 'json'", optarg);
+			if (cli_output_option("status", optarg, &output) != EXIT_OK)
 				return EXIT_USAGE;
-			}
 			break;
 		case OPT_SOCKET:
 			socket_path = optarg;
