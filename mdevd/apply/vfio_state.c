@@ -92,7 +92,7 @@ int vfio_state_load(const char *path, struct vfio_state *out, unsigned int *skip
 			bad++;
 			continue;
 		}
-		snprintf(e.address, sizeof(e.address), "%s", addr);
+		memcpy(e.address, addr, sizeof("dddd:bb:ss.f")); /* length checked above */
 		e.vendor_id = (uint16_t)v;
 		e.device_id = (uint16_t)d;
 		snprintf(e.driver, sizeof(e.driver), "%s", streq(drv, "-") ? "" : drv);
