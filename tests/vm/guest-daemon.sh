@@ -14,6 +14,8 @@ set -eu
 
 : "${MDEVD:?run me through tests/vm/run.sh}" "${REPO:?}" "${RESULTS:=/tmp}"
 . "$REPO/tests/vm/lib.sh"
+# say, fail, wait_for, run_one
+. "$REPO/tests/vm/testlib.sh"
 filter=${1:-.}
 work=$(mktemp -d)
 # Every wait is for an event; this deadline (seconds) is for hangs only, generous for TCG on
@@ -35,25 +37,10 @@ failures=()
 EDU=1234:11e8
 
 # ------------------------------------------------------------------ helpers
-say() { printf '%s\n' "$*"; }
-fail() {
-	say "FAIL: $*"
-	exit 1
-}
 count() { vm_mdev_count "$@"; }
 new_uuid() { cat /proc/sys/kernel/random/uuid; }
 dpid() { cat "$work/daemon.pid"; }
 alive() { kill -0 "$(dpid)" 2>/dev/null || fail "the daemon died"; }
-# wait_for SECONDS COMMAND... -> 0 once COMMAND succeeds (the test polls, not the daemon)
-wait_for() {
-	local i max=$(($1 * 10))
-	shift
-	for ((i = 0; i < max; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 in_log() { grep -Eq -- "$1" "$log"; }
 wait_log() { wait_for "${2:-$W}" in_log "$1" || fail "no daemon log line /$1/ within ${2:-$W} s"; }
 mtty_uuids() {
@@ -81,24 +68,9 @@ EOF
 	mv "$pol.tmp" "$pol"
 }
 
-run_test() { # run_test FUNCTION DESCRIPTION
-	[[ $1 =~ $filter ]] || return 0
-	n=$((n + 1))
-	local t0=$SECONDS st=0
-	("$1") >"$work/log" 2>&1 || st=$?
-	if [ $st = 0 ]; then
-		passed=$((passed + 1))
-		say "ok $n - $2 ($((SECONDS - t0))s)"
-		grep '^#' "$work/log" || true
-	else
-		failed=$((failed + 1))
-		failures+=("$n - $2")
-		say "not ok $n - $2"
-		tail -n 40 "$work/log" | sed 's/^/#   /'
-		tail -n 25 "$log" 2>/dev/null | sed 's/^/#   daemon: /'
-	fi
-	cp "$work/log" "$RESULTS/daemon-test-$n-$1.log" 2>/dev/null || true
-}
+RUN_NOTES='^#' RUN_TAIL=40
+run_failed() { tail -n 25 "$log" 2>/dev/null | sed 's/^/#   daemon: /'; }
+run_test() { run_one daemon-test "$@" || true; } # run_test FUNCTION DESCRIPTION
 
 # -------------------------------------------------------------------- tests
 t_start() { # the daemon applies the policy at start and says it is ready

@@ -23,25 +23,12 @@ work=$(mktemp -d)
 trap 'stop_libvirtd; rm -rf "$work"' EXIT
 
 n=0 passed=0 failed=0
+failures=()
 count() {
 	local a=(/sys/class/mdev_bus/"$1"/mdev_supported_types/"$2"/devices/*)
 	if [ -e "${a[0]}" ]; then echo ${#a[@]}; else echo 0; fi
 }
-run_test() {
-	[[ $1 =~ $filter ]] || return 0
-	n=$((n + 1))
-	local t0=$SECONDS st=0
-	("$1") >"$work/log" 2>&1 || st=$?
-	if [ $st = 0 ]; then
-		passed=$((passed + 1))
-		say "ok $n - $2 ($((SECONDS - t0))s)"
-	else
-		failed=$((failed + 1))
-		say "not ok $n - $2"
-		tail -n 60 "$work/log" | sed 's/^/#   /'
-	fi
-	cp "$work/log" "$RESULTS/libvirt-$n-$1.log" 2>/dev/null || true
-}
+run_test() { run_one libvirt "$@" || true; } # run_test FUNCTION DESCRIPTION
 
 MID=0123456789abcdef0123456789abcdef
 MDEVD_ARGS=(--machine-id "$MID")

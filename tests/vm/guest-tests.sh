@@ -60,20 +60,7 @@ hold_wait() {
 }
 
 run_test() { # run_test FUNCTION DESCRIPTION
-	[[ $1 =~ $filter ]] || return 0
-	n=$((n + 1))
-	local t0=$SECONDS st=0
-	("$1") >"$work/log" 2>&1 || st=$?
-	if [ $st = 0 ]; then
-		passed=$((passed + 1))
-		say "ok $n - $2 ($((SECONDS - t0))s)"
-	else
-		failed=$((failed + 1))
-		failures+=("$n - $2")
-		say "not ok $n - $2"
-		tail -n 60 "$work/log" | sed 's/^/#   /'
-	fi
-	cp "$work/log" "$RESULTS/test-$n-$1.log" 2>/dev/null || true
+	run_one test "$@" || return 0
 	# Leave no held VFIO groups behind: removing an mdev in use blocks. Wait until the
 	# holders are gone (their groups closed), however long that takes.
 	if [ -s "$work/pids" ]; then

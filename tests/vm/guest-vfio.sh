@@ -26,23 +26,8 @@ trap 'umount "$work/mnt" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 n=0 passed=0 failed=0
 failures=()
-run_test() { # run_test FUNCTION DESCRIPTION
-	[[ $1 =~ $filter ]] || return 0
-	n=$((n + 1))
-	local t0=$SECONDS st=0
-	("$1") >"$work/log" 2>&1 || st=$?
-	if [ $st = 0 ]; then
-		passed=$((passed + 1))
-		say "ok $n - $2 ($((SECONDS - t0))s)"
-		grep '^# ' "$work/log" || true
-	else
-		failed=$((failed + 1))
-		failures+=("$n - $2")
-		say "not ok $n - $2"
-		tail -n 60 "$work/log" | sed 's/^/#   /'
-	fi
-	cp "$work/log" "$RESULTS/vfio-$n-$1.log" 2>/dev/null || true
-}
+RUN_NOTES='^# '
+run_test() { run_one vfio "$@" || true; } # run_test FUNCTION DESCRIPTION
 
 EDU1=0000:00:01.0 NIC0=0000:00:02.0
 EDU2=0000:00:10.0 NIC1=0000:00:11.0 DISK=0000:00:12.0 VGA=0000:00:13.0 SMBUS=0000:00:1f.3
@@ -164,15 +149,6 @@ t_doctor_pass() {
 }
 
 # mdevd run binds before it registers; kubelet's Allocate hands out the bound function.
-wait_for() { # wait_for SECONDS COMMAND... -> 0 as soon as COMMAND succeeds
-	local i max=$(($1 * 10))
-	shift
-	for ((i = 0; i < max; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 t_run_allocate() {
 	local gen=$work/gen dpdir=$work/dp events=$work/events dlog=$work/daemon.log kpid dpid
 	/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null ||
@@ -227,6 +203,7 @@ t_run_allocate() {
 	kill "$kpid" 2>/dev/null || true
 }
 
+hotadd_done() { [ -e "/sys/bus/pci/devices/$NIC1/driver" ] && [ -e "/sys/bus/pci/devices/$NIC0/driver" ]; }
 # Early-boot persistence, as a hot-add: the spare NIC goes away with its host driver
 # unloaded and comes back with udevd running the rule apply --persist wrote; udev's own
 # 80-drivers.rules loads e1000e for it as at boot. It must come up on vfio-pci.
@@ -242,8 +219,11 @@ t_persist_hotadd() {
 	cp "$RULES" /etc/udev/rules.d/
 	/lib/systemd/systemd-udevd --daemon --resolve-names=never || fail "systemd-udevd does not start"
 	echo 1 >/sys/bus/pci/rescan
+	# udevadm settle returns at once here ("Running in chroot, ignoring request"), so wait
+	# for the events themselves: the re-added NIC on a driver, and e1000e, which udev loads
+	# for it, on the NIC left driverless by the unload. The deadline is for hangs only.
 	timeout 60 udevadm settle --timeout=50 || say "# udevadm settle timed out"
-	wait_for 30 test -e "/sys/bus/pci/devices/$NIC1/driver" || true
+	wait_for 90 hotadd_done || true
 	local drv0 drv1 ovr
 	drv1=$(vm_pci_driver $NIC1) drv0=$(vm_pci_driver $NIC0)
 	ovr=$(cat "/sys/bus/pci/devices/$NIC1/driver_override")
