@@ -74,13 +74,6 @@ int output_pci_vfio(FILE *f, enum cli_output fmt, const struct inventory *inv,
  */
 int output_plan(FILE *f, enum cli_output fmt, const struct plan *plan);
 
-/*
- * output_mdevctl_config - an mdevctl definition (mdevctl 1.x, /etc/mdevctl.d/<parent>/<uuid>)
- * of an mdev of @type_id that starts with the node: {"mdev_type": @type_id, "start": "auto",
- * "attrs": []}, then a newline.
- */
-int output_mdevctl_config(FILE *f, const char *type_id);
-
 struct doctor_report;
 
 /*

@@ -565,16 +565,6 @@ int output_plan(FILE *f, enum cli_output fmt, const struct plan *plan)
 	return ferror(f) ? -EIO : 0;
 }
 
-int output_mdevctl_config(FILE *f, const char *type_id)
-{
-	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
-
-	if (!root || !add_str(root, "mdev_type", type_id) || !add_str(root, "start", "auto") ||
-	    !add_item(root, "attrs", cJSON_CreateArray()))
-		return -ENOMEM;
-	return print_json(f, root, 128);
-}
-
 int output_doctor(FILE *f, const struct doctor_report *r)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();

@@ -10,19 +10,38 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "libvirt/mdevctl.h"
 #include "mdevd/macro.h"
-#include "cli/output.h"
+
+DEFINE_CLEANUP(cJSON, cJSON_Delete)
+
+/*
+ * The text of an mdevctl definition (mdevctl 1.x, /etc/mdevctl.d/<parent>/<uuid>) of an mdev
+ * of @type_id that starts with the node: {"mdev_type": @type_id, "start": "auto", "attrs":
+ * []}, formatted as mdevctl writes it, then a newline. Returns a string the caller frees, or
+ * NULL when out of memory.
+ */
+static char *definition_text(const char *type_id)
+{
+	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
+	_cleanup_free_ char *json = NULL;
+	char *text;
+
+	if (!root || !cJSON_AddStringToObject(root, "mdev_type", type_id) ||
+	    !cJSON_AddStringToObject(root, "start", "auto") ||
+	    !cJSON_AddArrayToObject(root, "attrs"))
+		return NULL;
+	json = cJSON_PrintBuffered(root, 128, 1);
+	if (!json || asprintf(&text, "%s\n", json) < 0)
+		return NULL;
+	return text;
+}
 
 static bool name_ok(const char *s)
 {
 	return s && *s && *s != '.' && !strchr(s, '/');
-}
-
-static void fclosep(FILE **f)
-{
-	if (*f)
-		fclose(*f);
 }
 
 /* fsync(2) a directory, so that a rename or unlink in it is on disk. Returns 0 or -errno. */
@@ -71,17 +90,10 @@ int mdevctl_define(const char *dir, const char *parent, const char *type_id, con
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", pdir, uuid) >= sizeof(tmp))
 		return -ENAMETOOLONG;
 
-	{
-		_cleanup_(fclosep) FILE *mem = open_memstream(&text, &len);
-
-		if (!mem)
-			return -ENOMEM;
-		r = output_mdevctl_config(mem, type_id);
-		if (r < 0)
-			return r;
-		if (fflush(mem) == EOF)
-			return -ENOMEM;
-	}
+	text = definition_text(type_id);
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
 	if (same_content(path, text, len))
 		return 0;
 	r = mkdir_synced(dir, NULL);
