@@ -103,6 +103,11 @@ $(BUILD)/mdevd/kubernetes/deviceplugin.o $(BUILD)/tests/test_deviceplugin: $(GEN
 check-kubelet: mdevd/mdevd
 	@tests/kubelet/run.sh
 
+# kubelet's own device manager (k8s.io/kubernetes pkg/kubelet/cm/devicemanager, built from the
+# Go module proxy into /var/cache/mdevd-k8s) against mdevd; ends "N passed, N failed".
+check-devicemanager: mdevd/mdevd
+	@tests/k8s/run.sh
+
 deps:
 	@scripts/deps.sh
 
@@ -190,6 +195,7 @@ check: deps
 	$(MAKE) check-asan
 	$(MAKE) check-cli
 	$(MAKE) check-kubelet
+	$(MAKE) check-devicemanager
 	$(MAKE) check-leaks
 	$(MAKE) check-daemon
 	$(MAKE) check-deploy
