@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vfio-pci bindings from the policy; vfio_apply.h has the rules. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "apply/vfio_apply.h"
 #include "apply/vfio_udev.h"
 #include "mdevd/macro.h"
+#include "node/mdev.h"
 #include "node/pci_bind.h"
 #include "util/log.h"
 
@@ -23,10 +25,27 @@ void vfio_view_release(struct vfio_view *v)
 	vfio_state_release(&v->state);
 	inuse_release(&v->inuse);
 	free(v->facts);
+	free(v->cdev_why);
 	for (size_t i = 0; i < v->n_ipv4; i++)
 		free(v->ipv4[i]);
 	free(v->ipv4);
 	memset(v, 0, sizeof(*v));
+}
+
+/*
+ * The iommufd cdev of @f: <sysfs>/bus/pci/devices/<BDF>/vfio-dev/vfioN. Only a function on a
+ * vfio driver has one, so the others are not looked at. Returns true and sets *@cdev.
+ */
+static bool read_cdev(int sysfs_fd, const struct pci_function *f, unsigned int *cdev)
+{
+	_cleanup_close_ int fd = -1;
+	char path[64];
+
+	if (!f->driver || strncmp(f->driver, "vfio", 4) != 0)
+		return false;
+	snprintf(path, sizeof(path), "bus/pci/devices/%s", f->address);
+	fd = openat(sysfs_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd >= 0 && mdev_read_vfio_cdev(fd, cdev);
 }
 
 int vfio_view_load(const struct vfio_apply_opts *o, const struct inventory *inv,
@@ -55,13 +74,15 @@ int vfio_view_load(const struct vfio_apply_opts *o, const struct inventory *inv,
 	if (r < 0)
 		goto fail;
 	v.facts = calloc(inv->n_pci ? inv->n_pci : 1, sizeof(*v.facts));
-	if (!v.facts) {
+	v.cdev_why = calloc(inv->n_pci ? inv->n_pci : 1, sizeof(*v.cdev_why));
+	if (!v.facts || !v.cdev_why) {
 		r = -ENOMEM;
 		goto fail;
 	}
 	for (size_t i = 0; i < inv->n_pci; i++) {
 		const struct pci_function *f = &inv->pci[i];
 		const struct vfio_owned *e = vfio_state_find(&v.state, f->address);
+		unsigned int cdev;
 
 		v.facts[i].host_owned = v.guard.reasons[i];
 		/* Ours only while the same device sits at that address. */
@@ -70,7 +91,12 @@ int vfio_view_load(const struct vfio_apply_opts *o, const struct inventory *inv,
 		if (f->iommu_group >= 0 &&
 		    (inuse_has_group(&v.inuse, f->iommu_group) || v.inuse.unreadable))
 			v.facts[i].in_use = "its IOMMU group is open";
-		else if (o->in_use)
+		else if (read_cdev(o->sysfs_fd, f, &cdev) && inuse_has_cdev(&v.inuse, cdev)) {
+			/* QEMU with iommufd opens only the cdev, never the group. */
+			snprintf(v.cdev_why[i], sizeof(v.cdev_why[i]),
+				 "its iommufd cdev /dev/vfio/devices/vfio%u is open", cdev);
+			v.facts[i].in_use = v.cdev_why[i];
+		} else if (o->in_use)
 			v.facts[i].in_use = o->in_use(o->in_use_data, f->address);
 	}
 	*out = v;
@@ -143,8 +169,27 @@ static void do_give_back(const struct vfio_apply_opts *o, const struct pci_bind_
 			 struct vfio_apply_result *res)
 {
 	char why[512], driver[64];
+	unsigned int cdev = 0;
+	bool has_cdev = read_cdev(o->sysfs_fd, f, &cdev);
 	int r;
 
+	/*
+	 * The view was read at the start of the pass and binds before this one may have taken
+	 * seconds: look at /proc again just before the unbind, for the group and the cdev.
+	 */
+	r = inuse_device_is_open(o->proc_fd, f->iommu_group, has_cdev, cdev);
+	if (r != 0) {
+		if (r < 0)
+			log_warn(r, "%s: not given back: cannot tell whether it is in use",
+				 f->address);
+		else
+			log_info("%s: kept on vfio-pci: in use (IOMMU group %d%s open): given back "
+				 "once released",
+				 f->address, f->iommu_group,
+				 has_cdev ? " or its iommufd cdev" : "");
+		res->kept++;
+		return;
+	}
 	r = pci_give_back(b, f->address, driver, sizeof(driver), why, sizeof(why));
 	if (r < 0) {
 		log_warnx("%s", why);

@@ -2,14 +2,18 @@
 /*
  * vfio_apply: take the node's PCI functions to the policy's mdevd.vfioPci: read the
  * inventory (INVENTORY_PCI), the host-owned guard (node/host_owned.h), the ownership file
- * (apply/vfio_state.h) and the open IOMMU groups (node/inuse.h), decide with the pure
+ * (apply/vfio_state.h) and the open IOMMU groups and cdevs (node/inuse.h), decide with the pure
  * vfio_plan() (include/mdevd/vfio.h) and execute each decision with node/pci_bind.h.
  *
  * Safety: a host-owned function is never bound (unless overrideHostOwned names its exact
  * address); a function is given back only when the ownership file names it with the same
- * vendor:device and nothing uses it (its group open, named by a libvirt domain, or handed
- * out by Allocate and not released: the @in_use callback); a function whose unbind blocks
- * ends in a report naming it after the timeout, and the rest goes on.
+ * vendor:device and nothing uses it. In use is what this module sees in /proc (its
+ * /dev/vfio/<group>, or its iommufd cdev /dev/vfio/devices/vfioN, held open; looked at again
+ * just before the unbind) and what the caller says through @in_use: the commands and the
+ * daemon name what libvirt's domains name, and only the daemon (daemon/vfio_worker.h) knows
+ * what its device plugins handed to kubelet by Allocate and never saw released; a one-shot
+ * `mdevd apply` cannot see another process's Allocates. A function whose unbind blocks ends
+ * in a report naming it after the timeout, and the rest goes on.
  */
 #pragma once
 
@@ -38,8 +42,8 @@ struct vfio_apply_opts {
 	size_t n_ipv4_ifaces;
 	/* Without @ipv4_ifaces: ask getifaddrs(3) on each pass (the real node only). */
 	bool ipv4_getifaddrs;
-	/* Is @address in use beyond an open group (allocated, named by a domain)? Returns a
-	 * phrase or NULL. May be NULL. */
+	/* Is @address in use beyond an open group or cdev (allocated, named by a domain)?
+	 * Returns a phrase (borrowed; it must live as long as the pass) or NULL. May be NULL. */
 	const char *(*in_use)(void *data, const char *address);
 	void *in_use_data;
 	/*
@@ -70,13 +74,14 @@ struct vfio_apply_result {
 
 /*
  * One view of the node for the commands that show it (pci, status, doctor) and for the
- * applier: the guard, the ownership file, the open groups, and their facts per function.
+ * applier: the guard, the ownership file, the open groups and cdevs, and their facts per function.
  */
 struct vfio_view {
 	struct host_owned_set guard;
 	struct vfio_state state;
 	struct inuse inuse;
 	struct vfio_facts *facts; /* inv->n_pci entries */
+	char (*cdev_why)[64];	  /* inv->n_pci entries: the facts' phrases for an open cdev */
 	char **ipv4;		  /* from getifaddrs when opts gave none and proc is /proc */
 	size_t n_ipv4;
 };

@@ -619,10 +619,19 @@ static int reconcile(struct daemon *d, const char *why, enum uevent_scope scope,
 	d->vanished = 0;
 	if (force)
 		scope = UEVENT_SCOPE_ALL;
-	/* PCI functions may have changed: bind / give back off the loop's thread. */
-	if (d->vfio && scope == UEVENT_SCOPE_ALL && vfio_wanted(d) &&
-	    vfio_worker_kick(d->vfio, d->cfg->policy) < 0)
-		log_warnx("vfio-pci: out of memory: bindings not applied in this reconcile");
+	/*
+	 * PCI functions may have changed: bind / give back off the loop's thread. What kubelet
+	 * was handed is in use there too (an unreleased Allocate): never given back.
+	 */
+	if (d->vfio && scope == UEVENT_SCOPE_ALL && vfio_wanted(d)) {
+		struct vfio_worker_allocated allocated = {0};
+
+		if ((d->dp && dp_manager_allocated(d->dp, &allocated.ids, &allocated.n) < 0) ||
+		    vfio_worker_kick(d->vfio, d->cfg->policy, &allocated) < 0)
+			log_warnx("vfio-pci: out of memory: bindings not applied in this "
+				  "reconcile");
+		vfio_worker_allocated_release(&allocated);
+	}
 	if (apply && !force && d->apply_not_before && t0 < d->apply_not_before) {
 		/* The last apply failed: come back when the backoff ends. */
 		log_debug("apply held back %.1f s after failures",
@@ -1170,7 +1179,8 @@ static void vfio_startup(struct daemon *d)
 		.disabled = d->opt->no_libvirt,
 	};
 	if (vfio_wanted(d)) {
-		r = vfio_worker_pass(&d->vfio_opts, &d->vfio_lv, d->cfg->policy, &res);
+		/* No device plugin has started yet: nothing is allocated. */
+		r = vfio_worker_pass(&d->vfio_opts, &d->vfio_lv, NULL, d->cfg->policy, &res);
 		if (r < 0)
 			log_warn(r, "vfio-pci: cannot apply the bindings at start");
 		else

@@ -26,6 +26,7 @@ struct vfio_worker {
 	pthread_cond_t cond;
 	/* Under @lock: */
 	struct policy *next; /* the policy of the next pass; NULL: none queued */
+	struct vfio_worker_allocated next_allocated; /* what was allocated when it was queued */
 	bool running, stop;
 	bool have_result;
 	struct vfio_apply_result result;
@@ -41,6 +42,7 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		struct vfio_apply_result res;
+		struct vfio_worker_allocated allocated;
 		struct policy *pol;
 		uint64_t one = 1;
 		int r;
@@ -50,10 +52,12 @@ static void *worker_main(void *arg)
 		if (w->stop)
 			break;
 		pol = steal_ptr(w->next);
+		allocated = w->next_allocated;
+		w->next_allocated = (struct vfio_worker_allocated){0};
 		w->running = true;
 		pthread_mutex_unlock(&w->lock);
 
-		r = vfio_worker_pass(&w->opts, &w->lv, pol, &res);
+		r = vfio_worker_pass(&w->opts, &w->lv, &allocated, pol, &res);
 		if (r < 0)
 			log_warn(r, "vfio-pci: cannot apply the bindings");
 		else if (res.bound || res.given_back || res.failed)
@@ -61,6 +65,7 @@ static void *worker_main(void *arg)
 				 "%u failed",
 				 res.bound, res.given_back, res.refused, res.kept, res.failed);
 		policy_free(pol);
+		vfio_worker_allocated_release(&allocated);
 
 		pthread_mutex_lock(&w->lock);
 		w->running = false;
@@ -74,11 +79,37 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+void vfio_worker_allocated_release(struct vfio_worker_allocated *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->ids[i]);
+	free(a->ids);
+	*a = (struct vfio_worker_allocated){0};
+}
+
+/* What a pass counts as in use beyond /proc: an unreleased Allocate, then libvirt's domains. */
+struct pass_in_use {
+	const struct vfio_worker_allocated *allocated;
+	struct cli_vfio_domains *doms;
+};
+
+static const char *pass_in_use(void *data, const char *address)
+{
+	const struct pass_in_use *p = data;
+
+	for (size_t i = 0; p->allocated && i < p->allocated->n; i++)
+		if (streq(p->allocated->ids[i], address))
+			return "handed to kubelet by Allocate, not released";
+	return cli_vfio_domain_in_use(p->doms, address);
+}
+
 int vfio_worker_pass(const struct vfio_apply_opts *opts, const struct vfio_worker_libvirt *lv,
-		     const struct policy *pol, struct vfio_apply_result *res)
+		     const struct vfio_worker_allocated *allocated, const struct policy *pol,
+		     struct vfio_apply_result *res)
 {
 	struct vfio_apply_opts o = *opts;
 	struct cli_vfio_domains doms;
+	struct pass_in_use in_use = {.allocated = allocated, .doms = &doms};
 	struct virt *virt = NULL;
 	char err[256];
 	int r;
@@ -89,8 +120,8 @@ int vfio_worker_pass(const struct vfio_apply_opts *opts, const struct vfio_worke
 			  "as in use",
 			  err);
 	cli_vfio_domains_load(virt, &doms);
-	o.in_use = cli_vfio_domain_in_use;
-	o.in_use_data = &doms;
+	o.in_use = pass_in_use;
+	o.in_use_data = &in_use;
 	r = vfio_apply(&o, pol, res);
 	cli_vfio_domains_release(&doms);
 	virt_close(virt);
@@ -132,7 +163,8 @@ int vfio_worker_fd(const struct vfio_worker *w)
 	return w->event_fd;
 }
 
-int vfio_worker_kick(struct vfio_worker *w, const struct policy *pol)
+int vfio_worker_kick(struct vfio_worker *w, const struct policy *pol,
+		     struct vfio_worker_allocated *allocated)
 {
 	struct policy *copy = NULL;
 	int r = pol_vfio_copy(pol, &copy);
@@ -150,6 +182,11 @@ int vfio_worker_kick(struct vfio_worker *w, const struct policy *pol)
 	pthread_mutex_lock(&w->lock);
 	policy_free(w->next);
 	w->next = copy;
+	vfio_worker_allocated_release(&w->next_allocated);
+	if (allocated) {
+		w->next_allocated = *allocated;
+		*allocated = (struct vfio_worker_allocated){0};
+	}
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 	return 0;
@@ -194,6 +231,7 @@ void vfio_worker_free(struct vfio_worker *w)
 	if (w->started)
 		pthread_join(w->thread, NULL);
 	policy_free(w->next);
+	vfio_worker_allocated_release(&w->next_allocated);
 	for (size_t i = 0; i < w->n_seen; i++)
 		free(w->seen[i]);
 	free(w->seen);

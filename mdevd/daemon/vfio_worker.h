@@ -25,12 +25,26 @@ struct vfio_worker_libvirt {
 };
 
 /*
+ * What the device plugins handed to kubelet by Allocate (dp_manager_allocated(): PCI
+ * addresses, UUIDs), as the loop read it when it kicked the pass: kubelet never says when a
+ * pod lets go, so such a function stays in use, never given back, while this daemon serves
+ * it. The loop owns the plugins, so it reads this on its own thread; an Allocate that comes
+ * after the kick and races the give-back of a function leaving the policy is not seen.
+ */
+struct vfio_worker_allocated {
+	char **ids;
+	size_t n;
+};
+
+/*
  * vfio_worker_pass - one vfio_apply() pass with libvirt's view of the domains (a fresh
- * read-only connection; an unreachable libvirt only loses that view). The start pass runs
- * it on the loop's thread, the worker on its own. Returns what vfio_apply() returns.
+ * read-only connection; an unreachable libvirt only loses that view) and @allocated
+ * (borrowed; NULL: nothing allocated). The start pass runs it on the loop's thread, the
+ * worker on its own. Returns what vfio_apply() returns.
  */
 int vfio_worker_pass(const struct vfio_apply_opts *opts, const struct vfio_worker_libvirt *lv,
-		     const struct policy *pol, struct vfio_apply_result *res);
+		     const struct vfio_worker_allocated *allocated, const struct policy *pol,
+		     struct vfio_apply_result *res);
 
 /*
  * vfio_worker_new - the worker, without its thread yet: the first vfio_worker_kick() starts
@@ -44,11 +58,16 @@ int vfio_worker_new(const struct vfio_apply_opts *opts, const struct vfio_worker
 int vfio_worker_fd(const struct vfio_worker *w);
 
 /*
- * vfio_worker_kick - run a pass for @pol (copied); starts the thread on the first call (call
- * it with the signals the loop reads blocked). Returns 0, -ENOMEM, or -EAGAIN when the thread
- * cannot be started.
+ * vfio_worker_kick - run a pass for @pol (copied) with @allocated (its contents taken over on
+ * success, left to the caller on error; NULL: nothing allocated); starts the thread on the
+ * first call (call it with the signals the loop reads blocked). A kick while a pass is
+ * queued replaces both. Returns 0, -ENOMEM, or -EAGAIN when the thread cannot be started.
  */
-int vfio_worker_kick(struct vfio_worker *w, const struct policy *pol);
+int vfio_worker_kick(struct vfio_worker *w, const struct policy *pol,
+		     struct vfio_worker_allocated *allocated);
+
+/* vfio_worker_allocated_release - free what @a holds and empty it. */
+void vfio_worker_allocated_release(struct vfio_worker_allocated *a);
 
 /*
  * vfio_worker_collect - on the eventfd: drain it and copy the last pass's result to @res.

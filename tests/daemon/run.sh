@@ -731,17 +731,24 @@ EOF2
 		fail "--log-level loud: want usage error 64"
 }
 
-# A host driver whose unbind blocks (a FIFO) while the device plugins keep answering.
-t_vfio_busy_unbind() {
+# vfio_py SCRIPT WHAT: a tests/daemon/SCRIPT.py with the device-plugin stubs generated for it.
+vfio_py() {
 	/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null ||
 		fail "python3-grpcio / python3-grpc-tools missing (scripts/deps.sh installs them)"
-	t=$work/vfio.$n
+	t=$work/$1.$n
 	mkdir -p "$t/gen"
 	/usr/bin/python3 -m grpc_tools.protoc -I"$repo/mdevd/kubernetes" --python_out="$t/gen" \
 		--grpc_python_out="$t/gen" "$repo/mdevd/kubernetes/deviceplugin.proto" || fail "protoc"
-	PYTHONPATH="$repo/tests/daemon" /usr/bin/python3 "$repo/tests/daemon/vfio_busy.py" \
-		"$t/gen" "$MDEVD" "$t" || fail "busy unbind"
+	PYTHONPATH="$repo/tests/daemon" /usr/bin/python3 "$repo/tests/daemon/$1.py" \
+		"$t/gen" "$MDEVD" "$t" || fail "$2"
 }
+
+# A host driver whose unbind blocks (a FIFO) while the device plugins keep answering.
+t_vfio_busy_unbind() { vfio_py vfio_busy "busy unbind"; }
+
+# A function mdevd bound that kubelet was handed (Allocate) stays on vfio-pci when the policy
+# drops it; a daemon that handed out nothing gives it back.
+t_vfio_allocated_kept() { vfio_py vfio_allocated "allocated function given back"; }
 
 # NVIDIA vendor VFIO: the driver forgets every VF's type at reboot; `mdevd run` applies at start
 # and picks the same VFs each time (the lowest free ones that list the type).
@@ -803,6 +810,7 @@ run_test t_observe_e2e "metrics vs truth (devices, mdevs, Allocate, reloads), pr
 run_test t_observe_off "metrics and status socket off: one thread, no port, no socket; status falls back and says so"
 run_test t_log_options "--log-format json: one JSON record a line; text timestamped; --log-level"
 run_test t_vfio_busy_unbind "vfio-pci: an unbind that blocks is reported naming the function; Allocate and ListAndWatch answer meanwhile"
+run_test t_vfio_allocated_kept "vfio-pci: a function handed out by Allocate is kept when the policy drops it; given back by a daemon that handed out nothing"
 run_test t_status "mdevd status: pools, health, NUMA, unserved reasons, mdevs, pending (human, JSON)"
 run_test t_vgpu_applied_at_start "NVIDIA vGPU (vendor VFIO): run applies at start, the same VFs after a reboot"
 run_test t_vgpu_kubelet "NVIDIA vGPU (vendor VFIO): served to kubelet; a VF kubelet was allocated is never freed"

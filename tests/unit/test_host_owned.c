@@ -13,7 +13,7 @@
 struct node {
 	struct fstree sys, proc;
 	struct inventory inv;
-	struct pci_function fns[16];
+	struct pci_function fns[24];
 };
 
 static void fn(struct node *n, const char *addr, uint32_t class_code, int group, const char *drv)
@@ -42,6 +42,18 @@ static void classdev(struct node *n, const char *cls, const char *name, const ch
 	fstree_link(&n->sys, rel, target);
 }
 
+/* A virtual network device: devices/virtual/net/<name> and its class/net link. */
+static void vnet(struct node *n, const char *name)
+{
+	char rel[256], target[256];
+
+	snprintf(rel, sizeof(rel), "devices/virtual/net/%s", name);
+	fstree_dir(&n->sys, rel);
+	snprintf(rel, sizeof(rel), "class/net/%s", name);
+	snprintf(target, sizeof(target), "../../devices/virtual/net/%s", name);
+	fstree_link(&n->sys, rel, target);
+}
+
 static int setup(void **state)
 {
 	struct node *n = calloc(1, sizeof(*n));
@@ -63,6 +75,10 @@ static int setup(void **state)
 	fn(n, "0000:00:0a.0", 0x020000, 11, "igb");
 	n->fns[n->inv.n_pci - 1].sriov_numvfs = 2;
 	fn(n, "0000:00:0b.0", 0x020000, 12, "e1000e");
+	fn(n, "0000:00:0c.0", 0x020000, 13, "e1000e");
+	fn(n, "0000:00:0d.0", 0x020000, 14, "e1000e");
+	fn(n, "0000:00:0e.0", 0x020000, 15, "e1000e");
+	fn(n, "0000:00:0f.0", 0x010601, 16, "ahci");
 	fn(n, "0000:00:1f.0", 0x060100, 10, "lpc_ich");
 	fn(n, "0000:00:1f.2", 0x010601, 10, "ahci");
 	fn(n, "0000:00:1f.3", 0x0c0500, 10, "i801_smbus");
@@ -81,10 +97,37 @@ static int setup(void **state)
 	fstree_link(&n->sys, "class/net/br0", "../../devices/virtual/net/br0");
 	fstree_link(&n->sys, "devices/pci0000:00/0000:00:04.0/net/enp0s4/master",
 		    "../../../../virtual/net/br0");
+	/*
+	 * As Linux 6.1 links them: enp0s12 in bond0 (a global IPv6 address), with master and
+	 * upper_bond0; enp0s13 under the VLAN enp0s13.100 (a route), upper_ only; enp0s14 in
+	 * bond1, which has nothing (test_bond_vlan_chain adds a VLAN over it).
+	 */
+	classdev(n, "net", "enp0s12", "0000:00:0c.0/net/enp0s12");
+	classdev(n, "net", "enp0s13", "0000:00:0d.0/net/enp0s13");
+	classdev(n, "net", "enp0s14", "0000:00:0e.0/net/enp0s14");
+	vnet(n, "bond0");
+	vnet(n, "enp0s13.100");
+	vnet(n, "bond1");
+	fstree_link(&n->sys, "devices/pci0000:00/0000:00:0c.0/net/enp0s12/master",
+		    "../../../../virtual/net/bond0");
+	fstree_link(&n->sys, "devices/pci0000:00/0000:00:0c.0/net/enp0s12/upper_bond0",
+		    "../../../../virtual/net/bond0");
+	fstree_link(&n->sys, "devices/virtual/net/bond0/lower_enp0s12",
+		    "../../../pci0000:00/0000:00:0c.0/net/enp0s12");
+	fstree_link(&n->sys, "devices/pci0000:00/0000:00:0d.0/net/enp0s13/upper_enp0s13.100",
+		    "../../../../virtual/net/enp0s13.100");
+	fstree_link(&n->sys, "devices/virtual/net/enp0s13.100/lower_enp0s13",
+		    "../../../pci0000:00/0000:00:0d.0/net/enp0s13");
+	fstree_link(&n->sys, "devices/pci0000:00/0000:00:0e.0/net/enp0s14/master",
+		    "../../../../virtual/net/bond1");
+	fstree_link(&n->sys, "devices/pci0000:00/0000:00:0e.0/net/enp0s14/upper_bond1",
+		    "../../../../virtual/net/bond1");
 	fstree_file(&n->proc, "net/route",
 		    "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\n"
-		    "enp0s2\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\n");
+		    "enp0s2\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\n"
+		    "enp0s13.100\t0064A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\n");
 	fstree_file(&n->proc, "net/if_inet6",
+		    "fd000000000000000000000000000002 07 40 00 80 bond0\n"
 		    "fd000000000000000000000000000001 05 40 00 80 br0\n"
 		    "fe800000000000000000000000000b0b 06 40 20 80 enp0s11\n"
 		    "00000000000000000000000000000001 01 80 10 80 lo\n");
@@ -105,12 +148,21 @@ static int setup(void **state)
 	fstree_dir(&n->sys, "class/block/vdb/holders/dm-0");
 	classdev(n, "block", "sdb1", "0000:00:1f.2/ata3/host2/target2:0:0/2:0:0:0/block/sdb/sdb1");
 	fstree_file(&n->sys, "class/block/sdb1/dev", "8:17\n");
+	/* sdc (on 0f.0) is a member of the md array md0, which is what is mounted. */
+	classdev(n, "block", "sdc", "0000:00:0f.0/ata5/host4/target4:0:0/4:0:0:0/block/sdc");
+	fstree_file(&n->sys, "class/block/sdc/dev", "8:32\n");
+	fstree_dir(&n->sys, "devices/virtual/block/md0");
+	fstree_link(&n->sys, "class/block/md0", "../../devices/virtual/block/md0");
+	fstree_file(&n->sys, "class/block/md0/dev", "9:0\n");
+	fstree_link(&n->sys, "class/block/sdc/holders/md0",
+		    "../../../../../../../../../virtual/block/md0");
 	fstree_dir(&n->sys, "devices/virtual/block/loop0");
 	fstree_link(&n->sys, "class/block/loop0", "../../devices/virtual/block/loop0");
 	fstree_file(&n->proc, "self/mountinfo",
 		    "22 1 259:1 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p1 rw\n"
 		    "23 22 0:21 / /proc rw - proc proc rw\n"
-		    "40 22 0:35 / /data rw,relatime shared:9 - btrfs /dev/sdb1 rw\n");
+		    "40 22 0:35 / /data rw,relatime shared:9 - btrfs /dev/sdb1 rw\n"
+		    "41 22 9:0 / /srv/raid rw,relatime shared:10 - ext4 /dev/md0 rw\n");
 	fstree_file(&n->proc, "swaps",
 		    "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
 		    "/dev/sda2                               partition\t1048572\t\t0\t\t-2\n");
@@ -189,6 +241,35 @@ static void test_network(void **state)
 	host_owned_release(&s);
 }
 
+/* A NIC is the host's when a bond or VLAN over it has an address or a route. */
+static void test_bond_vlan(void **state)
+{
+	struct node *n = *state;
+	struct host_owned_set s = scan(n);
+
+	expect(n, &s, "0000:00:0c.0", "network: enp0s12 is enslaved to bond0, which has an IP");
+	expect(n, &s, "0000:00:0d.0",
+	       "network: enp0s13 is enslaved to enp0s13.100, which has a route");
+	expect(n, &s, "0000:00:0e.0", NULL); /* bond1 has neither */
+	host_owned_release(&s);
+}
+
+/* A VLAN over a bond: the address two levels up still makes the member NIC the host's. */
+static void test_bond_vlan_chain(void **state)
+{
+	struct node *n = *state;
+	struct host_owned_set s;
+
+	vnet(n, "bond1.20");
+	fstree_link(&n->sys, "devices/virtual/net/bond1/upper_bond1.20", "../bond1.20");
+	fstree_file(&n->proc, "net/if_inet6",
+		    "fd000000000000000000000000000014 09 40 00 80 bond1.20\n");
+	s = scan(n);
+	expect(n, &s, "0000:00:0e.0",
+	       "network: enp0s14 is enslaved to bond1.20, which has an IP address");
+	host_owned_release(&s);
+}
+
 static void test_storage(void **state)
 {
 	struct node *n = *state;
@@ -199,6 +280,8 @@ static void test_storage(void **state)
 	expect(n, &s, "0000:00:08.0", "storage: /dev/vdb is held by dm-0");
 	/* btrfs: mountinfo's major:minor is 0:35, the source names the device. */
 	expect(n, &s, "0000:00:1f.2", "storage: /dev/sdb1 is mounted on /data");
+	/* An md member: the array is what is mounted; the member disk is held by it. */
+	expect(n, &s, "0000:00:0f.0", "storage: /dev/sdc is held by md0 (device-mapper / md)");
 	host_owned_release(&s);
 }
 
@@ -267,6 +350,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_display, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_network, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bond_vlan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bond_vlan_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_storage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_pf_bridge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_proc, setup, teardown),

@@ -4,7 +4,9 @@
  * it): the writes of a bind and a give-back in the kernel's order, the verification that
  * catches a drivers_probe that bound nothing, an unbind that blocks (a FIFO as the unbind
  * file: its open blocks until a reader comes, as a busy driver's unbind does), the
- * ownership file, and a device whose ids changed at an address mdevd had bound.
+ * ownership file, a device whose ids changed at an address mdevd had bound, and what keeps a
+ * function mdevd bound from being given back: its group or its iommufd cdev held open (also
+ * when opened during the pass), or the daemon's device plugins having handed it to kubelet.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -15,6 +17,7 @@
 #include "apply/vfio_apply.h"
 #include "apply/vfio_state.h"
 #include "apply/vfio_udev.h"
+#include "daemon/vfio_worker.h"
 #include "mdevd/policy.h"
 #include "node/pci_bind.h"
 #include "util/log.h"
@@ -306,6 +309,84 @@ static void test_apply_in_use_kept(void **state)
 	policy_free(pol);
 }
 
+/* QEMU with iommufd opens only /dev/vfio/devices/vfioN: that keeps the function too. */
+static void test_apply_cdev_in_use_kept(void **state)
+{
+	struct env *e = *state;
+	struct vfio_apply_opts o = apply_opts(e);
+	struct policy *pol = parse("{}");
+	struct vfio_apply_result res;
+
+	fstree_dir(&e->sys, "bus/pci/devices/0000:00:03.0/vfio-dev/vfio5");
+	fstree_link(&e->proc, "4242/fd/7", "/dev/vfio/devices/vfio5");
+	fstree_link(&e->proc, "4242/fd/8", "/dev/iommu");
+	put_state(e, "0000:00:03.0", 0x1234, 0x11e8);
+	assert_int_equal(vfio_apply(&o, pol, &res), 0);
+	assert_int_equal(res.given_back, 0);
+	assert_int_equal(res.kept, 1);
+	expect_file(e, "bus/pci/devices/0000:00:03.0/driver_override", "vfio-pci\n");
+	/* Another device's cdev is open, not this one's: given back. */
+	assert_int_equal(unlink(fstree_path(&e->proc, "4242/fd/7")), 0);
+	fstree_link(&e->proc, "4242/fd/7", "/dev/vfio/devices/vfio6");
+	assert_int_equal(vfio_apply(&o, pol, &res), 0);
+	assert_int_equal(res.kept, 0);
+	assert_int_equal(res.given_back, 1);
+	expect_file(e, "bus/pci/devices/0000:00:03.0/driver_override", "\n");
+	policy_free(pol);
+}
+
+/* Opens the function's group while the pass runs, after the view read /proc. */
+static const char *open_group_now(void *data, const char *address)
+{
+	struct env *e = data;
+
+	if (streq(address, "0000:00:03.0"))
+		fstree_link(&e->proc, "4343/fd/3", "/dev/vfio/2");
+	return NULL;
+}
+
+static void test_apply_opened_during_pass_kept(void **state)
+{
+	struct env *e = *state;
+	struct vfio_apply_opts o = apply_opts(e);
+	struct policy *pol = parse("{}");
+	struct vfio_apply_result res;
+
+	o.in_use = open_group_now;
+	o.in_use_data = e;
+	put_state(e, "0000:00:03.0", 0x1234, 0x11e8);
+	assert_int_equal(vfio_apply(&o, pol, &res), 0);
+	assert_int_equal(res.given_back, 0);
+	assert_int_equal(res.kept, 1);
+	expect_file(e, "bus/pci/devices/0000:00:03.0/driver_override", "vfio-pci\n");
+	policy_free(pol);
+}
+
+/* The daemon's pass: what its device plugins handed to kubelet is never given back. */
+static void test_worker_allocated_kept(void **state)
+{
+	struct env *e = *state;
+	struct vfio_apply_opts o = apply_opts(e);
+	struct vfio_worker_libvirt lv = {.disabled = true};
+	struct policy *pol = parse("{}");
+	struct vfio_apply_result res;
+	char *mine[] = {(char *)"0000:00:03.0"}, *other[] = {(char *)"0000:00:02.0"};
+	struct vfio_worker_allocated allocated = {.ids = mine, .n = 1};
+
+	put_state(e, "0000:00:03.0", 0x1234, 0x11e8);
+	assert_int_equal(vfio_worker_pass(&o, &lv, &allocated, pol, &res), 0);
+	assert_int_equal(res.given_back, 0);
+	assert_int_equal(res.kept, 1);
+	expect_file(e, "bus/pci/devices/0000:00:03.0/driver_override", "vfio-pci\n");
+	/* Allocated: another function only. */
+	allocated = (struct vfio_worker_allocated){.ids = other, .n = 1};
+	assert_int_equal(vfio_worker_pass(&o, &lv, &allocated, pol, &res), 0);
+	assert_int_equal(res.kept, 0);
+	assert_int_equal(res.given_back, 1);
+	expect_file(e, "bus/pci/devices/0000:00:03.0/driver_override", "\n");
+	policy_free(pol);
+}
+
 static void test_apply_ids_changed(void **state)
 {
 	struct env *e = *state;
@@ -416,6 +497,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_apply_gives_back_only_its_own, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_apply_in_use_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_cdev_in_use_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_opened_during_pass_kept, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_worker_allocated_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_ids_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_records_before_binding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_udev_rule, setup, teardown),
