@@ -99,6 +99,12 @@ python3 tests/fixtures/make-tree.py --out "$tmp/l40s" sim
 case_ l40s-applied-list 0 --sysfs-root "$tmp/l40s" list --no-libvirt
 case_ l40s-applied-plan 0 --sysfs-root "$tmp/l40s" $ST plan --policy $VP --no-libvirt
 export MDEVD_RUN_DIR="$tmp/run"
+# vfio-pci never takes a vGPU function: every VF of a vendor-VFIO card (configured or free,
+# overrideHostOwned or not) and an mdev parent (overridable only while it has no live mdevs)
+case_ l40s-status-vfio-human 0 --sysfs-root $F/l40s $ST status --policy tests/cli/policies/l40s-vfio.json
+case_ mixed-status-vfio-human 0 --sysfs-root $F/mixed $ST status --policy tests/cli/policies/mixed-vfio.json
+case_ mixed-status-vfio-json 0 --sysfs-root $F/mixed $ST status --policy tests/cli/policies/mixed-vfio.json -o json
+case_ t4-pci-human 0 --sysfs-root $F/t4 pci
 # errors and usage
 case_ missing-root 1 --sysfs-root $F/nonexistent types
 case_ bad-output 64 --sysfs-root $F/samples types -o yaml
