@@ -126,11 +126,11 @@ case_ create-by-type-name 0 $RW create --parent mtty --type "Dual port serial" \
 case_ create-json 0 $RW create --parent mtty --type mtty-1 -o json \
 	--uuid 11111111-2222-4333-8444-666666666666
 cp -a $F/nvidia "$tmp/rw-nvidia"
-case_ create-short-pci-address 0 --sysfs-root "$tmp/rw-nvidia" create --parent 3b:00.5 \
+case_ create-short-pci-address 0 --sysfs-root "$tmp/rw-nvidia" create --parent 3b:00.0 \
 	--type "GRID T4-1Q" --uuid 11111111-2222-4333-8444-555555555555
-if [ "$(cat "$tmp/rw-nvidia/devices/pci0000:00/0000:3b:00.5/mdev_supported_types/nvidia-222/create" \
+if [ "$(cat "$tmp/rw-nvidia/devices/pci0000:00/0000:3b:00.0/mdev_supported_types/nvidia-230/create" \
 	2>/dev/null)" != 11111111-2222-4333-8444-555555555555 ]; then
-	echo "FAIL create-short-pci-address: the UUID was not written to 0000:3b:00.5's nvidia-222"
+	echo "FAIL create-short-pci-address: the UUID was not written to 0000:3b:00.0's nvidia-230"
 	failed=$((failed + 1))
 fi
 if [ "$(cat "$tmp/rw/class/mdev_bus/mtty/mdev_supported_types/mtty-2/create" 2>/dev/null)" != \
