@@ -132,7 +132,8 @@ int vfio_plan(const struct policy *pol, const struct inventory *inv, const struc
 
 		if (!pol_vfio_wants(pol, f, NULL))
 			continue;
-		if (facts[i].host_owned && !pol_vfio_overrides_guard(pol, f->address)) {
+		if (facts[i].host_owned &&
+		    (facts[i].no_override || !pol_vfio_overrides_guard(pol, f->address))) {
 			d[i].action = VFIO_REFUSED;
 			snprintf(d[i].reason, sizeof(d[i].reason), "host-owned: %s",
 				 facts[i].host_owned);

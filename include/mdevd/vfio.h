@@ -24,6 +24,8 @@
 /* What the caller knows of each function, indexed like inv->pci (all borrowed). */
 struct vfio_facts {
 	const char *host_owned; /* the guard's reason (host_owned.h), or NULL */
+	bool no_override;	/* that reason stands even in overrideHostOwned (a vGPU VF, an
+				 * mdev parent with live mdevs) */
 	bool owned;		/* mdevd bound it (its binding state file names it) */
 	const char *in_use;	/* why it is in use (group open, domain, allocated), or NULL */
 };
@@ -64,10 +66,10 @@ size_t vfio_group_blockers(const struct inventory *inv, int group, const bool *s
  * @facts: one entry per inv->pci[i] (borrowed).
  * On success *out is a new array of inv->n_pci decisions (free()). Order of the rules:
  * not named and not owned: LEAVE; named and host-owned (and not overridden by
- * overrideHostOwned): REFUSED; named, its group not viable once the named ones are bound:
- * REFUSED (naming the blockers); named and on vfio-pci: BOUND; named: BIND; owned, not
- * named: KEEP when in use, else GIVE_BACK (or LEAVE when no longer on vfio-pci).
- * Returns 0 or -ENOMEM.
+ * overrideHostOwned, which cannot override a no_override reason): REFUSED; named, its group not
+ * viable once the named ones are bound: REFUSED (naming the blockers); named and on vfio-pci:
+ * BOUND; named: BIND; owned, not named: KEEP when in use, else GIVE_BACK (or LEAVE when no longer
+ * on vfio-pci). Returns 0 or -ENOMEM.
  */
 int vfio_plan(const struct policy *pol, const struct inventory *inv, const struct vfio_facts *facts,
 	      struct vfio_decision **out);

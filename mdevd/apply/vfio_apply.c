@@ -85,6 +85,7 @@ int vfio_view_load(const struct vfio_apply_opts *o, const struct inventory *inv,
 		unsigned int cdev;
 
 		v.facts[i].host_owned = v.guard.reasons[i];
+		v.facts[i].no_override = v.guard.no_override[i];
 		/* Ours only while the same device sits at that address. */
 		v.facts[i].owned =
 			e && e->vendor_id == f->vendor_id && e->device_id == f->device_id;

@@ -47,7 +47,7 @@ static void policy_usage(FILE *f)
 		"      ]\n"
 		"    },\n"
 		"    \"mediatedDevicesConfiguration\": {\"mediatedDeviceTypes\": "
-		"[\"nvidia-222\"]},\n"
+		"[\"nvidia-230\"]},\n"
 		"    \"mdevd\": {\n"
 		"      \"layouts\": [\n"
 		"        {\"parents\": [\"10de:1eb8\"], \"types\": {\"GRID T4-1Q\": 16}},\n"

@@ -13,6 +13,7 @@
 #include "cli/doctor.h"
 #include "mdevd/macro.h"
 #include "mdevd/vfio.h"
+#include "node/nvidia_vgpu.h"
 #include "node/sysfs.h"
 
 #define GRUB_FIX_INTEL                                                                             \
@@ -419,9 +420,14 @@ static int check_functions(const struct doctor_env *e, const struct policy *pol,
 			continue;
 		snprintf(what, sizeof(what), "%s [%04x:%04x] for vfio-pci", f->address,
 			 f->vendor_id, f->device_id);
-		if (v.facts[i].host_owned && !pol_vfio_overrides_guard(pol, f->address)) {
+		if (v.facts[i].host_owned &&
+		    (v.facts[i].no_override || !pol_vfio_overrides_guard(pol, f->address))) {
 			q = add(r, DOCTOR_FAIL, what,
-				"take it out of mdevd.vfioPci, or free it from the host first",
+				v.facts[i].no_override
+					? "take it out of mdevd.vfioPci: its vGPUs are assigned "
+					  "through the vendor driver, never through vfio-pci"
+					: "take it out of mdevd.vfioPci, or free it from the host "
+					  "first",
 				NULL, "host-owned: %s", v.facts[i].host_owned);
 			continue;
 		}
@@ -457,6 +463,26 @@ static int check_functions(const struct doctor_env *e, const struct policy *pol,
 	return q;
 }
 
+/* Does a layout of @pol name PCI function @f: by its address, its vendor:device, or "all"? */
+static bool layout_names_pci(const struct policy *pol, const struct pci_function *f)
+{
+	char vd[16];
+
+	snprintf(vd, sizeof(vd), "%04x:%04x", f->vendor_id, f->device_id);
+	for (size_t l = 0; l < pol->n_layouts; l++) {
+		if (pol->layouts[l].all_parents)
+			return true;
+		for (size_t k = 0; k < pol->layouts[l].n_parents; k++) {
+			const struct pol_parent_match *m = &pol->layouts[l].parents[k];
+
+			if ((m->kind == POL_PARENT_ADDRESS && streq(m->value, f->address)) ||
+			    (m->kind == POL_PARENT_VENDOR_DEVICE && streq(m->value, vd)))
+				return true;
+		}
+	}
+	return false;
+}
+
 static int check_parents(const struct doctor_env *e, const struct policy *pol,
 			 const struct inventory *inv, struct doctor_report *r)
 {
@@ -476,6 +502,27 @@ static int check_parents(const struct doctor_env *e, const struct policy *pol,
 		q = add(r, DOCTOR_PASS, what, NULL, NULL, "%s, %zu type%s",
 			drv[0] ? drv : "virtual", p->n_types, p->n_types == 1 ? "" : "s");
 	}
+	/*
+	 * An NVIDIA GPU whose VFs are not enabled offers no vGPU (vendor VFIO and Ampere's mdev
+	 * both live on the VFs): NVIDIA's sriov-manage enables them; mdevd never writes
+	 * sriov_numvfs. A failure when a layout names the card, else a warning.
+	 */
+	for (size_t i = 0; i < inv->n_pci && q == 0; i++) {
+		const struct pci_function *f = &inv->pci[i];
+		char what[128], fix[160];
+		bool named = layout_names_pci(pol, f);
+
+		if (!nvidia_vgpu_vfs_disabled(inv, f))
+			continue;
+		snprintf(what, sizeof(what), "NVIDIA GPU %s SR-IOV VFs", f->address);
+		snprintf(fix, sizeof(fix),
+			 "run /usr/lib/nvidia/sriov-manage -e %s (as root; VFs are not kept across "
+			 "a reboot)",
+			 f->address);
+		q = add(r, named ? DOCTOR_FAIL : DOCTOR_WARN, what, fix, NULL,
+			"0 of %u enabled: no vGPU can exist on it%s", f->sriov_totalvfs,
+			named ? " and a layout names it" : "");
+	}
 	/* A layout address that offers no types: its vendor driver is not there. */
 	for (size_t l = 0; l < pol->n_layouts && q == 0; l++) {
 		for (size_t k = 0; k < pol->layouts[l].n_parents && q == 0; k++) {
@@ -486,6 +533,8 @@ static int check_parents(const struct doctor_env *e, const struct policy *pol,
 			if (m->kind != POL_PARENT_ADDRESS || inventory_get_parent(inv, m->value))
 				continue;
 			f = inventory_get_pci(inv, m->value);
+			if (f && nvidia_vgpu_vfs_disabled(inv, f))
+				continue; /* said above, with sriov-manage */
 			snprintf(what, sizeof(what), "mdev parent %s vendor driver", m->value);
 			q = add(r, DOCTOR_FAIL, what,
 				"install and load the vendor's mdev driver (NVIDIA: the vGPU host "

@@ -408,6 +408,84 @@ static int check_network(const struct host_owned_env *env, struct verdicts *v)
 	return r;
 }
 
+/* --- vGPU functions: vendor-VFIO VFs and mdev parents --- */
+
+static bool is_uuid(const char *s)
+{
+	static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+	if (strlen(s) != sizeof(shape) - 1)
+		return false;
+	for (size_t i = 0; shape[i]; i++) {
+		if (shape[i] == 'x' ? !isxdigit((unsigned char)s[i]) : s[i] != shape[i])
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A vGPU function is the vendor driver's: a VF of a vendor-VFIO card is assigned as it is
+ * (its VFIO device comes from nvidia_vgpu_vfio, DESIGN.md "The VF stays bound to nvidia"),
+ * and unbinding an mdev parent tears its mdevs out of their VMs. Judged before every other
+ * rule, so its reason is the one shown.
+ */
+static int check_vgpu(const struct host_owned_env *env, struct verdicts *v, bool *no_override)
+{
+	for (size_t i = 0; i < v->inv->n_pci; i++) {
+		const struct pci_function *f = &v->inv->pci[i];
+		char path[128], cur[32], reason[REASON_MAX];
+		char **names = NULL;
+		size_t n = 0, live = 0;
+		int r;
+
+		snprintf(path, sizeof(path), "bus/pci/devices/%s/nvidia/current_vgpu_type",
+			 f->address);
+		if (sysfs_read_attr(env->sysfs_fd, path, cur, sizeof(cur)) >= 0) {
+			bool free_vf = streq(cur, "0") || !cur[0];
+
+			snprintf(
+				reason, sizeof(reason),
+				"an NVIDIA vGPU VF of %s (vendor-specific VFIO, %s%s): it stays on "
+				"nvidia, whose nvidia_vgpu_vfio is its VFIO driver",
+				f->physfn ? f->physfn : "its card",
+				free_vf ? "no vGPU type" : "vGPU type ", free_vf ? "" : cur);
+			no_override[i] = true;
+		} else {
+			snprintf(path, sizeof(path), "bus/pci/devices/%s/mdev_supported_types",
+				 f->address);
+			if (sysfs_list_dir(env->sysfs_fd, path, &names, &n) < 0)
+				continue;
+			sysfs_names_free(names, n);
+			snprintf(path, sizeof(path), "bus/pci/devices/%s", f->address);
+			names = NULL;
+			n = 0;
+			if (sysfs_list_dir(env->sysfs_fd, path, &names, &n) == 0) {
+				for (size_t k = 0; k < n; k++)
+					live += is_uuid(names[k]);
+				sysfs_names_free(names, n);
+			}
+			if (live) {
+				snprintf(reason, sizeof(reason),
+					 "an mdev parent with %zu live mdev%s (remove %s before "
+					 "passing "
+					 "the whole GPU through)",
+					 live, live == 1 ? "" : "s", live == 1 ? "it" : "them");
+				no_override[i] = true;
+			} else {
+				snprintf(
+					reason, sizeof(reason),
+					"an mdev parent (its vendor driver offers vGPU types here; "
+					"name it in overrideHostOwned to pass the whole GPU "
+					"through)");
+			}
+		}
+		r = mark(v, f->address, reason);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* --- putting it together --- */
 
 void host_owned_release(struct host_owned_set *s)
@@ -415,7 +493,9 @@ void host_owned_release(struct host_owned_set *s)
 	for (size_t i = 0; i < s->n; i++)
 		free(s->reasons[i]);
 	free(s->reasons);
+	free(s->no_override);
 	s->reasons = NULL;
+	s->no_override = NULL;
 	s->n = 0;
 }
 
@@ -428,14 +508,18 @@ int host_owned_scan(const struct host_owned_env *env, const struct inventory *in
 	int r;
 
 	s.reasons = calloc(inv->n_pci ? inv->n_pci : 1, sizeof(*s.reasons));
+	s.no_override = calloc(inv->n_pci ? inv->n_pci : 1, sizeof(*s.no_override));
 	direct = calloc(inv->n_pci ? inv->n_pci : 1, sizeof(*direct));
-	if (!s.reasons || !direct) {
+	if (!s.reasons || !s.no_override || !direct) {
 		free(s.reasons);
+		free(s.no_override);
 		free(direct);
 		return -ENOMEM;
 	}
 	v.reasons = s.reasons;
-	r = check_display(env, &v);
+	r = check_vgpu(env, &v, s.no_override);
+	if (r == 0)
+		r = check_display(env, &v);
 	if (r == 0)
 		r = check_storage(env, &v);
 	if (r == 0)

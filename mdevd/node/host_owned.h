@@ -17,7 +17,12 @@
  *     their own);
  *   - in the same IOMMU group as one of the above (VFIO assigns whole groups);
  *   - an SR-IOV PF with VFs enabled (vfio-pci refuses to bind one: "Cannot bind to PF
- *     with SR-IOV enabled") or a bridge (PCI class 0x06).
+ *     with SR-IOV enabled") or a bridge (PCI class 0x06);
+ *   - a vGPU function: a VF of an NVIDIA card on vendor-specific VFIO (bus/pci/devices/<VF>/
+ *     nvidia/: it stays bound to nvidia, whose nvidia_vgpu_vfio provides its VFIO device),
+ *     or an mdev parent (mdev_supported_types/), with its live mdevs (<BDF>/<uuid>/)
+ *     counted. These are judged first, and a vendor-VFIO VF and an mdev parent with live
+ *     mdevs cannot be overridden (no_override): rebinding takes the vGPUs from their VMs.
  *
  * Everything is read relative to a sysfs root fd and a proc root fd, so fixture trees
  * test it. Mounts and routes are read as pid 1 sees them (proc/1/mountinfo, proc/1/net/:
@@ -26,6 +31,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "mdevd/inventory.h"
@@ -41,7 +47,8 @@ struct host_owned_env {
 
 /* The guard's verdicts for one inventory: reasons[i] belongs to inv->pci[i]. */
 struct host_owned_set {
-	char **reasons; /* owned; NULL entries: not host-owned */
+	char **reasons;	   /* owned; NULL entries: not host-owned */
+	bool *no_override; /* owned; true: overrideHostOwned cannot let this one through */
 	size_t n;
 };
 

@@ -99,6 +99,12 @@ python3 tests/fixtures/make-tree.py --out "$tmp/l40s" sim
 case_ l40s-applied-list 0 --sysfs-root "$tmp/l40s" list --no-libvirt
 case_ l40s-applied-plan 0 --sysfs-root "$tmp/l40s" $ST plan --policy $VP --no-libvirt
 export MDEVD_RUN_DIR="$tmp/run"
+# vfio-pci never takes a vGPU function: every VF of a vendor-VFIO card (configured or free,
+# overrideHostOwned or not) and an mdev parent (overridable only while it has no live mdevs)
+case_ l40s-status-vfio-human 0 --sysfs-root $F/l40s $ST status --policy tests/cli/policies/l40s-vfio.json
+case_ mixed-status-vfio-human 0 --sysfs-root $F/mixed $ST status --policy tests/cli/policies/mixed-vfio.json
+case_ mixed-status-vfio-json 0 --sysfs-root $F/mixed $ST status --policy tests/cli/policies/mixed-vfio.json -o json
+case_ t4-pci-human 0 --sysfs-root $F/t4 pci
 # errors and usage
 case_ missing-root 1 --sysfs-root $F/nonexistent types
 case_ bad-output 64 --sysfs-root $F/samples types -o yaml
@@ -120,11 +126,11 @@ case_ create-by-type-name 0 $RW create --parent mtty --type "Dual port serial" \
 case_ create-json 0 $RW create --parent mtty --type mtty-1 -o json \
 	--uuid 11111111-2222-4333-8444-666666666666
 cp -a $F/nvidia "$tmp/rw-nvidia"
-case_ create-short-pci-address 0 --sysfs-root "$tmp/rw-nvidia" create --parent 3b:00.5 \
+case_ create-short-pci-address 0 --sysfs-root "$tmp/rw-nvidia" create --parent 3b:00.0 \
 	--type "GRID T4-1Q" --uuid 11111111-2222-4333-8444-555555555555
-if [ "$(cat "$tmp/rw-nvidia/devices/pci0000:00/0000:3b:00.5/mdev_supported_types/nvidia-222/create" \
+if [ "$(cat "$tmp/rw-nvidia/devices/pci0000:00/0000:3b:00.0/mdev_supported_types/nvidia-230/create" \
 	2>/dev/null)" != 11111111-2222-4333-8444-555555555555 ]; then
-	echo "FAIL create-short-pci-address: the UUID was not written to 0000:3b:00.5's nvidia-222"
+	echo "FAIL create-short-pci-address: the UUID was not written to 0000:3b:00.0's nvidia-230"
 	failed=$((failed + 1))
 fi
 if [ "$(cat "$tmp/rw/class/mdev_bus/mtty/mdev_supported_types/mtty-2/create" 2>/dev/null)" != \

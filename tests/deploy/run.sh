@@ -128,10 +128,10 @@ manifest configmap-fleet-selectors fleet
 if [ -s "$tmp/policy.json" ] &&
 	"$MDEVD" --sysfs-root "$NODE" --proc-root "$tmp" --machine-id 0123456789abcdef0123456789abcdef \
 		plan --no-libvirt --policy "$tmp/policy.json" >"$tmp/plan" 2>&1; [ $? -eq 2 ] &&
-	grep -q '^create .* nvidia-222 ' "$tmp/plan"; then
+	grep -q '^create .* nvidia-230 ' "$tmp/plan"; then
 	pass
 else
-	fail configmap-fleet-plan "the ConfigMap's policy plans no GRID T4-1Q (nvidia-222) on $NODE" "$tmp/plan"
+	fail configmap-fleet-plan "the ConfigMap's policy plans no GRID T4-1Q (nvidia-230) on $NODE" "$tmp/plan"
 fi
 if "$PY" "$M" "$DEPLOY" kubevirt-json >"$tmp/kubevirt.json" 2>"$tmp/err"; then
 	policy_check kubevirt-cr-valid "$tmp/kubevirt.json" "KubeVirt CR"

@@ -137,14 +137,15 @@ fi
 # --- PCI functions ------------------------------------------------------------------------
 golden "pci: edu on vfio-pci" pci-edu --sysfs-root $SAMPLES hostdev 0000:00:03.0
 golden "pci: short address" pci-edu --sysfs-root $SAMPLES hostdev 00:03.0
-golden "pci: upper-case address" pci-nvidia-vf --sysfs-root $NVIDIA hostdev --force 0000:3B:00.4
-golden "pci: NVIDIA VF, --force" pci-nvidia-vf --sysfs-root $NVIDIA hostdev --force 3b:00.4
-expect_stderr "pci: --force warns: live mdevs" "0000:3b:00.4: warning: it hosts 1 live mdev"
+golden "pci: upper-case address" pci-nvidia-t4 --sysfs-root $NVIDIA hostdev --force 0000:3B:00.0
+golden "pci: NVIDIA T4 hosting a vGPU, --force" pci-nvidia-t4 --sysfs-root $NVIDIA hostdev --force 3b:00.0
+expect_stderr "pci: --force warns: live mdevs" "0000:3b:00.0: warning: it hosts 1 live mdev"
+golden "pci: NVIDIA A100 VF, --force" pci-nvidia-vf --sysfs-root $NVIDIA hostdev --force 86:00.4
 # Refused unless --force: what passing the function through would break or cannot do.
-expect_error "pci: a VF hosting live mdevs" 1 "refusing: it hosts 1 live mdev" \
-	--sysfs-root $NVIDIA hostdev 3b:00.4
+expect_error "pci: a T4 PF hosting live mdevs" 1 "refusing: it hosts 1 live mdev" \
+	--sysfs-root $NVIDIA hostdev 3b:00.0
 expect_error "pci: the host driver in use" 1 "refusing: the host driver nvidia uses it" \
-	--sysfs-root $NVIDIA hostdev 3b:00.5
+	--sysfs-root $NVIDIA hostdev 86:00.5
 expect_error "pci: a host NIC" 1 "refusing: the host driver e1000e uses it" \
 	--sysfs-root $SAMPLES hostdev 00:02.0
 expect_error "pci: a host bridge, no IOMMU group" 1 "refusing: it is in no IOMMU group" \

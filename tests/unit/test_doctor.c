@@ -246,6 +246,43 @@ static void test_policy_functions(void **state)
 	doctor_report_release(&r);
 }
 
+/*
+ * An NVIDIA GPU whose VFs are not enabled (h200's 0000:ba:00.0): doctor names NVIDIA's
+ * sriov-manage, as status does, not a missing mdev driver; a failure when a layout names
+ * the card, a warning otherwise.
+ */
+static void test_sriov_disabled(void **state)
+{
+	struct host *h = *state;
+	struct doctor_report r;
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "cp -a " FIXTURES "/h200/. %s/", h->sys.dir);
+	assert_int_equal(system(cmd), 0);
+	r = run(h, "{\"mdevd\": {\"layouts\": [{\"parents\": [\"0000:ba:00.0\"], "
+		   "\"types\": {\"NVIDIA H200X-1-18C\": 7}}]}}");
+	expect(&r, "NVIDIA GPU 0000:ba:00.0 SR-IOV VFs", DOCTOR_FAIL,
+	       "run /usr/lib/nvidia/sriov-manage -e 0000:ba:00.0");
+	assert_string_equal(find(&r, "NVIDIA GPU 0000:ba:00.0 SR-IOV VFs")->detail,
+			    "0 of 16 enabled: no vGPU can exist on it and a layout names it");
+	for (size_t i = 0; i < r.n; i++)
+		assert_null(strstr(r.checks[i].what, "mdev parent 0000:ba:00.0"));
+	doctor_report_release(&r);
+	/* By vendor:device too; the cards with VFs enabled are not named. */
+	r = run(h, "{\"mdevd\": {\"layouts\": [{\"parents\": [\"10de:2335\"], "
+		   "\"types\": {}}]}}");
+	expect(&r, "NVIDIA GPU 0000:ba:00.0 SR-IOV VFs", DOCTOR_FAIL, "sriov-manage -e");
+	for (size_t i = 0; i < r.n; i++) {
+		assert_null(strstr(r.checks[i].what, "NVIDIA GPU 0000:18:00.0"));
+		assert_null(strstr(r.checks[i].what, "NVIDIA GPU 0000:9a:00.0"));
+	}
+	doctor_report_release(&r);
+	/* No layout names it: a warning. */
+	r = run(h, "{}");
+	expect(&r, "NVIDIA GPU 0000:ba:00.0 SR-IOV VFs", DOCTOR_WARN, "sriov-manage -e");
+	doctor_report_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,6 +291,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_amd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsafe_and_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_functions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sriov_disabled, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 
 #include "fstree.h"
 #include "node/host_owned.h"
+#include "node/sysfs.h"
 
 struct node {
 	struct fstree sys, proc;
@@ -332,6 +333,88 @@ static void test_host_namespaces(void **state)
 	host_owned_release(&s);
 }
 
+/* The PCI functions of tests/fixtures/@tree, judged with an empty proc root. */
+static void scan_fixture(const char *tree, struct inventory **inv, struct host_owned_set *s)
+{
+	struct fstree proc;
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), FIXTURES "/%s", tree);
+	assert_int_equal(sysfs_open_root(path, &fd), 0);
+	assert_int_equal(inventory_load(fd, path, INVENTORY_PCI, NULL, NULL, inv), 0);
+	fstree_init(&proc, "proc");
+	assert_int_equal(
+		host_owned_scan(&(struct host_owned_env){.sysfs_fd = fd, .proc_fd = proc.fd}, *inv,
+				s),
+		0);
+	fstree_free(&proc);
+	close(fd);
+}
+
+static void expect_fixture(const struct inventory *inv, const struct host_owned_set *s,
+			   const char *addr, const char *needle, bool no_override)
+{
+	const struct pci_function *f = inventory_get_pci(inv, addr);
+	const char *why = host_owned_get_reason(s, inv, addr);
+
+	assert_non_null(f);
+	if (!why || !strstr(why, needle))
+		print_error("%s: expected \"%s\", got \"%s\"\n", addr, needle,
+			    why ? why : "(none)");
+	assert_non_null(why);
+	assert_non_null(strstr(why, needle));
+	assert_int_equal(s->no_override[f - inv->pci], no_override);
+}
+
+/*
+ * vGPU functions are the vendor driver's: every VF of a vendor-VFIO card (configured or
+ * free) and an mdev parent with live mdevs for good; an idle mdev parent unless overridden.
+ */
+static void test_vgpu_functions(void **state)
+{
+	static const struct {
+		const char *tree, *address, *reason;
+		bool no_override;
+	} cases[] = {
+		{"l40s", "0000:c1:00.4",
+		 "an NVIDIA vGPU VF of 0000:c1:00.0 (vendor-specific VFIO, vGPU type 1155): it "
+		 "stays "
+		 "on nvidia",
+		 true},
+		{"l40s", "0000:c1:00.5", "vGPU type 1155", true},
+		{"l40s", "0000:41:00.4", "(vendor-specific VFIO, no vGPU type)", true},
+		/* The PF keeps its own reason: its VFs are enabled. */
+		{"l40s", "0000:41:00.0", "an SR-IOV PF with 32 VFs enabled", false},
+		{"mixed", "0000:3b:00.0",
+		 "an mdev parent (its vendor driver offers vGPU types here; name it in "
+		 "overrideHostOwned",
+		 false},
+		{"mixed", "0000:41:00.5", "vGPU type 1153", true},
+		{"t4", "0000:af:00.0",
+		 "an mdev parent with 1 live mdev (remove it before passing the whole GPU through)",
+		 true},
+		{"t4", "0000:3b:00.0", "an mdev parent (", false},
+		/* Ampere: the mdev parents are the VFs. */
+		{"a100", "0000:ca:00.4", "an mdev parent with 1 live mdev", true},
+		{"a100", "0000:ca:00.0", "an SR-IOV PF with 16 VFs enabled", false},
+		{"a100", "0000:ca:01.0", "an mdev parent (", false},
+	};
+	struct inventory *inv = NULL;
+	struct host_owned_set s = {0};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		if (i == 0 || !streq(cases[i].tree, cases[i - 1].tree)) {
+			host_owned_release(&s);
+			inventory_free(inv);
+			scan_fixture(cases[i].tree, &inv, &s);
+		}
+		expect_fixture(inv, &s, cases[i].address, cases[i].reason, cases[i].no_override);
+	}
+	host_owned_release(&s);
+	inventory_free(inv);
+}
+
 static void test_pci_owner(void **state)
 {
 	char bdf[MDEVD_BDF_STR_LEN];
@@ -357,6 +440,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_empty_proc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_namespaces, setup, teardown),
 		cmocka_unit_test(test_pci_owner),
+		cmocka_unit_test(test_vgpu_functions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -189,30 +189,47 @@ static void test_nvidia(void **state)
 	const struct mdev_parent *p;
 
 	assert_int_equal(reps.n, 0);
-	assert_int_equal(inv->n_parents, 4);
+	/* The T4's PF, then the A100's 4 VFs (sorted by name). */
+	assert_int_equal(inv->n_parents, 5);
 	for (size_t i = 0; i < inv->n_parents; i++) {
 		p = &inv->parents[i];
 		assert_non_null(p->pci_address);
 		assert_string_equal(p->pci_address, p->name);
-		assert_string_equal(p->physfn, "0000:3b:00.0");
 		assert_int_equal(p->vendor_id, 0x10de);
-		assert_int_equal(p->device_id, 0x1eb8);
-		assert_int_equal(p->numa_node, 0);
-		assert_int_equal(p->n_types, 7);
-		assert_string_equal(p->types[0].id, "nvidia-222");
-		assert_string_equal(p->types[0].name, "GRID T4-1Q");
 	}
-	/* Time-sliced: the VF with a vGPU offers nothing more; the others only its type. */
-	p = inventory_get_parent(inv, "0000:3b:00.4");
-	assert_int_equal(inventory_get_type(p, "nvidia-222")->available_instances, 0);
-	assert_int_equal(inventory_get_type(p, "nvidia-222")->n_instances, 1);
-	p = inventory_get_parent(inv, "0000:3b:00.5");
-	assert_int_equal(inventory_get_type(p, "nvidia-222")->available_instances, 1);
-	assert_int_equal(inventory_get_type(p, "nvidia-223")->available_instances, 0);
+	/* Turing: the types on the PF, which is no VF. */
+	p = &inv->parents[0];
+	assert_string_equal(p->name, "0000:3b:00.0");
+	assert_null(p->physfn);
+	assert_int_equal(p->device_id, 0x1eb8);
+	assert_int_equal(p->numa_node, 0);
+	assert_int_equal(p->n_types, 13);
+	assert_string_equal(p->types[0].id, "nvidia-222");
+	assert_string_equal(p->types[0].name, "GRID T4-1B");
+	assert_string_equal(p->types[8].id, "nvidia-230");
+	assert_string_equal(p->types[8].name, "GRID T4-1Q");
+	/* Time-sliced: with one T4-1Q, 15 more T4-1Q fit and every other type reads 0. */
+	assert_int_equal(inventory_get_type(p, "nvidia-230")->available_instances, 15);
+	assert_int_equal(inventory_get_type(p, "nvidia-230")->n_instances, 1);
+	for (size_t k = 0; k < p->n_types; k++)
+		if (!streq(p->types[k].id, "nvidia-230"))
+			assert_int_equal(p->types[k].available_instances, 0);
+	/* Ampere: each enabled VF is a parent with one vGPU slot, grouped by its PF. */
+	for (size_t i = 1; i < inv->n_parents; i++) {
+		p = &inv->parents[i];
+		assert_string_equal(p->physfn, "0000:86:00.0");
+		assert_int_equal(p->device_id, 0x20f1);
+		assert_int_equal(p->numa_node, 1);
+		assert_int_equal(p->n_types, 6);
+		assert_string_equal(p->types[0].name, "GRID A100-4C");
+		for (size_t k = 0; k < p->n_types; k++)
+			assert_int_equal(p->types[k].available_instances, 1);
+	}
+	assert_string_equal(inv->parents[1].name, "0000:86:00.4");
 
 	assert_int_equal(inv->n_mdevs, 1);
-	assert_string_equal(inv->mdevs[0].parent, "0000:3b:00.4");
-	assert_string_equal(inv->mdevs[0].type_id, "nvidia-222");
+	assert_string_equal(inv->mdevs[0].parent, "0000:3b:00.0");
+	assert_string_equal(inv->mdevs[0].type_id, "nvidia-230");
 	assert_int_equal(inv->mdevs[0].iommu_group, 41);
 	inventory_free(inv);
 }

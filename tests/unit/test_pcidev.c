@@ -120,17 +120,23 @@ static void test_sriov(void **state)
 
 	assert_int_equal(scan(FIXTURES "/nvidia", &reps, &fns, &n), 0);
 	assert_int_equal(reps.n, 0);
-	assert_int_equal(n, 6);
+	/* The NIC, the T4 (VFs not enabled), the A100 PF and its 4 VFs. */
+	assert_int_equal(n, 7);
 	assert_string_equal(fns[1].address, "0000:3b:00.0");
 	assert_int_equal(fns[1].sriov_totalvfs, 16);
-	assert_int_equal(fns[1].sriov_numvfs, 4);
+	assert_int_equal(fns[1].sriov_numvfs, 0);
 	assert_null(fns[1].physfn);
 	assert_int_equal(fns[1].numa_node, 0);
 	assert_int_equal(fns[1].class_code, 0x030200);
 	assert_string_equal(fns[1].device_name, "TU104GL [Tesla T4]");
-	for (size_t i = 2; i < n; i++) {
-		assert_string_equal(fns[i].physfn, "0000:3b:00.0");
-		assert_int_equal(fns[i].iommu_group, 41 + (int)(i - 2));
+	assert_string_equal(fns[2].address, "0000:86:00.0");
+	assert_int_equal(fns[2].sriov_totalvfs, 16);
+	assert_int_equal(fns[2].sriov_numvfs, 4);
+	assert_null(fns[2].physfn);
+	assert_int_equal(fns[2].numa_node, 1);
+	for (size_t i = 3; i < n; i++) {
+		assert_string_equal(fns[i].physfn, "0000:86:00.0");
+		assert_int_equal(fns[i].iommu_group, 81 + (int)(i - 3));
 		assert_int_equal(fns[i].sriov_totalvfs, 0);
 		assert_string_equal(fns[i].driver, "nvidia");
 	}

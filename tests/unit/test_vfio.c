@@ -230,6 +230,21 @@ static void test_host_owned_refused(void **state)
 		 facts);
 	assert_int_equal(d[idx("0000:00:02.0")].action, VFIO_BIND);
 	free(d);
+	/* A vGPU function (a vendor-VFIO VF, an mdev parent with live mdevs) is not let
+	 * through: rebinding it takes the vGPUs from their VMs. */
+	facts[idx("0000:00:02.0")].host_owned = "an NVIDIA vGPU VF of 0000:00:01.0 "
+						"(vendor-specific VFIO, vGPU type 1153): it "
+						"stays on nvidia";
+	facts[idx("0000:00:02.0")].no_override = true;
+	d = plan("{\"mdevd\": {\"vfioPci\": {\"devices\": [\"8086:10d3\"], "
+		 "\"overrideHostOwned\": [\"0000:00:02.0\"]}}}",
+		 facts);
+	assert_int_equal(d[idx("0000:00:02.0")].action, VFIO_REFUSED);
+	assert_string_equal(d[idx("0000:00:02.0")].reason,
+			    "host-owned: an NVIDIA vGPU VF of 0000:00:01.0 (vendor-specific VFIO, "
+			    "vGPU type 1153): it stays on nvidia");
+	assert_int_equal(d[idx("0000:00:03.0")].action, VFIO_BIND);
+	free(d);
 }
 
 static void test_group_viability(void **state)
