@@ -535,6 +535,15 @@ static void classify_actions(struct planner *p)
 			l->reason = l->owned ? PLAN_REASON_UNMANAGED : PLAN_REASON_FOREIGN;
 			continue;
 		}
+		/*
+		 * A vGPU VF is mdevd's only on a card the policy manages (the driver records no
+		 * owner): a fleet policy's layout for another model must not free this card.
+		 */
+		if (!managed && l->m->backend == PARENT_BACKEND_NVIDIA_VGPU) {
+			l->kind = PLAN_KEEP;
+			l->reason = PLAN_REASON_CARD_UNSELECTED;
+			continue;
+		}
 		w = managed && l->type ? find_want(p, l->pidx, l->type) : NULL;
 		if (l->owned && w &&
 		    (w->count == POL_COUNT_MAX || l->slot < (unsigned int)w->count)) {
@@ -890,6 +899,8 @@ const char *plan_reason_str(enum plan_reason reason)
 		return "not managed: the policy has no mdev side";
 	case PLAN_REASON_RESERVED:
 		return "reserved by a defined libvirt domain";
+	case PLAN_REASON_CARD_UNSELECTED:
+		return "not managed: no rule of the policy selects this card";
 	}
 	return "?";
 }

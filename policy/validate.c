@@ -108,7 +108,8 @@ static void add(struct validator *vd, enum pol_severity sev, const char *fmt, ..
 		rep->cap = cap;
 	}
 	d = &rep->diags[rep->n++];
-	d->severity = sev;
+	/* realloc() leaves the new entries as it found them: no line or column unless set. */
+	*d = (struct pol_diag){.severity = sev};
 	snprintf(d->path, sizeof(d->path), "%s", vd->path.buf);
 	va_start(ap, fmt);
 	vsnprintf(d->message, sizeof(d->message), fmt, ap);

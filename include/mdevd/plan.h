@@ -169,6 +169,7 @@ enum plan_reason {
 	PLAN_REASON_IN_USE,	    /* KEEP: would be removed, but its IOMMU group is open */
 	PLAN_REASON_UNMANAGED,	    /* KEEP: owned; the policy has no mdev side */
 	PLAN_REASON_RESERVED, /* KEEP: would be removed, but a defined libvirt domain names it */
+	PLAN_REASON_CARD_UNSELECTED, /* KEEP: a vGPU VF on a card no rule of the policy selects */
 };
 
 struct plan_action {

@@ -274,6 +274,7 @@ static int vgpu_create(const struct apply_options *o, const struct plan_action *
 	if (o->dry_run) {
 		log_info("%swould make VF %s a vGPU of type %s (card %s, slot %u)", step, a->uuid,
 			 a->type_id, a->parent, a->slot);
+		res->would_create++;
 		return 0;
 	}
 	r = vgpu_vfio_set(o->sysfs_fd, a->parent, a->uuid, id, why, sizeof(why));

@@ -475,6 +475,8 @@ static const char *reason_code(enum plan_reason r)
 		return "unmanaged";
 	case PLAN_REASON_RESERVED:
 		return "reserved";
+	case PLAN_REASON_CARD_UNSELECTED:
+		return "card_unselected";
 	}
 	return "unknown";
 }

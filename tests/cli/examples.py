@@ -16,6 +16,10 @@ Writes into OUTDIR:
   NAME.bad       an example that is not valid JSON as rendered (the caller fails it),
                  with the text and the reason.
   commands       one example command line a line: "SOURCE<TAB>mdevd ARGS...".
+  NAME.transcript  a README block that shows a command and what it prints ("$ mdevd ARGS"
+                 on its first line, the output after it; NAME = README.md-transcript-N):
+                 ARGS on the first line, then the output as shown. The caller runs ARGS on
+                 the fixture tree the command names and compares the start of its output.
 Schematic blocks (with "..." or "…") are skipped, and listed in OUTDIR/skipped.
 """
 import json
@@ -126,6 +130,31 @@ def commands_in(text):
         yield s
 
 
+def fenced_blocks(markdown):
+    """Yield (info string, lines) of every fenced block, fences paired in order."""
+    tag, body = None, []
+    for line in markdown.splitlines():
+        if tag is None:
+            if line.startswith("```"):
+                tag, body = line[3:].strip(), []
+        elif line.strip() == "```":
+            yield tag, body
+            tag = None
+        else:
+            body.append(line)
+
+
+def transcripts(markdown):
+    """(ARGS, output lines) of each block that starts with "$ mdevd ARGS" and shows output."""
+    for tag, lines in fenced_blocks(markdown):
+        if tag not in ("", "sh", "console") or not lines or not lines[0].startswith("$ mdevd "):
+            continue
+        output = lines[1:]
+        if not output or any(line.startswith("$ ") for line in output):
+            continue  # a command alone, or several: no single output to compare
+        yield lines[0][len("$ mdevd "):], output
+
+
 def main():
     out = sys.argv[1]
     mdevd = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "mdevd", "mdevd")
@@ -170,6 +199,9 @@ def main():
                 with open(base + ".json", "w") as f:
                     json.dump(pol, f, indent=2)
                     f.write("\n")
+    for n, (args, output) in enumerate(transcripts(readme), 1):
+        with open(os.path.join(out, "README.md-transcript-%d.transcript" % n), "w") as f:
+            f.write(args + "\n" + "".join(line + "\n" for line in output))
     with open(os.path.join(out, "skipped"), "w") as f:
         f.write("".join(s + "\n" for s in skipped))
 

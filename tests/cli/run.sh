@@ -157,6 +157,20 @@ case_ kubevirt-yaml 1 --sysfs-root $F/samples policy check tests/cli/policies/ku
 case_ many-errors 1 policy check --no-node tests/cli/policies/many-errors.yaml
 case_ many-errors-json 1 policy check --no-node -o json tests/cli/policies/many-errors.yaml
 case_ kubevirt-mdevd-in-spec 1 policy check --no-node tests/cli/policies/kubevirt-mdevd-in-spec.yaml
+# One policy for a mixed fleet (T4, L40S, A100, A40, the sample drivers) on every tree but
+# nvidia: each node applies its part, what it lacks is a warning of that node (policy check
+# exits 2), and a card no rule selects (the H200s) is left as it is. NAME:RC, RC of plan and
+# apply --dry-run; a run dir per tree, so one tree's vGPU type names are not remembered.
+MF=tests/cli/policies/mixed-fleet.json
+for spec in samples:2 t4:2 a100:2 a40:0 l40s:2 h200:0 mixed:2 broken:0; do
+	gen=${spec%:*}
+	export MDEVD_RUN_DIR="$tmp/run-fleet-$gen"
+	case_ $gen-policy-check-mixed-fleet 2 --sysfs-root $F/$gen policy check $MF
+	case_ $gen-plan-mixed-fleet "${spec#*:}" --sysfs-root $F/$gen $ST plan --no-libvirt --policy $MF
+	case_ $gen-apply-dry-run-mixed-fleet "${spec#*:}" --sysfs-root $F/$gen $ST apply --dry-run \
+		--no-libvirt --policy $MF
+done
+export MDEVD_RUN_DIR="$tmp/run"
 # in use: the holder named (pid, command, QEMU's guest name) by list and remove
 HP=$tmp/held-proc
 mkdir -p "$HP/4242/fd" && ln -s /dev/vfio/10 "$HP/4242/fd/7" && ln -s /dev/vfio/vfio "$HP/4242/fd/6"
@@ -252,7 +266,7 @@ for f in "$EX"/*.json; do
 	n_ex=$((n_ex + 1))
 	cp "$f" "$tmp/$n.json"
 	example_ "$n.no-node" "$MDEVD" policy check --no-node "$tmp/$n.json"
-	for tree in samples nvidia; do
+	for tree in samples nvidia t4; do
 		example_ "$n.$tree" "$MDEVD" --sysfs-root $F/$tree policy check "$tmp/$n.json"
 		example_ "$n.$tree.plan" "$MDEVD" --sysfs-root $F/$tree $ST plan --no-libvirt \
 			--policy "$tmp/$n.json"
@@ -284,6 +298,32 @@ while IFS="$(printf '\t')" read -r src cmd; do
 	example_ "cmd-$i-$src" timeout 20 "$MDEVD" --sysfs-root "$tmp/tree" --proc-root "$tmp/proc" \
 		--machine-id 0123456789abcdef0123456789abcdef $args
 done <"$EX/commands"
+# README blocks that show a command's output ("$ mdevd ARGS", then what it prints): run on a
+# fresh copy of the samples tree as above, the block must be how the real output starts (a
+# block may stop early, saying in its text what follows).
+n_tr=0
+for t in "$EX"/*.transcript; do
+	[ -e "$t" ] || continue
+	n_tr=$((n_tr + 1))
+	name=$(basename "$t" .transcript)
+	rm -rf "$tmp/tree" && cp -a $F/samples "$tmp/tree"
+	sed 1d "$t" >"$tmp/tr.want"
+	# shellcheck disable=SC2046 # the block's words, split as a shell would
+	timeout 20 "$MDEVD" --sysfs-root "$tmp/tree" --proc-root "$tmp/proc" \
+		--machine-id 0123456789abcdef0123456789abcdef $(head -1 "$t") >"$tmp/tr.out" 2>&1
+	head -n "$(wc -l <"$tmp/tr.want")" "$tmp/tr.out" >"$tmp/tr.got"
+	if diff -u "$tmp/tr.want" "$tmp/tr.got" >"$tmp/diff"; then
+		passed=$((passed + 1))
+	else
+		echo "FAIL example $name: README shows other output than mdevd $(head -1 "$t") prints:"
+		head -40 "$tmp/diff"
+		failed=$((failed + 1))
+	fi
+done
+if [ "$n_tr" -lt 2 ]; then
+	echo "FAIL examples: only $n_tr README output blocks extracted, want at least 2"
+	failed=$((failed + 1))
+fi
 # A golden file no example produced any more: the example was removed or renumbered.
 for g in "$GOLDEN_EX"/*.out; do
 	grep -qxF "$(basename "$g")" "$tmp/ex-seen" && continue

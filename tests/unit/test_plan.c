@@ -2247,6 +2247,33 @@ static void test_vgpu_kubevirt_type_list(void **state)
 		assert_string_equal(plan->actions[i].parent, "0000:41:00.0");
 }
 
+/* A fleet policy's T4 layout on the mixed node: the L40S beside it keeps its 12Q VFs. */
+static void test_vgpu_unselected_card_never_changed(void **state)
+{
+	_cleanup_(inventory_freep) struct inventory *inv = fixture_inventory("mixed");
+	_cleanup_(plan_freep) struct plan *plan = NULL, *list = NULL;
+	char *types[] = {"GRID T4-2Q"};
+	struct policy pol = {.mediated_device_types = types, .n_mediated_device_types = 1};
+	const struct plan_context ctx = {.machine_id = MID};
+	static const char *const vfs[] = {"0000:41:00.4", "0000:41:00.5"};
+	const struct plan_action *a;
+
+	plan = plan_vgpu(inv, "10de:1eb8", "GRID T4-2Q", 2, &ctx);
+	assert_int_equal(plan->n_remove, 0);
+	assert_int_equal(plan->n_create, 2);
+	/* KubeVirt's type list that only the T4 offers leaves the L40S alone as well. */
+	assert_int_equal(plan_build(inv, &pol, &ctx, &list), 0);
+	assert_int_equal(list->n_remove, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(vfs); i++) {
+		a = find_action(plan, vfs[i]);
+		assert_int_equal(a->kind, PLAN_KEEP);
+		assert_int_equal(a->reason, PLAN_REASON_CARD_UNSELECTED);
+		assert_int_equal(find_action(list, vfs[i])->reason, PLAN_REASON_CARD_UNSELECTED);
+	}
+	assert_string_equal(plan_reason_str(PLAN_REASON_CARD_UNSELECTED),
+			    "not managed: no rule of the policy selects this card");
+}
+
 static void test_mdev_in_use_by_cdev(void **state)
 {
 	_cleanup_(node_freep) struct node *n = node_new();
@@ -2329,6 +2356,7 @@ int main(void)
 		cmocka_unit_test(test_vgpu_configured_kept_and_shrunk),
 		cmocka_unit_test(test_vgpu_in_use_by_cdev_or_group),
 		cmocka_unit_test(test_vgpu_kubevirt_type_list),
+		cmocka_unit_test(test_vgpu_unselected_card_never_changed),
 		cmocka_unit_test(test_mdev_in_use_by_cdev),
 	};
 

@@ -935,6 +935,31 @@ static void test_validate_long_offered_list(void **state)
 			  "… 5 more)");
 }
 
+/* A JSON policy's findings have no line and column, whatever the memory held before. */
+static void test_check_no_stale_line_column(void **state)
+{
+	struct policy *pol = parse_ok("{'mdevd': {'layouts': [{'parents': ['mdpy', 'mbochs', "
+				      "'10de:20b0', '10de:2235', '0000:99:00.0'], 'types': {}}]}}");
+	struct pol_report rep = {.cap = 16};
+
+	/* A report's array as realloc() may hand it over: stale bytes, not zeros. */
+	rep.diags = malloc(rep.cap * sizeof(*rep.diags));
+	assert_non_null(rep.diags);
+	memset(rep.diags, 0x5a, rep.cap * sizeof(*rep.diags));
+	assert_int_equal(pol_check(pol, &node, &rep), 0);
+	assert_int_equal(rep.n, 5);
+	for (size_t i = 0; i < rep.n; i++) {
+		char where[POL_PATH_MAX + 32];
+
+		assert_int_equal(rep.diags[i].line, 0);
+		assert_int_equal(rep.diags[i].column, 0);
+		assert_string_equal(pol_diag_where(&rep.diags[i], where, sizeof(where)),
+				    rep.diags[i].path);
+	}
+	pol_report_clear(&rep);
+	policy_free(pol);
+}
+
 /* The example policies under tests/fixtures/policies. */
 
 static char *read_file(const char *path, size_t *len)
@@ -1238,6 +1263,7 @@ int main(void)
 		cmocka_unit_test(test_validate_parents),
 		cmocka_unit_test(test_validate_mediated_device_types),
 		cmocka_unit_test(test_validate_long_offered_list),
+		cmocka_unit_test(test_check_no_stale_line_column),
 		cmocka_unit_test(test_parse_report),
 		cmocka_unit_test(test_yaml),
 		cmocka_unit_test(test_fixture_policies),

@@ -309,8 +309,18 @@ static void test_apply_issue_policy(void **state)
 	struct apply_options o = options(t);
 	struct apply_result res;
 
+	/* A dry run counts the VFs it would configure (plan's exit status) and writes nothing. */
+	o.dry_run = true;
+	assert_int_equal(apply_policy(&o, pol, &res), 0);
+	assert_int_equal(res.would_create, 4);
+	assert_int_equal(res.would_remove, 2);
+	assert_int_equal(res.created + res.removed + res.failed, 0);
+	assert_int_equal(current(t, "0000:41:00.4"), 0);
+	assert_int_equal(count_type(t, "0000:c1:00.0", 1155), 2);
+	o.dry_run = false;
 	/* Round 1 frees the full card's 24Q and fills the fresh card; the driver relists the
 	 * freed card, and round 2 fills it too. */
+	memset(&res, 0, sizeof(res));
 	assert_int_equal(apply_policy(&o, pol, &res), 0);
 	assert_int_equal(res.created, 8);
 	assert_int_equal(res.removed, 2);
