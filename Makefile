@@ -184,6 +184,17 @@ check-vm-vfio: mdevd/mdevd
 		tests/vm/run.sh tests/vm/guest-vfio.sh iommu
 	@MDEVD_VM_VFIO_IDS= MDEVD_VM_NO_IOMMU=1 tests/vm/run.sh tests/vm/guest-vfio.sh noiommu
 
+# The real kubelet (standalone, static pods), containerd v2 and runc in the real-kernel guest
+# with mdevd serving mtty mdevs and the edu function; the binaries come from tests/k8s/build.sh
+# (cached), the pause and busybox images from tests/k8s/images/build.sh.
+check-vm-kubelet: mdevd/mdevd
+	@set -e; eval "$$(tests/k8s/build.sh kubelet containerd ctr containerd-shim-runc-v2 podresources)"; \
+	sandbox=$$($$CONTAINERD_BIN/containerd config default | sed -n "s/^ *sandbox = '\(.*\)'$$/\1/p; s/^ *sandbox = \"\(.*\)\"$$/\1/p" | head -n 1); \
+	[ -n "$$sandbox" ] || { echo "check-vm-kubelet: no sandbox image in containerd's default config"; exit 1; }; \
+	images=$$(tests/k8s/images/build.sh "$$sandbox"); \
+	MDEVD_VM_MEM=2048 MDEVD_VM_TIMEOUT=$${MDEVD_VM_TIMEOUT:-1500} tests/vm/run.sh tests/vm/guest-kubelet.sh \
+		"$$K8S_BIN" "$$CONTAINERD_BIN" "$$HARNESS_BIN" "$$images"
+
 # A real libvirtd in the real-kernel guest: reservations, the libvirt backend, mdevctl.
 check-vm-libvirt: mdevd/mdevd
 	@tests/vm/run.sh tests/vm/guest-libvirt.sh
@@ -204,6 +215,7 @@ check: deps
 	$(MAKE) check-libvirt
 	$(MAKE) check-vm
 	$(MAKE) check-vm-libvirt
+	$(MAKE) check-vm-kubelet
 	$(MAKE) check-vm-vfio
 
 demo: deps

@@ -17,6 +17,7 @@
 #   MDEVD_VM_MDEVD=PATH    the mdevd binary to test (default <repo>/mdevd/mdevd)
 #   MDEVD_VM_QEMU_ARGS=... extra QEMU arguments (split on white space), e.g. more devices
 #   MDEVD_VM_NO_IOMMU=1    boot without the emulated IOMMU (no intel-iommu, no intel_iommu=on)
+#   MDEVD_VM_MEM=1024      the guest's memory in MiB
 set -eu
 
 die() { printf 'vm: error: %s\n' "$*" >&2; exit 125; }
@@ -105,7 +106,7 @@ start=$(date +%s)
 set +e
 timeout --kill-after=10 "$timeout" "$qemu" \
 	-machine q35,kernel-irqchip=split "${accel_args[@]}" \
-	-m 1024 -smp 2 -nographic -no-reboot -nodefaults -serial stdio \
+	-m "${MDEVD_VM_MEM:-1024}" -smp 2 -nographic -no-reboot -nodefaults -serial stdio \
 	"${iommu_args[@]}" \
 	-device edu \
 	-device e1000e,netdev=n0,romfile= -netdev user,id=n0,restrict=on \

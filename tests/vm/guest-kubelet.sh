@@ -1,0 +1,287 @@
+#!/bin/bash
+# tests/vm/guest-kubelet.sh — the real kubelet, standalone, with mdevd in the real-kernel
+# guest: runs inside the test VM (make check-vm-kubelet; tests/vm/run.sh
+# tests/vm/guest-kubelet.sh K8S_BIN CONTAINERD_BIN HARNESS_BIN IMAGES_DIR [FILTER]).
+#
+# containerd v2 + runc (Debian's) + kubelet (no API server: static pods from staticPodPath),
+# built by tests/k8s/build.sh on the host and seen here through the 9p root; the pause and
+# busybox images are local OCI archives (tests/k8s/images/build.sh) imported with ctr. mdevd
+# creates two mtty-2 mdevs, then serves them (example.com/mtty-dual) and the edu function on
+# vfio-pci (example.com/edu) from /var/lib/kubelet/device-plugins. The checks: a pod
+# admitted before mdevd registered fails the way kubelet documents; kubelet's pod-resources
+# API lists exactly mdevd's devices; hostNetwork busybox pods see KubeVirt's env var naming a
+# UUID or address that exists, and /dev/vfio/<group> inside the container; pod-resources List
+# agrees; a kubelet kill -9 and restart keeps the pods and their devices and mdevd
+# registers again; an allocated mdev removed out of band leaves kubelet's allocatable.
+#
+# kubelet runs here, never on the host: with default settings it rewrites kernel settings.
+# Every wait is for an event; $W is a deadline for hangs only (TCG is slow).
+# Prints "ok N - desc" / "not ok N - desc" and ends with "N passed, N failed".
+set -eu
+
+: "${MDEVD:?run me through tests/vm/run.sh}" "${REPO:?}" "${RESULTS:=/tmp}"
+K8S_BIN=${1:?} CONTAINERD_BIN=${2:?} HARNESS_BIN=${3:?} IMAGES=${4:?}
+filter=${5:-.}
+. "$REPO/tests/vm/lib.sh"
+. "$REPO/tests/vm/testlib.sh"
+work=$(mktemp -d)
+W=${MDEVD_WAIT:-240}
+export PATH=$CONTAINERD_BIN:$K8S_BIN:$PATH
+CTR=(ctr --address /run/containerd/containerd.sock -n k8s.io)
+MANIFESTS=/etc/kubernetes/manifests
+DP=/var/lib/kubelet/device-plugins
+MTTY_RES=example.com/mtty-dual EDU_RES=example.com/edu
+MTTY_ENV=MDEV_PCI_RESOURCE_EXAMPLE_COM_MTTY-DUAL EDU_ENV=PCI_RESOURCE_EXAMPLE_COM_EDU
+n=0 passed=0 failed=0
+failures=()
+cleanup() {
+	local f
+	for f in mdevd kubelet containerd; do
+		[ -s "$work/$f.pid" ] && kill -9 "$(cat "$work/$f.pid")" 2>/dev/null
+	done
+	cp "$work"/*.log "$RESULTS/" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+RUN_NOTES='^# '
+run_failed() {
+	local f
+	for f in mdevd kubelet containerd; do
+		say "#   $f.log (tail):"
+		tail -n 12 "$work/$f.log" 2>/dev/null | sed 's/^/#     /'
+	done
+}
+run_test() { run_one kubelet "$@" || true; }
+
+pods_json() { curl -sf http://127.0.0.1:10255/pods 2>/dev/null; }
+# pod_field NAME PYTHON-EXPR -> evaluates EXPR with p = the pod NAME from kubelet's /pods
+pod_field() {
+	pods_json | /usr/bin/python3 -c "
+import json, sys
+for p in json.load(sys.stdin).get('items', []):
+    if p['metadata']['name'].startswith('$1-'):
+        print($2)" 2>/dev/null
+}
+pod_reason_is() { [ "$(pod_field "$1" "p['status'].get('reason')")" = "$2" ]; }
+pod_running() { [ "$(pod_field "$1" "p['status'].get('phase')")" = Running ]; }
+pod_log() { cat /var/log/pods/default_"$1"-*/c/0.log 2>/dev/null; }
+in_pod_log() { pod_log "$1" | grep -q -- "$2"; }
+allocatable() { "$HARNESS_BIN/podresources" allocatable; }
+norm() { /usr/bin/python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin), sort_keys=True))'; }
+not_allocatable() { ! allocatable | grep -q "$1"; }
+allocatable_is() { [ "$(allocatable 2>/dev/null | norm 2>/dev/null)" = "$1" ]; }
+in_log() { grep -Eq -- "$2" "$work/$1.log"; }
+registered_since() { [ "$(grep -c "registered $1 with kubelet" "$work/mdevd.log")" -ge "$2" ]; }
+
+start_containerd() {
+	mkdir -p /etc/containerd /var/lib/containerd /run/containerd
+	# Version 3 config: native snapshotter (the guest's root is already an overlay), runc
+	# from Debian with cgroupfs, and no CNI: every pod here is hostNetwork.
+	cat >/etc/containerd/config.toml <<'EOF'
+version = 3
+root = "/var/lib/containerd"
+state = "/run/containerd"
+[grpc]
+  address = "/run/containerd/containerd.sock"
+[plugins.'io.containerd.cri.v1.images']
+  snapshotter = "native"
+[plugins.'io.containerd.cri.v1.runtime']
+  enable_selinux = false
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+  BinaryName = "/usr/sbin/runc"
+  SystemdCgroup = false
+EOF
+	containerd --config /etc/containerd/config.toml >"$work/containerd.log" 2>&1 &
+	echo $! >"$work/containerd.pid"
+	wait_for $W "${CTR[@]}" version >/dev/null || fail "containerd did not answer"
+}
+
+start_kubelet() {
+	mkdir -p "$MANIFESTS" /var/lib/kubelet
+	cat >"$work/kubelet.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+staticPodPath: $MANIFESTS
+containerRuntimeEndpoint: unix:///run/containerd/containerd.sock
+authentication: {anonymous: {enabled: true}, webhook: {enabled: false}}
+authorization: {mode: AlwaysAllow}
+address: 127.0.0.1
+healthzBindAddress: 127.0.0.1
+readOnlyPort: 10255
+cgroupDriver: cgroupfs
+failSwapOn: false
+makeIPTablesUtilChains: false
+localStorageCapacityIsolation: false
+imageGCHighThresholdPercent: 100
+evictionHard: {memory.available: "0%", nodefs.available: "0%", imagefs.available: "0%"}
+syncFrequency: 5s
+fileCheckFrequency: 2s
+resolvConf: ""
+EOF
+	kubelet --config "$work/kubelet.yaml" --hostname-override mdevd-vm --node-ip 127.0.0.1 \
+		--v 2 >>"$work/kubelet.log" 2>&1 &
+	echo $! >"$work/kubelet.pid"
+	wait_for $W test -S "$DP/kubelet.sock" || fail "kubelet did not create $DP/kubelet.sock"
+	wait_for $W curl -sf -o /dev/null http://127.0.0.1:10255/healthz ||
+		fail "kubelet's read-only port does not answer"
+}
+
+pod_manifest() { # pod_manifest NAME RESOURCE: a hostNetwork busybox pod holding one RESOURCE
+	cat >"$MANIFESTS/$1.yaml.tmp" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, namespace: default}
+spec:
+  hostNetwork: true
+  containers:
+  - name: c
+    image: docker.io/library/busybox:mdevd
+    imagePullPolicy: Never
+    command: ["/bin/sh", "-c", "env | grep RESOURCE_; ls /dev/vfio; echo started; exec sleep 100000"]
+    resources: {limits: {$2: 1}}
+EOF
+	mv "$MANIFESTS/$1.yaml.tmp" "$MANIFESTS/$1.yaml"
+}
+
+# ------------------------------------------------------------------------ tests
+t_cluster() { # containerd, the local images, cgroup v2
+	mountpoint -q /sys/fs/cgroup || mount -t cgroup2 none /sys/fs/cgroup || fail "no cgroup v2"
+	local c
+	for c in cpuset cpu io memory pids; do echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true; done
+	start_containerd
+	"${CTR[@]}" images import --all-platforms "$IMAGES/pause.tar" >/dev/null || fail "cannot import pause"
+	"${CTR[@]}" images import --all-platforms "$IMAGES/busybox.tar" >/dev/null || fail "cannot import busybox"
+	say "# images: $("${CTR[@]}" images ls -q | xargs)"
+	say "# $(kubelet --version), containerd $(containerd --version | awk '{print $3}'), $(runc --version | head -n 1)"
+}
+
+t_admission() { # a pod that asks for a device before mdevd registered is rejected
+	pod_manifest early "$MTTY_RES"
+	local t0=$SECONDS
+	start_kubelet
+	say "# kubelet up (read-only port answering) $((SECONDS - t0)) s after start"
+	wait_for $W pod_reason_is early UnexpectedAdmissionError ||
+		fail "early pod: $(pod_field early "p['status']")"
+	say "# early pod: $(pod_field early "p['status'].get('phase'), p['status'].get('reason'), p['status'].get('message')")"
+	rm -f "$MANIFESTS/early.yaml"
+	kill -9 "$(cat "$work/kubelet.pid")"
+	: >"$work/kubelet.pid"
+	rm -rf "$DP"
+}
+
+t_mdevd_waits() { # mdevd before kubelet: it says what it waits for, then registers
+	cat >"$work/policy.json" <<EOF
+{"mdevd": {"layouts": [{"parents": ["mtty"], "types": {"mtty-2": 2}}]},
+ "permittedHostDevices": {
+   "mediatedDevices": [{"mdevNameSelector": "Dual port serial", "resourceName": "$MTTY_RES"}],
+   "pciHostDevices": [{"pciVendorSelector": "1234:11e8", "resourceName": "$EDU_RES"}]}}
+EOF
+	"$MDEVD" apply --policy "$work/policy.json" --no-libvirt >"$work/apply.log" 2>&1 ||
+		fail "apply: $(cat "$work/apply.log")"
+	[ "$(vm_mdev_count mtty)" = 2 ] || fail "$(vm_mdev_count mtty) mtty mdevs after apply"
+	# --no-apply from here on: an mdev removed out of band must stay removed (test below).
+	"$MDEVD" run --policy "$work/policy.json" --no-apply --no-libvirt --device-plugin-dir "$DP" \
+		--status-socket "$work/status.sock" >"$work/mdevd.log" 2>&1 &
+	echo $! >"$work/mdevd.pid"
+	wait_for $W in_log mdevd "waiting for kubelet" || fail "mdevd does not say it waits for kubelet"
+	say "# $(grep -m1 'waiting for kubelet' "$work/mdevd.log")"
+	start_kubelet
+	wait_for $W registered_since "$MTTY_RES" 1 || fail "$MTTY_RES not registered"
+	wait_for $W registered_since "$EDU_RES" 1 || fail "$EDU_RES not registered"
+}
+
+t_allocatable() { # pod-resources GetAllocatableResources == mdevd's devices
+	local want got
+	want=$(/usr/bin/python3 - "$EDU_RES" "$MTTY_RES" <<'EOF'
+import json, os, sys
+edu, mtty = sys.argv[1:]
+uuids = sorted(os.listdir("/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-2/devices"))
+pci = sorted(d for d in os.listdir("/sys/bus/pci/devices")
+             if open("/sys/bus/pci/devices/%s/vendor" % d).read().strip() == "0x1234" and
+             os.path.basename(os.readlink("/sys/bus/pci/devices/%s/driver" % d)) == "vfio-pci")
+print(json.dumps({edu: pci, mtty: uuids}, sort_keys=True))
+EOF
+)
+	wait_for $W allocatable_is "$want" || true
+	got=$(allocatable | norm)
+	say "# pod-resources allocatable: $got"
+	[ "$got" = "$want" ] || fail "kubelet's allocatable $got; mdevd serves $want"
+}
+
+t_pods() { # busybox pods get the devices: KubeVirt's env, /dev/vfio/<group>; List agrees
+	pod_manifest mtty "$MTTY_RES"
+	pod_manifest edu "$EDU_RES"
+	wait_for $W pod_running mtty || fail "mtty pod: $(pod_field mtty "p['status']")"
+	wait_for $W pod_running edu || fail "edu pod: $(pod_field edu "p['status']")"
+	wait_for $W in_pod_log mtty started || fail "mtty pod log: $(pod_log mtty)"
+	wait_for $W in_pod_log edu started || fail "edu pod log: $(pod_log edu)"
+	local line uuid bdf g list
+	line=$(pod_log mtty | grep -o "$MTTY_ENV=[^ ]*" | head -n 1)
+	say "# mtty pod: $line"
+	uuid=${line#*=}
+	[ -e "/sys/bus/mdev/devices/$uuid" ] || fail "$MTTY_ENV names $uuid, which is no mdev"
+	g=$(basename "$(readlink "/sys/bus/mdev/devices/$uuid/iommu_group")")
+	pod_log mtty | grep -qw "$g" || fail "/dev/vfio/$g (the mdev's group) not in the container: $(pod_log mtty)"
+	line=$(pod_log edu | grep -o "$EDU_ENV=[^ ]*" | head -n 1)
+	say "# edu pod: $line"
+	bdf=${line#*=}
+	[ "$(vm_pci_driver "$bdf")" = vfio-pci ] || fail "$EDU_ENV names $bdf, not a vfio-pci function"
+	g=$(basename "$(readlink "/sys/bus/pci/devices/$bdf/iommu_group")")
+	pod_log edu | grep -qw "$g" || fail "/dev/vfio/$g not in the edu container: $(pod_log edu)"
+	list=$("$HARNESS_BIN/podresources" list)
+	say "# pod-resources list: $list"
+	echo "$list" | grep -q "\"pod\":\"mtty-mdevd-vm\".*\"ids\":\[\"$uuid\"\]" || fail "List does not give mtty $uuid"
+	echo "$list" | grep -q "\"pod\":\"edu-mdevd-vm\".*\"ids\":\[\"$bdf\"\]" || fail "List does not give edu $bdf"
+	echo "$uuid" >"$work/mtty.uuid"
+}
+
+t_kubelet_restart() { # kill -9 kubelet: pods keep their devices, mdevd registers again
+	local before after regs
+	before=$("$HARNESS_BIN/podresources" list)
+	regs=$(grep -c "registered $MTTY_RES with kubelet" "$work/mdevd.log")
+	kill -9 "$(cat "$work/kubelet.pid")"
+	local t0=$SECONDS
+	start_kubelet
+	wait_for $W registered_since "$MTTY_RES" $((regs + 1)) || fail "$MTTY_RES did not register again"
+	say "# mdevd registered again $((SECONDS - t0)) s after the kubelet restart began"
+	wait_for $W pod_running mtty || fail "mtty pod not running after the restart"
+	after=$("$HARNESS_BIN/podresources" list)
+	[ "$after" = "$before" ] || fail "pod-resources before the restart: $before; after: $after"
+	in_pod_log mtty started || fail "mtty container restarted?"
+	[ "$(pod_log mtty | grep -c started)" = 1 ] || fail "the mtty container started again: $(pod_log mtty)"
+}
+
+t_unhealthy() { # an allocated mdev removed out of band: Unhealthy, out of allocatable
+	local uuid
+	uuid=$(cat "$work/mtty.uuid")
+	echo 1 >"/sys/bus/mdev/devices/$uuid/remove" || fail "cannot remove $uuid"
+	wait_for $W not_allocatable "$uuid" || fail "$uuid still allocatable: $(allocatable)"
+	say "# allocatable after the removal: $(allocatable)"
+	"$MDEVD" status --socket "$work/status.sock" >"$work/status.out" 2>&1 || true
+	grep "$uuid" "$work/status.out" | sed 's/^/# status: /'
+	grep "$uuid" "$work/status.out" | grep -qi unhealthy || fail "status does not show $uuid unhealthy: $(cat "$work/status.out")"
+}
+
+# ------------------------------------------------------------------------- main
+say "# mdevd with the real kubelet: kernel $(uname -r), $MDEVD"
+run_test t_cluster "containerd v2 + runc answer; the local pause and busybox images are imported"
+run_test t_admission "a pod asking for $MTTY_RES before mdevd registered fails admission (UnexpectedAdmissionError)"
+run_test t_mdevd_waits "mdevd before kubelet says it waits for kubelet, then registers both pools"
+run_test t_allocatable "kubelet's pod-resources GetAllocatableResources lists exactly mdevd's devices"
+run_test t_pods "busybox pods: $MTTY_ENV=<uuid> and $EDU_ENV=<bdf>, /dev/vfio/<group> inside; List agrees"
+run_test t_kubelet_restart "kubelet kill -9 and restart: mdevd registers again, the pods keep their devices"
+run_test t_unhealthy "an allocated mdev removed out of band is Unhealthy and leaves kubelet's allocatable"
+rm -f "$MANIFESTS"/*.yaml
+for f in mdevd kubelet containerd; do
+	[ -s "$work/$f.pid" ] && kill -TERM "$(cat "$work/$f.pid")" 2>/dev/null
+done
+vm_mdev_remove_all
+
+if [ $failed -gt 0 ]; then
+	say "# failed:"
+	for f in "${failures[@]}"; do say "#   $f"; done
+fi
+say "$passed passed, $failed failed"
+[ $failed = 0 ]
