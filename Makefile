@@ -241,15 +241,15 @@ bench: deps
 	@tests/bench/metrics-bench.sh --doc
 
 # Coverage-guided fuzzing of every parser (libFuzzer + ASan + UBSan; clang and
-# libclang-rt-14-dev): the policy, kernel uevents, sysfs attributes, libvirt's domain and
-# node-device XML, device-plugin requests (tests/fuzz/fuzz_*.c, docs/fuzzing.md). The
+# libclang-rt-14-dev): the policy, kernel uevents, sysfs attributes, NVIDIA's
+# creatable_vgpu_types tables, libvirt's domain and node-device XML, device-plugin requests (tests/fuzz/fuzz_*.c, docs/fuzzing.md). The
 # library is rebuilt with clang under $(FUZZ_DIR)/obj; the harnesses stay in tests/fuzz and
 # out of the product build. tests/fuzz/run.sh runs each target in turn for FUZZ_SECONDS
 # (or FUZZ_RUNS executions when set), corpora in build/fuzz/<target>/corpus, seeded by
 # tests/fuzz/make-seeds.py. Not part of `check`.
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?=
-FUZZ_TARGETS := policy uevent sysfs libvirt_xml deviceplugin
+FUZZ_TARGETS := policy uevent sysfs nvidia_vgpu libvirt_xml deviceplugin
 FUZZ_DIR     := build/fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer
@@ -265,7 +265,7 @@ fuzz-build:
 		SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZ_DIR)/obj/libmdevd.a
 	$(MAKE) $(FUZZ_BINS)
 
-$(FUZZ_DIR)/bin/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/obj/libmdevd.a
+$(FUZZ_DIR)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_attr.h $(FUZZ_DIR)/obj/libmdevd.a
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -O1 -g $(WARN) -fsanitize=fuzzer $(FUZZ_SAN) -D_GNU_SOURCE -Iinclude \
 		-iquote mdevd -iquote policy -I$(FUZZ_DIR)/obj/gen $(PKG_CFLAGS) -o $@ $< \

@@ -12,8 +12,7 @@
  *                         (class/mdev_bus link targets)
  * Each result is checked against a reference written here with strtol/strtoul, so a parser
  * that accepts what it should not (or the reverse) aborts, not only one that crashes.
- * NVIDIA's creatable_vgpu_types table parser is to be added here when it lands
- * (docs/fuzzing.md, "Still to add").
+ * NVIDIA's creatable_vgpu_types table has its own target, tests/fuzz/fuzz_nvidia_vgpu.c.
  * Built and run by `make fuzz` (docs/fuzzing.md); seeds: the fixture trees' attribute files.
  */
 #include <ctype.h>
@@ -26,11 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_attr.h"
 #include "node/mdev.h"
 #include "node/sysfs.h"
-
-/* type_load()'s buffer: an attribute is at most a page. */
-#define ATTR_MAX 4096
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -126,17 +123,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *buf;
 	size_t len;
 
-	/* sysfs_read_attr() gives -EFBIG for what does not fit: never parsed. */
-	if (size >= ATTR_MAX)
-		return 0;
-	/* One byte more, as sysfs_read_attr()'s buffer has room for the NUL. */
-	buf = malloc(size + 1);
+	buf = fuzz_attr_read(data, size, &len);
 	if (!buf)
 		return 0;
-	memcpy(buf, data, size);
-	len = sysfs_attr_trim(buf, size);
-	if (len > size || buf[len] != '\0' || (len && isspace((unsigned char)buf[len - 1])) ||
-	    memcmp(buf, data, len) != 0)
+	if ((len && isspace((unsigned char)buf[len - 1])) || memcmp(buf, data, len) != 0)
 		abort();
 	for (size_t i = len; i < size; i++)
 		if (!isspace(data[i]))

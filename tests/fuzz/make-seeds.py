@@ -14,6 +14,11 @@ sysfs         every attribute file of the fixture trees tests/fixtures/*/ that m
               (available_instances, numa_node, device_api, name, description, vendor,
               device), as the kernel prints them (with the newline), and the names mdevd
               parses (bus/mdev/devices entries, class/mdev_bus link targets)
+nvidia_vgpu   every nvidia/creatable_vgpu_types file of the fixture trees (l40s, h200, mixed:
+              full lists, lists a sibling's type narrowed, the header alone, the headerless
+              format, an empty file), and the other formats and the garbage the unit test
+              tests/unit/test_nvidia_vgpu.c parses (CRLF, blanks, no colon, 0, a sign, too
+              big, a duplicate, a NUL byte, a name of 256 bytes), a catalogue file line
 libvirt_xml   each <domain> and <device> of tests/libvirt/node.xml (libvirt's test driver
               node) as its own document, node-device XML as libvirt 9 prints it for PCI,
               css and virtual parents and for an mdev, and the <hostdev> golden files of
@@ -148,28 +153,70 @@ ATTRS = {"available_instances", "numa_node", "device_api", "name", "description"
          "device"}
 
 
-def sysfs_seeds(outdir):
+def fixture_dirs():
+    """(tree top, directory, its subdirectories, its files) of every fixture tree."""
     fixtures = os.path.join(ROOT, "tests", "fixtures")
     for tree in sorted(os.listdir(fixtures)):
         top = os.path.join(fixtures, tree)
         if not os.path.isdir(top) or tree == "policies":
             continue
         for d, dirs, files in os.walk(top):
-            for f in files:
-                p = os.path.join(d, f)
-                if f in ATTRS and not os.path.islink(p):
-                    with open(p, "rb") as fh:
-                        write(outdir, "sysfs", fh.read()[:4095])
-            rel = os.path.relpath(d, top)
-            if rel in ("bus/mdev/devices", "class/mdev_bus"):
-                for name in dirs + files:
-                    write(outdir, "sysfs", name)
-                    link = os.path.join(d, name)
-                    if os.path.islink(link):
-                        write(outdir, "sysfs", os.path.basename(os.readlink(link)))
+            yield top, d, dirs, files
+
+
+def sysfs_seeds(outdir):
+    for top, d, dirs, files in fixture_dirs():
+        for f in files:
+            p = os.path.join(d, f)
+            if f in ATTRS and not os.path.islink(p):
+                with open(p, "rb") as fh:
+                    write(outdir, "sysfs", fh.read()[:4095])
+        rel = os.path.relpath(d, top)
+        if rel in ("bus/mdev/devices", "class/mdev_bus"):
+            for name in dirs + files:
+                write(outdir, "sysfs", name)
+                link = os.path.join(d, name)
+                if os.path.islink(link):
+                    write(outdir, "sysfs", os.path.basename(os.readlink(link)))
     # What the kernel prints for the cases the fixtures lack: no NUMA node, a full count.
     for v in ("-1\n", "0\n", "4294967295\n", "vfio-ccw\n", "vfio-ap\n"):
         write(outdir, "sysfs", v)
+
+
+# --- nvidia_vgpu ----------------------------------------------------------------------
+
+NVIDIA_VGPU_EXTRA = [
+    # tests/unit/test_nvidia_vgpu.c: both formats, blanks and CRLF, the header alone, garbage
+    "ID    : vGPU Name\n1145  : NVIDIA L40S-1B\n1153  : NVIDIA L40S-12Q\n2164  : NVIDIA L40S-3B\n",
+    "\n  1414\t:   NVIDIA H200X-1-18C  \r\n\n1428 NVIDIA H200X-141C",
+    "ID    : vGPU Name\r\n1153  : NVIDIA L40S-12Q\r\n",
+    "ID    : vGPU Name\n",
+    "ID : vGPU Name\nnot a line\n",
+    "1153 : NVIDIA L40S-12Q\nID : vGPU Name\n",
+    "1153 :\n",
+    "1153\n",
+    "0 : none\n",
+    "-5 : minus\n",
+    "4294967295 : NVIDIA max\n4294967296 : too big\n",
+    "00001153 : NVIDIA L40S-12Q\n",
+    "1153x : NVIDIA L40S-12Q\n",
+    "1153 : a\n1153 : b\n",
+    "1153:NVIDIA L40S-12Q\n1154 :: NVIDIA L40S-24Q\n",
+    "1 : a\n\0002 : b\n",
+    "1 : " + "x" * 256 + "\n",
+    "1 : " + "x" * 255 + "\n",
+    # what catalogue_load() hands the parser: a catalogue line after "<vendor>:<device> "
+    "1153 : NVIDIA L40S-12Q\n",
+]
+
+
+def nvidia_vgpu_seeds(outdir):
+    for _, d, _, files in fixture_dirs():
+        if "creatable_vgpu_types" in files:
+            with open(os.path.join(d, "creatable_vgpu_types"), "rb") as fh:
+                write(outdir, "nvidia_vgpu", fh.read()[:4095])
+    for s in NVIDIA_VGPU_EXTRA:
+        write(outdir, "nvidia_vgpu", s)
 
 
 # --- libvirt XML ----------------------------------------------------------------------
@@ -384,6 +431,7 @@ def main():
     outdir = sys.argv[1]
     uevent_seeds(outdir)
     sysfs_seeds(outdir)
+    nvidia_vgpu_seeds(outdir)
     libvirt_seeds(outdir)
     deviceplugin_seeds(outdir)
 

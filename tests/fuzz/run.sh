@@ -12,7 +12,7 @@ set -u
 dir=build/fuzz
 seconds=${FUZZ_SECONDS:-60}
 runs=${FUZZ_RUNS:-}
-[ $# -gt 0 ] || set -- policy uevent sysfs libvirt_xml deviceplugin
+[ $# -gt 0 ] || set -- policy uevent sysfs nvidia_vgpu libvirt_xml deviceplugin
 
 python3 tests/fuzz/make-seeds.py "$dir/seeds" || exit 1
 status=0
@@ -29,6 +29,7 @@ for t in "$@"; do
 	policy) seeds=tests/fixtures/policies extra= ;;
 	uevent) seeds=$dir/seeds/uevent extra="-dict=tests/fuzz/uevent.dict -max_len=8191" ;;
 	sysfs) seeds=$dir/seeds/sysfs extra="-max_len=4096" ;;
+	nvidia_vgpu) seeds=$dir/seeds/nvidia_vgpu extra="-max_len=4096" ;;
 	libvirt_xml) seeds=$dir/seeds/libvirt_xml extra="-dict=tests/fuzz/xml.dict -max_len=8192" ;;
 	deviceplugin) seeds=$dir/seeds/deviceplugin extra="-max_len=16384" ;;
 	*) seeds=$dir/seeds/$t extra= ;;
