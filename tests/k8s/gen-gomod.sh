@@ -27,6 +27,10 @@ mod=$(curl -fsS "$proxy/k8s.io/kubernetes/@v/$v.mod")
 			echo "gen-gomod: $m $staging is not served; left out" >&2
 		fi
 	done
+	printf ')\n\n'
+	# The commands build.sh builds, so that tidy keeps what they need in go.mod and go.sum.
+	printf 'tool (\n\tgo.etcd.io/etcd/server/v3\n'
+	printf '\tk8s.io/kubernetes/cmd/%s\n' kube-apiserver kubectl kubelet
 	printf ')\n'
 } >go.mod
 GOFLAGS=-mod=mod go mod tidy
