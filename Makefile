@@ -13,7 +13,7 @@ PKGS      := libpci libcjson uuid libprotobuf-c yaml-0.1
 # Headers only: their adapters dlopen() them on first use (mdevd/dlopen.h), so that a
 # command like `mdevd types` does not pay for loading gRPC, libvirt and their hundred
 # dependencies at exec.
-DLOPEN_PKGS := grpc_unsecure libvirt libxml-2.0 libsystemd libmicrohttpd
+DLOPEN_PKGS := grpc_unsecure libvirt libxml-2.0 libsystemd libmicrohttpd libcurl
 CC        ?= cc
 BUILD     ?= build/release
 SAN       ?=
