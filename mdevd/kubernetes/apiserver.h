@@ -48,5 +48,5 @@ typedef int (*kube_line_fn)(void *userdata, const char *line, size_t len);
  * fails. A reply other than 200 is not streamed: @status says which, @why holds the
  * server's message. Returns 0 or as above.
  */
-int kube_http_stream(struct kube_http *h, const char *path, unsigned int idle_sec,
-		     kube_line_fn fn, void *userdata, long *status, char *why, size_t size);
+int kube_http_stream(struct kube_http *h, const char *path, unsigned int idle_sec, kube_line_fn fn,
+		     void *userdata, long *status, char *why, size_t size);

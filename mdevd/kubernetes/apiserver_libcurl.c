@@ -23,9 +23,9 @@
 /* The largest reply a list may be: a KubeVirt CR or a Node is a few kB. */
 #define REPLY_MAX (16u << 20)
 /* A single watch event's line: one object. */
-#define LINE_MAX_BYTES (4u << 20)
+#define LINE_MAX_BYTES	    (4u << 20)
 #define CONNECT_TIMEOUT_SEC 10
-#define TOKEN_MAX 16384
+#define TOKEN_MAX	    16384
 
 static struct {
 	DLSYM_TYPE(curl_global_init) curl_global_init;
@@ -289,8 +289,7 @@ static int curl_errno(CURLcode rc)
 	}
 }
 
-static int perform(struct kube_http *h, struct transfer *t, long *status, char *why,
-		   size_t size)
+static int perform(struct kube_http *h, struct transfer *t, long *status, char *why, size_t size)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURLcode rc;
@@ -339,8 +338,8 @@ int kube_http_get(struct kube_http *h, const char *path, unsigned int timeout_ms
 	return 0;
 }
 
-int kube_http_stream(struct kube_http *h, const char *path, unsigned int idle_sec,
-		     kube_line_fn fn, void *userdata, long *status, char *why, size_t size)
+int kube_http_stream(struct kube_http *h, const char *path, unsigned int idle_sec, kube_line_fn fn,
+		     void *userdata, long *status, char *why, size_t size)
 {
 	struct transfer t = {.h = h, .limit = LINE_MAX_BYTES, .fn = fn, .userdata = userdata};
 	struct curl_slist *headers = NULL;

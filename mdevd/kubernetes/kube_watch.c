@@ -39,9 +39,9 @@ struct kube_watch {
 	char error[512];
 
 	/* The thread's own. */
-	char *rv;		/* resume the watch from here; NULL: list first */
-	char logged[512];	/* the failure last logged, so each is logged once */
-	bool gone;		/* the watch said 410 Gone */
+	char *rv;	  /* resume the watch from here; NULL: list first */
+	char logged[512]; /* the failure last logged, so each is logged once */
+	bool gone;	  /* the watch said 410 Gone */
 	unsigned int backoff_ms;
 };
 
@@ -137,7 +137,8 @@ static int build_path(struct kube_watch *w, bool watch, char *buf, size_t size)
 		n = snprintf(buf, size,
 			     "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s"
 			     "&timeoutSeconds=%u%s",
-			     w->path, w->rv, w->watch_timeout_sec ?: 300 + (unsigned int)rand_r(&w->seed) % 300,
+			     w->path, w->rv,
+			     w->watch_timeout_sec ?: 300 + (unsigned int)rand_r(&w->seed) % 300,
 			     sel);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }

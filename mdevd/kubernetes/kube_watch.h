@@ -20,10 +20,10 @@
 
 #include "kubernetes/kubeapi.h"
 
-#define KUBE_WATCH_IDLE_SEC 90
+#define KUBE_WATCH_IDLE_SEC	   90
 #define KUBE_WATCH_LIST_TIMEOUT_MS 30000
-#define KUBE_WATCH_BACKOFF_MIN_MS 500
-#define KUBE_WATCH_BACKOFF_MAX_MS 30000
+#define KUBE_WATCH_BACKOFF_MIN_MS  500
+#define KUBE_WATCH_BACKOFF_MAX_MS  30000
 
 struct kube_watch;
 
@@ -40,8 +40,8 @@ struct kube_watch_spec {
 
 /* The loop's copy of the watched objects and the watch's state. */
 struct kube_watch_state {
-	unsigned long generation; /* one more per change of the objects */
-	bool synced;		  /* a list succeeded: @objects is what the server has */
+	unsigned long generation;    /* one more per change of the objects */
+	bool synced;		     /* a list succeeded: @objects is what the server has */
 	struct kube_object *objects; /* sorted by namespace, then name */
 	size_t n_objects;
 	char error[512]; /* why the last request failed; "" when the watch runs */

@@ -195,8 +195,9 @@ int kube_config_parse(const char *text, size_t len, const char *dir, const char 
 			return r;
 	}
 	if (!cJSON_IsObject(root))
-		return fmt_why(why, size, "not a kubeconfig (a mapping with clusters, users, "
-					  "contexts)");
+		return fmt_why(why, size,
+			       "not a kubeconfig (a mapping with clusters, users, "
+			       "contexts)");
 	cur = get_str(root, "current-context");
 	if (!cur || !*cur)
 		return fmt_why(why, size, "no current-context");
@@ -220,8 +221,8 @@ int kube_config_parse(const char *text, size_t len, const char *dir, const char 
 		return -ENOMEM;
 	while (*c->server && c->server[strlen(c->server) - 1] == '/')
 		c->server[strlen(c->server) - 1] = '\0';
-	c->insecure = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cluster,
-								     "insecure-skip-tls-verify"));
+	c->insecure =
+		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cluster, "insecure-skip-tls-verify"));
 	r = file_or_data(cluster, "certificate-authority", dir, &c->ca_file, &c->ca_data,
 			 &c->ca_len, why, size);
 	if (r < 0)
@@ -326,9 +327,10 @@ int kube_config_in_cluster(const char *sa_dir, struct kube_config **out, char *w
 	if (!c)
 		return -ENOMEM;
 	if (!host || !*host || !port || !*port) {
-		snprintf(why, size,
-			 "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set (not in a "
-			 "pod): give --kubeconfig FILE");
+		snprintf(
+			why, size,
+			"KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set (not in a "
+			"pod): give --kubeconfig FILE");
 		return -ENOENT;
 	}
 	n = asprintf(&c->server, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host,
@@ -346,8 +348,7 @@ int kube_config_in_cluster(const char *sa_dir, struct kube_config **out, char *w
 		return -ENOMEM;
 	}
 	if (access(c->token_file, R_OK) < 0) {
-		snprintf(why, size,
-			 "%s: %s (is automountServiceAccountToken false in the pod?)",
+		snprintf(why, size, "%s: %s (is automountServiceAccountToken false in the pod?)",
 			 c->token_file, strerror(errno));
 		return -ENOENT;
 	}
@@ -415,8 +416,8 @@ int kube_event_parse(const char *line, size_t len, const char *kind, const char 
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_ParseWithLength(line, len);
 	static const char *const names[] = {
-		[KUBE_EVENT_ADDED] = "ADDED",	    [KUBE_EVENT_MODIFIED] = "MODIFIED",
-		[KUBE_EVENT_DELETED] = "DELETED",   [KUBE_EVENT_BOOKMARK] = "BOOKMARK",
+		[KUBE_EVENT_ADDED] = "ADDED",	  [KUBE_EVENT_MODIFIED] = "MODIFIED",
+		[KUBE_EVENT_DELETED] = "DELETED", [KUBE_EVENT_BOOKMARK] = "BOOKMARK",
 		[KUBE_EVENT_ERROR] = "ERROR",
 	};
 	struct kube_event e = {};
@@ -471,8 +472,8 @@ int kube_list_parse(const char *json, size_t len, const char *kind, const char *
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_ParseWithLength(json, len);
 	cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "items"), *it;
-	const char *v = get_str(cJSON_GetObjectItemCaseSensitive(root, "metadata"),
-				"resourceVersion");
+	const char *v =
+		get_str(cJSON_GetObjectItemCaseSensitive(root, "metadata"), "resourceVersion");
 	struct kube_object *objs;
 	size_t n = 0;
 	int r;

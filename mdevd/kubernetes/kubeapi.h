@@ -26,15 +26,15 @@
  * made (a rotated token or certificate is picked up without a restart).
  */
 struct kube_config {
-	char *server;	  /* "https://127.0.0.1:6443", no trailing slash */
-	char *ca_file;	  /* certificate-authority; or NULL */
-	char *ca_data;	  /* certificate-authority-data, decoded PEM; or NULL */
+	char *server;  /* "https://127.0.0.1:6443", no trailing slash */
+	char *ca_file; /* certificate-authority; or NULL */
+	char *ca_data; /* certificate-authority-data, decoded PEM; or NULL */
 	size_t ca_len;
-	char *cert_file;  /* client-certificate; or NULL */
-	char *cert_data;  /* client-certificate-data, decoded PEM; or NULL */
+	char *cert_file; /* client-certificate; or NULL */
+	char *cert_data; /* client-certificate-data, decoded PEM; or NULL */
 	size_t cert_len;
-	char *key_file;	  /* client-key; or NULL */
-	char *key_data;	  /* client-key-data, decoded PEM; or NULL */
+	char *key_file; /* client-key; or NULL */
+	char *key_data; /* client-key-data, decoded PEM; or NULL */
 	size_t key_len;
 	char *token;	  /* a bearer token given inline; or NULL */
 	char *token_file; /* tokenFile, or the service account's token: read per request */
@@ -79,7 +79,7 @@ int kube_base64_decode(const char *in, char **out, size_t *out_len);
 
 /* One object of a list or a watch: its identity and its whole JSON text. */
 struct kube_object {
-	char *namespace;	/* "" for cluster-scoped objects */
+	char *namespace; /* "" for cluster-scoped objects */
 	char *name;
 	char *resource_version; /* metadata.resourceVersion; "" when absent */
 	char *json;		/* the object, printed back (owned) */
