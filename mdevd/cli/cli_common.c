@@ -132,13 +132,22 @@ int cli_read_policy_file(const char *path, char **data, size_t *len)
 	return 0;
 }
 
-int cli_parse_policy(const char *name, const char *data, size_t len, struct policy **out)
+int cli_parse_policy(const char *name, const char *data, size_t len, struct policy **out,
+		     struct pol_error *first)
 {
 	struct pol_report rep = {};
 	struct pol_error err = {};
 	int r;
 
 	r = pol_parse_report(data, len, out, &err, &rep);
+	if (r == -EINVAL && first) {
+		*first = err;
+		if (rep.n) {
+			snprintf(first->path, sizeof(first->path), "%s", rep.diags[0].path);
+			snprintf(first->message, sizeof(first->message), "%s",
+				 rep.diags[0].message);
+		}
+	}
 	if (r == -EINVAL && rep.n == 0) { /* a syntax error */
 		char where[POL_PATH_MAX + 64];
 
@@ -174,7 +183,7 @@ int cli_load_policy(const char *path, struct policy **out)
 		log_warn(r, "%s: cannot read the policy", path);
 		return r;
 	}
-	return cli_parse_policy(path, data, len, out);
+	return cli_parse_policy(path, data, len, out, NULL);
 }
 
 int cli_connect_libvirt(const struct cli_globals *g, const char *uri, bool disabled, bool required,

@@ -41,9 +41,11 @@ int cli_load_policy(const char *path, struct policy **out);
 
 /*
  * cli_parse_policy - cli_load_policy() of a document in memory (@data, @len; borrowed), named
- * @name in the messages ("KubeVirt kubevirt/kubevirt"). Returns 0, -EINVAL or -ENOMEM.
+ * @name in the messages ("KubeVirt kubevirt/kubevirt"). On -EINVAL @first (may be NULL)
+ * holds the first error. Returns 0, -EINVAL or -ENOMEM.
  */
-int cli_parse_policy(const char *name, const char *data, size_t len, struct policy **out);
+int cli_parse_policy(const char *name, const char *data, size_t len, struct policy **out,
+		     struct pol_error *first);
 
 struct virt;
 

@@ -716,7 +716,7 @@ static const char *cr_kind(const struct daemon *d)
  * annotation or else from --policy FILE. Returns 0, -ENODATA (no CR yet: said once),
  * -EINVAL (rejected: logged) or -errno.
  */
-static int cr_policy(struct daemon *d, struct policy **out)
+static int cr_policy(struct daemon *d, struct policy **out, struct pol_error *perr)
 {
 	_cleanup_(policy_freep) struct policy *pol = NULL, *extra = NULL;
 	_cleanup_free_ char *ann = NULL;
@@ -742,7 +742,7 @@ static int cr_policy(struct daemon *d, struct policy **out)
 		d->said_many_crs = true;
 	}
 	snprintf(d->src_name, sizeof(d->src_name), "%s %s/%s", cr_kind(d), o->namespace, o->name);
-	r = cli_parse_policy(d->src_name, o->json, strlen(o->json), &pol);
+	r = cli_parse_policy(d->src_name, o->json, strlen(o->json), &pol, perr);
 	if (r < 0)
 		return r;
 	r = kube_object_annotation(o->json, DAEMON_MDEVD_ANNOTATION, &ann);
@@ -753,7 +753,7 @@ static int cr_policy(struct daemon *d, struct policy **out)
 
 		snprintf(name, sizeof(name), "%s, annotation %s", d->src_name,
 			 DAEMON_MDEVD_ANNOTATION);
-		r = cli_parse_policy(name, ann, strlen(ann), &extra);
+		r = cli_parse_policy(name, ann, strlen(ann), &extra, perr);
 	} else if (d->opt->policy_path) {
 		r = cli_load_policy(d->opt->policy_path, &extra);
 	}
@@ -772,7 +772,7 @@ static int cr_policy(struct daemon *d, struct policy **out)
  * nodeMediatedDeviceTypes picked by its labels. Returns 0, -ENODATA (no CR yet), -EINVAL
  * (rejected: logged) or -errno.
  */
-static int build_policy(struct daemon *d, struct policy **out)
+static int build_policy(struct daemon *d, struct policy **out, struct pol_error *perr)
 {
 	_cleanup_(policy_freep) struct policy *pol = NULL;
 	int r;
@@ -781,7 +781,7 @@ static int build_policy(struct daemon *d, struct policy **out)
 		snprintf(d->src_name, sizeof(d->src_name), "%s", d->opt->policy_path);
 		r = cli_load_policy(d->opt->policy_path, &pol);
 	} else {
-		r = cr_policy(d, &pol);
+		r = cr_policy(d, &pol, perr);
 	}
 	if (r < 0)
 		return r;
@@ -827,7 +827,7 @@ static void reload(struct daemon *d, const char *why)
 		log_info("reloading %s (%s)", d->opt->policy_path, why);
 	else
 		log_info("reloading the policy from the %s CR (%s)", cr_kind(d), why);
-	r = build_policy(d, &pol);
+	r = build_policy(d, &pol, &perr);
 	if (r == -ENODATA) { /* no CR (yet): said once; nothing to reject */
 		sdnotify_send("READY=1");
 		d->last_end = now_usec();
@@ -1584,7 +1584,7 @@ static int startup_policy(struct daemon *d, struct policy **out)
 		d->labels_known = true;
 	}
 	if (d->opt->policy_source == DAEMON_POLICY_FILE && !watch_node)
-		return build_policy(d, out);
+		return build_policy(d, out, NULL);
 	if (d->opt->kubeconfig)
 		r = kube_config_load(d->opt->kubeconfig, &d->kcfg, why, sizeof(why));
 	else

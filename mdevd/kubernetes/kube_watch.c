@@ -124,7 +124,8 @@ static void backoff(struct kube_watch *w)
 }
 
 /* The collection's path with the query of a list or of a watch from w->rv. */
-static int build_path(struct kube_watch *w, bool watch, char *buf, size_t size)
+static int build_path(struct kube_watch *w, bool watch, unsigned int timeout_sec, char *buf,
+		      size_t size)
 {
 	char sel[512] = "";
 	int n;
@@ -167,7 +168,7 @@ static int do_list(struct kube_watch *w)
 	long status = 0;
 	int r;
 
-	r = build_path(w, false, path, sizeof(path));
+	r = build_path(w, false, 0, path, sizeof(path));
 	if (r < 0)
 		return r;
 	r = kube_http_get(w->http, path, KUBE_WATCH_LIST_TIMEOUT_MS, &body, &len, &status, why,
@@ -307,21 +308,23 @@ static int on_line(void *userdata, const char *line, size_t len)
 
 static int do_watch(struct kube_watch *w)
 {
+	/* As client-go: a random timeout in [5, 10) min spreads the reconnects of a fleet. */
+	unsigned int timeout = w->watch_timeout_sec ?: 300 + (unsigned int)rand_r(&w->seed) % 300;
 	char path[1024], why[512] = "";
 	long status = 0;
 	int r;
 
-	r = build_path(w, true, path, sizeof(path));
+	r = build_path(w, true, timeout, path, sizeof(path));
 	if (r < 0)
 		return r;
 	w->gone = false;
-	r = kube_http_stream(w->http, path, KUBE_WATCH_IDLE_SEC, on_line, w, &status, why,
+	r = kube_http_stream(w->http, path, timeout + KUBE_WATCH_IDLE_SEC, on_line, w, &status, why,
 			     sizeof(why));
 	if (r == -ECANCELED || w->gone)
 		return r;
 	if (r == -ETIMEDOUT) {
-		log_info("%s: the watch was silent for %u s; resuming it", w->what,
-			 KUBE_WATCH_IDLE_SEC);
+		log_info("%s: the watch outlived its timeout by %u s in silence; resuming it",
+			 w->what, KUBE_WATCH_IDLE_SEC);
 		return 0;
 	}
 	if (r < 0 && r != -EPROTO) {

@@ -5,8 +5,9 @@
  * copy of every object. A watch that ends is resumed from the last resourceVersion seen;
  * 410 Gone (the version was compacted away) lists again; a failure (the API server down,
  * a rejected token) retries with exponential backoff and jitter, 0.5 s up to 30 s. Each
- * request has a timeout, and a watch that hears nothing, not even a bookmark, for
- * KUBE_WATCH_IDLE_SEC is dropped and resumed.
+ * request has a timeout (a watch asks the server to end it after 5 to 10 min, as client-go
+ * does), and a watch that hears nothing for KUBE_WATCH_IDLE_SEC past that (a dead peer:
+ * bookmarks are not sent on a timetable) is dropped and resumed.
  *
  * It runs on a thread of its own, so that no request ever blocks the daemon's epoll loop:
  * the loop polls kube_watch_fd() (an eventfd) and takes the current copy with
