@@ -12,6 +12,9 @@
  *              safety-net resync, the systemd watchdog
  *   unix socket the status socket (status_socket.h): each client gets one JSON document
  *   eventfd    with --metrics-address: /livez's ping from the HTTP thread (metrics.h)
+ *   eventfd    following the cluster: the CR's and the Node's watch threads
+ *              (kubernetes/kube_watch.h); a change of the CR's spec or of the node's labels
+ *              reloads the policy as a file edit does
  *
  * The device plugins' gRPC thread never calls back into the loop (deviceplugin.h), so there is no
  * eventfd: the loop only tells the manager what changed.

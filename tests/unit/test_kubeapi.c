@@ -96,14 +96,16 @@ static void test_kubeconfig_errors(void **state)
 	kubeconfig_fails("current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
 			 "clusters: [{name: c, cluster: {server: 127.0.0.1}}]\n",
 			 "not an http(s) URL");
-	kubeconfig_fails("current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
-			 "clusters: [{name: c, cluster: {server: 'https://h'}}]\n"
-			 "users: [{name: u, user: {exec: {command: aws}}}]\n",
-			 "exec or auth-provider");
-	kubeconfig_fails("current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
-			 "clusters: [{name: c, cluster: {server: 'https://h'}}]\n"
-			 "users: [{name: u, user: {client-certificate: a.crt}}]\n",
-			 "needs its key");
+	kubeconfig_fails(
+		"current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+		"clusters: [{name: c, cluster: {server: 'https://h'}}]\n"
+		"users: [{name: u, user: {exec: {command: aws}}}]\n",
+		"exec or auth-provider");
+	kubeconfig_fails(
+		"current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+		"clusters: [{name: c, cluster: {server: 'https://h'}}]\n"
+		"users: [{name: u, user: {client-certificate: a.crt}}]\n",
+		"needs its key");
 	kubeconfig_fails("current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
 			 "clusters: [{name: c, cluster: {server: 'https://h', "
 			 "certificate-authority-data: '!!'}}]\n",
@@ -177,7 +179,8 @@ static void test_watch_events(void **state)
 	assert_non_null(strstr(e.object.json, "\"apiVersion\":\"kubevirt.io/v1\""));
 	kube_event_clear(&e);
 
-	ev = "{\"type\":\"MODIFIED\",\"object\":{\"kind\":\"Node\",\"metadata\":{\"name\":\"n1\"}}}";
+	ev = "{\"type\":\"MODIFIED\",\"object\":{\"kind\":\"Node\",\"metadata\":{\"name\":\"n1\"}}"
+	     "}";
 	assert_int_equal(kube_event_parse(ev, strlen(ev), "Other", NULL, &e), 0);
 	assert_int_equal(e.type, KUBE_EVENT_MODIFIED);
 	assert_string_equal(e.object.namespace, "");
@@ -226,7 +229,8 @@ static void test_list(void **state)
 {
 	static const char list[] =
 		"{\"kind\":\"KubeVirtList\",\"apiVersion\":\"kubevirt.io/v1\",\"metadata\":"
-		"{\"resourceVersion\":\"99\"},\"items\":[{\"metadata\":{\"name\":\"b\",\"namespace\":"
+		"{\"resourceVersion\":\"99\"},\"items\":[{\"metadata\":{\"name\":\"b\","
+		"\"namespace\":"
 		"\"n\",\"resourceVersion\":\"98\"}},{\"metadata\":{\"name\":\"a\",\"namespace\":"
 		"\"n\"}}]}";
 	struct kube_object *items = NULL;
@@ -234,9 +238,9 @@ static void test_list(void **state)
 	size_t n = 0;
 
 	(void)state;
-	assert_int_equal(kube_list_parse(list, strlen(list), "KubeVirt", "kubevirt.io/v1", &items,
-					 &n, &rv),
-			 0);
+	assert_int_equal(
+		kube_list_parse(list, strlen(list), "KubeVirt", "kubevirt.io/v1", &items, &n, &rv),
+		0);
 	assert_int_equal(n, 2);
 	assert_string_equal(rv, "99");
 	assert_string_equal(items[0].name, "b");
@@ -245,9 +249,10 @@ static void test_list(void **state)
 		kube_object_clear(&items[i]);
 	free(items);
 	free(rv);
-	assert_int_equal(kube_list_parse("{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":null}",
-					 52, NULL, NULL, &items, &n, &rv),
-			 0);
+	assert_int_equal(
+		kube_list_parse("{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":null}", 52,
+				NULL, NULL, &items, &n, &rv),
+		0);
 	assert_int_equal(n, 0);
 	free(items);
 	free(rv);
@@ -261,8 +266,9 @@ static void test_list(void **state)
 
 static void test_object_fields(void **state)
 {
-	static const char node[] = "{\"metadata\":{\"name\":\"n\",\"labels\":{\"a\":\"1\",\"b\":\"\"},"
-				   "\"annotations\":{\"mdevd/policy\":\"{}\"}},\"spec\":{\"x\":1}}";
+	static const char node[] =
+		"{\"metadata\":{\"name\":\"n\",\"labels\":{\"a\":\"1\",\"b\":\"\"},"
+		"\"annotations\":{\"mdevd/policy\":\"{}\"}},\"spec\":{\"x\":1}}";
 	char **k = NULL, **v = NULL, *s = NULL;
 	size_t n = 0;
 
@@ -294,9 +300,9 @@ static void test_object_fields(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kubeconfig),   cmocka_unit_test(test_kubeconfig_errors),
-		cmocka_unit_test(test_in_cluster),   cmocka_unit_test(test_base64),
-		cmocka_unit_test(test_watch_events), cmocka_unit_test(test_list),
+		cmocka_unit_test(test_kubeconfig),    cmocka_unit_test(test_kubeconfig_errors),
+		cmocka_unit_test(test_in_cluster),    cmocka_unit_test(test_base64),
+		cmocka_unit_test(test_watch_events),  cmocka_unit_test(test_list),
 		cmocka_unit_test(test_object_fields),
 	};
 
