@@ -13,7 +13,7 @@ PKGS      := libpci libcjson uuid libprotobuf-c yaml-0.1
 # Headers only: their adapters dlopen() them on first use (mdevd/dlopen.h), so that a
 # command like `mdevd types` does not pay for loading gRPC, libvirt and their hundred
 # dependencies at exec.
-DLOPEN_PKGS := grpc_unsecure libvirt libxml-2.0 libsystemd libmicrohttpd
+DLOPEN_PKGS := grpc_unsecure libvirt libxml-2.0 libsystemd libmicrohttpd libcurl
 CC        ?= cc
 BUILD     ?= build/release
 SAN       ?=
@@ -63,7 +63,7 @@ MAIN_OBJ := $(BUILD)/mdevd/cli/main.o
 BIN      := $(BUILD)/mdevd/mdevd
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps check check-kubelet check-leaks check-unit check-asan check-cli check-daemon \
+.PHONY: all deps check check-apiserver check-kubelet check-leaks check-unit check-asan check-cli check-daemon \
         check-deploy check-image check-hostdev check-libvirt check-vm check-vm-libvirt check-vm-vfio demo bench format \
         format-check install clean fuzz fuzz-build vm-prepare bench-vm clean-vm
 
@@ -107,6 +107,12 @@ check-kubelet: mdevd/mdevd
 # Go module proxy into /var/cache/mdevd-k8s) against mdevd; ends "N passed, N failed".
 check-devicemanager: mdevd/mdevd
 	@tests/k8s/run.sh
+
+# `mdevd run --policy-source kubevirt|hyperconverged` against a real kube-apiserver and etcd
+# on 127.0.0.1 (built like the kubelet): CR edits, node labels, restarts, 410, a revoked
+# token; needs root. Ends "N passed, N failed".
+check-apiserver: mdevd/mdevd
+	@tests/k8s/apiserver.sh
 
 deps:
 	@scripts/deps.sh
@@ -207,6 +213,7 @@ check: deps
 	$(MAKE) check-cli
 	$(MAKE) check-kubelet
 	$(MAKE) check-devicemanager
+	$(MAKE) check-apiserver
 	$(MAKE) check-leaks
 	$(MAKE) check-daemon
 	$(MAKE) check-deploy

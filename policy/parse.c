@@ -660,6 +660,139 @@ static bool strv_equal(char **a, size_t na, char **b, size_t nb)
 	return true;
 }
 
+/* nodeSelector: an object of string values (Kubernetes' map[string]string). */
+static int parse_node_selector(struct parser *ps, const cJSON *obj, struct pol_node_types *e)
+{
+	const cJSON *it;
+	size_t n = 0;
+	int r;
+
+	r = want_object(ps, obj);
+	if (r < 0)
+		return r;
+	cJSON_ArrayForEach(it, obj)
+	{
+		n++;
+	}
+	if (n > POL_MAX_ENTRIES)
+		return fail(ps, "has more than %d entries", POL_MAX_ENTRIES);
+	e->selector = calloc(n ? n : 1, sizeof(*e->selector));
+	if (!e->selector)
+		return nomem(ps);
+	cJSON_ArrayForEach(it, obj)
+	{
+		const char *key = it->string ? it->string : "";
+		size_t saved = pol_path_push_key(&ps->path, key);
+
+		if (!*key)
+			return fail(ps, "a label key must not be empty");
+		if (!cJSON_IsString(it))
+			return fail(ps, "a label value must be a string, not %s", json_type(it));
+		for (size_t j = 0; j < e->n_selector; j++)
+			if (streq(e->selector[j].key, key))
+				return fail(ps,
+					    "duplicate key: \"%s\" is given twice in this "
+					    "object",
+					    key);
+		r = dup_str(ps, key, &e->selector[e->n_selector].key);
+		if (r < 0)
+			return r;
+		e->n_selector++;
+		r = dup_str(ps, it->valuestring, &e->selector[e->n_selector - 1].value);
+		if (r < 0)
+			return r;
+		pol_path_pop(&ps->path, saved);
+	}
+	return 0;
+}
+
+/* One nodeMediatedDeviceTypes entry: {nodeSelector, mediatedDeviceTypes}. */
+static int parse_node_types_entry(struct parser *ps, const cJSON *obj, struct pol_node_types *e)
+{
+	static const struct key_spec specs[] = {
+		{"nodeSelector", IN_ALL},
+		{"mediatedDeviceTypes", IN_ALL},
+		{"mediatedDevicesTypes", IN_ALL},
+	};
+	const cJSON *v[ARRAY_SIZE(specs)];
+	size_t saved;
+	int r;
+
+	r = want_object(ps, obj);
+	if (r < 0)
+		return r;
+	r = walk_object(ps, obj, specs, ARRAY_SIZE(specs), v, true);
+	if (r < 0)
+		return r;
+	if (!v[0]) {
+		pol_path_push_key(&ps->path, "nodeSelector");
+		return fail(ps, "is required (KubeVirt's NodeMediatedDeviceTypesConfig)");
+	}
+	saved = pol_path_push_key(&ps->path, "nodeSelector");
+	r = parse_node_selector(ps, v[0], e);
+	if (r < 0)
+		return r;
+	pol_path_pop(&ps->path, saved);
+	/* KubeVirt takes mediatedDeviceTypes, or the deprecated spelling when that is empty. */
+	for (size_t k = 1; k < 3; k++) {
+		char **types = NULL;
+		size_t n = 0;
+
+		if (!v[k])
+			continue;
+		saved = pol_path_push_key(&ps->path, specs[k].key);
+		r = parse_type_list(ps, v[k], &types, &n);
+		if (r < 0)
+			return r;
+		if (e->n_types == 0 && n) {
+			strv_free(e->types, 0);
+			e->types = types;
+			e->n_types = n;
+			free(e->path);
+			e->path = strdup(ps->path.buf);
+			if (!e->path)
+				return nomem(ps);
+		} else if (e->n_types && n && !strv_equal(e->types, e->n_types, types, n)) {
+			strv_free(types, n);
+			return fail(ps,
+				    "differs from mediatedDeviceTypes: give only "
+				    "mediatedDeviceTypes (mediatedDevicesTypes is its deprecated "
+				    "spelling)");
+		} else {
+			strv_free(types, n);
+		}
+		pol_path_pop(&ps->path, saved);
+	}
+	return 0;
+}
+
+static int parse_node_types(struct parser *ps, const cJSON *list)
+{
+	struct policy *pol = ps->pol;
+	const cJSON *it;
+	size_t n, i = 0;
+	int r;
+
+	r = want_array(ps, list, &n);
+	if (r < 0)
+		return r;
+	pol->node_types = calloc(n ? n : 1, sizeof(*pol->node_types));
+	if (!pol->node_types)
+		return nomem(ps);
+	cJSON_ArrayForEach(it, list)
+	{
+		size_t saved = pol_path_push_index(&ps->path, i);
+
+		/* Counted first: policy_free() releases a half-parsed entry. */
+		pol->n_node_types = ++i;
+		r = parse_node_types_entry(ps, it, &pol->node_types[i - 1]);
+		if (r < 0)
+			return r;
+		pol_path_pop(&ps->path, saved);
+	}
+	return 0;
+}
+
 static int parse_mdev_config(struct parser *ps, const cJSON *obj)
 {
 	static const struct key_spec specs[] = {
@@ -711,19 +844,10 @@ static int parse_mdev_config(struct parser *ps, const cJSON *obj)
 	}
 
 	if (v[2]) {
-		size_t n;
-
 		saved = pol_path_push_key(&ps->path, "nodeMediatedDeviceTypes");
-		r = want_array(ps, v[2], &n);
+		r = parse_node_types(ps, v[2]);
 		if (r < 0)
 			goto out;
-		if (n > 0) {
-			r = fail(ps,
-				 "per-node mediated device types are not supported yet: mdevd does "
-				 "not read node labels; list this node's types in "
-				 "mediatedDeviceTypes or in mdevd.layouts");
-			goto out;
-		}
 		pol_path_pop(&ps->path, saved);
 	}
 	if (v[3]) {

@@ -21,6 +21,21 @@ void policy_free(struct policy *pol)
 		free(pol->mediated_device_types[i]);
 	free(pol->mediated_device_types);
 	free(pol->mediated_device_types_path);
+	if (pol->mediated_device_type_paths)
+		for (size_t i = 0; i < pol->n_mediated_device_types; i++)
+			free(pol->mediated_device_type_paths[i]);
+	free(pol->mediated_device_type_paths);
+	for (size_t i = 0; i < pol->n_node_types; i++) {
+		struct pol_node_types *e = &pol->node_types[i];
+
+		pol_labels_free(e->selector, e->n_selector);
+		for (size_t j = 0; j < e->n_types; j++)
+			free(e->types[j]);
+		free(e->types);
+		free(e->path);
+	}
+	free(pol->node_types);
+	free(pol->node_types_selected);
 	for (size_t i = 0; i < pol->n_pci_devices; i++) {
 		free(pol->pci_devices[i].selector);
 		free(pol->pci_devices[i].resource_name);
@@ -56,6 +71,185 @@ void policy_free(struct policy *pol)
 		free(pol->vfio.override_host_owned[i]);
 	free(pol->vfio.override_host_owned);
 	free(pol);
+}
+
+void pol_labels_free(struct pol_label *labels, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(labels[i].key);
+		free(labels[i].value);
+	}
+	free(labels);
+}
+
+static bool selector_matches(const struct pol_node_types *e, const struct pol_label *labels,
+			     size_t n_labels)
+{
+	for (size_t i = 0; i < e->n_selector; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < n_labels && !found; j++)
+			found = streq(labels[j].key, e->selector[i].key) &&
+				streq(labels[j].value, e->selector[i].value);
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+int pol_select_node_types(struct policy *pol, const struct pol_label *labels, size_t n_labels)
+{
+	_cleanup_free_ size_t *picked = NULL;
+	char **types = NULL, **paths = NULL;
+	size_t n_picked = 0, n = 0, cap = 0;
+
+	pol->node_types_applied = true;
+	if (pol->n_node_types == 0)
+		return 0;
+	picked = calloc(pol->n_node_types, sizeof(*picked));
+	if (!picked)
+		return -ENOMEM;
+	for (size_t i = 0; i < pol->n_node_types; i++) {
+		if (selector_matches(&pol->node_types[i], labels, n_labels)) {
+			picked[n_picked++] = i;
+			cap += pol->node_types[i].n_types;
+		}
+	}
+	if (cap) {
+		types = calloc(cap, sizeof(*types));
+		paths = calloc(cap, sizeof(*paths));
+		if (!types || !paths)
+			goto nomem;
+	}
+	for (size_t k = 0; k < n_picked; k++) {
+		const struct pol_node_types *e = &pol->node_types[picked[k]];
+
+		for (size_t t = 0; t < e->n_types; t++) {
+			bool dup = false;
+
+			for (size_t j = 0; j < n && !dup; j++)
+				dup = streq(types[j], e->types[t]);
+			if (dup)
+				continue;
+			types[n] = strdup(e->types[t]);
+			if (!types[n] || asprintf(&paths[n], "%s[%zu]", e->path, t) < 0) {
+				paths[n] = NULL;
+				n++;
+				goto nomem;
+			}
+			n++;
+		}
+	}
+	/* KubeVirt: the entries' union replaces the cluster-wide list only when non-empty. */
+	if (n) {
+		for (size_t i = 0; i < pol->n_mediated_device_types; i++)
+			free(pol->mediated_device_types[i]);
+		free(pol->mediated_device_types);
+		pol->mediated_device_types = types;
+		pol->mediated_device_type_paths = paths;
+		pol->n_mediated_device_types = n;
+	} else {
+		free(types);
+		free(paths);
+	}
+	pol->node_types_selected = steal_ptr(picked);
+	pol->n_node_types_selected = n_picked;
+	return 0;
+nomem:
+	for (size_t i = 0; i < n; i++) {
+		free(types[i]);
+		free(paths[i]);
+	}
+	free(types);
+	free(paths);
+	pol->node_types_applied = false;
+	return -ENOMEM;
+}
+
+int pol_parse_labels(const char *s, struct pol_label **out, size_t *n_out, char *why, size_t size)
+{
+	_cleanup_free_ char *copy = strdup(s);
+	struct pol_label *v = NULL;
+	size_t n = 0;
+	char *save = NULL;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *term = strtok_r(copy, ",", &save); term; term = strtok_r(NULL, ",", &save)) {
+		char *eq, *key, *val, *end;
+		struct pol_label *nv;
+
+		while (isspace((unsigned char)*term))
+			term++;
+		end = term + strlen(term);
+		while (end > term && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (!*term)
+			continue;
+		eq = strchr(term, '=');
+		if (!eq) {
+			snprintf(why, size, "\"%s\" is not key=value", term);
+			goto inval;
+		}
+		*eq = '\0';
+		key = term;
+		val = eq + 1;
+		for (end = eq; end > key && isspace((unsigned char)end[-1]);)
+			*--end = '\0';
+		while (isspace((unsigned char)*val))
+			val++;
+		if (!*key) {
+			snprintf(why, size, "\"=%s\" has no key", val);
+			goto inval;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (streq(v[i].key, key)) {
+				snprintf(why, size, "label \"%s\" is given twice", key);
+				goto inval;
+			}
+		}
+		nv = realloc(v, (n + 1) * sizeof(*v));
+		if (!nv)
+			goto nomem;
+		v = nv;
+		v[n].key = strdup(key);
+		v[n].value = strdup(val);
+		n++;
+		if (!v[n - 1].key || !v[n - 1].value)
+			goto nomem;
+	}
+	*out = v;
+	*n_out = n;
+	return 0;
+inval:
+	pol_labels_free(v, n);
+	return -EINVAL;
+nomem:
+	pol_labels_free(v, n);
+	return -ENOMEM;
+}
+
+bool pol_has_mdevd(const struct policy *pol)
+{
+	return pol->n_layouts || pol->remove_unowned || pol->vfio.n_devices ||
+	       pol->vfio.bind_permitted || pol->vfio.n_override_host_owned;
+}
+
+void pol_take_mdevd(struct policy *dst, struct policy *src)
+{
+	struct pol_vfio vfio = dst->vfio;
+	struct pol_layout *layouts = dst->layouts;
+	size_t n_layouts = dst->n_layouts;
+
+	dst->layouts = src->layouts;
+	dst->n_layouts = src->n_layouts;
+	dst->remove_unowned = src->remove_unowned;
+	dst->vfio = src->vfio;
+	/* @src gets @dst's old section, which policy_free() releases with @src. */
+	src->layouts = layouts;
+	src->n_layouts = n_layouts;
+	src->vfio = vfio;
+	src->remove_unowned = false;
 }
 
 int pol_normalize_name(const char *name, char *buf, size_t size)

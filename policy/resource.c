@@ -264,12 +264,17 @@ int resource_build(const struct inventory *inv, const struct policy *pol, struct
 
 	if (!set)
 		return -ENOMEM;
+	/* From the cluster's CR, virt-handler serves the entries not marked external. */
 	for (size_t i = 0; i < pol->n_mdev_devices; i++) {
+		if (pol->external_only && !pol->mdev_devices[i].external_resource_provider)
+			continue;
 		r = build_mdev(inv, &pol->mdev_devices[i], set);
 		if (r < 0)
 			return r;
 	}
 	for (size_t i = 0; i < pol->n_pci_devices; i++) {
+		if (pol->external_only && !pol->pci_devices[i].external_resource_provider)
+			continue;
 		r = build_pci(inv, &pol->pci_devices[i], set);
 		if (r < 0)
 			return r;

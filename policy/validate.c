@@ -473,8 +473,12 @@ static void check_mediated_device_types(struct validator *vd)
 		if (found)
 			continue;
 
-		pol_path_init(&vd->path, pol->mediated_device_types_path ?: "$");
-		pol_path_push_index(&vd->path, i);
+		if (pol->mediated_device_type_paths) {
+			pol_path_init(&vd->path, pol->mediated_device_type_paths[i]);
+		} else {
+			pol_path_init(&vd->path, pol->mediated_device_types_path ?: "$");
+			pol_path_push_index(&vd->path, i);
+		}
 		if (inv->n_parents == 0) {
 			warn(vd,
 			     "type \"%s\" is not offered by any parent on this node: it has no "

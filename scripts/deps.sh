@@ -9,7 +9,7 @@ python3-grpcio python3-grpc-tools \
 libxml2-dev libxml2-utils libyaml-dev clang-format python3 \
 qemu-system-x86 busybox-static kmod cpio xz-utils mdevctl strace hyperfine uuid-runtime \
 python3-yaml systemd udev jq valgrind groff-base \
-libmicrohttpd-dev python3-prometheus-client runc"
+libmicrohttpd-dev python3-prometheus-client runc libcurl4-openssl-dev openssl"
 
 missing=""
 for p in $PKGS; do

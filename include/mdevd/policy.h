@@ -24,8 +24,8 @@
  * MediatedDevicesConfiguration, NodeMediatedDeviceTypesConfig, and the
  * hyperconverged-cluster-operator's HyperConvergedSpec. USB host devices
  * ("usb" / "usbHostDevices") are accepted and ignored: mdevd does not manage them.
- * nodeMediatedDeviceTypes needs the node's labels, which mdevd does not read yet: a
- * non-empty list is rejected.
+ * nodeMediatedDeviceTypes is kept as written; pol_select_node_types() picks this node's
+ * types with its labels, as virt-handler does (see there).
  *
  * The mdevd section (ours; docs/mdevd-policy.5 documents it):
  *
@@ -86,6 +86,23 @@ struct pol_mdev_device {
 	char *name_selector; /* mdevNameSelector as written, e.g. "GRID T4-1Q" */
 	char *resource_name; /* e.g. "nvidia.com/GRID_T4-1Q" */
 	bool external_resource_provider;
+};
+
+/* A node label, or one term of a nodeSelector: key = value. */
+struct pol_label {
+	char *key;
+	char *value;
+};
+
+/* mediatedDevicesConfiguration.nodeMediatedDeviceTypes[] */
+struct pol_node_types {
+	/* nodeSelector: every term must equal one of the node's labels; none: every node. */
+	struct pol_label *selector;
+	size_t n_selector;
+	/* mediatedDeviceTypes, or the deprecated mediatedDevicesTypes when that is empty */
+	char **types;
+	size_t n_types;
+	char *path; /* JSON path of that list, for messages */
 };
 
 /* How a layout names its parents: one string each, told apart by shape. */
@@ -153,8 +170,30 @@ struct policy {
 	/* JSON path of that list, for messages ("$.spec.mediatedDevicesConfiguration.
 	 * mediatedDeviceTypes"); NULL when the policy has none. */
 	char *mediated_device_types_path;
+	/*
+	 * Set by pol_select_node_types() when the types come from nodeMediatedDeviceTypes
+	 * entries: each type's own JSON path (the entry's list and index); NULL otherwise, and
+	 * a type's path is mediated_device_types_path + its index.
+	 */
+	char **mediated_device_type_paths;
 	/* mediatedDevicesConfiguration.enabled: false (KubeVirt: do not create or remove mdevs). */
 	bool mediated_devices_disabled;
+
+	/* mediatedDevicesConfiguration.nodeMediatedDeviceTypes, in the order written. */
+	struct pol_node_types *node_types;
+	size_t n_node_types;
+	/* After pol_select_node_types(): which of them this node's labels selected (indexes). */
+	size_t *node_types_selected;
+	size_t n_node_types_selected;
+	bool node_types_applied; /* pol_select_node_types() ran */
+
+	/*
+	 * The policy came from the KubeVirt or HyperConverged CR in the cluster: virt-handler's
+	 * own device plugins serve the permittedHostDevices entries without
+	 * externalResourceProvider, so resource_build() leaves them out (kubelet keeps one
+	 * plugin per resource name). Set by the caller, never by pol_parse().
+	 */
+	bool external_only;
 
 	/* Entries a HyperConverged CR marks "disabled" are left out. */
 	struct pol_pci_device *pci_devices;
@@ -304,6 +343,38 @@ DEFINE_CLEANUP(struct policy, policy_free) /* policy_freep() for _cleanup_() */
  * Returns 0 or -ENAMETOOLONG when @buf is too small.
  */
 int pol_normalize_name(const char *name, char *buf, size_t size);
+
+/*
+ * pol_select_node_types - pick this node's mediated device types, as KubeVirt's virt-handler
+ * does (pkg/virt-config: GetDesiredMDEVTypes): every nodeMediatedDeviceTypes entry whose
+ * nodeSelector the node's @labels satisfy (each selector key present with an equal value;
+ * an empty selector selects every node) contributes its types; the union of them (each
+ * type once, in the order written) replaces the cluster-wide mediatedDeviceTypes. When no
+ * entry selects the node, or the selected entries list no types, the cluster-wide list
+ * stays. Without entries it only marks the policy. Call it once, right after parsing; it
+ * is pure. @labels (@n_labels of them) are borrowed; NULL with 0 for "no labels".
+ * Returns 0 or -ENOMEM (the policy is then unchanged).
+ */
+int pol_select_node_types(struct policy *pol, const struct pol_label *labels, size_t n_labels);
+
+/*
+ * pol_parse_labels - "k=v,k2=v2" (the --node-labels form; white space around terms is
+ * dropped, an empty value is allowed) into @out, @n_out (free with pol_labels_free()).
+ * On -EINVAL @why says what is wrong (a term without '=', an empty key, a key twice).
+ * Returns 0, -EINVAL or -ENOMEM.
+ */
+int pol_parse_labels(const char *s, struct pol_label **out, size_t *n_out, char *why, size_t size);
+void pol_labels_free(struct pol_label *labels, size_t n);
+
+/*
+ * pol_take_mdevd - move the mdevd section (layouts, removeUnowned, vfioPci) of @src into
+ * @dst, replacing @dst's: the cluster's CR carries the KubeVirt sections, a file or an
+ * annotation the mdevd one. @src gets @dst's former mdevd section (released with @src).
+ */
+void pol_take_mdevd(struct policy *dst, struct policy *src);
+
+/* pol_has_mdevd - whether the policy has anything of an mdevd section. */
+bool pol_has_mdevd(const struct policy *pol);
 
 /* pol_shape_str - "bare config", "KubeVirt CR", "HyperConverged CR". */
 const char *pol_shape_str(enum pol_shape shape);

@@ -132,11 +132,45 @@ int cli_read_policy_file(const char *path, char **data, size_t *len)
 	return 0;
 }
 
+int cli_parse_policy(const char *name, const char *data, size_t len, struct policy **out,
+		     struct pol_error *first)
+{
+	struct pol_report rep = {};
+	struct pol_error err = {};
+	int r;
+
+	r = pol_parse_report(data, len, out, &err, &rep);
+	if (r == -EINVAL && first) {
+		*first = err;
+		if (rep.n) {
+			snprintf(first->path, sizeof(first->path), "%s", rep.diags[0].path);
+			snprintf(first->message, sizeof(first->message), "%s",
+				 rep.diags[0].message);
+		}
+	}
+	if (r == -EINVAL && rep.n == 0) { /* a syntax error */
+		char where[POL_PATH_MAX + 64];
+
+		log_warnx("%s: %s: %s", name, pol_error_where(&err, where, sizeof(where)),
+			  err.message);
+	} else if (r == -EINVAL) { /* every error, in one go */
+		for (size_t i = 0; i < rep.n; i++) {
+			char where[POL_PATH_MAX + 64];
+
+			log_warnx("%s: %s: %s", name,
+				  pol_diag_where(&rep.diags[i], where, sizeof(where)),
+				  rep.diags[i].message);
+		}
+	} else if (r < 0) {
+		log_warn(r, "%s: cannot parse the policy", name);
+	}
+	pol_report_clear(&rep);
+	return r;
+}
+
 int cli_load_policy(const char *path, struct policy **out)
 {
 	_cleanup_free_ char *data = NULL;
-	struct pol_report rep = {};
-	struct pol_error err = {};
 	size_t len = 0;
 	int r;
 
@@ -149,25 +183,7 @@ int cli_load_policy(const char *path, struct policy **out)
 		log_warn(r, "%s: cannot read the policy", path);
 		return r;
 	}
-	r = pol_parse_report(data, len, out, &err, &rep);
-	if (r == -EINVAL && rep.n == 0) { /* a syntax error */
-		char where[POL_PATH_MAX + 64];
-
-		log_warnx("%s: %s: %s", path, pol_error_where(&err, where, sizeof(where)),
-			  err.message);
-	} else if (r == -EINVAL) { /* every error, in one go */
-		for (size_t i = 0; i < rep.n; i++) {
-			char where[POL_PATH_MAX + 64];
-
-			log_warnx("%s: %s: %s", path,
-				  pol_diag_where(&rep.diags[i], where, sizeof(where)),
-				  rep.diags[i].message);
-		}
-	} else if (r < 0) {
-		log_warn(r, "%s: cannot parse the policy", path);
-	}
-	pol_report_clear(&rep);
-	return r;
+	return cli_parse_policy(path, data, len, out, NULL);
 }
 
 int cli_connect_libvirt(const struct cli_globals *g, const char *uri, bool disabled, bool required,

@@ -39,6 +39,14 @@ int cli_read_policy_file(const char *path, char **data, size_t *len);
  */
 int cli_load_policy(const char *path, struct policy **out);
 
+/*
+ * cli_parse_policy - cli_load_policy() of a document in memory (@data, @len; borrowed), named
+ * @name in the messages ("KubeVirt kubevirt/kubevirt"). On -EINVAL @first (may be NULL)
+ * holds the first error. Returns 0, -EINVAL or -ENOMEM.
+ */
+int cli_parse_policy(const char *name, const char *data, size_t len, struct policy **out,
+		     struct pol_error *first);
+
 struct virt;
 
 /*

@@ -44,6 +44,11 @@ enum {
 	OPT_SOCKET,
 	OPT_CHECK,
 	OPT_TIMEOUT,
+	OPT_POLICY_SOURCE,
+	OPT_KUBECONFIG,
+	OPT_NODE_NAME,
+	OPT_NODE_LABELS,
+	OPT_WATCH_TIMEOUT,
 };
 
 static void run_usage(FILE *f)
@@ -54,6 +59,8 @@ static void run_usage(FILE *f)
 		"                 [--metrics-address HOST:PORT] [--live-timeout SECONDS]\n"
 		"                 [--status-socket PATH | --no-status-socket]\n"
 		"                 [--log-level LEVEL] [--log-format text|json]\n"
+		"                 [--policy-source file|kubevirt|hyperconverged]\n"
+		"                 [--kubeconfig FILE] [--node-name NAME | --node-labels K=V,...]\n"
 		"\n"
 		"Run the node service: apply the policy, serve each resource pool to kubelet as a\n"
 		"device plugin, and follow the node: kernel uevents (mdevs, parents, PCI drivers)\n"
@@ -100,6 +107,20 @@ static void run_usage(FILE *f)
 		"in\n"
 		"                              step when functions are given back\n"
 		"      --bind-timeout SEC      wait at most SEC for an unbind or probe (10)\n"
+		"      --policy-source SRC     where the KubeVirt sections come from: file (the\n"
+		"                              default: --policy), kubevirt (the cluster's\n"
+		"                              KubeVirt CR, spec.configuration) or hyperconverged\n"
+		"                              (its HyperConverged CR, spec), watched: an edit\n"
+		"                              re-plans; --policy, or the CR's annotation\n"
+		"                              " DAEMON_MDEVD_ANNOTATION
+		", then gives only the mdevd section, and\n"
+		"                              mdevd serves only externalResourceProvider entries\n"
+		"      --kubeconfig FILE       reach the API server as FILE says (default: the\n"
+		"                              pod's service account)\n"
+		"      --node-name NAME        this node's Node, whose labels pick\n"
+		"                              nodeMediatedDeviceTypes entries, watched (default\n"
+		"                              $NODE_NAME with a CR source or --kubeconfig)\n"
+		"      --node-labels K=V,...   this node's labels, given (outside Kubernetes)\n"
 		"\n"
 		"At start it logs a one-line 'mdevd doctor' summary and binds the functions the\n"
 		"policy's mdevd.vfioPci names to vfio-pci before any device plugin registers;\n"
@@ -147,6 +168,11 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 		{"vfio-state", required_argument, NULL, OPT_VFIO_STATE},
 		{"udev-rules", required_argument, NULL, OPT_UDEV_RULES},
 		{"bind-timeout", required_argument, NULL, OPT_BIND_TIMEOUT},
+		{"policy-source", required_argument, NULL, OPT_POLICY_SOURCE},
+		{"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+		{"node-name", required_argument, NULL, OPT_NODE_NAME},
+		{"node-labels", required_argument, NULL, OPT_NODE_LABELS},
+		{"watch-timeout", required_argument, NULL, OPT_WATCH_TIMEOUT}, /* tests */
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -243,6 +269,36 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case OPT_POLICY_SOURCE:
+			if (streq(optarg, "file")) {
+				o.policy_source = DAEMON_POLICY_FILE;
+			} else if (streq(optarg, "kubevirt")) {
+				o.policy_source = DAEMON_POLICY_KUBEVIRT;
+			} else if (streq(optarg, "hyperconverged")) {
+				o.policy_source = DAEMON_POLICY_HYPERCONVERGED;
+			} else {
+				log_warnx("run: --policy-source %s: expected file, kubevirt or "
+					  "hyperconverged",
+					  optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_KUBECONFIG:
+			o.kubeconfig = optarg;
+			break;
+		case OPT_NODE_NAME:
+			o.node_name = optarg;
+			break;
+		case OPT_NODE_LABELS:
+			o.node_labels = optarg;
+			break;
+		case OPT_WATCH_TIMEOUT:
+			if (parse_seconds(optarg, &o.watch_timeout_sec) < 0) {
+				log_warnx("run: --watch-timeout %s: expected whole seconds",
+					  optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h':
 			run_usage(stdout);
 			return EXIT_OK;
@@ -251,8 +307,23 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (cli_check_policy_args("run", &o.policy_path, optind, argc, run_usage) != EXIT_OK)
+	if (o.node_name && o.node_labels) {
+		log_warnx("run: --node-name and --node-labels exclude each other");
 		return EXIT_USAGE;
+	}
+	/* The downward API's NODE_NAME, where mdevd talks to the API server anyway. */
+	if (!o.node_name && !o.node_labels &&
+	    (o.policy_source != DAEMON_POLICY_FILE || o.kubeconfig) && getenv("NODE_NAME") &&
+	    *getenv("NODE_NAME"))
+		o.node_name = getenv("NODE_NAME");
+	/* From a CR, a policy file only adds the mdevd section: none given, none read. */
+	if (o.policy_source == DAEMON_POLICY_FILE &&
+	    cli_check_policy_args("run", &o.policy_path, optind, argc, run_usage) != EXIT_OK)
+		return EXIT_USAGE;
+	if (o.policy_source != DAEMON_POLICY_FILE && optind < argc) {
+		log_warnx("run: unexpected argument %s", argv[optind]);
+		return EXIT_USAGE;
+	}
 	if (no_dp)
 		o.plugin_dir = NULL;
 	o.dev_root = g->dev_root;

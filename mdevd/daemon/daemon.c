@@ -23,6 +23,7 @@
 #include "daemon/vfio_worker.h"
 #include "cli/doctor.h"
 #include "kubernetes/deviceplugin.h"
+#include "kubernetes/kube_watch.h"
 #include "util/log.h"
 #include "mdevd/inventory.h"
 #include "mdevd/macro.h"
@@ -51,7 +52,9 @@ enum source {
 	SOURCE_WATCHDOG,
 	SOURCE_STATUS,
 	SOURCE_PING,
-	SOURCE_VFIO, /* the vfio-pci worker ended a pass (vfio_worker.h) */
+	SOURCE_VFIO,	  /* the vfio-pci worker ended a pass (vfio_worker.h) */
+	SOURCE_KUBE_CR,	  /* the KubeVirt / HyperConverged CR watch (kube_watch.h) */
+	SOURCE_KUBE_NODE, /* the Node watch: its labels */
 };
 
 /* What a reload swaps whole: the loop only ever sees a const one. */
@@ -107,6 +110,21 @@ struct daemon {
 			       4]; /* why the last reload was rejected */
 	double started;		   /* CLOCK_REALTIME seconds */
 	char uevent_buf[UEVENT_MSG_MAX];
+
+	/* What the policy in force (or the one being read) came from, for messages. */
+	char src_name[320];
+	/* Following the cluster: NULL / empty when not (kube_watch.h). */
+	struct kube_config *kcfg;
+	struct kube_watch *cr_watch, *node_watch;
+	struct kube_watch_state cr, node; /* the last copies taken */
+	char *cr_digest, *node_digest;	  /* what the last reload read of each */
+	/* This node's labels: --node-labels, or the watched Node's. */
+	struct pol_label *labels;
+	size_t n_labels;
+	bool labels_known;
+	/* No policy from the cluster yet: an empty one runs; nothing is applied or served. */
+	bool awaiting;
+	bool said_no_cr, said_many_crs, said_no_node, said_no_labels;
 };
 
 static uint64_t now_usec(void)
@@ -346,7 +364,7 @@ static bool apply_wanted(const struct daemon *d)
 {
 	const struct policy *pol = d->cfg->policy;
 
-	if (d->opt->no_apply)
+	if (d->opt->no_apply || d->awaiting)
 		return false;
 	return pol->n_layouts > 0 ||
 	       (pol->n_mediated_device_types > 0 && !pol->mediated_devices_disabled);
@@ -687,6 +705,114 @@ static int reconcile(struct daemon *d, const char *why, enum uevent_scope scope,
 	return r;
 }
 
+static const char *cr_kind(const struct daemon *d)
+{
+	return d->opt->policy_source == DAEMON_POLICY_HYPERCONVERGED ? "HyperConverged"
+								     : "KubeVirt";
+}
+
+/*
+ * The policy from the cluster's CR: its KubeVirt sections, the mdevd section from its
+ * annotation or else from --policy FILE. Returns 0, -ENODATA (no CR yet: said once),
+ * -EINVAL (rejected: logged) or -errno.
+ */
+static int cr_policy(struct daemon *d, struct policy **out, struct pol_error *perr)
+{
+	_cleanup_(policy_freep) struct policy *pol = NULL, *extra = NULL;
+	_cleanup_free_ char *ann = NULL;
+	const struct kube_object *o;
+	int r;
+
+	if (!d->cr.synced)
+		return -ENODATA;
+	if (d->cr.n_objects == 0) {
+		if (!d->said_no_cr)
+			log_warnx("no %s CR in the cluster%s", cr_kind(d),
+				  d->awaiting ? ": waiting for one"
+					      : "; still running the last good policy");
+		d->said_no_cr = true;
+		return -ENODATA;
+	}
+	d->said_no_cr = false;
+	o = &d->cr.objects[0];
+	if (d->cr.n_objects > 1 && !d->said_many_crs) {
+		log_warnx("%zu %s CRs in the cluster: following %s/%s (the first by namespace and "
+			  "name)",
+			  d->cr.n_objects, cr_kind(d), o->namespace, o->name);
+		d->said_many_crs = true;
+	}
+	snprintf(d->src_name, sizeof(d->src_name), "%s %s/%s", cr_kind(d), o->namespace, o->name);
+	r = cli_parse_policy(d->src_name, o->json, strlen(o->json), &pol, perr);
+	if (r < 0)
+		return r;
+	r = kube_object_annotation(o->json, DAEMON_MDEVD_ANNOTATION, &ann);
+	if (r < 0)
+		return r;
+	if (ann) {
+		char name[sizeof(d->src_name) + 64];
+
+		snprintf(name, sizeof(name), "%s, annotation %s", d->src_name,
+			 DAEMON_MDEVD_ANNOTATION);
+		r = cli_parse_policy(name, ann, strlen(ann), &extra, perr);
+	} else if (d->opt->policy_path) {
+		r = cli_load_policy(d->opt->policy_path, &extra);
+	}
+	if (r < 0)
+		return r;
+	if (extra)
+		pol_take_mdevd(pol, extra);
+	/* virt-handler serves the entries not marked external (kubelet keeps one per name). */
+	pol->external_only = true;
+	*out = steal_ptr(pol);
+	return 0;
+}
+
+/*
+ * The policy as it stands: the file, or the cluster's CR, with this node's
+ * nodeMediatedDeviceTypes picked by its labels. Returns 0, -ENODATA (no CR yet), -EINVAL
+ * (rejected: logged) or -errno.
+ */
+static int build_policy(struct daemon *d, struct policy **out, struct pol_error *perr)
+{
+	_cleanup_(policy_freep) struct policy *pol = NULL;
+	int r;
+
+	if (d->opt->policy_source == DAEMON_POLICY_FILE) {
+		snprintf(d->src_name, sizeof(d->src_name), "%s", d->opt->policy_path);
+		r = cli_load_policy(d->opt->policy_path, &pol);
+	} else {
+		r = cr_policy(d, &pol, perr);
+	}
+	if (r < 0)
+		return r;
+	if (pol->n_node_types && !d->labels_known && !d->said_no_labels) {
+		log_warnx(
+			"%s: nodeMediatedDeviceTypes: this node's labels are unknown (give "
+			"--node-name with the API server, or --node-labels): only entries with an "
+			"empty nodeSelector select it",
+			d->src_name);
+		d->said_no_labels = true;
+	}
+	r = pol_select_node_types(pol, d->labels, d->n_labels);
+	if (r < 0)
+		return r;
+	if (pol->n_node_types) {
+		char list[256] = "";
+		size_t k = 0;
+
+		for (size_t i = 0; i < pol->n_node_types_selected && k < sizeof(list); i++)
+			k += (size_t)snprintf(list + k, sizeof(list) - k, "%s[%zu]", i ? ", " : "",
+					      pol->node_types_selected[i]);
+		log_info("%s: nodeMediatedDeviceTypes: %zu of %zu entries select this node%s%s; "
+			 "%zu mediated device types",
+			 d->src_name, pol->n_node_types_selected, pol->n_node_types,
+			 pol->n_node_types_selected ? ": " : "", list,
+			 pol->n_mediated_device_types);
+	}
+	*out = steal_ptr(pol);
+	return 0;
+}
+
 /* Read the policy again; a rejected one leaves the running one in place. */
 static void reload(struct daemon *d, const char *why)
 {
@@ -697,10 +823,18 @@ static void reload(struct daemon *d, const char *why)
 
 	d->reload_pending = false;
 	sdnotify_send("RELOADING=1");
-	log_info("reloading %s (%s)", d->opt->policy_path, why);
-	r = cli_load_policy(d->opt->policy_path, &pol);
+	if (d->opt->policy_source == DAEMON_POLICY_FILE)
+		log_info("reloading %s (%s)", d->opt->policy_path, why);
+	else
+		log_info("reloading the policy from the %s CR (%s)", cr_kind(d), why);
+	r = build_policy(d, &pol, &perr);
+	if (r == -ENODATA) { /* no CR (yet): said once; nothing to reject */
+		sdnotify_send("READY=1");
+		d->last_end = now_usec();
+		return;
+	}
 	/* Warnings (what this node lacks) are logged once, here; the rest is applied. */
-	if (r == 0 && d->inv && cli_check_policy(d->opt->policy_path, pol, d->inv, 0) < 0) {
+	if (r == 0 && d->inv && cli_check_policy(d->src_name, pol, d->inv, 0) < 0) {
 		/* Logged in full above; the first error is kept for `mdevd status`. */
 		(void)pol_validate(pol, d->inv, &perr);
 		r = -EINVAL;
@@ -708,16 +842,16 @@ static void reload(struct daemon *d, const char *why)
 	if (r == 0)
 		r = config_new(&pol, d->cfg->generation + 1, &cfg);
 	if (r < 0) {
-		log_warnx("%s: new policy rejected; still running policy generation %u",
-			  d->opt->policy_path, d->cfg->generation);
+		log_warnx("%s: new policy rejected; still running policy generation %u%s",
+			  d->src_name, d->cfg->generation,
+			  d->awaiting ? " (empty: nothing from the cluster was taken yet)" : "");
 		d->last_reload = "rejected";
 		if (perr.message[0])
 			snprintf(d->last_reload_error, sizeof(d->last_reload_error), "%s: %s",
 				 perr.path, perr.message);
 		else
 			snprintf(d->last_reload_error, sizeof(d->last_reload_error),
-				 "%s does not parse or cannot be read (see the log)",
-				 d->opt->policy_path);
+				 "%s does not parse or cannot be read (see the log)", d->src_name);
 		if (counters(d))
 			metrics_add(&counters(d)->reloads_rejected, 1);
 		sdnotify_send("READY=1");
@@ -727,6 +861,7 @@ static void reload(struct daemon *d, const char *why)
 	}
 	config_free(d->cfg);
 	d->cfg = cfg;
+	d->awaiting = false;
 	d->last_reload = "ok";
 	d->last_reload_error[0] = '\0';
 	d->policy_applied = false;
@@ -735,10 +870,123 @@ static void reload(struct daemon *d, const char *why)
 		metrics_add(&counters(d)->reloads_ok, 1);
 		metrics_set(&counters(d)->generation, d->cfg->generation);
 	}
-	log_info("policy reloaded: generation %u (%s)", d->cfg->generation,
-		 pol_shape_str(d->cfg->policy->shape));
+	log_info("policy reloaded: generation %u (%s, from %s)", d->cfg->generation,
+		 pol_shape_str(d->cfg->policy->shape), d->src_name);
 	reconcile(d, "policy reload", UEVENT_SCOPE_ALL, true);
 	sdnotify_send("READY=1");
+}
+
+/* The labels of the watched Node, "k=v" a line: what selects nodeMediatedDeviceTypes. */
+static int node_labels_take(struct daemon *d, char **digest)
+{
+	char **keys = NULL, **values = NULL;
+	struct pol_label *labels;
+	size_t n = 0, len = 0;
+	char *text;
+	int r;
+
+	if (d->node.n_objects == 0) {
+		if (!d->said_no_node)
+			log_warnx("node %s is not in the cluster (--node-name, NODE_NAME): its "
+				  "labels are unknown",
+				  d->opt->node_name);
+		d->said_no_node = true;
+		pol_labels_free(d->labels, d->n_labels);
+		d->labels = NULL;
+		d->n_labels = 0;
+		d->labels_known = false;
+		*digest = strdup("");
+		return *digest ? 0 : -ENOMEM;
+	}
+	d->said_no_node = false;
+	r = kube_object_labels(d->node.objects[0].json, &keys, &values, &n);
+	if (r < 0)
+		return r;
+	labels = calloc(n + 1, sizeof(*labels));
+	for (size_t i = 0; i < n; i++)
+		len += strlen(keys[i]) + strlen(values[i]) + 2;
+	text = calloc(len + 1, 1);
+	if (!labels || !text) {
+		free(labels);
+		free(text);
+		kube_strv_free(keys, n);
+		kube_strv_free(values, n);
+		return -ENOMEM;
+	}
+	len = 0;
+	for (size_t i = 0; i < n; i++) {
+		len += (size_t)sprintf(text + len, "%s=%s\n", keys[i], values[i]);
+		labels[i] = (struct pol_label){.key = keys[i], .value = values[i]};
+	}
+	free(keys);
+	free(values);
+	pol_labels_free(d->labels, d->n_labels);
+	d->labels = labels;
+	d->n_labels = n;
+	d->labels_known = true;
+	*digest = text;
+	return 0;
+}
+
+/* What the policy reads of the CR: which one, its spec, its mdevd annotation. */
+static int cr_digest(const struct daemon *d, char **digest)
+{
+	_cleanup_free_ char *spec = NULL, *ann = NULL;
+	const struct kube_object *o;
+	int r;
+
+	if (d->cr.n_objects == 0) {
+		*digest = strdup("");
+		return *digest ? 0 : -ENOMEM;
+	}
+	o = &d->cr.objects[0];
+	r = kube_object_spec(o->json, &spec);
+	if (r == 0)
+		r = kube_object_annotation(o->json, DAEMON_MDEVD_ANNOTATION, &ann);
+	if (r < 0)
+		return r;
+	if (asprintf(digest, "%s/%s\n%s\n%s", o->namespace, o->name, spec, ann ? ann : "") < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static bool cluster_synced(const struct daemon *d)
+{
+	return (!d->cr_watch || d->cr.synced) && (!d->node_watch || d->node.synced);
+}
+
+/* A watch's eventfd: take its copy; re-plan when what the policy reads of it changed. */
+static void handle_kube(struct daemon *d, bool node)
+{
+	struct kube_watch_state *st = node ? &d->node : &d->cr;
+	struct kube_watch_state s = {};
+	char **last = node ? &d->node_digest : &d->cr_digest;
+	_cleanup_free_ char *digest = NULL;
+	int r;
+
+	r = kube_watch_take(node ? d->node_watch : d->cr_watch, &s);
+	if (r < 0) {
+		log_warn(r, "cannot take the watched objects");
+		return;
+	}
+	kube_watch_state_clear(st);
+	*st = s;
+	if (!st->synced)
+		return; /* only its state changed (the thread logged it) */
+	r = node ? node_labels_take(d, &digest) : cr_digest(d, &digest);
+	if (r < 0) {
+		log_warn(r, "cannot read the watched %s", node ? "Node" : cr_kind(d));
+		return;
+	}
+	if (*last && streq(*last, digest))
+		return; /* a status update, or a change the policy does not read */
+	free(*last);
+	*last = steal_ptr(digest);
+	if (!cluster_synced(d))
+		return;
+	if (node)
+		log_info("node %s: labels changed (%zu labels)", d->opt->node_name, d->n_labels);
+	reload(d, node ? "the node's labels changed" : "the CR changed");
 }
 
 /* Watch the device-plugin dir, or its parent until the dir exists. */
@@ -943,6 +1191,14 @@ static void handle_timer(struct daemon *d)
 /* Ready: the policy in force was applied and kubelet accepted every plugin. */
 static bool daemon_ready(const struct daemon *d, char *why, size_t size)
 {
+	if (d->awaiting) {
+		snprintf(why, size, "waiting for the %s from the API server",
+			 d->cr_watch ? (d->opt->policy_source == DAEMON_POLICY_HYPERCONVERGED
+						? "HyperConverged CR"
+						: "KubeVirt CR")
+				     : "node's labels");
+		return false;
+	}
 	if (!d->policy_applied) {
 		snprintf(why, size, "the policy in force was not applied yet");
 		return false;
@@ -966,13 +1222,47 @@ static bool daemon_ready(const struct daemon *d, char *why, size_t size)
 	return true;
 }
 
+static const char *policy_source_str(enum daemon_policy_source s)
+{
+	switch (s) {
+	case DAEMON_POLICY_FILE:
+		return "file";
+	case DAEMON_POLICY_KUBEVIRT:
+		return "kubevirt";
+	case DAEMON_POLICY_HYPERCONVERGED:
+		return "hyperconverged";
+	}
+	return "file";
+}
+
+static const char *watch_str(const struct kube_watch *w, const struct kube_watch_state *s)
+{
+	if (!w)
+		return NULL;
+	if (s->error[0])
+		return s->error;
+	return s->synced ? "ok" : "listing";
+}
+
 static void serve_status(struct daemon *d)
 {
-	char why[512] = "";
+	char why[512] = "", cr[300] = "";
 	bool ready = daemon_ready(d, why, sizeof(why));
+	const struct kube_object *o = d->cr.n_objects ? &d->cr.objects[0] : NULL;
+	struct status_cluster cl = {
+		.api_server = d->kcfg ? d->kcfg->server : NULL,
+		.cr = o ? cr : NULL,
+		.cr_resource_version = o ? o->resource_version : NULL,
+		.cr_watch = watch_str(d->cr_watch, &d->cr),
+		.node = d->opt->node_name,
+		.node_watch = watch_str(d->node_watch, &d->node),
+		.labels = d->labels,
+		.n_labels = d->n_labels,
+		.labels_known = d->labels_known,
+	};
 	struct status_view v = {
 		.version = d->opt->version ? d->opt->version : "unknown",
-		.policy_path = d->opt->policy_path,
+		.policy_path = d->src_name,
 		.shape = pol_shape_str(d->cfg->policy->shape),
 		.machine_id = d->opt->machine_id,
 		.metrics_address = d->opt->metrics_address,
@@ -987,8 +1277,13 @@ static void serve_status(struct daemon *d)
 		.inv = d->inv,
 		.set = d->set,
 		.dp = d->dp,
+		.pol = d->cfg->policy,
+		.policy_source = policy_source_str(d->opt->policy_source),
+		.cluster = d->kcfg || d->labels_known ? &cl : NULL,
 	};
 
+	if (o)
+		snprintf(cr, sizeof(cr), "%s/%s", o->namespace, o->name);
 	if (status_socket_serve(d->status_fd, &v) < 0)
 		log_warnx("%s: out of memory for a status reply", d->opt->status_socket);
 }
@@ -997,18 +1292,21 @@ static int setup_watches(struct daemon *d)
 {
 	int r;
 
-	r = split_path(d->opt->policy_path, &d->policy_dir, &d->policy_base);
+	r = d->opt->policy_path ? split_path(d->opt->policy_path, &d->policy_dir, &d->policy_base)
+				: 0;
 	if (r < 0) {
 		log_warn(r, "%s: not a file name", d->opt->policy_path);
 		return r;
 	}
-	d->policy_wd = inotify_add_watch(d->inotify_fd, d->policy_dir,
-					 IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE |
-						 IN_MOVED_FROM | IN_ONLYDIR);
-	if (d->policy_wd < 0) {
-		r = -errno;
-		log_warn(r, "%s: cannot watch the policy's directory", d->policy_dir);
-		return r;
+	if (d->opt->policy_path) {
+		d->policy_wd = inotify_add_watch(d->inotify_fd, d->policy_dir,
+						 IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
+							 IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR);
+		if (d->policy_wd < 0) {
+			r = -errno;
+			log_warn(r, "%s: cannot watch the policy's directory", d->policy_dir);
+			return r;
+		}
 	}
 	if (!d->opt->plugin_dir)
 		return 0;
@@ -1020,6 +1318,48 @@ static int setup_watches(struct daemon *d)
 	r = watch_plugin_dir(d);
 	if (r < 0) /* serve anyway: only a kubelet restart goes unnoticed */
 		log_warn(r, "%s: cannot watch for kubelet restarts", d->opt->plugin_dir);
+	return 0;
+}
+
+/* The CR and Node watches, on threads of their own (the signals are blocked by now). */
+static int start_watches(struct daemon *d)
+{
+	bool hco = d->opt->policy_source == DAEMON_POLICY_HYPERCONVERGED;
+	char sel[320], what[320];
+	int r;
+
+	if (!d->kcfg)
+		return 0;
+	if (d->opt->policy_source != DAEMON_POLICY_FILE) {
+		struct kube_watch_spec cr = {
+			.what = hco ? "hyperconvergeds.hco.kubevirt.io" : "kubevirts.kubevirt.io",
+			.path = hco ? "/apis/hco.kubevirt.io/v1beta1/hyperconvergeds"
+				    : "/apis/kubevirt.io/v1/kubevirts",
+			.kind = cr_kind(d),
+			.api_version = hco ? "hco.kubevirt.io/v1beta1" : "kubevirt.io/v1",
+			.watch_timeout_sec = d->opt->watch_timeout_sec,
+		};
+
+		r = kube_watch_start(d->kcfg, &cr, &d->cr_watch);
+		if (r < 0)
+			return r;
+	}
+	if (d->opt->node_name && !d->opt->node_labels) {
+		struct kube_watch_spec node = {
+			.what = what,
+			.path = "/api/v1/nodes",
+			.field_selector = sel,
+			.kind = "Node",
+			.api_version = "v1",
+			.watch_timeout_sec = d->opt->watch_timeout_sec,
+		};
+
+		snprintf(what, sizeof(what), "node %s", d->opt->node_name);
+		snprintf(sel, sizeof(sel), "metadata.name=%s", d->opt->node_name);
+		r = kube_watch_start(d->kcfg, &node, &d->node_watch);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -1107,7 +1447,13 @@ static int setup_fds(struct daemon *d)
 			return r;
 		log_info("systemd watchdog: %.1f s", (double)wd_usec / 1e6);
 	}
-	if ((r = epoll_add(d, d->signal_fd, SOURCE_SIGNAL)) < 0 ||
+	r = start_watches(d);
+	if (r < 0)
+		return r;
+	if ((d->cr_watch && (r = epoll_add(d, kube_watch_fd(d->cr_watch), SOURCE_KUBE_CR)) < 0) ||
+	    (d->node_watch &&
+	     (r = epoll_add(d, kube_watch_fd(d->node_watch), SOURCE_KUBE_NODE)) < 0) ||
+	    (r = epoll_add(d, d->signal_fd, SOURCE_SIGNAL)) < 0 ||
 	    (r = epoll_add(d, d->inotify_fd, SOURCE_INOTIFY)) < 0 ||
 	    (r = epoll_add(d, d->timer_fd, SOURCE_TIMER)) < 0 ||
 	    (r = epoll_add(d, d->resync_fd, SOURCE_RESYNC)) < 0 ||
@@ -1123,6 +1469,15 @@ static int setup_fds(struct daemon *d)
 
 static void daemon_release(struct daemon *d)
 {
+	/* The watch threads first: they hold requests open. */
+	kube_watch_free(d->cr_watch);
+	kube_watch_free(d->node_watch);
+	kube_watch_state_clear(&d->cr);
+	kube_watch_state_clear(&d->node);
+	kube_config_free(d->kcfg);
+	free(d->cr_digest);
+	free(d->node_digest);
+	pol_labels_free(d->labels, d->n_labels);
 	/* The HTTP thread first: it reads the metrics, which the plugins count into. */
 	metrics_http_stop(d->http);
 	vfio_worker_free(d->vfio);
@@ -1208,6 +1563,56 @@ static void vfio_startup(struct daemon *d)
 	}
 }
 
+/*
+ * The policy to start with. Following the cluster, an empty one until every watch has
+ * listed (applying a policy read without the node's labels could create mdevs the next
+ * moment removes); a file is still read now, so that a bad one stops the start.
+ */
+static int startup_policy(struct daemon *d, struct policy **out)
+{
+	bool watch_node = d->opt->node_name && !d->opt->node_labels;
+	char why[512] = "";
+	int r;
+
+	if (d->opt->node_labels) {
+		r = pol_parse_labels(d->opt->node_labels, &d->labels, &d->n_labels, why,
+				     sizeof(why));
+		if (r == -EINVAL)
+			log_warnx("--node-labels %s: %s", d->opt->node_labels, why);
+		if (r < 0)
+			return r;
+		d->labels_known = true;
+	}
+	if (d->opt->policy_source == DAEMON_POLICY_FILE && !watch_node)
+		return build_policy(d, out, NULL);
+	if (d->opt->kubeconfig)
+		r = kube_config_load(d->opt->kubeconfig, &d->kcfg, why, sizeof(why));
+	else
+		r = kube_config_in_cluster(KUBE_SA_DIR, &d->kcfg, why, sizeof(why));
+	if (r < 0) {
+		if (r != -ENOMEM)
+			log_warnx("%s: %s", d->opt->kubeconfig ? d->opt->kubeconfig : "in-cluster",
+				  why);
+		return r;
+	}
+	if (d->opt->policy_path) {
+		_cleanup_(policy_freep) struct policy *check = NULL;
+
+		r = cli_load_policy(d->opt->policy_path, &check);
+		if (r < 0)
+			return r;
+	}
+	d->awaiting = true;
+	snprintf(d->src_name, sizeof(d->src_name), "nothing yet (waiting for the API server)");
+	log_info("API server %s (%s): following %s%s%s", d->kcfg->server, d->kcfg->source,
+		 d->opt->policy_source == DAEMON_POLICY_FILE ? "" : "the ",
+		 d->opt->policy_source == DAEMON_POLICY_FILE ? "" : cr_kind(d),
+		 d->opt->policy_source == DAEMON_POLICY_FILE
+			 ? (watch_node ? "node's labels" : "")
+			 : (watch_node ? " CR and the node's labels" : " CR"));
+	return pol_parse("{}", 2, out, NULL);
+}
+
 static int startup(struct daemon *d)
 {
 	_cleanup_(policy_freep) struct policy *pol = NULL;
@@ -1223,7 +1628,7 @@ static int startup(struct daemon *d)
 		log_warn(r, "cannot open the proc root %s", d->opt->proc_root);
 		return r;
 	}
-	r = cli_load_policy(d->opt->policy_path, &pol);
+	r = startup_policy(d, &pol);
 	if (r < 0)
 		return r;
 	r = config_new(&pol, 1, &d->cfg);
@@ -1257,7 +1662,7 @@ static int startup(struct daemon *d)
 			 d->opt->metrics_address, port);
 	}
 	log_info("starting: policy %s (%s), sysfs %s, %s, device plugins %s, resync %u s",
-		 d->opt->policy_path, pol_shape_str(d->cfg->policy->shape), d->opt->sysfs_root,
+		 d->src_name, pol_shape_str(d->cfg->policy->shape), d->opt->sysfs_root,
 		 d->opt->no_apply ? "not applying (--no-apply)" : "applying the policy",
 		 d->opt->plugin_dir ? d->opt->plugin_dir : "off", d->opt->resync_sec);
 	reconcile(d, "start", UEVENT_SCOPE_ALL, true);
@@ -1272,8 +1677,8 @@ static int startup(struct daemon *d)
 	 * At start there is no last good policy to fall back to: a misfit is only reported
 	 * (apply_policy() reports it when applying).
 	 */
-	if (d->inv)
-		cli_check_policy(d->opt->policy_path, d->cfg->policy, d->inv,
+	if (d->inv && !d->awaiting)
+		cli_check_policy(d->src_name, d->cfg->policy, d->inv,
 				 apply_wanted(d) ? CLI_CHECK_NO_ERRORS : 0);
 	return 0;
 }
@@ -1367,6 +1772,12 @@ int daemon_run(const struct daemon_options *o)
 				break;
 			case SOURCE_PING:
 				metrics_pong(d->metrics);
+				break;
+			case SOURCE_KUBE_CR:
+				handle_kube(d, false);
+				break;
+			case SOURCE_KUBE_NODE:
+				handle_kube(d, true);
 				break;
 			case SOURCE_VFIO: {
 				struct vfio_apply_result vres;

@@ -12,6 +12,9 @@
  *              safety-net resync, the systemd watchdog
  *   unix socket the status socket (status_socket.h): each client gets one JSON document
  *   eventfd    with --metrics-address: /livez's ping from the HTTP thread (metrics.h)
+ *   eventfd    following the cluster: the CR's and the Node's watch threads
+ *              (kubernetes/kube_watch.h); a change of the CR's spec or of the node's labels
+ *              reloads the policy as a file edit does
  *
  * The device plugins' gRPC thread never calls back into the loop (deviceplugin.h), so there is no
  * eventfd: the loop only tells the manager what changed.
@@ -33,11 +36,36 @@
 
 #include <stdbool.h>
 
+/* Where the KubeVirt sections of the policy come from (--policy-source). */
+enum daemon_policy_source {
+	DAEMON_POLICY_FILE,	      /* --policy FILE, followed by inotify and SIGHUP */
+	DAEMON_POLICY_KUBEVIRT,	      /* the cluster's KubeVirt CR: spec.configuration */
+	DAEMON_POLICY_HYPERCONVERGED, /* the cluster's HyperConverged CR: spec */
+};
+
+/* The annotation of the CR that may carry the mdevd section (a bare policy document). */
+#define DAEMON_MDEVD_ANNOTATION "mdevd/policy"
+
 struct daemon_options {
-	const char *sysfs_root;	 /* sysfs root path ("/sys"); borrowed */
-	const char *proc_root;	 /* proc root path, for in-use detection ("/proc"); borrowed */
-	const char *machine_id;	 /* 32 hex digits; may be NULL with no_apply; borrowed */
-	const char *policy_path; /* the policy file; borrowed */
+	const char *sysfs_root; /* sysfs root path ("/sys"); borrowed */
+	const char *proc_root;	/* proc root path, for in-use detection ("/proc"); borrowed */
+	const char *machine_id; /* 32 hex digits; may be NULL with no_apply; borrowed */
+	/* The policy file; borrowed. With a CR source it gives only the mdevd section, and may
+	 * be NULL (then the CR's DAEMON_MDEVD_ANNOTATION does, or there is none). */
+	const char *policy_path;
+	/*
+	 * Following the cluster (kube_watch.h). @policy_source: the CR to watch, or the file.
+	 * @kubeconfig: how to reach the API server; NULL: the pod's service account.
+	 * @node_name: the Node whose labels select nodeMediatedDeviceTypes entries (watched);
+	 * NULL: none. @node_labels: fixed labels instead ("k=v,..."; outside Kubernetes).
+	 * The API server is used when the source is a CR or @node_name is set.
+	 * @watch_timeout_sec: each watch request's timeoutSeconds (0: 300-600 s; tests).
+	 */
+	enum daemon_policy_source policy_source;
+	const char *kubeconfig;
+	const char *node_name;
+	const char *node_labels;
+	unsigned int watch_timeout_sec;
 	const char *plugin_dir;	 /* kubelet's device-plugin dir; NULL: no device plugins */
 	unsigned int resync_sec; /* safety-net full reconcile period; 0: none */
 	bool no_apply;		 /* only observe and serve: create and remove no mdevs */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "daemon/status_socket.h"
+#include "mdevd/policy.h"
 #include "kubernetes/deviceplugin.h"
 #include "mdevd/macro.h"
 #include "mdevd/plan.h"
@@ -241,6 +242,92 @@ static int node_json(const struct status_view *v, cJSON *root)
 	return 0;
 }
 
+static int cluster_json(const struct status_view *v, cJSON *root)
+{
+	const struct status_cluster *c = v->cluster;
+	cJSON *o, *labels;
+
+	if (!c)
+		return add(root, "cluster", cJSON_CreateNull()) ? 0 : -ENOMEM;
+	o = cJSON_AddObjectToObject(root, "cluster");
+	if (!o || !add(o, "api_server", str_or_null(c->api_server)) ||
+	    !add(o, "cr", str_or_null(c->cr)) ||
+	    !add(o, "cr_resource_version", str_or_null(c->cr_resource_version)) ||
+	    !add(o, "cr_watch", str_or_null(c->cr_watch)) ||
+	    !add(o, "node", str_or_null(c->node)) ||
+	    !add(o, "node_watch", str_or_null(c->node_watch)))
+		return -ENOMEM;
+	if (!c->labels_known)
+		return add(o, "labels", cJSON_CreateNull()) ? 0 : -ENOMEM;
+	labels = cJSON_AddObjectToObject(o, "labels");
+	if (!labels)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_labels; i++)
+		if (!add(labels, c->labels[i].key, cJSON_CreateString(c->labels[i].value)))
+			return -ENOMEM;
+	return 0;
+}
+
+static int host_device_json(cJSON *list, const char *kind, const char *selector,
+			    const char *resource_name, bool external, bool external_only)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddItemToArray(list, o))
+		return cJSON_Delete(o), -ENOMEM;
+	if (!add(o, "kind", cJSON_CreateString(kind)) ||
+	    !add(o, "selector", cJSON_CreateString(selector)) ||
+	    !add(o, "resource_name", cJSON_CreateString(resource_name)) ||
+	    !add(o, "external_resource_provider", cJSON_CreateBool(external)) ||
+	    !add(o, "served_by",
+		 cJSON_CreateString(external || !external_only ? "mdevd" : "virt-handler")))
+		return -ENOMEM;
+	return 0;
+}
+
+/* The policy in force: its types and who serves each permittedHostDevices entry. */
+static int policy_json(const struct status_view *v, cJSON *root)
+{
+	const struct policy *pol = v->pol;
+	cJSON *types, *hd, *nt, *sel;
+
+	if (!add(root, "policy_source", cJSON_CreateString(v->policy_source ?: "file")) ||
+	    cluster_json(v, root) < 0)
+		return -ENOMEM;
+	if (!pol)
+		return 0;
+	types = cJSON_AddArrayToObject(root, "mediated_device_types");
+	hd = cJSON_AddArrayToObject(root, "host_devices");
+	if (!types || !hd)
+		return -ENOMEM;
+	for (size_t i = 0; i < pol->n_mediated_device_types; i++)
+		if (!cJSON_AddItemToArray(types, cJSON_CreateString(pol->mediated_device_types[i])))
+			return -ENOMEM;
+	if (pol->n_node_types) {
+		nt = cJSON_AddObjectToObject(root, "node_mediated_device_types");
+		sel = nt ? cJSON_AddArrayToObject(nt, "selected") : NULL;
+		if (!sel || !add(nt, "entries", cJSON_CreateNumber((double)pol->n_node_types)))
+			return -ENOMEM;
+		for (size_t i = 0; i < pol->n_node_types_selected; i++)
+			if (!cJSON_AddItemToArray(
+				    sel, cJSON_CreateNumber((double)pol->node_types_selected[i])))
+				return -ENOMEM;
+	}
+	for (size_t i = 0; i < pol->n_mdev_devices; i++)
+		if (host_device_json(hd, "mdev", pol->mdev_devices[i].name_selector,
+				     pol->mdev_devices[i].resource_name,
+				     pol->mdev_devices[i].external_resource_provider,
+				     pol->external_only) < 0)
+			return -ENOMEM;
+	for (size_t i = 0; i < pol->n_pci_devices; i++)
+		if (host_device_json(hd, "pci", pol->pci_devices[i].selector,
+				     pol->pci_devices[i].resource_name,
+				     pol->pci_devices[i].external_resource_provider,
+				     pol->external_only) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
 /* The document, as a new string; NULL on ENOMEM. */
 static char *status_document(const struct status_view *v)
 {
@@ -273,7 +360,7 @@ static char *status_document(const struct status_view *v)
 		if (!p || !cJSON_AddItemToArray(res, p))
 			return cJSON_Delete(p), NULL;
 	}
-	if (node_json(v, root) < 0)
+	if (node_json(v, root) < 0 || policy_json(v, root) < 0)
 		return NULL;
 	return cJSON_PrintUnformatted(root);
 }

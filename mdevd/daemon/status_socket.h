@@ -19,6 +19,14 @@
  *        is sent: the plugin's list; without plugins the pool's devices),
  *       "unserved": [{"id", "reason"}]}],
  *   "mdevs": [{"uuid", "parent", "type", "owned"}],
+ *   "policy_source": "file"|"kubevirt"|"hyperconverged",
+ *   "cluster": null, or {"api_server", "cr" ("namespace/name") or null, "cr_resource_version",
+ *       "cr_watch" ("ok" or why it fails) or null, "node" or null, "node_watch" or null,
+ *       "labels" ({k: v}) or null (unknown)},
+ *   "mediated_device_types": [the types in force, after nodeMediatedDeviceTypes],
+ *   "node_mediated_device_types": {"entries", "selected": [indexes]},
+ *   "host_devices": [{"kind": "mdev"|"pci", "selector", "resource_name",
+ *       "external_resource_provider", "served_by": "mdevd"|"virt-handler"}],
  *   "parents": [{"name", "types": [{"id", "name", "available_instances", "instances"}]}]
  */
 #pragma once
@@ -35,6 +43,19 @@
 #define STATUS_REPLY_MAX (64u << 20)
 
 struct dp_manager;
+struct policy;
+struct pol_label;
+
+/* What the daemon follows in the cluster; every pointer borrowed. */
+struct status_cluster {
+	const char *api_server;
+	const char *cr, *cr_resource_version; /* NULL: no CR (watched or not) */
+	const char *cr_watch;		      /* "ok", why it fails, or NULL: not watched */
+	const char *node, *node_watch;	      /* likewise for the Node */
+	const struct pol_label *labels;	      /* NULL with !labels_known */
+	size_t n_labels;
+	bool labels_known;
+};
 
 /* What the daemon shows; every pointer borrowed for the call. */
 struct status_view {
@@ -45,9 +66,12 @@ struct status_view {
 	const char *not_ready; /* NULL when ready */
 	const char *last_reload_result, *last_reload_error;
 	unsigned long reconciles, uevents;
-	const struct inventory *inv;	/* may be NULL (the node was never read) */
-	const struct resource_set *set; /* may be NULL */
-	struct dp_manager *dp;		/* NULL: no device plugins */
+	const struct inventory *inv;	      /* may be NULL (the node was never read) */
+	const struct resource_set *set;	      /* may be NULL */
+	struct dp_manager *dp;		      /* NULL: no device plugins */
+	const struct policy *pol;	      /* the policy in force */
+	const char *policy_source;	      /* "file", "kubevirt", "hyperconverged" */
+	const struct status_cluster *cluster; /* NULL: not following a cluster */
 };
 
 /*

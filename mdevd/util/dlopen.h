@@ -37,6 +37,7 @@ const char *dlopen_error(void);
  * their packages in the image, so keep one per line in this form.
  */
 #define SONAME_GPR	  "libgpr.so.29"	   /* libgrpc29 */
+#define SONAME_LIBCURL	  "libcurl.so.4"	   /* libcurl4: the API server client (OpenSSL) */
 #define SONAME_GRPC	  "libgrpc_unsecure.so.29" /* libgrpc29: gRPC core without TLS */
 #define SONAME_LIBSYSTEMD "libsystemd.so.0"	   /* libsystemd0 */
 #define SONAME_LIBVIRT	  "libvirt.so.0"	   /* libvirt0 */

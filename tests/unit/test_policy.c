@@ -18,6 +18,7 @@
 #include "mdevd/inventory.h"
 #include "mdevd/macro.h"
 #include "mdevd/policy.h"
+#include "mdevd/resource.h"
 
 #define POLICIES FIXTURES "/policies"
 
@@ -669,9 +670,8 @@ static void test_mediated_devices_configuration(void **state)
 		    MDC_AT ".mediatedDeviceTypes[1]", "must not be empty");
 	parse_fails("{'mediatedDevicesConfiguration': {'mediatedDeviceTypes': 'nvidia-222'}}",
 		    MDC_AT ".mediatedDeviceTypes", "must be a list, not a string");
-	parse_fails("{'mediatedDevicesConfiguration': {'nodeMediatedDeviceTypes': [{"
-		    "'nodeSelector': {'gpu': 't4'}, 'mediatedDeviceTypes': ['nvidia-222']}]}}",
-		    MDC_AT ".nodeMediatedDeviceTypes", "not supported yet");
+	parse_fails("{'mediatedDevicesConfiguration': {'nodeMediatedDeviceTypes': {}}}",
+		    MDC_AT ".nodeMediatedDeviceTypes", "must be a list");
 	parse_fails("{'mediatedDevicesConfiguration': {'enabled': 'no'}}", MDC_AT ".enabled",
 		    "must be true or false");
 	parse_fails("{'mediatedDevicesConfiguration': []}", MDC_AT, "must be an object");
@@ -1238,6 +1238,143 @@ static void test_fixture_policies(void **state)
 	assert_true(n_invalid >= 7);
 }
 
+/* KubeVirt's GetDesiredMDEVTypes: the union of every selected entry replaces the cluster list. */
+static void test_node_mediated_device_types(void **state)
+{
+	static const char doc[] =
+		"{'kind': 'KubeVirt', 'spec': {'configuration': {'mediatedDevicesConfiguration': {"
+		"'mediatedDeviceTypes': ['nvidia-222'],"
+		"'nodeMediatedDeviceTypes': ["
+		"{'nodeSelector': {'gpu': 't4', 'zone': 'a'}, 'mediatedDeviceTypes': "
+		"['nvidia-223']},"
+		"{'nodeSelector': {'gpu': 't4'}, 'mediatedDevicesTypes': ['nvidia-224', "
+		"'nvidia-223']},"
+		"{'nodeSelector': {'pool': 'none'}, 'mediatedDeviceTypes': []},"
+		"{'nodeSelector': {'gpu': 'a10'}, 'mediatedDeviceTypes': ['nvidia-593']}]}}}}";
+	struct pol_label t4a[] = {{"gpu", "t4"}, {"zone", "a"}, {"kubernetes.io/hostname", "n1"}};
+	struct pol_label t4b[] = {{"gpu", "t4"}, {"zone", "b"}};
+	struct pol_label none[] = {{"pool", "none"}};
+	struct policy *pol;
+
+	(void)state;
+	/* Two entries select the node: their union, each type once, in the order written. */
+	pol = parse_ok(doc);
+	assert_int_equal(pol->n_node_types, 4);
+	assert_int_equal(pol_select_node_types(pol, t4a, ARRAY_SIZE(t4a)), 0);
+	assert_int_equal(pol->n_mediated_device_types, 2);
+	assert_string_equal(pol->mediated_device_types[0], "nvidia-223");
+	assert_string_equal(pol->mediated_device_types[1], "nvidia-224");
+	assert_string_equal(pol->mediated_device_type_paths[1],
+			    "$.spec.configuration.mediatedDevicesConfiguration."
+			    "nodeMediatedDeviceTypes[1].mediatedDevicesTypes[0]");
+	assert_int_equal(pol->n_node_types_selected, 2);
+	assert_int_equal(pol->node_types_selected[0], 0);
+	assert_int_equal(pol->node_types_selected[1], 1);
+	policy_free(pol);
+
+	/* Every selector term must match: zone b leaves entry 0 out. */
+	pol = parse_ok(doc);
+	assert_int_equal(pol_select_node_types(pol, t4b, ARRAY_SIZE(t4b)), 0);
+	assert_int_equal(pol->n_mediated_device_types, 2);
+	assert_string_equal(pol->mediated_device_types[0], "nvidia-224");
+	assert_int_equal(pol->n_node_types_selected, 1);
+	policy_free(pol);
+
+	/* A selected entry without types, or none selected: the cluster-wide list. */
+	pol = parse_ok(doc);
+	assert_int_equal(pol_select_node_types(pol, none, ARRAY_SIZE(none)), 0);
+	assert_int_equal(pol->n_mediated_device_types, 1);
+	assert_string_equal(pol->mediated_device_types[0], "nvidia-222");
+	assert_null(pol->mediated_device_type_paths);
+	assert_int_equal(pol->n_node_types_selected, 1);
+	policy_free(pol);
+	pol = parse_ok(doc);
+	assert_int_equal(pol_select_node_types(pol, NULL, 0), 0);
+	assert_int_equal(pol->n_mediated_device_types, 1);
+	assert_int_equal(pol->n_node_types_selected, 0);
+	assert_true(pol->node_types_applied);
+	policy_free(pol);
+
+	/* An empty nodeSelector selects every node. */
+	pol = parse_ok("{'mediatedDevicesConfiguration': {'nodeMediatedDeviceTypes': ["
+		       "{'nodeSelector': {}, 'mediatedDeviceTypes': ['mtty-2']}]}}");
+	assert_int_equal(pol_select_node_types(pol, NULL, 0), 0);
+	assert_int_equal(pol->n_mediated_device_types, 1);
+	assert_string_equal(pol->mediated_device_types[0], "mtty-2");
+	policy_free(pol);
+
+	parse_fails("{'mediatedDevicesConfiguration': {'nodeMediatedDeviceTypes': ["
+		    "{'mediatedDeviceTypes': ['mtty-2']}]}}",
+		    "$.mediatedDevicesConfiguration.nodeMediatedDeviceTypes[0].nodeSelector",
+		    "is required");
+	parse_fails(
+		"{'mediatedDevicesConfiguration': {'nodeMediatedDeviceTypes': ["
+		"{'nodeSelector': {}, 'mediatedDeviceTypes': ['a'], 'mediatedDevicesTypes': "
+		"['b']}]}}",
+		"$.mediatedDevicesConfiguration.nodeMediatedDeviceTypes[0].mediatedDevicesTypes",
+		"differs");
+	parse_fails("{'mediatedDevicesConfiguration': {'nodeMediatedDeviceTypes': ["
+		    "{'nodeSelector': {}, 'types': ['a']}]}}",
+		    "$.mediatedDevicesConfiguration.nodeMediatedDeviceTypes[0].types", "unknown");
+}
+
+static void test_node_labels(void **state)
+{
+	struct pol_label *l = NULL;
+	size_t n = 0;
+	char why[128];
+
+	(void)state;
+	assert_int_equal(pol_parse_labels(" gpu = t4 ,zone=a,,empty=", &l, &n, why, sizeof(why)),
+			 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(l[0].key, "gpu");
+	assert_string_equal(l[0].value, "t4");
+	assert_string_equal(l[2].key, "empty");
+	assert_string_equal(l[2].value, "");
+	pol_labels_free(l, n);
+	assert_int_equal(pol_parse_labels("", &l, &n, why, sizeof(why)), 0);
+	assert_int_equal(n, 0);
+	pol_labels_free(l, n);
+	assert_int_equal(pol_parse_labels("gpu", &l, &n, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "not key=value"));
+	assert_int_equal(pol_parse_labels("=x", &l, &n, why, sizeof(why)), -EINVAL);
+	assert_int_equal(pol_parse_labels("a=1,a=2", &l, &n, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "twice"));
+}
+
+/* The CR's sections, a file's mdevd section; only external entries when from the cluster. */
+static void test_take_mdevd_external_only(void **state)
+{
+	struct policy *cr = parse_ok(
+		"{'kind': 'HyperConverged', 'spec': {'permittedHostDevices': {"
+		"'mediatedDevices': [{'mdevNameSelector': 'GRID T4-1Q', 'resourceName': "
+		"'nvidia.com/GRID_T4-1Q', 'externalResourceProvider': true}, "
+		"{'mdevNameSelector': 'GRID T4-2Q', 'resourceName': 'nvidia.com/GRID_T4-2Q'}]}}}");
+	struct policy *file = parse_ok("{'mdevd': {'removeUnowned': true, 'layouts': ["
+				       "{'parents': ['mtty'], 'types': {'mtty-2': 1}}]}}");
+	struct resource_set *set = NULL;
+
+	(void)state;
+	assert_false(pol_has_mdevd(cr));
+	pol_take_mdevd(cr, file);
+	assert_true(pol_has_mdevd(cr));
+	assert_false(pol_has_mdevd(file));
+	assert_int_equal(cr->n_layouts, 1);
+	assert_true(cr->remove_unowned);
+	policy_free(file);
+	cr->external_only = true;
+	assert_int_equal(resource_build(&node, cr, &set), 0);
+	assert_int_equal(set->n_pools, 1);
+	assert_string_equal(set->pools[0].name, "nvidia.com/GRID_T4-1Q");
+	resource_set_free(set);
+	cr->external_only = false;
+	assert_int_equal(resource_build(&node, cr, &set), 0);
+	assert_int_equal(set->n_pools, 2);
+	resource_set_free(set);
+	policy_free(cr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1267,6 +1404,9 @@ int main(void)
 		cmocka_unit_test(test_parse_report),
 		cmocka_unit_test(test_yaml),
 		cmocka_unit_test(test_fixture_policies),
+		cmocka_unit_test(test_node_mediated_device_types),
+		cmocka_unit_test(test_node_labels),
+		cmocka_unit_test(test_take_mdevd_external_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,466 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# tests/k8s/apiserver.sh — `mdevd run` following a REAL kube-apiserver (and etcd), both on
+# 127.0.0.1 only, built from the Go module proxy by tests/k8s/build.sh (Kubernetes at the
+# release tests/k8s/go.mod pins). What it proves:
+#   - the KubeVirt CR's spec.configuration becomes the policy (through the same parser as a
+#     file); only externalResourceProvider entries are served, `status` says who serves
+#     each; an edit re-plans live (a pciHostDevices entry added, then removed);
+#   - a garbage edit is rejected, logged once, shown by `status`, and the last good policy
+#     keeps serving; fixing it is taken;
+#   - a label change on the watched Node switches the nodeMediatedDeviceTypes entry;
+#   - the HyperConverged CR (pciDeviceSelector, as the OpenShift guide edits it);
+#   - kube-apiserver restarted (the watch resumes or re-lists after 410 Gone), and a revoked
+#     service-account token (401, logged once; a new token in the file is picked up) are
+#     survived;
+#   - the client certificate of mdevd's group needs nothing beyond
+#     deploy/kubernetes/rbac.yaml's ClusterRole.
+# The CRDs are minimal: kubevirt.io/v1 KubeVirt and hco.kubevirt.io/v1beta1 HyperConverged
+# with an open schema (x-kubernetes-preserve-unknown-fields: true), not the published
+# schemas (those come with the operators' Go modules, not fetched here): the server keeps
+# whatever the CR says, so a garbage edit reaches mdevd as it would reach virt-handler
+# without a validating webhook.
+#
+# Waits are for a log line or a status field, with a deadline (WAIT, default 60 s) that only
+# a hang reaches; nothing asserts on time. Needs root (CI is root) and the built binaries.
+# Prints "ok N - desc" / "not ok N - desc" and ends with "N passed, N failed".
+# Environment: MDEVD (default mdevd/mdevd), KEEP=1 keeps the work dir, WAIT.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+repo=$PWD
+MDEVD=${MDEVD:-$repo/mdevd/mdevd}
+case $MDEVD in /*) ;; *) MDEVD=$repo/$MDEVD ;; esac
+WAIT=${WAIT:-60}
+MID=0123456789abcdef0123456789abcdef
+n=0 passed=0 failed=0
+
+die() { # the cluster cannot be had: one failure, and why
+	echo "apiserver tests: $*"
+	echo "0 passed, 1 failed"
+	exit 1
+}
+[ "$(id -u)" = 0 ] || die "must run as root (kube-apiserver and etcd on loopback ports, like CI)"
+[ -x "$MDEVD" ] || die "$MDEVD is not built (run make)"
+for c in openssl python3 curl; do
+	command -v $c >/dev/null || die "$c is needed (scripts/deps.sh)"
+done
+bins=$(tests/k8s/build.sh kube-apiserver etcd kubectl) ||
+	die "tests/k8s/build.sh kube-apiserver etcd kubectl failed: the binaries cannot be built (Go and the module proxy are needed)"
+kbin=${bins%%:*}
+for b in kube-apiserver etcd kubectl; do
+	[ -x "$kbin/$b" ] || die "$kbin/$b is missing after build.sh"
+done
+
+work=$(mktemp -d /tmp/mdevd-apiserver.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	if [ -n "${KEEP:-}" ]; then echo "# kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+# Free loopback ports (bound, read, closed: the servers take them right after).
+read -r P_ETCD P_PEER P_API < <(python3 -c '
+import socket
+ss = [socket.socket() for _ in range(3)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])')
+
+# ------------------------------------------------------------ certificates (openssl)
+pki=$work/pki
+mkdir -p "$pki"
+(
+	cd "$pki" || exit 1
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
+		-subj "/CN=mdevd-test-ca" 2>/dev/null
+	cert() { # cert NAME SUBJECT [EXT]
+		openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
+		openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+			-out "$1.crt" ${3:+-extfile "$3"} 2>/dev/null
+	}
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
+	printf 'extendedKeyUsage=clientAuth\n' >client.ext
+	cert apiserver "/CN=kube-apiserver" server.ext
+	cert admin "/O=system:masters/CN=mdevd-test-admin" client.ext
+	# mdevd's own identity: a group bound to rbac.yaml's ClusterRole, nothing more.
+	cert mdevd "/O=mdevd:nodes/CN=mdevd-test" client.ext
+	openssl genrsa -out sa.key 2048 2>/dev/null
+	openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+) || die "openssl could not make the certificates"
+[ -s "$pki/mdevd.crt" ] || die "openssl could not make the certificates"
+
+server=https://127.0.0.1:$P_API
+kubeconfig() { # kubeconfig FILE USER-LINES...
+	local f=$1
+	shift
+	{
+		echo "apiVersion: v1"
+		echo "kind: Config"
+		echo "clusters:"
+		echo "- name: test"
+		echo "  cluster: {server: \"$server\", certificate-authority: $pki/ca.crt}"
+		echo "contexts:"
+		echo "- name: test"
+		echo "  context: {cluster: test, user: u}"
+		echo "current-context: test"
+		echo "users:"
+		echo "- name: u"
+		echo "  user:"
+		printf '    %s\n' "$@"
+	} >"$f"
+}
+kubeconfig "$work/admin.kubeconfig" "client-certificate: $pki/admin.crt" "client-key: $pki/admin.key"
+kubeconfig "$work/mdevd.kubeconfig" "client-certificate: mdevd.crt" "client-key: mdevd.key"
+cp "$pki/mdevd.crt" "$pki/mdevd.key" "$work/" # relative names: next to the kubeconfig
+kubeconfig "$work/token.kubeconfig" "tokenFile: $work/token"
+kc() { "$kbin/kubectl" --kubeconfig "$work/admin.kubeconfig" --request-timeout=20s "$@"; }
+
+# ------------------------------------------------------------ etcd and kube-apiserver
+start_etcd() {
+	"$kbin/etcd" --name default --data-dir "$work/etcd" \
+		--listen-client-urls "http://127.0.0.1:$P_ETCD" \
+		--advertise-client-urls "http://127.0.0.1:$P_ETCD" \
+		--listen-peer-urls "http://127.0.0.1:$P_PEER" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$P_PEER" \
+		--initial-cluster "default=http://127.0.0.1:$P_PEER" \
+		--unsafe-no-fsync >"$work/etcd.log" 2>&1 &
+	etcd_pid=$!
+	pids+=($etcd_pid)
+}
+# envtest's flags, on loopback: TLS with our CA, RBAC, service-account tokens signed by our key.
+start_apiserver() {
+	"$kbin/kube-apiserver" --etcd-servers "http://127.0.0.1:$P_ETCD" \
+		--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$P_API" \
+		--cert-dir "$work/apiserver-certs" \
+		--tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+		--client-ca-file "$pki/ca.crt" --authorization-mode RBAC \
+		--service-account-issuer "$server" --service-account-key-file "$pki/sa.pub" \
+		--service-account-signing-key-file "$pki/sa.key" \
+		--service-cluster-ip-range 10.0.0.0/24 --allow-privileged=true \
+		--enable-priority-and-fairness=false --disable-admission-plugins ServiceAccount \
+		>>"$work/apiserver.log" 2>&1 &
+	api_pid=$!
+	pids+=($api_pid)
+}
+api_ready() {
+	local i
+	for ((i = 0; i < WAIT * 4; i++)); do
+		curl -fsS --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
+			"$server/readyz" >/dev/null 2>&1 && return 0
+		kill -0 "$api_pid" 2>/dev/null || return 1
+		sleep 0.25
+	done
+	return 1
+}
+start_etcd
+start_apiserver
+t0=$SECONDS
+api_ready || { tail -20 "$work/apiserver.log"; die "kube-apiserver did not become ready on $server"; }
+echo "# kube-apiserver and etcd ready on 127.0.0.1 in $((SECONDS - t0)) s"
+
+# ------------------------------------------------------------ the cluster's objects
+crd() { # crd GROUP VERSION KIND PLURAL
+	cat <<EOF
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: $4.$1}
+spec:
+  group: $1
+  names: {kind: $3, plural: $4, singular: ${4%s}, listKind: ${3}List}
+  scope: Namespaced
+  versions:
+  - name: $2
+    served: true
+    storage: true
+    # Minimal, not the published schema: every field is kept as written.
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+EOF
+}
+{
+	crd kubevirt.io v1 KubeVirt kubevirts
+	echo ---
+	crd hco.kubevirt.io v1beta1 HyperConverged hyperconvergeds
+} >"$work/crds.yaml"
+kc apply -f "$work/crds.yaml" >/dev/null || die "the CRDs cannot be created"
+kc wait --for condition=established --timeout=${WAIT}s crd/kubevirts.kubevirt.io \
+	crd/hyperconvergeds.hco.kubevirt.io >/dev/null || die "the CRDs are not established"
+kc create namespace mdevd >/dev/null
+kc create namespace kubevirt >/dev/null
+kc create namespace openshift-cnv >/dev/null
+kc apply -f deploy/kubernetes/rbac.yaml >/dev/null || die "deploy/kubernetes/rbac.yaml does not apply"
+kc create serviceaccount mdevd -n mdevd >/dev/null
+# The test's client certificate group gets exactly the deployment's ClusterRole.
+kc create clusterrolebinding mdevd-test-group --clusterrole mdevd --group mdevd:nodes >/dev/null
+kc apply -f - >/dev/null <<EOF || die "the Node cannot be created"
+apiVersion: v1
+kind: Node
+metadata:
+  name: test-node
+  labels: {kubernetes.io/hostname: test-node, mdevd-test/pool: dual}
+EOF
+# Two entries, one served by mdevd (external), one by virt-handler; per-node types.
+kc apply -f - >/dev/null <<EOF || die "the KubeVirt CR cannot be created"
+apiVersion: kubevirt.io/v1
+kind: KubeVirt
+metadata: {name: kubevirt, namespace: kubevirt}
+spec:
+  configuration:
+    developerConfiguration: {featureGates: [HostDevices]}
+    permittedHostDevices:
+      mediatedDevices:
+      - {mdevNameSelector: Dual port serial, resourceName: example.com/MTTY_DUAL, externalResourceProvider: true}
+      - {mdevNameSelector: Single port serial, resourceName: example.com/MTTY_SINGLE}
+    mediatedDevicesConfiguration:
+      mediatedDeviceTypes: [mtty-2]
+      nodeMediatedDeviceTypes:
+      - nodeSelector: {mdevd-test/pool: single}
+        mediatedDeviceTypes: [mtty-1]
+EOF
+
+# ------------------------------------------------------------ helpers
+say() { printf '%s\n' "$*"; }
+check() { # check DESCRIPTION FUNCTION
+	n=$((n + 1))
+	local st=0
+	# In this shell, not a subshell: a test restarts servers the next ones use.
+	"$2" >"$work/check.out" 2>&1 || st=$?
+	if [ $st = 0 ]; then
+		passed=$((passed + 1))
+		say "ok $n - $1"
+		grep '^#' "$work/check.out"
+	else
+		failed=$((failed + 1))
+		say "not ok $n - $1"
+		tail -20 "$work/check.out" | sed 's/^/#   /'
+		tail -15 "$log" | sed 's/^/#   log: /'
+	fi
+}
+fail() { echo "FAIL: $*"; return 1; }
+wait_for() { # wait_for COMMAND...: until it succeeds, within WAIT
+	local i
+	for ((i = 0; i < WAIT * 10; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+logged() { grep -Eq -- "$1" "$log"; }
+count() { grep -Ec -- "$1" "$log" || true; }
+wait_log() { wait_for logged "$1" || fail "no log line /$1/ within $WAIT s"; }
+# status EXPR: the daemon's status document, EXPR evaluated on it as d (Python)
+status() {
+	"$MDEVD" status --socket "$sock" -o json 2>/dev/null |
+		python3 -c "import json,sys; d=json.load(sys.stdin); r=$1; print(r); sys.exit(0 if r else 1)"
+}
+wait_status() { wait_for status "$1" || { status "d.get('$2')" 2>/dev/null; fail "status never had: $1"; }; }
+generation() { status "d['generation']"; }
+
+tree=$work/tree
+mkdir -p "$tree/proc"
+cp -a tests/fixtures/samples "$tree/sys"
+start_mdevd() { # start_mdevd NAME ARGS...: its log is $work/NAME.log
+	local name=$1
+	shift
+	"$MDEVD" --sysfs-root "$tree/sys" --proc-root "$tree/proc" --machine-id $MID run \
+		--no-apply --no-device-plugins --no-libvirt --resync 0 \
+		--status-socket "$work/$name.sock" "$@" 2>"$work/$name.log" &
+	pids+=($!)
+	mdevd_pid=$!
+	log=$work/$name.log sock=$work/$name.sock
+}
+
+# ------------------------------------------------------------ tests
+start_mdevd kv --policy-source kubevirt --kubeconfig "$work/mdevd.kubeconfig" --node-name test-node
+kv_pid=$mdevd_pid
+
+t_first_policy() {
+	wait_log 'policy reloaded: generation 2 \(KubeVirt CR, from KubeVirt kubevirt/kubevirt\)' || return 1
+	wait_status "d['ready'] is False or d['ready'] is True" || return 1
+	status "[h['served_by'] for h in d['host_devices']] == ['mdevd', 'virt-handler']" ||
+		fail "who serves what" || return 1
+	status "[r['name'] for r in d['resources']] == ['example.com/MTTY_DUAL']" ||
+		fail "only the external entry is served" || return 1
+	status "d['mediated_device_types'] == ['mtty-2'] and d['cluster']['labels']['mdevd-test/pool'] == 'dual'" ||
+		fail "types and labels" || return 1
+	status "d['policy_source'] == 'kubevirt' and d['cluster']['cr'] == 'kubevirt/kubevirt'"
+}
+check "the KubeVirt CR is the policy; only externalResourceProvider entries are served" t_first_policy
+
+t_cr_edit() {
+	local g
+	g=$(generation) || return 1
+	kc patch kubevirt kubevirt -n kubevirt --type json -p '[{"op": "add",
+		"path": "/spec/configuration/permittedHostDevices/pciHostDevices",
+		"value": [{"pciVendorSelector": "1234:11E8", "resourceName": "example.com/EDU",
+		           "externalResourceProvider": true}]}]' >/dev/null || return 1
+	wait_status "d['generation'] == $((g + 1))" generation || return 1
+	status "'example.com/EDU' in [r['name'] for r in d['resources']]" ||
+		fail "the new entry is not served" || return 1
+	kc patch kubevirt kubevirt -n kubevirt --type json -p '[{"op": "remove",
+		"path": "/spec/configuration/permittedHostDevices/pciHostDevices"}]' >/dev/null || return 1
+	wait_status "d['generation'] == $((g + 2))" generation || return 1
+	status "[r['name'] for r in d['resources']] == ['example.com/MTTY_DUAL']"
+}
+check "a CR edit re-plans live: a pciHostDevices entry added, then removed" t_cr_edit
+
+t_status_update_ignored() {
+	local g r0
+	g=$(generation) || return 1
+	r0=$(count 'reloading the policy')
+	# Metadata and status changes are not the policy: no reload.
+	kc annotate kubevirt kubevirt -n kubevirt mdevd-test/touched=1 >/dev/null || return 1
+	kc patch kubevirt kubevirt -n kubevirt --type merge -p '{"status": {"phase": "Deployed"}}' >/dev/null || return 1
+	# Then an edit that is: the reload after it proves the ones before were seen.
+	kc patch kubevirt kubevirt -n kubevirt --type merge -p \
+		'{"spec": {"configuration": {"developerConfiguration": {"featureGates": ["HostDevices", "GPU"]}}}}' >/dev/null || return 1
+	wait_status "d['generation'] == $((g + 1))" generation || return 1
+	[ "$(count 'reloading the policy')" = $((r0 + 1)) ] || fail "reloaded for a metadata or status change"
+}
+check "metadata and status updates of the CR do not reload" t_status_update_ignored
+
+t_garbage() {
+	local g
+	g=$(generation) || return 1
+	kc patch kubevirt kubevirt -n kubevirt --type merge -p \
+		'{"spec": {"configuration": {"mediatedDevicesConfiguration": {"mediatedDeviceTypes": "mtty-2"}}}}' >/dev/null || return 1
+	wait_log 'KubeVirt kubevirt/kubevirt: new policy rejected; still running policy generation' || return 1
+	status "d['last_reload']['result'] == 'rejected' and d['generation'] == $g" || return 1
+	status "'mediatedDeviceTypes' in d['last_reload']['error']" || return 1
+	status "[r['name'] for r in d['resources']] == ['example.com/MTTY_DUAL']" ||
+		fail "the last good policy is not serving" || return 1
+	# A status write on the bad CR is not a new rejection.
+	kc patch kubevirt kubevirt -n kubevirt --type merge -p '{"status": {"phase": "Deploying"}}' >/dev/null || return 1
+	kc patch kubevirt kubevirt -n kubevirt --type merge -p \
+		'{"spec": {"configuration": {"mediatedDevicesConfiguration": {"mediatedDeviceTypes": ["mtty-2"]}}}}' >/dev/null || return 1
+	wait_status "d['generation'] == $((g + 1)) and d['last_reload']['result'] == 'ok'" generation || return 1
+	[ "$(count 'new policy rejected')" = 1 ] || fail "the rejection was logged $(count 'new policy rejected') times"
+}
+check "a garbage CR edit is rejected once, reported, and the last good policy serves" t_garbage
+
+t_labels() {
+	local g
+	g=$(generation) || return 1
+	kc label node test-node mdevd-test/pool=single --overwrite >/dev/null || return 1
+	wait_status "d['mediated_device_types'] == ['mtty-1']" mediated_device_types || return 1
+	status "d['node_mediated_device_types']['selected'] == [0] and d['generation'] == $((g + 1))" || return 1
+	kc label node test-node mdevd-test/pool=dual --overwrite >/dev/null || return 1
+	wait_status "d['mediated_device_types'] == ['mtty-2']" mediated_device_types || return 1
+	status "d['node_mediated_device_types']['selected'] == []"
+}
+check "a node label change switches the nodeMediatedDeviceTypes entry live" t_labels
+
+t_restart() {
+	local g w0
+	g=$(generation) || return 1
+	w0=$(count 'retrying with backoff')
+	kill -TERM "$api_pid"
+	wait "$api_pid" 2>/dev/null
+	wait_log 'kubevirts.kubevirt.io: .*retrying with backoff' || return 1
+	wait_status "d['cluster']['cr_watch'] != 'ok'" cluster || return 1
+	# Let it retry a few times (backoff doubles from 0.5 s): each failure is logged once.
+	sleep 3
+	[ "$(count "kubevirts.kubevirt.io: .*Couldn't connect")" = 1 ] ||
+		fail "the failure was logged $(count "kubevirts.kubevirt.io: .*Couldn't connect") times" || return 1
+	start_apiserver
+	api_ready || fail "kube-apiserver did not come back" || return 1
+	wait_log 'kubevirts.kubevirt.io: the API server answers again' || return 1
+	wait_status "d['cluster']['cr_watch'] == 'ok' and d['cluster']['node_watch'] == 'ok'" cluster || return 1
+	# The restarted server's watch cache starts at etcd's newest revision: resuming from an
+	# older one is 410 Gone, and the watch lists again.
+	logged 'kubevirts.kubevirt.io: (the watch expired \(410 Gone|resourceVersion .* is gone \(410\))' ||
+		fail "no 410 Gone after the restart" || return 1
+	wait_log 'kubevirts.kubevirt.io: listed' || return 1
+	kc patch kubevirt kubevirt -n kubevirt --type json -p '[{"op": "add",
+		"path": "/spec/configuration/permittedHostDevices/pciHostDevices",
+		"value": [{"pciVendorSelector": "1234:11e8", "resourceName": "example.com/EDU",
+		           "externalResourceProvider": true}]}]' >/dev/null || return 1
+	wait_status "'example.com/EDU' in [r['name'] for r in d['resources']]" resources || return 1
+	echo "# $(($(count 'retrying with backoff') - w0)) failure lines for 2 watches while the server was down"
+}
+check "kube-apiserver restarted: the failure is logged once, 410 Gone lists again, the watches resume" t_restart
+
+t_two_crs() {
+	local g
+	g=$(generation) || return 1
+	kc create -f - >/dev/null <<EOF || return 1
+apiVersion: kubevirt.io/v1
+kind: KubeVirt
+metadata: {name: other, namespace: mdevd}
+spec: {}
+EOF
+	kc patch kubevirt kubevirt -n kubevirt --type merge -p \
+		'{"spec": {"configuration": {"developerConfiguration": {"featureGates": ["HostDevices"]}}}}' >/dev/null || return 1
+	wait_status "d['generation'] == $((g + 1))" generation || return 1
+	logged '2 KubeVirt CRs in the cluster: following kubevirt/kubevirt' || return 1
+	kc delete kubevirt other -n mdevd >/dev/null || return 1
+	status "d['cluster']['cr'] == 'kubevirt/kubevirt'"
+}
+check "two KubeVirt CRs: the first is followed, and that is said" t_two_crs
+
+t_hco() {
+	local hlog
+	kc apply -f - >/dev/null <<EOF || return 1
+apiVersion: hco.kubevirt.io/v1beta1
+kind: HyperConverged
+metadata: {name: kubevirt-hyperconverged, namespace: openshift-cnv}
+spec:
+  permittedHostDevices:
+    mediatedDevices:
+    - {mdevNameSelector: Dual port serial, resourceName: example.com/MTTY_DUAL, externalResourceProvider: true}
+EOF
+	start_mdevd hco --policy-source hyperconverged --kubeconfig "$work/mdevd.kubeconfig" --node-labels mdevd-test/pool=dual
+	wait_log 'policy reloaded: generation 2 \(HyperConverged CR' || return 1
+	# The OpenShift guide's edit: add a pciDeviceSelector entry, then remove it.
+	kc patch hyperconverged kubevirt-hyperconverged -n openshift-cnv --type json -p '[{"op": "add",
+		"path": "/spec/permittedHostDevices/pciHostDevices",
+		"value": [{"pciDeviceSelector": "1234:11E8", "resourceName": "example.com/EDU",
+		           "externalResourceProvider": true}]}]' >/dev/null || return 1
+	wait_status "'example.com/EDU' in [r['name'] for r in d['resources']]" resources || return 1
+	kc patch hyperconverged kubevirt-hyperconverged -n openshift-cnv --type json -p '[{"op": "remove",
+		"path": "/spec/permittedHostDevices/pciHostDevices"}]' >/dev/null || return 1
+	wait_status "[r['name'] for r in d['resources']] == ['example.com/MTTY_DUAL']" resources || return 1
+	kill -TERM "$mdevd_pid"
+	wait "$mdevd_pid"
+}
+check "the HyperConverged CR: pciDeviceSelector added and removed re-plans" t_hco
+
+t_token() {
+	kc create serviceaccount mdevd-token -n mdevd >/dev/null || return 1
+	kc create clusterrolebinding mdevd-token --clusterrole mdevd --serviceaccount mdevd:mdevd-token >/dev/null || return 1
+	kc create token mdevd-token -n mdevd >"$work/token" || return 1
+	# Short watches, so that the revoked token is seen at the next reconnect.
+	start_mdevd tok --policy-source kubevirt --kubeconfig "$work/token.kubeconfig" --node-name test-node --watch-timeout 2
+	wait_log 'policy reloaded: generation 2' || return 1
+	# Revoked: the service account is deleted; its tokens stop authenticating.
+	kc delete serviceaccount mdevd-token -n mdevd >/dev/null || return 1
+	wait_log 'kubevirts.kubevirt.io: .*HTTP 401' || return 1
+	sleep 3 # several retries: still one line
+	[ "$(count 'kubevirts.kubevirt.io: .*HTTP 401')" = 1 ] ||
+		fail "the 401 was logged $(count 'kubevirts.kubevirt.io: .*HTTP 401') times" || return 1
+	status "'401' in d['cluster']['cr_watch']" || return 1
+	# A new token in the same file (as kubelet rotates it) is read at the next request.
+	kc create serviceaccount mdevd-token -n mdevd >/dev/null || return 1
+	kc create token mdevd-token -n mdevd >"$work/token.new" && mv "$work/token.new" "$work/token" || return 1
+	wait_log 'kubevirts.kubevirt.io: the API server answers again' || return 1
+	wait_status "d['cluster']['cr_watch'] == 'ok'" cluster || return 1
+	kill -TERM "$mdevd_pid"
+	wait "$mdevd_pid"
+}
+check "a revoked token: 401 logged once, a new token in the file is picked up" t_token
+
+t_stop() {
+	log=$work/kv.log sock=$work/kv.sock
+	kill -TERM "$kv_pid"
+	local i
+	for ((i = 0; i < WAIT * 10; i++)); do
+		kill -0 "$kv_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$kv_pid" 2>/dev/null && fail "mdevd did not stop within $WAIT s" && return 1
+	wait "$kv_pid" || fail "mdevd exited $?"
+}
+check "SIGTERM stops mdevd with its watches open" t_stop
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
