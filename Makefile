@@ -178,16 +178,25 @@ check-vm: mdevd/mdevd
 	@MDEVD_VM_TIMEOUT=$${MDEVD_VM_TIMEOUT:-1800} tests/vm/run.sh tests/vm/guest-tests.sh
 	@tests/vm/run.sh tests/vm/guest-daemon.sh
 
-# vfio-pci binding on a real kernel: two guests, one with more devices (a second edu, a
-# spare e1000e, a virtio disk the test mounts, a boot VGA) behind the emulated IOMMU, one
-# without the IOMMU for doctor's failures (tests/vm/guest-vfio.sh).
+# vfio-pci binding on a real kernel: three boots (tests/vm/guest-vfio.sh). The first has
+# more devices (a second edu, a spare e1000e, a virtio disk the test mounts, a boot VGA)
+# behind the emulated IOMMU and leaves what `apply --persist` wrote in a share (tag
+# "persist") that survives it; the second boots the same machine again with e1000e and
+# vfio-pci left to udev's coldplug, as a real boot loads them; the third has no IOMMU, for
+# doctor's failures.
+VFIO_VM_PERSIST := $(CURDIR)/build/vm/vfio-persist
 VFIO_VM_DEVICES := -device edu,addr=0x10 -device e1000e,netdev=n1,addr=0x11,romfile= \
 	-netdev user,id=n1,restrict=on -drive file=build/vm/vfio-disk.img,if=none,format=raw,id=vd0 \
-	-device virtio-blk-pci,drive=vd0,addr=0x12 -device VGA,addr=0x13,romfile=
+	-device virtio-blk-pci,drive=vd0,addr=0x12 -device VGA,addr=0x13,romfile= \
+	-virtfs local,path=$(VFIO_VM_PERSIST),mount_tag=persist,security_model=none,multidevs=remap
 check-vm-vfio: mdevd/mdevd
 	@mkdir -p build/vm && rm -f build/vm/vfio-disk.img && truncate -s 64M build/vm/vfio-disk.img
+	@rm -rf $(VFIO_VM_PERSIST) && mkdir -p $(VFIO_VM_PERSIST) && chmod 777 $(VFIO_VM_PERSIST)
 	@MDEVD_VM_VFIO_IDS= MDEVD_VM_QEMU_ARGS="$(VFIO_VM_DEVICES)" \
 		tests/vm/run.sh tests/vm/guest-vfio.sh iommu
+	@MDEVD_VM_VFIO_IDS= MDEVD_VM_QEMU_ARGS="$(VFIO_VM_DEVICES)" \
+		MDEVD_VM_CMDLINE="mdevd_vm.noload=e1000e,vfio-pci" \
+		tests/vm/run.sh tests/vm/guest-vfio.sh second-boot
 	@MDEVD_VM_VFIO_IDS= MDEVD_VM_NO_IOMMU=1 tests/vm/run.sh tests/vm/guest-vfio.sh noiommu
 
 # The real kubelet (standalone, static pods), containerd v2 and runc in the real-kernel guest

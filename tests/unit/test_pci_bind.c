@@ -450,11 +450,30 @@ static void test_udev_rule(void **state)
 	assert_int_equal(inventory_load(e->sys.fd, e->sys.dir, INVENTORY_PCI, NULL, NULL, &inv), 0);
 	assert_int_equal(vfio_udev_write(rules, inv, keep, 1, why, sizeof(why)), 0);
 	read_all(rules, buf, sizeof(buf));
-	assert_non_null(strstr(buf,
-			       "ACTION==\"add\", SUBSYSTEM==\"pci\", KERNEL==\"0000:00:03.0\", "
-			       "ATTR{vendor}==\"0x1234\", ATTR{device}==\"0x11e8\", "
-			       "ATTR{driver_override}=\"vfio-pci\", RUN+=\"/bin/sh -c 'modprobe -b "
-			       "vfio-pci; echo %k > /sys/bus/pci/drivers_probe'\"\n"));
+	/*
+	 * On add: the override, and a host driver that won the race unbound again. On bind by
+	 * another driver: the same, only while the override names vfio-pci (not given back).
+	 */
+	static const char run[] = "RUN+=\"/bin/sh -c 'modprobe -b vfio-pci; if [ -e "
+				  "/sys/bus/pci/devices/%k/driver ] && "
+				  "[ ! /sys/bus/pci/devices/%k/driver -ef "
+				  "/sys/bus/pci/drivers/vfio-pci ]; then echo %k "
+				  "> /sys/bus/pci/devices/%k/driver/unbind; fi; echo %k > "
+				  "/sys/bus/pci/drivers_probe'\"\n";
+	static const char *const matches[] = {
+		"ACTION==\"add\", SUBSYSTEM==\"pci\", KERNEL==\"0000:00:03.0\", "
+		"ATTR{vendor}==\"0x1234\", ATTR{device}==\"0x11e8\", "
+		"ATTR{driver_override}=\"vfio-pci\", ",
+		"ACTION==\"bind\", SUBSYSTEM==\"pci\", KERNEL==\"0000:00:03.0\", "
+		"DRIVER!=\"vfio-pci\", ATTR{vendor}==\"0x1234\", ATTR{device}==\"0x11e8\", "
+		"ATTR{driver_override}==\"vfio-pci\", ",
+	};
+	char want[1024];
+
+	for (size_t i = 0; i < ARRAY_SIZE(matches); i++) {
+		snprintf(want, sizeof(want), "%s%s", matches[i], run);
+		assert_non_null(strstr(buf, want));
+	}
 	/* Written again: the same file, not appended. */
 	assert_int_equal(vfio_udev_write(rules, inv, keep, 1, why, sizeof(why)), 0);
 	read_all(rules, edited, sizeof(edited));

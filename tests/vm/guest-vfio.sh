@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/vm/guest-vfio.sh — whole-function passthrough on a real kernel: runs inside the test
-# VM (`make check-vm-vfio` boots it twice, with the devices below):
+# VM (`make check-vm-vfio` boots it three times):
 #
 #   iommu    (the normal guest, intel-iommu): a second edu (00:10.0, its own group), a second
 #            e1000e with no address (00:11.0), a virtio-blk disk (00:12.0) that the test
@@ -10,6 +10,11 @@
 #            inside the guest, from the 198.51.100.0/24 documentation range; run.sh's
 #            user netdev has restrict=on: nothing leaves the guest). The ICH9 functions at
 #            00:1f.x share one IOMMU group.
+#            Its last test leaves the policy, the ownership file and the udev rule that
+#            `apply --persist` wrote in the "persist" share, which outlives the guest.
+#   second-boot  (the same machine booted again with what the first one left; init.sh loads
+#            neither e1000e nor vfio-pci: udev's coldplug does, as at a real boot): the rule
+#            puts the spare e1000e on vfio-pci before mdevd runs at all.
 #   noiommu  (booted without the emulated IOMMU, vfio-pci unloaded here): doctor fails with
 #            the fixes.
 #
@@ -21,7 +26,7 @@ set -eu
 mode=${1:-iommu}
 filter=${2:-.}
 work=$(mktemp -d)
-trap 'umount "$work/mnt" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'umount "$work/mnt" 2>/dev/null || true; umount "$PERSIST" 2>/dev/null || true; rm -rf "$work"' EXIT
 . "$REPO/tests/vm/testlib.sh"
 
 n=0 passed=0 failed=0
@@ -33,12 +38,41 @@ EDU1=0000:00:01.0 NIC0=0000:00:02.0
 EDU2=0000:00:10.0 NIC1=0000:00:11.0 DISK=0000:00:12.0 VGA=0000:00:13.0 SMBUS=0000:00:1f.3
 STATE=$work/vfio-bound RULES=$work/70-mdevd-vfio-pci.rules
 pol=$work/policy.json
+# The share that survives from one boot to the next (make check-vm-vfio passes it).
+PERSIST=/run/vfio-persist
+mount_persist() {
+	mountpoint -q "$PERSIST" && return 0
+	mkdir -p "$PERSIST"
+	mount -t 9p -o trans=virtio,version=9p2000.L persist "$PERSIST" ||
+		fail "no 9p share tagged persist (make check-vm-vfio passes it in MDEVD_VM_QEMU_ARGS)"
+}
 
 has() { grep -qF -- "$1" "$2" || fail "no \"$1\" in $2: $(cat "$2")"; }
 hasnt() { if grep -qF -- "$1" "$2"; then fail "unexpected \"$1\" in $2"; fi; }
 group_of() { basename "$(readlink "/sys/bus/pci/devices/$1/iommu_group")"; }
 # apply ARGS... -> mdevd apply with the test's own ownership and rule files
 apply() { md apply --policy "$pol" --vfio-state "$STATE" --udev-rules "$RULES" --bind-timeout 30 "$@"; }
+
+# udevadm refuses to work in a chroot ("Running in chroot, ignoring request": trigger,
+# settle and control do nothing at all); SYSTEMD_IGNORE_CHROOT=1 lets it. Bounded for hangs.
+udevadm_() { SYSTEMD_IGNORE_CHROOT=1 timeout 120 udevadm "$@"; }
+# udevd_start LOG: systemd-udevd with the rules in /etc/udev/rules.d, its debug log in LOG
+# (under $RESULTS, kept with the run); stopped when the test's subshell exits.
+udevd_start() {
+	SYSTEMD_IGNORE_CHROOT=1 SYSTEMD_LOG_TARGET=console SYSTEMD_LOG_LEVEL=debug \
+		/lib/systemd/systemd-udevd --resolve-names=never >"$1" 2>&1 &
+	udevd_pid=$!
+	trap udevd_stop EXIT
+	wait_for 60 udevadm_ control --ping 2>/dev/null || fail "systemd-udevd does not answer: $(tail -n 5 "$1")"
+}
+udevd_stop() {
+	[ -n "${udevd_pid:-}" ] || return 0
+	kill "$udevd_pid" 2>/dev/null || true
+	wait "$udevd_pid" 2>/dev/null || true
+	udevd_pid=
+}
+nics_bound() { [ -e "/sys/bus/pci/devices/$NIC1/driver" ] && [ -e "/sys/bus/pci/devices/$NIC0/driver" ]; }
+on_driver() { [ "$(vm_pci_driver "$1")" = "$2" ]; } # on_driver BDF DRIVER
 
 # ------------------------------------------------------------------ the normal guest
 t_setup() {
@@ -203,7 +237,6 @@ t_run_allocate() {
 	kill "$kpid" 2>/dev/null || true
 }
 
-hotadd_done() { [ -e "/sys/bus/pci/devices/$NIC1/driver" ] && [ -e "/sys/bus/pci/devices/$NIC0/driver" ]; }
 # Early-boot persistence, as a hot-add: the spare NIC goes away with its host driver
 # unloaded and comes back with udevd running the rule apply --persist wrote; udev's own
 # 80-drivers.rules loads e1000e for it as at boot. It must come up on vfio-pci.
@@ -217,21 +250,112 @@ t_persist_hotadd() {
 	vm_modprobe -r e1000e || fail "cannot unload e1000e"
 	mkdir -p /etc/udev/rules.d
 	cp "$RULES" /etc/udev/rules.d/
-	/lib/systemd/systemd-udevd --daemon --resolve-names=never || fail "systemd-udevd does not start"
+	udevd_start "$RESULTS/udevd-hotadd.log"
 	echo 1 >/sys/bus/pci/rescan
-	# udevadm settle returns at once here ("Running in chroot, ignoring request"), so wait
-	# for the events themselves: the re-added NIC on a driver, and e1000e, which udev loads
-	# for it, on the NIC left driverless by the unload. The deadline is for hangs only.
-	timeout 60 udevadm settle --timeout=50 || say "# udevadm settle timed out"
-	wait_for 90 hotadd_done || true
+	# The re-added NIC on a driver, and e1000e, which udev loads for it, on the NIC left
+	# driverless by the unload.
+	udevadm_ settle --timeout=100 || say "# udevadm settle: exit $?"
+	wait_for 60 nics_bound || true
 	local drv0 drv1 ovr
 	drv1=$(vm_pci_driver $NIC1) drv0=$(vm_pci_driver $NIC0)
 	ovr=$(cat "/sys/bus/pci/devices/$NIC1/driver_override")
-	udevadm control --exit 2>/dev/null || true
+	udevd_stop
+	rm -f /etc/udev/rules.d/70-mdevd-vfio-pci.rules
 	say "# after the hot-add: $NIC1 on '$drv1' (driver_override $ovr), $NIC0 on '$drv0'"
 	[ "$drv1" = vfio-pci ] || fail "$NIC1 came back on '$drv1', not vfio-pci"
 	[ "$ovr" = vfio-pci ] || fail "driver_override of $NIC1: $ovr"
 	[ "$drv0" = e1000e ] || fail "udev did not load e1000e for $NIC0 ($drv0): the test proves nothing"
+}
+
+# What survives a reboot on a real host (/var/lib/mdevd/vfio-bound, /etc/udev/rules.d/),
+# written into the share for the second boot.
+t_persist_write() {
+	mount_persist
+	printf '{"mdevd": {"vfioPci": {"devices": ["%s"]}}}\n' "$NIC1" >"$pol"
+	apply --persist
+	expect_rc 0
+	[ "$(vm_pci_driver $NIC1)" = vfio-pci ] || fail "$NIC1 not on vfio-pci"
+	has "$NIC1 8086:10d3" "$STATE"
+	has "KERNEL==\"$NIC1\", ATTR{vendor}==\"0x8086\", ATTR{device}==\"0x10d3\"" "$RULES"
+	rm -f "$PERSIST"/*
+	cp "$pol" "$STATE" "$RULES" "$PERSIST/" || fail "cannot write the persist share"
+	sync
+	say "# left for the second boot: $(ls "$PERSIST" | tr '\n' ' ')"
+}
+
+# ------------------------------------------------------------------ the second boot
+# As a real boot: udevd starts with the rule the first boot wrote in rules.d and replays the
+# kernel's add events (systemd-udev-trigger.service; here the PCI bus alone, the one that
+# matters: replaying the consoles, block devices and 9p shares of this guest would only add
+# risk); 80-drivers.rules loads e1000e for the first NIC, the rule's RUN loads vfio-pci.
+# The events run in parallel: e1000e may load before the spare NIC's add event has set its
+# driver_override, so this is the race the rule must win. The spare NIC must be on vfio-pci
+# before mdevd runs at all.
+t_second_boot() {
+	mount_persist
+	local f
+	for f in policy.json vfio-bound 70-mdevd-vfio-pci.rules; do
+		[ -s "$PERSIST/$f" ] || fail "the first boot left no $f in the share"
+	done
+	# Nothing has bound the NICs yet: e1000e and vfio-pci are not loaded (mdevd_vm.noload).
+	[ ! -e /sys/module/e1000e ] || fail "e1000e is loaded before udev: the test proves nothing"
+	[ ! -e /sys/module/vfio_pci ] || fail "vfio_pci is loaded before udev: the test proves nothing"
+	[ -z "$(vm_pci_driver $NIC1)" ] || fail "$NIC1 is on '$(vm_pci_driver $NIC1)' before udev"
+	! pgrep -x mdevd >/dev/null || fail "an mdevd is running"
+	mkdir -p /etc/udev/rules.d
+	cp "$PERSIST/70-mdevd-vfio-pci.rules" /etc/udev/rules.d/
+	cp "$PERSIST/vfio-bound" "$STATE"
+	cp "$PERSIST/70-mdevd-vfio-pci.rules" "$RULES"
+	cp "$PERSIST/policy.json" "$pol"
+	udevd_start "$RESULTS/udevd-second-boot.log"
+	udevadm_ trigger --action=add --subsystem-match=pci --settle || say "# udevadm trigger: exit $?"
+	# --settle waited for the events; the drivers' binds follow them.
+	wait_for 60 nics_bound || true
+	local drv0 drv1 ovr
+	drv1=$(vm_pci_driver $NIC1) drv0=$(vm_pci_driver $NIC0)
+	ovr=$(cat "/sys/bus/pci/devices/$NIC1/driver_override")
+	udevd_stop
+	say "# after coldplug, before mdevd: $NIC1 on '$drv1' (driver_override $ovr), $NIC0 on '$drv0'"
+	# The order udevd took the events in (the whole log is in the results directory).
+	grep -E "^($NIC0|$NIC1): Processing device" "$RESULTS/udevd-second-boot.log" |
+		sed -e 's/^/# udevd: /' -e 's/, UUID=[^)]*//'
+	[ "$drv0" = e1000e ] || fail "udev did not load e1000e for $NIC0 ($drv0): the test proves nothing"
+	[ "$drv1" = vfio-pci ] || fail "$NIC1 came up on '$drv1', not vfio-pci"
+	[ "$ovr" = vfio-pci ] || fail "driver_override of $NIC1: $ovr"
+	[ -e "/dev/vfio/$(group_of $NIC1)" ] || fail "no /dev/vfio/$(group_of $NIC1)"
+	! pgrep -x mdevd >/dev/null || fail "an mdevd is running"
+	# mdevd then finds it done.
+	apply
+	expect_rc 0
+	has "vfio-pci: 0 bound, 1 already bound" "$work/out"
+	has "$NIC1 8086:10d3" "$STATE"
+}
+
+# The race's two orders, made to happen: the host driver takes the function before its add
+# event runs (the event must take it back), and the host driver's probe is under way while
+# the add event sets driver_override (the bind event that follows must take it back). A
+# function whose driver_override is clear (given back by mdevd) is left to its host driver.
+t_second_boot_race() {
+	local dev=/sys/bus/pci/devices/$NIC1
+	[ -s /etc/udev/rules.d/70-mdevd-vfio-pci.rules ] || fail "no rule installed: t_second_boot runs first"
+	udevd_start "$RESULTS/udevd-race.log"
+	# Given back: override cleared, e1000e takes it, and its bind event changes nothing.
+	vm_pci_restore $NIC1
+	udevadm_ settle --timeout=100 || say "# udevadm settle: exit $?"
+	on_driver $NIC1 e1000e || fail "$NIC1 given back is on '$(vm_pci_driver $NIC1)', not e1000e"
+	# The add event after e1000e took it.
+	udevadm_ trigger --action=add --settle "$dev" || say "# udevadm trigger: exit $?"
+	wait_for 60 on_driver $NIC1 vfio-pci ||
+		fail "an add event after e1000e took $NIC1 left it on '$(vm_pci_driver $NIC1)'"
+	# The bind event of a probe that began before driver_override was set.
+	vm_pci_restore $NIC1
+	udevadm_ settle --timeout=100 || say "# udevadm settle: exit $?"
+	on_driver $NIC1 e1000e || fail "$NIC1 is on '$(vm_pci_driver $NIC1)', not e1000e"
+	echo vfio-pci >"$dev/driver_override"
+	udevadm_ trigger --action=bind --settle "$dev" || say "# udevadm trigger: exit $?"
+	wait_for 60 on_driver $NIC1 vfio-pci ||
+		fail "a bind event with driver_override set left $NIC1 on '$(vm_pci_driver $NIC1)'"
+	udevd_stop
 }
 
 # ------------------------------------------------------------------ without the IOMMU
@@ -269,12 +393,17 @@ iommu)
 	run_test t_doctor_pass "doctor: the IOMMU, command line, interrupt remapping, VFIO checks pass"
 	run_test t_run_allocate "mdevd run binds before it registers; Allocate hands out the bound function with /dev/vfio/N"
 	run_test t_persist_hotadd "apply --persist: the udev rule puts the re-added NIC on vfio-pci before e1000e loads"
+	run_test t_persist_write "apply --persist: the policy, ownership file and udev rule kept for the second boot"
+	;;
+second-boot)
+	run_test t_second_boot "second boot: udev's coldplug puts the function on vfio-pci before mdevd runs; apply finds it already bound"
+	run_test t_second_boot_race "second boot: the rule wins the race with the host driver either way; a given-back function stays given back"
 	;;
 noiommu)
 	run_test t_doctor_fail "doctor without the IOMMU and vfio-pci: FAIL with the GRUB line, modules-load.d and MachineConfig"
 	;;
 *)
-	say "usage: guest-vfio.sh iommu|noiommu [FILTER]"
+	say "usage: guest-vfio.sh iommu|second-boot|noiommu [FILTER]"
 	exit 2
 	;;
 esac

@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/vm/init.sh — /init of the mdevd test VM's initramfs (busybox sh).
 #
-# 1. mount proc/sys/devtmpfs, insmod the modules listed in /modules.list
+# 1. mount proc/sys/devtmpfs, insmod the modules listed in /modules.list (but those
+#    named by mdevd_vm.noload=a,b on the kernel command line)
 # 2. mount the host root (9p tag "hostroot", read-only) at /mnt/host and the
 #    writable results share (tag "results") at /mnt/results
 # 3. build the chroot at /mnt/root: an overlay of the host root with a tmpfs
@@ -39,7 +40,19 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 echo 1 >/proc/sys/kernel/sysrq 2>/dev/null
 . /kernel.env
 
+# mdevd_vm.noload=a,b on the command line: modules this boot leaves to udev, as a real boot
+# does (the guest loads them itself).
+noload=,
+for a in $(cat /proc/cmdline); do
+	case $a in mdevd_vm.noload=*) noload=",${a#mdevd_vm.noload=}," ;; esac
+done
 for m in $(cat /modules.list); do
+	b=${m##*/}
+	case $noload in *",${b%.ko},"*)
+		say "not loading ${b%.ko} (mdevd_vm.noload)"
+		continue
+		;;
+	esac
 	out=$(insmod "/lib/modules/$m" 2>&1) || say "insmod $m failed: $out"
 done
 
