@@ -238,10 +238,6 @@ static void test_mdev_generations_untouched(void **state)
 	_cleanup_(inventory_freep) struct inventory *a40 = fixture_inventory("a40");
 	const struct mdev_parent *busy = inventory_get_parent(t4, "0000:af:00.0");
 	const struct mdev_parent *fresh = inventory_get_parent(t4, "0000:3b:00.0");
-	size_t free_vfs = 0;
-
-	/* T4: types on the PF, NVIDIA's max counts on a fresh card; time-sliced on the busy one. */
-	assert_int_equal(t4->n_parents, 2);
 	static const struct {
 		const char *name;
 		unsigned int max;
@@ -250,7 +246,10 @@ static void test_mdev_generations_untouched(void **state)
 		    {"GRID T4-4Q", 4},
 		    {"GRID T4-8Q", 2},
 		    {"GRID T4-16Q", 1}};
+	size_t free_vfs = 0;
 
+	/* T4: types on the PF, NVIDIA's max counts on a fresh card; time-sliced on the busy one. */
+	assert_int_equal(t4->n_parents, 2);
 	for (size_t i = 0; i < ARRAY_SIZE(t4_q); i++)
 		assert_int_equal(type_named(fresh, t4_q[i].name)->available_instances, t4_q[i].max);
 	assert_int_equal(type_named(busy, "GRID T4-1Q")->available_instances, 15);
