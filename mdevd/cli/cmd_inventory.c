@@ -62,7 +62,7 @@ static const struct inv_cmd cmd_types_def = {
 		"  -h, --help            this text\n"
 		"\n"
 		"Example:\n"
-		"  mdevd types -o json | jq '.[] | select(.parent == \"0000:3b:00.4\")'\n",
+		"  mdevd types -o json | jq '.[] | select(.parent == \"0000:3b:00.0\")'\n",
 };
 
 static const struct inv_cmd cmd_list_def = {

@@ -402,7 +402,7 @@ static void create_usage(FILE *f)
 		"\n"
 		"Examples:\n"
 		"  mdevd create --parent mtty --type mtty-2\n"
-		"  mdevd create --parent 3b:00.4 --type \"GRID T4-1Q\"\n");
+		"  mdevd create --parent 3b:00.0 --type \"GRID T4-1Q\"\n");
 }
 
 /*

@@ -68,13 +68,17 @@ case_ samples-status-vfio-human 0 --sysfs-root $F/samples $ST status --policy te
 case_ samples-apply-vfio-no-state 64 --sysfs-root $F/samples $ST apply --policy tests/cli/policies/samples-vfio.json --dry-run
 case_ doctor-extra-arg 64 doctor now
 # NVIDIA generations (tests/fixtures/make-tree.py): T4 mdev on the PF, A100/A40 mdev on VFs,
-# L40S and H200 vendor-specific VFIO, a mixed node
-for gen in t4 a100 a40 l40s h200 mixed; do
+# L40S, H100 and H200 vendor-specific VFIO, a mixed node
+for gen in t4 a100 a40 l40s h100 h200 mixed; do
 	case_ $gen-types-human 0 --sysfs-root $F/$gen types
 	case_ $gen-list-human 0 --sysfs-root $F/$gen list --no-libvirt
 done
 case_ l40s-types-json 0 --sysfs-root $F/l40s types -o json
 case_ h200-types-json 0 --sysfs-root $F/h200 types -o json
+case_ h100-types-json 0 --sysfs-root $F/h100 types -o json
+case_ h100-list-json 0 --sysfs-root $F/h100 list --no-libvirt -o json
+case_ h100-pci-human 0 --sysfs-root $F/h100 pci
+case_ h100-pci-json 0 --sysfs-root $F/h100 pci -o json
 case_ mixed-list-json 0 --sysfs-root $F/mixed list --no-libvirt -o json
 case_ mixed-pci-human 0 --sysfs-root $F/mixed pci
 case_ mixed-pci-json 0 --sysfs-root $F/mixed pci --vendor 10de:26b9 -o json
@@ -87,6 +91,8 @@ case_ mixed-status-json 2 --sysfs-root $F/mixed $ST status --policy $VP -o json
 echo '{}' >"$tmp/empty.json"
 case_ h200-status-human 0 --sysfs-root $F/h200 $ST status --policy "$tmp/empty.json"
 case_ h200-status-json 0 --sysfs-root $F/h200 $ST status --policy "$tmp/empty.json" -o json
+case_ h100-status-human 0 --sysfs-root $F/h100 $ST status --policy "$tmp/empty.json"
+case_ h100-status-json 0 --sysfs-root $F/h100 $ST status --policy "$tmp/empty.json" -o json
 # ...and applied to a copy of the L40S tree. Writing current_vgpu_type does not change the
 # copy's lists as the driver would: `make-tree.py sim` recomputes them between the runs.
 # Round 1 frees the full card, whose lists stay empty until the driver (sim) relists: exit 3.
@@ -159,10 +165,11 @@ case_ many-errors-json 1 policy check --no-node -o json tests/cli/policies/many-
 case_ kubevirt-mdevd-in-spec 1 policy check --no-node tests/cli/policies/kubevirt-mdevd-in-spec.yaml
 # One policy for a mixed fleet (T4, L40S, A100, A40, the sample drivers) on every tree but
 # nvidia: each node applies its part, what it lacks is a warning of that node (policy check
-# exits 2), and a card no rule selects (the H200s) is left as it is. NAME:RC, RC of plan and
-# apply --dry-run; a run dir per tree, so one tree's vGPU type names are not remembered.
+# exits 2), and a card no rule selects (the H100s, the H200s) is left as it is. NAME:RC, RC
+# of plan and apply --dry-run; a run dir per tree, so one tree's vGPU type names are not
+# remembered.
 MF=tests/cli/policies/mixed-fleet.json
-for spec in samples:2 t4:2 a100:2 a40:0 l40s:2 h200:0 mixed:2 broken:0; do
+for spec in samples:2 t4:2 a100:2 a40:0 l40s:2 h100:0 h200:0 mixed:2 broken:0; do
 	gen=${spec%:*}
 	export MDEVD_RUN_DIR="$tmp/run-fleet-$gen"
 	case_ $gen-policy-check-mixed-fleet 2 --sysfs-root $F/$gen policy check $MF

@@ -4,8 +4,9 @@
 # describes domains that name the mdevs of the sysfs fixture trees, and PCI parents
 # with mdev types. Checks list (which domain holds or reserves each mdev), plan and
 # apply (in use / reserved mdevs are kept), types --source libvirt, the libvirt
-# backend's error path (the test driver cannot create mdevs), an unreachable libvirt
-# (reported once, then the kernel's evidence only), and the option checks.
+# backend's create on the T4's PF (it reaches libvirt, whose test driver creates only
+# vHBAs and refuses), an unreachable libvirt (reported once, then the kernel's evidence
+# only), and the option checks.
 #
 #   tests/libvirt/run.sh            run every case, end with "N passed, N failed"
 #   UPDATE=1 tests/libvirt/run.sh   rewrite the golden files (review the diff!)
@@ -64,7 +65,9 @@ case_ apply-kept 3 --sysfs-root "$tmp/samples" $MID apply -p $L/policy-empty-mtt
 ok=1
 diff -r --no-dereference $F/samples "$tmp/samples" >/dev/null 2>&1 || { echo "apply-kept: the tree was written"; ok=0; }
 check apply-kept-wrote-nothing $ok
-# the libvirt backend: the same plan and UUIDs; the test driver cannot create mdevs
+# the libvirt backend: the same plan and UUIDs; the create reaches libvirt
+# (virNodeDeviceCreateXML under the T4 PF's node device, pci_0000_3b_00_0), whose test
+# driver creates only vHBAs and refuses it in its own words
 case_ apply-libvirt-dry-run 2 --sysfs-root "$tmp/nvidia" $MID apply --backend libvirt --connect "$URI" -p $L/policy-nvidia.json --dry-run
 case_ apply-libvirt-refused 1 --sysfs-root "$tmp/nvidia" $MID apply --backend libvirt --connect "$URI" -p $L/policy-nvidia.json
 ok=1

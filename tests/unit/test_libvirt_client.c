@@ -296,8 +296,9 @@ static void test_parent_nodedev(void **state)
 	_cleanup_free_ char *name = NULL;
 	char *none = NULL;
 
-	assert_int_equal(virt_parent_nodedev(v, "0000:3b:00.5", &name), 0);
-	assert_string_equal(name, "pci_0000_3b_00_5");
+	/* The T4's PF: a T4 offers its types there. */
+	assert_int_equal(virt_parent_nodedev(v, "0000:3b:00.0", &name), 0);
+	assert_string_equal(name, "pci_0000_3b_00_0");
 	/* A parent this node does not list: said so, by name. */
 	assert_int_equal(virt_parent_nodedev(v, "mtty", &none), -ENODEV);
 	assert_null(none);
@@ -329,13 +330,17 @@ static void test_mdev_create_error_path(void **state)
 	_cleanup_(virt_closep) struct virt *v = open_node();
 	int r;
 
-	/* The test driver creates only vHBAs: libvirt's refusal comes back with its words. */
-	r = virt_mdev_create(v, "0000:3b:00.5", "nvidia-222",
+	/*
+	 * The parent is found (the T4's PF) and the create reaches libvirt; its test driver
+	 * creates only vHBAs: the refusal comes back with libvirt's words.
+	 */
+	r = virt_mdev_create(v, "0000:3b:00.0", "nvidia-230",
 			     "9e2e9a46-0000-4000-8000-000000000001", false);
 	assert_true(r < 0);
 	assert_true(virt_last_error(v)[0] != '\0');
+	assert_null(strstr(virt_last_error(v), "lists no node device"));
 	/* It cannot define node devices at all. */
-	r = virt_mdev_create(v, "0000:3b:00.5", "nvidia-222",
+	r = virt_mdev_create(v, "0000:3b:00.0", "nvidia-230",
 			     "9e2e9a46-0000-4000-8000-000000000001", true);
 	assert_int_equal(r, -EOPNOTSUPP);
 	assert_non_null(strstr(virt_last_error(v), "virNodeDeviceDefineXML"));
@@ -366,21 +371,30 @@ static void test_inventory(void **state)
 	_cleanup_(virt_closep) struct virt *v = open_node();
 	_cleanup_(inventory_freep) struct inventory *inv = NULL;
 	const struct mdev_parent *p;
+	const struct mdev_type *t;
 
 	assert_int_equal(virt_inventory(v, &inv), 0);
 	assert_int_equal(inv->n_parents, 2);
 	assert_int_equal(inv->n_mdevs, 0);
-	p = &inv->parents[1];
-	assert_string_equal(p->name, "0000:3b:00.5");
-	assert_int_equal(p->n_types, 2);
-	/* Sorted by id, as the sysfs inventory is. */
+	/* The T4's PF with its 13 types, sorted by id as the sysfs inventory is. */
+	p = &inv->parents[0];
+	assert_string_equal(p->name, "0000:3b:00.0");
+	assert_int_equal(p->n_types, 13);
 	assert_string_equal(p->types[0].id, "nvidia-222");
-	assert_string_equal(p->types[0].name, "GRID T4-1Q");
-	assert_string_equal(p->types[0].device_api, "vfio-pci");
-	assert_int_equal(p->types[0].available_instances, 1);
-	assert_null(p->types[0].description);
-	assert_string_equal(p->types[1].id, "nvidia-223");
-	assert_non_null(inventory_get_parent(inv, "0000:3b:00.4"));
+	assert_string_equal(p->types[0].name, "GRID T4-1B");
+	assert_int_equal(p->types[0].available_instances, 0);
+	t = inventory_get_type(p, "nvidia-230");
+	assert_non_null(t);
+	assert_string_equal(t->name, "GRID T4-1Q");
+	assert_string_equal(t->device_api, "vfio-pci");
+	/* Time-sliced: one T4-1Q lives on the card, 15 more fit, every other type reads 0. */
+	assert_int_equal(t->available_instances, 15);
+	assert_null(t->description);
+	/* The A100's VF: one vGPU slot of each type. */
+	p = inventory_get_parent(inv, "0000:86:00.4");
+	assert_non_null(p);
+	assert_int_equal(p->n_types, 6);
+	assert_int_equal(inventory_get_type(p, "nvidia-468")->available_instances, 1);
 }
 
 int main(void)

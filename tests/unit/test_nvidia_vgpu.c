@@ -3,7 +3,8 @@
  * nvidia_vgpu: the creatable_vgpu_types parser (both formats drivers print, the header
  * alone, garbage), and the reader on the generation fixtures (tests/fixtures/make-tree.py):
  * one parent per card, the catalogue, free VFs, configured VFs as instances, names borrowed
- * from a card of the same model, an id nobody names, the T4 and A100 cards left to mdev.
+ * from a card of the same model, an id nobody names, the H100's time-sliced and MIG-backed
+ * types, the T4 and A100 cards left to mdev.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -213,6 +214,38 @@ static void test_h200_mig_and_unknown_id(void **state)
 	assert_int_equal(inv->n_mdevs, 4);
 }
 
+static void test_h100_cards(void **state)
+{
+	_cleanup_(inventory_freep) struct inventory *inv = fixture_inventory("h100");
+	const struct mdev_parent *fresh = inventory_get_parent(inv, "0000:17:00.0");
+	const struct mdev_parent *busy = inventory_get_parent(inv, "0000:65:00.0");
+	const struct mdev_type *t;
+
+	/* H100 PCIe 80GB: vendor VFIO; the fresh card lists the 8 time-sliced and 7 MIG-backed. */
+	assert_int_equal(inv->n_parents, 2);
+	assert_non_null(fresh);
+	assert_int_equal(fresh->backend, PARENT_BACKEND_NVIDIA_VGPU);
+	assert_int_equal(fresh->device_id, 0x2331);
+	assert_int_equal(fresh->n_vfs, 32);
+	assert_int_equal(fresh->n_types, 15);
+	for (size_t k = 0; k < fresh->n_types; k++)
+		assert_int_equal(fresh->types[k].available_instances, 32);
+	assert_non_null(type_named(fresh, "NVIDIA H100-4C"));
+	assert_non_null(type_named(fresh, "NVIDIA H100-80C"));
+	assert_non_null(type_named(fresh, "NVIDIA H100-7-80C"));
+	/* 2 of 7 H100-1-10C exist: the 30 free VFs list only that type. */
+	assert_non_null(busy);
+	assert_int_equal(busy->n_types, 1);
+	t = type_named(busy, "NVIDIA H100-1-10C");
+	assert_non_null(t);
+	assert_int_equal(t->n_instances, 2);
+	assert_int_equal(t->available_instances, 30);
+	assert_int_equal(inv->n_mdevs, 2);
+	assert_string_equal(inv->mdevs[0].uuid, "0000:65:00.4");
+	assert_string_equal(inv->mdevs[0].parent, "0000:65:00.0");
+	assert_true(inv->mdevs[0].has_vfio_cdev);
+}
+
 static void test_mixed_backends(void **state)
 {
 	_cleanup_(inventory_freep) struct inventory *inv = fixture_inventory("mixed");
@@ -238,10 +271,6 @@ static void test_mdev_generations_untouched(void **state)
 	_cleanup_(inventory_freep) struct inventory *a40 = fixture_inventory("a40");
 	const struct mdev_parent *busy = inventory_get_parent(t4, "0000:af:00.0");
 	const struct mdev_parent *fresh = inventory_get_parent(t4, "0000:3b:00.0");
-	size_t free_vfs = 0;
-
-	/* T4: types on the PF, NVIDIA's max counts on a fresh card; time-sliced on the busy one. */
-	assert_int_equal(t4->n_parents, 2);
 	static const struct {
 		const char *name;
 		unsigned int max;
@@ -250,7 +279,10 @@ static void test_mdev_generations_untouched(void **state)
 		    {"GRID T4-4Q", 4},
 		    {"GRID T4-8Q", 2},
 		    {"GRID T4-16Q", 1}};
+	size_t free_vfs = 0;
 
+	/* T4: types on the PF, NVIDIA's max counts on a fresh card; time-sliced on the busy one. */
+	assert_int_equal(t4->n_parents, 2);
 	for (size_t i = 0; i < ARRAY_SIZE(t4_q); i++)
 		assert_int_equal(type_named(fresh, t4_q[i].name)->available_instances, t4_q[i].max);
 	assert_int_equal(type_named(busy, "GRID T4-1Q")->available_instances, 15);
@@ -343,6 +375,7 @@ int main(void)
 		cmocka_unit_test(test_type_id),
 		cmocka_unit_test(test_l40s_cards),
 		cmocka_unit_test(test_h200_mig_and_unknown_id),
+		cmocka_unit_test(test_h100_cards),
 		cmocka_unit_test(test_mixed_backends),
 		cmocka_unit_test(test_mdev_generations_untouched),
 		cmocka_unit_test(test_garbage_reported_vf_left_out),

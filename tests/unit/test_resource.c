@@ -17,9 +17,16 @@
 
 /* ---- a hand-built node ---------------------------------------------------------------- */
 
-static struct mdev_type vf_types[] = {
-	{.id = "nvidia-222", .name = "GRID T4-1Q", .device_api = "vfio-pci"},
-	{.id = "nvidia-223", .name = "GRID T4-2Q", .device_api = "vfio-pci"},
+/*
+ * As the hardware has them: a Tesla T4 offers its types on the PF (time-sliced, so each card
+ * holds one type at a time), an A100 on each SR-IOV VF (one vGPU per VF, grouped by the PF).
+ */
+static struct mdev_type t4_types[] = {
+	{.id = "nvidia-230", .name = "GRID T4-1Q", .device_api = "vfio-pci"},
+	{.id = "nvidia-231", .name = "GRID T4-2Q", .device_api = "vfio-pci"},
+};
+static struct mdev_type a100_types[] = {
+	{.id = "nvidia-468", .name = "GRID A100-4C", .device_api = "vfio-pci"},
 };
 static struct mdev_type mtty_types[] = {
 	{.id = "mtty-1", .name = "Single port serial", .device_api = "vfio-pci"},
@@ -28,39 +35,43 @@ static struct mdev_type mtty_types[] = {
 
 /* Sorted by name, as the inventory keeps them. */
 static struct mdev_parent parents[] = {
-	{.name = "0000:3b:00.4",
-	 .pci_address = "0000:3b:00.4",
-	 .physfn = "0000:3b:00.0",
+	{.name = "0000:3b:00.0",
+	 .pci_address = "0000:3b:00.0",
 	 .numa_node = 0,
-	 .types = vf_types,
+	 .types = t4_types,
 	 .n_types = 2},
-	{.name = "0000:3b:00.5",
-	 .pci_address = "0000:3b:00.5",
-	 .physfn = "0000:3b:00.0",
-	 .numa_node = 0,
-	 .types = vf_types,
-	 .n_types = 2},
-	{.name = "0000:af:00.4",
-	 .pci_address = "0000:af:00.4",
-	 .physfn = "0000:af:00.0",
+	{.name = "0000:af:00.0",
+	 .pci_address = "0000:af:00.0",
 	 .numa_node = 1,
-	 .types = vf_types,
+	 .types = t4_types,
 	 .n_types = 2},
+	{.name = "0000:ca:00.4",
+	 .pci_address = "0000:ca:00.4",
+	 .physfn = "0000:ca:00.0",
+	 .numa_node = 1,
+	 .types = a100_types,
+	 .n_types = 1},
+	{.name = "0000:ca:00.5",
+	 .pci_address = "0000:ca:00.5",
+	 .physfn = "0000:ca:00.0",
+	 .numa_node = 1,
+	 .types = a100_types,
+	 .n_types = 1},
 	{.name = "mtty", .numa_node = -1, .types = mtty_types, .n_types = 2},
 };
 
 static struct mdev_instance mdevs[] = {
 	{.uuid = "11111111-0000-4000-8000-000000000001",
-	 .parent = "0000:3b:00.5",
-	 .type_id = "nvidia-222",
+	 .parent = "0000:3b:00.0",
+	 .type_id = "nvidia-230",
 	 .iommu_group = 42},
 	{.uuid = "22222222-0000-4000-8000-000000000002",
-	 .parent = "0000:3b:00.4",
-	 .type_id = "nvidia-222",
+	 .parent = "0000:3b:00.0",
+	 .type_id = "nvidia-230",
 	 .iommu_group = 41},
 	{.uuid = "33333333-0000-4000-8000-000000000003",
-	 .parent = "0000:af:00.4",
-	 .type_id = "nvidia-223",
+	 .parent = "0000:af:00.0",
+	 .type_id = "nvidia-231",
 	 .iommu_group = 51},
 	{.uuid = "44444444-0000-4000-8000-000000000004",
 	 .parent = "mtty",
@@ -74,8 +85,20 @@ static struct mdev_instance mdevs[] = {
 	 .parent = "gone",
 	 .type_id = "mtty-1",
 	 .iommu_group = 13},
+	{.uuid = "77777777-0000-4000-8000-000000000007",
+	 .parent = "0000:ca:00.5",
+	 .type_id = "nvidia-468",
+	 .iommu_group = 202},
+	{.uuid = "88888888-0000-4000-8000-000000000008",
+	 .parent = "0000:ca:00.4",
+	 .type_id = "nvidia-468",
+	 .iommu_group = 201},
 };
 
+/*
+ * PCI functions: edu devices; the T4 above (an mdev parent, so on nvidia); a second T4 passed
+ * through whole (vfio-pci); an Intel X710's VF on vfio-pci, for a VF's card (its PF).
+ */
 static struct pci_function pci[] = {
 	{.address = "0000:00:03.0",
 	 .vendor_id = 0x1234,
@@ -97,16 +120,30 @@ static struct pci_function pci[] = {
 	{.address = "0000:3b:00.0",
 	 .vendor_id = 0x10de,
 	 .device_id = 0x1eb8,
-	 .driver = "vfio-pci",
+	 .driver = "nvidia",
 	 .iommu_group = 40,
 	 .numa_node = 0},
-	{.address = "0000:3b:00.2",
+	{.address = "0000:5e:00.0",
+	 .vendor_id = 0x8086,
+	 .device_id = 0x1572,
+	 .driver = "i40e",
+	 .iommu_group = 70,
+	 .numa_node = 0,
+	 .sriov_totalvfs = 64,
+	 .sriov_numvfs = 1},
+	{.address = "0000:5e:02.0",
+	 .vendor_id = 0x8086,
+	 .device_id = 0x154c,
+	 .driver = "vfio-pci",
+	 .iommu_group = 71,
+	 .numa_node = 0,
+	 .physfn = "0000:5e:00.0"},
+	{.address = "0000:d8:00.0",
 	 .vendor_id = 0x10de,
 	 .device_id = 0x1eb8,
 	 .driver = "vfio-pci",
-	 .iommu_group = 44,
-	 .numa_node = 0,
-	 .physfn = "0000:3b:00.0"},
+	 .iommu_group = 60,
+	 .numa_node = 1},
 };
 
 static const struct inventory inv = {
@@ -167,39 +204,53 @@ static void test_mdev_name_selector(void **state)
 		{.name_selector = "Single port serial", .resource_name = "example.com/mtty"},
 		/* Not a prefix match. */
 		{.name_selector = "GRID T4", .resource_name = "nvidia.com/none"},
+		{.name_selector = "GRID A100-4C", .resource_name = "nvidia.com/GRID_A100-4C"},
 	};
 	struct resource_set *set = build(md, ARRAY_SIZE(md), NULL, 0);
 	const struct resource_pool *p;
 
 	/* Sorted by name; a pool that matches nothing still exists. */
-	assert_int_equal(set->n_pools, 5);
+	assert_int_equal(set->n_pools, 6);
 	assert_string_equal(set->pools[0].name, "example.com/mtty");
 	assert_string_equal(set->pools[1].name, "example.com/mtty4");
-	assert_string_equal(set->pools[2].name, "nvidia.com/GRID_T4-1Q");
-	assert_string_equal(set->pools[3].name, "nvidia.com/GRID_T4-2Q");
-	assert_string_equal(set->pools[4].name, "nvidia.com/none");
+	assert_string_equal(set->pools[2].name, "nvidia.com/GRID_A100-4C");
+	assert_string_equal(set->pools[3].name, "nvidia.com/GRID_T4-1Q");
+	assert_string_equal(set->pools[4].name, "nvidia.com/GRID_T4-2Q");
+	assert_string_equal(set->pools[5].name, "nvidia.com/none");
 
 	p = resource_get_pool(set, "nvidia.com/GRID_T4-1Q");
 	assert_non_null(p);
 	assert_int_equal(p->kind, RESOURCE_MDEV);
 	assert_int_equal(p->n_devices, 2);
-	/* Sorted by id; the parent is the VF, the card its PF; NUMA from the parent. */
+	/* Sorted by id; a T4's parent is its PF, which is the card; NUMA from the parent. */
 	assert_string_equal(p->devices[0].id, "11111111-0000-4000-8000-000000000001");
-	assert_string_equal(p->devices[0].parent, "0000:3b:00.5");
+	assert_string_equal(p->devices[0].parent, "0000:3b:00.0");
 	assert_string_equal(p->devices[0].card, "0000:3b:00.0");
-	assert_string_equal(resource_device_physfn(&p->devices[0]), "0000:3b:00.0");
+	assert_null(resource_device_physfn(&p->devices[0])); /* the PF is no VF */
 	assert_int_equal(p->devices[0].iommu_group, 42);
 	assert_int_equal(p->devices[0].numa_node, 0);
 	assert_true(p->devices[0].healthy);
 	assert_string_equal(p->devices[1].id, "22222222-0000-4000-8000-000000000002");
-	assert_string_equal(p->devices[1].parent, "0000:3b:00.4");
+	assert_string_equal(p->devices[1].parent, "0000:3b:00.0");
 	assert_string_equal(p->devices[1].card, "0000:3b:00.0"); /* the same card */
 
 	p = resource_get_pool(set, "nvidia.com/GRID_T4-2Q");
 	assert_int_equal(p->n_devices, 1);
 	assert_int_equal(p->devices[0].numa_node, 1);
-	assert_string_equal(p->devices[0].parent, "0000:af:00.4");
+	assert_string_equal(p->devices[0].parent, "0000:af:00.0");
 	assert_string_equal(p->devices[0].card, "0000:af:00.0");
+
+	/* An A100: the parent is the VF, the card its PF, one card for both. */
+	p = resource_get_pool(set, "nvidia.com/GRID_A100-4C");
+	assert_int_equal(p->n_devices, 2);
+	assert_string_equal(p->devices[0].id, "77777777-0000-4000-8000-000000000007");
+	assert_string_equal(p->devices[0].parent, "0000:ca:00.5");
+	assert_string_equal(p->devices[0].card, "0000:ca:00.0");
+	assert_string_equal(resource_device_physfn(&p->devices[0]), "0000:ca:00.0");
+	assert_int_equal(p->devices[0].iommu_group, 202);
+	assert_int_equal(p->devices[0].numa_node, 1);
+	assert_string_equal(p->devices[1].parent, "0000:ca:00.4");
+	assert_string_equal(p->devices[1].card, "0000:ca:00.0");
 
 	p = resource_get_pool(set, "example.com/mtty4");
 	assert_int_equal(p->n_devices, 1);
@@ -226,6 +277,7 @@ static void test_pci_selector(void **state)
 		 .resource_name = "example.com/edu",
 		 .external_resource_provider = true},
 		{.selector = "10de:1eb8", .resource_name = "nvidia.com/TU104GL_Tesla_T4"},
+		{.selector = "8086:154c", .resource_name = "intel.com/X710_VF"},
 	};
 	struct resource_set *set = build(NULL, 0, pd, ARRAY_SIZE(pd));
 	const struct resource_pool *p = resource_get_pool(set, "example.com/edu");
@@ -245,17 +297,26 @@ static void test_pci_selector(void **state)
 	assert_string_equal(p->unserved[1].id, "0000:00:05.0");
 	assert_string_equal(p->unserved[1].reason, "bound to no driver, not vfio-pci");
 
+	/* The T4 passed through whole is served; the one offering vGPU stays on nvidia. */
 	p = resource_get_pool(set, "nvidia.com/TU104GL_Tesla_T4");
 	assert_false(p->external_resource_provider);
-	assert_int_equal(p->n_devices, 2);
-	assert_string_equal(p->devices[0].id, "0000:3b:00.0");
-	assert_string_equal(p->devices[0].card, "0000:3b:00.0");
+	assert_int_equal(p->n_devices, 1);
+	assert_string_equal(p->devices[0].id, "0000:d8:00.0");
+	assert_string_equal(p->devices[0].card, "0000:d8:00.0");
 	assert_null(resource_device_physfn(&p->devices[0]));
-	assert_string_equal(p->devices[1].id, "0000:3b:00.2");
-	assert_null(p->devices[1].parent);
-	assert_string_equal(p->devices[1].card, "0000:3b:00.0"); /* a VF: its PF */
-	assert_string_equal(resource_device_physfn(&p->devices[1]), "0000:3b:00.0");
-	assert_int_equal(p->devices[1].numa_node, 0);
+	assert_int_equal(p->devices[0].numa_node, 1);
+	assert_int_equal(p->n_unserved, 1);
+	assert_string_equal(p->unserved[0].id, "0000:3b:00.0");
+	assert_string_equal(p->unserved[0].reason, "bound to nvidia, not vfio-pci");
+
+	/* A VF on vfio-pci: its card is its PF. */
+	p = resource_get_pool(set, "intel.com/X710_VF");
+	assert_int_equal(p->n_devices, 1);
+	assert_string_equal(p->devices[0].id, "0000:5e:02.0");
+	assert_null(p->devices[0].parent);
+	assert_string_equal(p->devices[0].card, "0000:5e:00.0"); /* a VF: its PF */
+	assert_string_equal(resource_device_physfn(&p->devices[0]), "0000:5e:00.0");
+	assert_int_equal(p->devices[0].numa_node, 0);
 	resource_set_free(set);
 }
 

@@ -3,12 +3,17 @@
  * vgpu_vfio (the applier's NVIDIA vendor-VFIO steps) and apply_policy() on copies of the
  * L40S fixture: write and read back, idempotence, a VF taken meanwhile, a card that filled,
  * the driver refusing an id (errno by name), a read-back that differs (rolled back to 0),
- * freeing only what nothing holds (group or iommufd cdev).
+ * freeing only what nothing holds (group or iommufd cdev); and per generation, NVIDIA's
+ * published maximum per GPU of each type reached exactly by "max" (A100 and A40 on mdev, L40S,
+ * H100 and H200 on vendor VFIO).
  *
  * A fixture file does not change when written as the driver's lists do: where a test needs
  * that, it recomputes the lists as the driver would (driver_sim(): the rule make-tree.py's
  * vgpu_lists() builds the trees with, NVIDIA's published max counts) from the applier's
- * after_step hook. Two tests point current_vgpu_type at a real kernel attribute that behaves like
+ * after_step hook, or runs make-tree.py's own stand-in (sim-serve): for the mdev generations
+ * that one also turns a written create / remove into an mdev appearing or going, and
+ * recomputes available_instances on every VF of the card (a test backend calls it after each
+ * write). Two tests point current_vgpu_type at a real kernel attribute that behaves like
  * a refusing or rounding driver: /proc/self/oom_score_adj (range -1000..1000: EINVAL for
  * 1153) and /proc/self/oom_adj (written 10, reads back 9).
  */
@@ -18,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -27,6 +33,7 @@
 #include "mdevd/inventory.h"
 #include "mdevd/macro.h"
 #include "mdevd/policy.h"
+#include "node/mdev_lifecycle.h"
 #include "node/nvidia_vgpu.h"
 #include "node/sysfs.h"
 
@@ -35,6 +42,9 @@
 struct tree {
 	char root[64], proc[64], run[64];
 	int sysfs_fd, proc_fd;
+	/* make-tree.py sim-serve, started on first use: one line in, "ok" back per sim. */
+	pid_t sim_pid;
+	FILE *sim_in, *sim_out;
 };
 
 static int setup_tree(void **state, const char *fixture)
@@ -68,11 +78,34 @@ static int setup_h200(void **state)
 	return setup_tree(state, "h200");
 }
 
+static int setup_h100(void **state)
+{
+	return setup_tree(state, "h100");
+}
+
+static int setup_a100(void **state)
+{
+	return setup_tree(state, "a100");
+}
+
+static int setup_a40(void **state)
+{
+	return setup_tree(state, "a40");
+}
+
 static int teardown(void **state)
 {
 	struct tree *t = *state;
 	char cmd[256];
 
+	if (t->sim_pid > 0) {
+		int status;
+
+		fclose(t->sim_in); /* EOF: the stand-in ends */
+		fclose(t->sim_out);
+		assert_int_equal(waitpid(t->sim_pid, &status, 0), t->sim_pid);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
 	close(t->sysfs_fd);
 	close(t->proc_fd);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s %s %s", t->root, t->proc, t->run);
@@ -370,14 +403,44 @@ static void test_apply_max_gives_nvidia_counts(void **state)
 	}
 }
 
-/* The other card model through make-tree.py's own driver rule (sim), for the MIG-backed type. */
+/*
+ * The other card models through make-tree.py's own driver rule (sim): vendor VFIO lists, and
+ * for the mdev generations a written create / remove made real and every VF's
+ * available_instances computed again.
+ */
+static void run_sim(struct tree *t)
+{
+	char line[16];
+
+	if (t->sim_pid == 0) {
+		int in[2], out[2];
+
+		assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+		assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+		t->sim_pid = fork();
+		assert_true(t->sim_pid >= 0);
+		if (t->sim_pid == 0) {
+			dup2(in[0], STDIN_FILENO);
+			dup2(out[1], STDOUT_FILENO);
+			execlp("python3", "python3", "tests/fixtures/make-tree.py", "--out",
+			       t->root, "sim-serve", (char *)NULL);
+			_exit(127);
+		}
+		close(in[0]);
+		close(out[1]);
+		t->sim_in = fdopen(in[1], "w");
+		t->sim_out = fdopen(out[0], "r");
+		assert_true(t->sim_in && t->sim_out);
+	}
+	fputs("sim\n", t->sim_in);
+	fflush(t->sim_in);
+	assert_non_null(fgets(line, sizeof(line), t->sim_out));
+	assert_string_equal(line, "ok\n");
+}
+
 static void python_sim(void *data, const struct plan_action *a)
 {
-	struct tree *t = data;
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "python3 tests/fixtures/make-tree.py --out %s sim", t->root);
-	assert_int_equal(system(cmd), 0);
+	run_sim(data);
 }
 
 static void test_apply_max_h200_mig_backed(void **state)
@@ -396,6 +459,197 @@ static void test_apply_max_h200_mig_backed(void **state)
 	assert_int_equal(res.created, 4);
 	assert_int_equal(res.failed, 0);
 	assert_int_equal(count_type(t, "0000:18:00.0", 1414), 7);
+}
+
+/*
+ * NVIDIA's published maximum per GPU of one type, by name, and the id the fixture's driver
+ * gives it (tests/fixtures/make-tree.py's tables).
+ */
+struct published {
+	const char *name, *id;
+	unsigned int max;
+};
+
+/* Instances of @type_id on @card: the card itself (vendor VFIO) or the VFs of that PF (mdev). */
+static unsigned int count_on_card(struct tree *t, const char *card, const char *type_id,
+				  unsigned int *others)
+{
+	_cleanup_(inventory_freep) struct inventory *inv = NULL;
+	unsigned int n = 0;
+
+	assert_int_equal(inventory_load(t->sysfs_fd, t->root, INVENTORY_TYPES | INVENTORY_MDEVS,
+					NULL, NULL, &inv),
+			 0);
+	*others = 0;
+	for (size_t i = 0; i < inv->n_mdevs; i++) {
+		const struct mdev_instance *m = &inv->mdevs[i];
+		const struct mdev_parent *p = inventory_get_parent(inv, m->parent);
+
+		if (!p || !(streq(p->name, card) || (p->physfn && streq(p->physfn, card))))
+			continue;
+		if (streq(m->type_id, type_id))
+			n++;
+		else
+			(*others)++;
+	}
+	return n;
+}
+
+/* What the planner would still do for @pol on the node as it is now. */
+static size_t planned_creates(struct tree *t, const struct policy *pol)
+{
+	_cleanup_(inventory_freep) struct inventory *inv = NULL;
+	_cleanup_(plan_freep) struct plan *plan = NULL;
+	struct plan_context ctx = {.machine_id = MACHINE_ID};
+
+	assert_int_equal(inventory_load(t->sysfs_fd, t->root, INVENTORY_TYPES | INVENTORY_MDEVS,
+					NULL, NULL, &inv),
+			 0);
+	assert_int_equal(plan_build(inv, pol, &ctx, &plan), 0);
+	return plan->n_create;
+}
+
+/*
+ * For each type in turn, "max" on @parents (one layout; removeUnowned clears what the fixture
+ * holds and the previous type): the planner and the applier, with the driver stand-in after
+ * each write, reach exactly NVIDIA's count on @card, hold no other type there, and a plan
+ * afterwards finds nothing more to create.
+ */
+static void assert_published_counts(struct tree *t, const char *parents, const char *card,
+				    const struct published *counts, size_t n,
+				    const struct apply_options *base)
+{
+	for (size_t i = 0; i < n; i++) {
+		char json[384];
+		_cleanup_(policy_freep) struct policy *pol = NULL;
+		struct apply_options o = *base;
+		struct apply_result res;
+		unsigned int others;
+
+		snprintf(json, sizeof(json),
+			 "{\"mdevd\": {\"removeUnowned\": true, \"layouts\": [{\"parents\": "
+			 "[\"%s\"], \"types\": {\"%s\": \"max\"}}]}}",
+			 parents, counts[i].name);
+		pol = parse(json);
+		assert_int_equal(apply_policy(&o, pol, &res), 0);
+		if (count_on_card(t, card, counts[i].id, &others) != counts[i].max)
+			fail_msg("%s: %u instances, NVIDIA publishes %u", counts[i].name,
+				 count_on_card(t, card, counts[i].id, &others), counts[i].max);
+		assert_int_equal(others, 0);
+		assert_int_equal(res.failed, 0);
+		assert_int_equal(planned_creates(t, pol), 0);
+	}
+}
+
+/* The mdev generations' driver: a create or remove written, then make-tree.py's sim. */
+static int sim_create(void *data, const struct plan_action *a, char *why, size_t size)
+{
+	struct tree *t = data;
+	int r = lifecycle_create(t->sysfs_fd, a->parent, a->type_id, a->uuid);
+
+	if (r == 0)
+		run_sim(t);
+	return r;
+}
+
+static int sim_remove(void *data, const struct plan_action *a, char *why, size_t size)
+{
+	struct tree *t = data;
+	int r = lifecycle_remove(t->sysfs_fd, a->uuid);
+
+	if (r == 0)
+		run_sim(t);
+	return r;
+}
+
+static struct apply_options mdev_options(struct tree *t, struct apply_backend *b)
+{
+	struct apply_options o = options(t);
+
+	*b = (struct apply_backend){
+		.name = "driver stand-in",
+		.create = sim_create,
+		.remove = sim_remove,
+		.data = t,
+	};
+	o.backend = b;
+	o.after_step = NULL;
+	return o;
+}
+
+static void test_a100_published_counts(void **state)
+{
+	struct tree *t = *state;
+	/* A100 PCIe 40GB, time-sliced C-series, equal-size mode: 16 VFs, one vGPU each. */
+	static const struct published counts[] = {
+		{"GRID A100-40C", "nvidia-473", 1}, {"GRID A100-20C", "nvidia-472", 2},
+		{"GRID A100-10C", "nvidia-471", 4}, {"GRID A100-8C", "nvidia-470", 5},
+		{"GRID A100-5C", "nvidia-469", 8},  {"GRID A100-4C", "nvidia-468", 10},
+	};
+	struct apply_backend b;
+	struct apply_options o = mdev_options(t, &b);
+
+	assert_published_counts(t, "10de:20f1", "0000:ca:00.0", counts, ARRAY_SIZE(counts), &o);
+}
+
+static void test_a100_one_per_vf_stops_at_ten(void **state)
+{
+	struct tree *t = *state;
+	/* One A100-4C on each of the 16 VFs: every VF offers one, the card holds 10. */
+	_cleanup_(policy_freep) struct policy *pol =
+		parse("{\"mdevd\": {\"layouts\": [{\"parents\": [\"10de:20f1\"], \"types\": "
+		      "{\"GRID A100-4C\": 1}}]}}");
+	struct apply_backend b;
+	struct apply_options o = mdev_options(t, &b);
+	struct apply_result res;
+	unsigned int others;
+
+	/*
+	 * The fixture's 4 foreign A100-4C (VFs 0-3) are kept; 6 more fit, the other 6 VFs read
+	 * 0. The shortfall counts mdevd's own: 16 asked, 6 made (a foreign one fills its VF).
+	 */
+	assert_int_equal(apply_policy(&o, pol, &res), 0);
+	assert_int_equal(count_on_card(t, "0000:ca:00.0", "nvidia-468", &others), 10);
+	assert_int_equal(res.created, 6);
+	assert_int_equal(res.failed, 0);
+	assert_int_equal(res.shortfall, 10);
+	assert_int_equal(planned_creates(t, pol), 0);
+}
+
+static void test_a40_published_counts(void **state)
+{
+	struct tree *t = *state;
+	/* A40, Q-series, equal-size mode: 32 VFs, one vGPU each. */
+	static const struct published counts[] = {
+		{"NVIDIA A40-48Q", "nvidia-566", 1}, {"NVIDIA A40-24Q", "nvidia-565", 2},
+		{"NVIDIA A40-16Q", "nvidia-564", 3}, {"NVIDIA A40-12Q", "nvidia-563", 4},
+		{"NVIDIA A40-8Q", "nvidia-562", 6},  {"NVIDIA A40-6Q", "nvidia-561", 8},
+		{"NVIDIA A40-4Q", "nvidia-560", 12},
+	};
+	struct apply_backend b;
+	struct apply_options o = mdev_options(t, &b);
+
+	assert_published_counts(t, "10de:2235", "0000:25:00.0", counts, ARRAY_SIZE(counts), &o);
+}
+
+static void test_h100_published_counts(void **state)
+{
+	struct tree *t = *state;
+	/* H100 PCIe 80GB: time-sliced (equal-size mode) and MIG-backed C-series, 32 VFs. */
+	static const struct published counts[] = {
+		{"NVIDIA H100-80C", "1307", 1},	    {"NVIDIA H100-40C", "1306", 2},
+		{"NVIDIA H100-20C", "1305", 4},	    {"NVIDIA H100-16C", "1304", 6},
+		{"NVIDIA H100-10C", "1303", 8},	    {"NVIDIA H100-8C", "1302", 10},
+		{"NVIDIA H100-5C", "1301", 16},	    {"NVIDIA H100-4C", "1300", 20},
+		{"NVIDIA H100-7-80C", "1314", 1},   {"NVIDIA H100-4-40C", "1313", 1},
+		{"NVIDIA H100-3-40C", "1312", 2},   {"NVIDIA H100-2-20C", "1311", 3},
+		{"NVIDIA H100-1-20C", "1310", 4},   {"NVIDIA H100-1-10C", "1308", 7},
+		{"NVIDIA H100-1-10CME", "1309", 1},
+	};
+	struct apply_options o = options(t);
+
+	o.after_step = python_sim;
+	assert_published_counts(t, "0000:17:00.0", "0000:17:00.0", counts, ARRAY_SIZE(counts), &o);
 }
 
 static void test_free_skips_vf_held_by_cdev(void **state)
@@ -435,6 +689,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_free_skips_vf_held_by_cdev, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_max_h200_mig_backed, setup_h200,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_h100_published_counts, setup_h100, teardown),
+		cmocka_unit_test_setup_teardown(test_a100_published_counts, setup_a100, teardown),
+		cmocka_unit_test_setup_teardown(test_a100_one_per_vf_stops_at_ten, setup_a100,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a40_published_counts, setup_a40, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
