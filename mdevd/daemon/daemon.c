@@ -124,7 +124,7 @@ struct daemon {
 	bool labels_known;
 	/* No policy from the cluster yet: an empty one runs; nothing is applied or served. */
 	bool awaiting;
-	bool said_no_cr, said_many_crs, said_no_node, said_no_labels;
+	bool said_no_cr, said_many_crs, said_no_node, said_no_labels, said_no_plugin_dir;
 };
 
 static uint64_t now_usec(void)
@@ -989,9 +989,14 @@ static void handle_kube(struct daemon *d, bool node)
 	reload(d, node ? "the node's labels changed" : "the CR changed");
 }
 
-/* Watch the device-plugin dir, or its parent until the dir exists. */
+/*
+ * Watch the device-plugin dir or, while it does not exist, its nearest existing ancestor:
+ * kubelet creates the dir, and on a node where kubelet never ran /var/lib/kubelet too. Each
+ * directory created there brings the watch one step closer (handle_inotify_event()).
+ */
 static int watch_plugin_dir(struct daemon *d)
 {
+	char path[PATH_MAX];
 	int wd;
 
 	wd = inotify_add_watch(d->inotify_fd, d->opt->plugin_dir,
@@ -1003,11 +1008,28 @@ static int watch_plugin_dir(struct daemon *d)
 	}
 	if (errno != ENOENT)
 		return -errno;
-	log_info("%s does not exist yet: waiting for kubelet to create it", d->opt->plugin_dir);
-	wd = inotify_add_watch(d->inotify_fd, d->plugin_parent,
-			       IN_CREATE | IN_MOVED_TO | IN_ONLYDIR | IN_MASK_ADD);
-	if (wd < 0)
-		return -errno;
+	if (!d->said_no_plugin_dir)
+		log_info("%s does not exist yet: waiting for kubelet to create it",
+			 d->opt->plugin_dir);
+	d->said_no_plugin_dir = true;
+	if ((size_t)snprintf(path, sizeof(path), "%s", d->opt->plugin_dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	for (;;) {
+		char *slash = strrchr(path, '/');
+
+		if (!slash)
+			return -ENOENT;
+		if (slash == path)
+			slash[1] = '\0'; /* "/" */
+		else
+			*slash = '\0';
+		wd = inotify_add_watch(d->inotify_fd, path,
+				       IN_CREATE | IN_MOVED_TO | IN_ONLYDIR | IN_MASK_ADD);
+		if (wd >= 0)
+			break;
+		if (errno != ENOENT || streq(path, "/"))
+			return -errno;
+	}
 	d->plugin_parent_wd = wd;
 	return 0;
 }
@@ -1023,6 +1045,12 @@ static void kubelet_restarted(struct daemon *d)
 	r = dp_manager_kubelet_restarted(d->dp);
 	if (r < 0)
 		log_warn(r, "device plugins: cannot register with kubelet again");
+	/* A pool whose plugin could not start (its directory did not exist yet) starts now. */
+	if (d->set) {
+		r = dp_manager_update(d->dp, d->set);
+		if (r < 0)
+			log_warn(r, "device plugins: cannot serve every pool");
+	}
 }
 
 static void handle_inotify_event(struct daemon *d, const struct inotify_event *ev)
@@ -1059,14 +1087,21 @@ static void handle_inotify_event(struct daemon *d, const struct inotify_event *e
 					  d->opt->plugin_dir);
 		}
 	}
-	if (d->dp && ev->wd == d->plugin_parent_wd && ev->len && streq(name, d->plugin_base) &&
-	    d->plugin_wd < 0) {
+	if (d->dp && ev->wd == d->plugin_parent_wd && ev->len && d->plugin_wd < 0) {
 		char path[PATH_MAX];
+		int r;
 
-		inotify_rm_watch(d->inotify_fd, d->plugin_parent_wd);
+		/* The policy's directory may be the same one: its watch stays. */
+		if (d->plugin_parent_wd != d->policy_wd)
+			inotify_rm_watch(d->inotify_fd, d->plugin_parent_wd);
 		d->plugin_parent_wd = -1;
-		if (watch_plugin_dir(d) < 0)
+		r = watch_plugin_dir(d);
+		if (r < 0) {
+			log_warn(r, "%s: cannot watch for kubelet any more", d->opt->plugin_dir);
 			return;
+		}
+		if (d->plugin_wd < 0)
+			return; /* a step closer */
 		snprintf(path, sizeof(path), "%s/%s", d->opt->plugin_dir, DP_KUBELET_SOCKET);
 		if (access(path, F_OK) == 0)
 			kubelet_restarted(d);

@@ -12,6 +12,7 @@
  * dp_grpc_endpoint_free() returns.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -845,6 +846,26 @@ static void shutdown_done(struct tag *t, bool ok)
 }
 
 /* Remove a socket file left at @path by an earlier run; never anything else. */
+/*
+ * Why gRPC could not listen on @path (it says only that no address was added): the
+ * directory's errno when it is missing or not writable (-ENOENT before kubelet created it,
+ * -EACCES), else -EADDRINUSE.
+ */
+static int bind_failure(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (access(dir, W_OK | X_OK) < 0)
+			return -errno;
+	}
+	return -EADDRINUSE;
+}
+
 static void unlink_stale_socket(const char *path)
 {
 	struct stat st;
@@ -891,9 +912,11 @@ int dp_grpc_endpoint_new(struct dp_grpc *g, const char *socket_path,
 	port = sym.grpc_server_add_http2_port(ep->server, addr, creds);
 	sym.grpc_server_credentials_release(creds);
 	if (port == 0) {
+		int r = bind_failure(socket_path);
+
 		sym.grpc_server_destroy(ep->server); /* never started: no shutdown needed */
 		ep_unref(ep);
-		return -EADDRINUSE;
+		return r;
 	}
 	sym.grpc_server_start(ep->server);
 	if (stat(socket_path, &st) == 0) {

@@ -494,17 +494,26 @@ EOF
 	[ "$rc" = 0 ] || fail "exit status $rc"
 }
 
-# The plugin dir does not exist yet (kubelet not installed yet): watched once it appears.
+# The plugin dir does not exist yet, nor its parent (kubelet never ran on this node, as in
+# the real-kubelet guest): watched as it appears, one level at a time; then the pools whose
+# plugins could not start are served and registered.
 t_kubelet_dir_late() {
 	setup_tree samples
 	mkproc
-	start_daemon --no-apply --device-plugin-dir "$t/plugins"
+	start_daemon --no-apply --device-plugin-dir "$t/kubelet/plugins"
 	wait_log 'plugins does not exist yet'
 	wait_log 'mdevd: ready'
-	mkdir "$t/plugins"
+	! ls "$t"/kubelet/plugins/mdevd-*.sock >/dev/null 2>&1 || fail "sockets before the dir?"
+	mkdir "$t/kubelet"
+	mkdir "$t/kubelet/plugins"
 	python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
-		"$t/plugins/kubelet.sock"
+		"$t/kubelet/plugins/kubelet.sock"
 	wait_log 'kubelet \(re\)started'
+	wait_log 'device plugin example.com/MTTY_DUAL: serving'
+	wait_log 'device plugin example.com/EDU: serving'
+	[ -S "$t/kubelet/plugins/mdevd-example.com_MTTY_DUAL.sock" ] || fail "no MTTY_DUAL socket"
+	[ -S "$t/kubelet/plugins/mdevd-example.com_EDU.sock" ] || fail "no EDU socket"
+	! grep -q "Address already in use" "$t/log" || fail "a missing directory reported as EADDRINUSE"
 	alive
 	stop_daemon
 	[ "$rc" = 0 ] || fail "exit status $rc"
@@ -801,7 +810,7 @@ run_test t_no_busy_loop "no busy loop while idle"
 run_test t_watchdog "WATCHDOG=1 at half WATCHDOG_USEC; not for another WATCHDOG_PID"
 run_test t_bad_policy_at_start "a bad policy at start: exit 1 naming file and line; no --policy: the default path; usage errors 64"
 run_test t_kubelet_restart "kubelet.sock re-created -> noticed and re-registered (time reported)"
-run_test t_kubelet_dir_late "a device-plugin dir created after start is watched"
+run_test t_kubelet_dir_late "a device-plugin dir (and its parent) created after start: watched, then every pool served"
 run_test t_fleet_policy_applies_what_fits "a fleet policy: what the node lacks is a warning logged once per load; the rest is applied and served"
 run_test t_apply_failure_keeps_serving "apply failures are reported; the daemon keeps serving; reload applies again"
 run_test t_kubelet_e2e "device plugins: register, stream updates, policy drop, kubelet restart, shutdown"

@@ -25,6 +25,9 @@ filter=${5:-.}
 . "$REPO/tests/vm/lib.sh"
 . "$REPO/tests/vm/testlib.sh"
 work=$(mktemp -d)
+# The daemons' logs go straight to the results share, readable from the host while the
+# guest runs (build/vm/results/run.*/); sockets stay in $work (9p has none).
+logs=$RESULTS
 W=${MDEVD_WAIT:-240}
 export PATH=$CONTAINERD_BIN:$K8S_BIN:$PATH
 CTR=(ctr --address /run/containerd/containerd.sock -n k8s.io)
@@ -39,7 +42,6 @@ cleanup() {
 	for f in mdevd kubelet containerd; do
 		[ -s "$work/$f.pid" ] && kill -9 "$(cat "$work/$f.pid")" 2>/dev/null
 	done
-	cp "$work"/*.log "$RESULTS/" 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -48,7 +50,7 @@ run_failed() {
 	local f
 	for f in mdevd kubelet containerd; do
 		say "#   $f.log (tail):"
-		tail -n 12 "$work/$f.log" 2>/dev/null | sed 's/^/#     /'
+		tail -n 12 "$logs/$f.log" 2>/dev/null | sed 's/^/#     /'
 	done
 }
 run_test() { run_one kubelet "$@" || true; }
@@ -70,8 +72,8 @@ allocatable() { "$HARNESS_BIN/podresources" allocatable; }
 norm() { /usr/bin/python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin), sort_keys=True))'; }
 not_allocatable() { ! allocatable | grep -q "$1"; }
 allocatable_is() { [ "$(allocatable 2>/dev/null | norm 2>/dev/null)" = "$1" ]; }
-in_log() { grep -Eq -- "$2" "$work/$1.log"; }
-registered_since() { [ "$(grep -c "registered $1 with kubelet" "$work/mdevd.log")" -ge "$2" ]; }
+in_log() { grep -Eq -- "$2" "$logs/$1.log"; }
+registered_since() { [ "$(grep -c "registered $1 with kubelet" "$logs/mdevd.log")" -ge "$2" ]; }
 
 start_containerd() {
 	mkdir -p /etc/containerd /var/lib/containerd /run/containerd
@@ -93,7 +95,7 @@ state = "/run/containerd"
   BinaryName = "/usr/sbin/runc"
   SystemdCgroup = false
 EOF
-	containerd --config /etc/containerd/config.toml >"$work/containerd.log" 2>&1 &
+	containerd --config /etc/containerd/config.toml >"$logs/containerd.log" 2>&1 &
 	echo $! >"$work/containerd.pid"
 	wait_for $W "${CTR[@]}" version >/dev/null || fail "containerd did not answer"
 }
@@ -121,15 +123,23 @@ fileCheckFrequency: 2s
 resolvConf: ""
 EOF
 	kubelet --config "$work/kubelet.yaml" --hostname-override mdevd-vm --node-ip 127.0.0.1 \
-		--v 2 >>"$work/kubelet.log" 2>&1 &
+		--v 2 >>"$logs/kubelet.log" 2>&1 &
 	echo $! >"$work/kubelet.pid"
 	wait_for $W test -S "$DP/kubelet.sock" || fail "kubelet did not create $DP/kubelet.sock"
 	wait_for $W curl -sf -o /dev/null http://127.0.0.1:10255/healthz ||
 		fail "kubelet's read-only port does not answer"
 }
 
+start_mdevd() { # the node service, not applying: an mdev removed out of band stays removed
+	"$MDEVD" run --policy "$work/policy.json" --no-apply --no-libvirt --device-plugin-dir "$DP" \
+		--status-socket "$work/status.sock" >"$logs/mdevd.log" 2>&1 &
+	echo $! >"$work/mdevd.pid"
+}
+
 pod_manifest() { # pod_manifest NAME RESOURCE: a hostNetwork busybox pod holding one RESOURCE
-	cat >"$MANIFESTS/$1.yaml.tmp" <<EOF
+	mkdir -p "$MANIFESTS"
+	# kubelet's file source skips dot files: the manifest appears whole, by rename.
+	cat >"$MANIFESTS/.$1.yaml.tmp" <<EOF
 apiVersion: v1
 kind: Pod
 metadata: {name: $1, namespace: default}
@@ -142,7 +152,7 @@ spec:
     command: ["/bin/sh", "-c", "env | grep RESOURCE_; ls /dev/vfio; echo started; exec sleep 100000"]
     resources: {limits: {$2: 1}}
 EOF
-	mv "$MANIFESTS/$1.yaml.tmp" "$MANIFESTS/$1.yaml"
+	mv "$MANIFESTS/.$1.yaml.tmp" "$MANIFESTS/$1.yaml"
 }
 
 # ------------------------------------------------------------------------ tests
@@ -157,18 +167,25 @@ t_cluster() { # containerd, the local images, cgroup v2
 	say "# $(kubelet --version), containerd $(containerd --version | awk '{print $3}'), $(runc --version | head -n 1)"
 }
 
-t_admission() { # a pod that asks for a device before mdevd registered is rejected
-	pod_manifest early "$MTTY_RES"
-	local t0=$SECONDS
-	start_kubelet
-	say "# kubelet up (read-only port answering) $((SECONDS - t0)) s after start"
-	wait_for $W pod_reason_is early UnexpectedAdmissionError ||
-		fail "early pod: $(pod_field early "p['status']")"
-	say "# early pod: $(pod_field early "p['status'].get('phase'), p['status'].get('reason'), p['status'].get('message')")"
-	rm -f "$MANIFESTS/early.yaml"
+t_admission() { # kubelet restarts (as after a reboot) before mdevd: a new pod is rejected
+	# kubelet's checkpoint names mdevd's resources, so until mdevd registers again they are
+	# known with no healthy device: admission fails with UnexpectedAdmissionError, the path
+	# kubelet documents for a node reboot. (A resource kubelet never saw is not checked.)
+	kill -TERM "$(cat "$work/mdevd.pid")"
+	wait_for $W sh -c "! kill -0 $(cat "$work/mdevd.pid") 2>/dev/null" || fail "mdevd did not stop"
+	: >"$work/mdevd.pid"
 	kill -9 "$(cat "$work/kubelet.pid")"
-	: >"$work/kubelet.pid"
-	rm -rf "$DP"
+	pod_manifest late "$MTTY_RES"
+	start_kubelet
+	wait_for $W pod_reason_is late UnexpectedAdmissionError ||
+		fail "late pod: $(pod_field late "p['status']")"
+	say "# late pod: $(pod_field late "p['status'].get('phase'), p['status'].get('reason'), p['status'].get('message')")"
+	start_mdevd
+	wait_for $W in_log mdevd "kubelet|registered $MTTY_RES" || fail "mdevd said nothing about kubelet"
+	wait_for $W registered_since "$MTTY_RES" 1 || fail "$MTTY_RES did not register after the restart"
+	grep -E "waiting for kubelet|registering|registered" "$logs/mdevd.log" | head -n 4 | sed 's/^/# mdevd: /'
+	rm -f "$MANIFESTS/late.yaml"
+	wait_for $W pod_running mtty || fail "the mtty pod did not survive"
 }
 
 t_mdevd_waits() { # mdevd before kubelet: it says what it waits for, then registers
@@ -178,15 +195,12 @@ t_mdevd_waits() { # mdevd before kubelet: it says what it waits for, then regist
    "mediatedDevices": [{"mdevNameSelector": "Dual port serial", "resourceName": "$MTTY_RES"}],
    "pciHostDevices": [{"pciVendorSelector": "1234:11e8", "resourceName": "$EDU_RES"}]}}
 EOF
-	"$MDEVD" apply --policy "$work/policy.json" --no-libvirt >"$work/apply.log" 2>&1 ||
-		fail "apply: $(cat "$work/apply.log")"
+	"$MDEVD" apply --policy "$work/policy.json" --no-libvirt >"$logs/apply.log" 2>&1 ||
+		fail "apply: $(cat "$logs/apply.log")"
 	[ "$(vm_mdev_count mtty)" = 2 ] || fail "$(vm_mdev_count mtty) mtty mdevs after apply"
-	# --no-apply from here on: an mdev removed out of band must stay removed (test below).
-	"$MDEVD" run --policy "$work/policy.json" --no-apply --no-libvirt --device-plugin-dir "$DP" \
-		--status-socket "$work/status.sock" >"$work/mdevd.log" 2>&1 &
-	echo $! >"$work/mdevd.pid"
+	start_mdevd
 	wait_for $W in_log mdevd "waiting for kubelet" || fail "mdevd does not say it waits for kubelet"
-	say "# $(grep -m1 'waiting for kubelet' "$work/mdevd.log")"
+	say "# $(grep -m1 'waiting for kubelet' "$logs/mdevd.log")"
 	start_kubelet
 	wait_for $W registered_since "$MTTY_RES" 1 || fail "$MTTY_RES not registered"
 	wait_for $W registered_since "$EDU_RES" 1 || fail "$EDU_RES not registered"
@@ -240,7 +254,7 @@ t_pods() { # busybox pods get the devices: KubeVirt's env, /dev/vfio/<group>; Li
 t_kubelet_restart() { # kill -9 kubelet: pods keep their devices, mdevd registers again
 	local before after regs
 	before=$("$HARNESS_BIN/podresources" list)
-	regs=$(grep -c "registered $MTTY_RES with kubelet" "$work/mdevd.log")
+	regs=$(grep -c "registered $MTTY_RES with kubelet" "$logs/mdevd.log")
 	kill -9 "$(cat "$work/kubelet.pid")"
 	local t0=$SECONDS
 	start_kubelet
@@ -267,12 +281,12 @@ t_unhealthy() { # an allocated mdev removed out of band: Unhealthy, out of alloc
 # ------------------------------------------------------------------------- main
 say "# mdevd with the real kubelet: kernel $(uname -r), $MDEVD"
 run_test t_cluster "containerd v2 + runc answer; the local pause and busybox images are imported"
-run_test t_admission "a pod asking for $MTTY_RES before mdevd registered fails admission (UnexpectedAdmissionError)"
 run_test t_mdevd_waits "mdevd before kubelet says it waits for kubelet, then registers both pools"
 run_test t_allocatable "kubelet's pod-resources GetAllocatableResources lists exactly mdevd's devices"
 run_test t_pods "busybox pods: $MTTY_ENV=<uuid> and $EDU_ENV=<bdf>, /dev/vfio/<group> inside; List agrees"
 run_test t_kubelet_restart "kubelet kill -9 and restart: mdevd registers again, the pods keep their devices"
 run_test t_unhealthy "an allocated mdev removed out of band is Unhealthy and leaves kubelet's allocatable"
+run_test t_admission "kubelet back before mdevd (a reboot): a pod asking for $MTTY_RES fails admission (UnexpectedAdmissionError)"
 rm -f "$MANIFESTS"/*.yaml
 for f in mdevd kubelet containerd; do
 	[ -s "$work/$f.pid" ] && kill -TERM "$(cat "$work/$f.pid")" 2>/dev/null

@@ -22,8 +22,8 @@ static void reap(int sig)
 
 int main(void)
 {
-	struct sigaction term = {.sa_handler = stop}, child = {.sa_handler = reap,
-							      .sa_flags = SA_NOCLDSTOP};
+	struct sigaction term = {.sa_handler = stop},
+			 child = {.sa_handler = reap, .sa_flags = SA_NOCLDSTOP};
 
 	if (sigaction(SIGINT, &term, NULL) < 0 || sigaction(SIGTERM, &term, NULL) < 0 ||
 	    sigaction(SIGCHLD, &child, NULL) < 0)
