@@ -46,7 +46,8 @@ for c in openssl python3 curl; do
 done
 bins=$(tests/k8s/build.sh kube-apiserver etcd kubectl) ||
 	die "tests/k8s/build.sh kube-apiserver etcd kubectl failed: the binaries cannot be built (Go and the module proxy are needed)"
-kbin=${bins%%:*}
+eval "$bins"
+kbin=$K8S_BIN
 for b in kube-apiserver etcd kubectl; do
 	[ -x "$kbin/$b" ] || die "$kbin/$b is missing after build.sh"
 done

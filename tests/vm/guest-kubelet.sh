@@ -149,7 +149,9 @@ spec:
   - name: c
     image: docker.io/library/busybox:mdevd
     imagePullPolicy: Never
-    command: ["/bin/sh", "-c", "env | grep RESOURCE_; ls /dev/vfio; echo started; exec sleep 100000"]
+    # The environment as runc handed it to PID 1: a shell drops names that are no shell
+    # identifiers, and KubeVirt's MDEV_PCI_RESOURCE_EXAMPLE_COM_MTTY-DUAL has a dash.
+    command: ["/bin/sh", "-c", "tr '\\\\0' '\\\\n' </proc/1/environ | grep RESOURCE_; ls /dev/vfio; echo started; exec sleep 100000"]
     resources: {limits: {$2: 1}}
 EOF
 	mv "$MANIFESTS/.$1.yaml.tmp" "$MANIFESTS/$1.yaml"

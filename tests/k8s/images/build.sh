@@ -15,7 +15,7 @@ if [ ! -f "$dir/busybox.tar" ]; then
 	cc -static -Os -s -o "$dir/pause" "$here/pause.c"
 	python3 "$here/oci-image.py" "$dir/pause.tar" "$name" /pause "$dir/pause=/pause"
 	links=()
-	for l in sh cat ls sleep env test grep head ps; do links+=("@/bin/$l=busybox"); done
+	for l in sh cat ls sleep env test grep head ps tr; do links+=("@/bin/$l=busybox"); done
 	python3 "$here/oci-image.py" "$dir/busybox.tar.tmp" docker.io/library/busybox:mdevd /bin/sh \
 		/bin/busybox=/bin/busybox "${links[@]}"
 	mv "$dir/busybox.tar.tmp" "$dir/busybox.tar"

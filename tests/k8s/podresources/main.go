@@ -5,7 +5,7 @@
 //
 //	podresources allocatable [SOCKET]   GetAllocatableResources: {"RESOURCE": ["ID", ...]}
 //	podresources list [SOCKET]          List: [{"pod", "namespace", "container",
-//	                                    "resource", "ids"}]
+//	                                    "resource", "ids"}], sorted
 //
 // SOCKET defaults to /var/lib/kubelet/pod-resources/kubelet.sock. Exits 1 with the error on
 // stderr when kubelet does not answer within 30 s.
@@ -79,6 +79,14 @@ func main() {
 				}
 			}
 		}
+		// kubelet's order is a map's: sort, so that two answers compare as text.
+		sort.Slice(es, func(i, j int) bool {
+			a, b := es[i], es[j]
+			if a.Namespace+"/"+a.Pod != b.Namespace+"/"+b.Pod {
+				return a.Namespace+"/"+a.Pod < b.Namespace+"/"+b.Pod
+			}
+			return a.Container+" "+a.Resource < b.Container+" "+b.Resource
+		})
 		out = es
 	default:
 		fmt.Fprintln(os.Stderr, "usage: podresources allocatable|list [SOCKET]")
