@@ -575,12 +575,17 @@ static int run_round(const struct apply_options *o, const struct apply_backend *
 						? inuse_get_holder(&in, a->iommu_group)
 						: NULL;
 				char who[128] = "";
+				char why[320];
 
 				if (h)
 					inuse_holder_str(h, who, sizeof(who));
-				log_info("kept %s (%s on %s): %s%s%s", a->uuid, a->type_id,
-					 a->parent, plan_action_reason(a, reason, sizeof(reason)),
+				snprintf(why, sizeof(why), "%s%s%s",
+					 plan_action_reason(a, reason, sizeof(reason)),
 					 h ? ", by " : "", who);
+				log_info("kept %s (%s on %s): %s", a->uuid, a->type_id, a->parent,
+					 why);
+				if (o->on_kept)
+					o->on_kept(o->on_kept_data, a, why);
 			}
 			break;
 		}

@@ -109,6 +109,13 @@ struct apply_options {
 	 */
 	void (*after_step)(void *data, const struct plan_action *a);
 	void *after_step_data;
+	/*
+	 * Called for each mdev the last round keeps against the policy (in use, or reserved by
+	 * a defined domain: a->reason says which), with the phrase logged for it (holder
+	 * included). The daemon reports those as Events on the Node. May be NULL.
+	 */
+	void (*on_kept)(void *data, const struct plan_action *a, const char *why);
+	void *on_kept_data;
 };
 
 struct apply_result {

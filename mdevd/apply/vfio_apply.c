@@ -107,8 +107,9 @@ fail:
 	return r;
 }
 
-/* Log a refusal unless it was logged before with the same reason. */
-static void report_refusal(const struct vfio_apply_opts *o, const char *address, const char *reason)
+/* Log a refusal unless it was logged before with the same reason; tell on_refusal too. */
+static void report_refusal(const struct vfio_apply_opts *o, const char *address, bool host_owned,
+			   const char *reason)
 {
 	char key[VFIO_REASON_MAX + MDEVD_BDF_STR_LEN + 2];
 	char **n;
@@ -127,6 +128,8 @@ static void report_refusal(const struct vfio_apply_opts *o, const char *address,
 		}
 	}
 	log_warnx("%s: not bound to vfio-pci: %s", address, reason);
+	if (o->on_refusal)
+		o->on_refusal(o->on_refusal_data, address, host_owned, reason);
 }
 
 static int do_bind(const struct vfio_apply_opts *o, const struct pci_bind_opts *b,
@@ -298,7 +301,7 @@ int vfio_apply(const struct vfio_apply_opts *o, const struct policy *pol,
 			break;
 		case VFIO_REFUSED:
 			res->refused++;
-			report_refusal(o, f->address, d[i].reason);
+			report_refusal(o, f->address, v.facts[i].host_owned != NULL, d[i].reason);
 			break;
 		case VFIO_KEEP:
 			res->kept++;

@@ -54,6 +54,12 @@ struct vfio_apply_opts {
 	char ***refusals_seen;
 	size_t *n_refusals_seen;
 	/*
+	 * Called with each refusal as it is logged (once per reason with @refusals_seen), on
+	 * the pass's thread: @host_owned says whether the guard's reason made it. May be NULL.
+	 */
+	void (*on_refusal)(void *data, const char *address, bool host_owned, const char *reason);
+	void *on_refusal_data;
+	/*
 	 * The udev rule file (apply/vfio_udev.h; NULL: VFIO_UDEV_DEFAULT_PATH, borrowed). With
 	 * @persist it is written; without, an existing one is still reconciled (functions given
 	 * back leave it), never created.

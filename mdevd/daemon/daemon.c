@@ -23,6 +23,7 @@
 #include "daemon/vfio_worker.h"
 #include "cli/doctor.h"
 #include "kubernetes/deviceplugin.h"
+#include "kubernetes/kube_recorder.h"
 #include "kubernetes/kube_watch.h"
 #include "util/log.h"
 #include "mdevd/inventory.h"
@@ -122,6 +123,14 @@ struct daemon {
 	struct pol_label *labels;
 	size_t n_labels;
 	bool labels_known;
+	/*
+	 * Events on the Node (kube_recorder.h): NULL without API access or a node name. What
+	 * was reported, so that only a change is: the devices kubelet is listed Unhealthy
+	 * ("resource\tid"), the mdevs the last apply kept against the policy (UUIDs).
+	 */
+	struct kube_recorder *recorder;
+	char **unhealthy, **kept;
+	size_t n_unhealthy, n_kept;
 	/* No policy from the cluster yet: an empty one runs; nothing is applied or served. */
 	bool awaiting;
 	bool said_no_cr, said_many_crs, said_no_node, said_no_labels, said_no_plugin_dir;
@@ -139,6 +148,104 @@ static uint64_t now_usec(void)
 static struct metrics_counters *counters(const struct daemon *d)
 {
 	return d->metrics ? metrics_counters(d->metrics) : NULL;
+}
+
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static bool strv_has(char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (streq(v[i], s))
+			return true;
+	return false;
+}
+
+/* Append a copy of @s to @v (a failure only loses it: an Event may be reported again). */
+static void strv_add(char ***v, size_t *n, const char *s)
+{
+	char **nv = reallocarray(*v, *n + 1, sizeof(**v));
+
+	if (!nv)
+		return;
+	*v = nv;
+	nv[*n] = strdup(s);
+	if (nv[*n])
+		(*n)++;
+}
+
+/* What one apply kept against the policy, reported as it is found (apply_options.on_kept). */
+struct kept_report {
+	struct daemon *d;
+	char **now;
+	size_t n_now;
+};
+
+static void on_kept(void *data, const struct plan_action *a, const char *why)
+{
+	struct kept_report *k = data;
+
+	if (a->reason != PLAN_REASON_IN_USE)
+		return; /* reserved by a defined domain: said in the log, not an Event */
+	strv_add(&k->now, &k->n_now, a->uuid);
+	if (!strv_has(k->d->kept, k->d->n_kept, a->uuid))
+		kube_recorder_event(k->d->recorder, KUBE_EVENTS_WARNING,
+				    KUBE_REASON_MDEV_KEPT_IN_USE,
+				    "mdev %s (%s on %s) kept against the policy: %s", a->uuid,
+				    a->type_id, a->parent, why);
+}
+
+/* The vfio-pci worker refused a binding (its thread; the recorder is thread-safe). */
+static void on_refusal(void *data, const char *address, bool host_owned, const char *reason)
+{
+	kube_recorder_event(data, KUBE_EVENTS_WARNING,
+			    host_owned ? KUBE_REASON_HOST_OWNED_REFUSED : KUBE_REASON_VFIO_REFUSED,
+			    "%s not bound to vfio-pci: %s", address, reason);
+}
+
+/* What kubelet is listed Unhealthy, from each plugin's ListAndWatch list. */
+struct unhealthy_report {
+	struct daemon *d;
+	const char *resource;
+	char **now;
+	size_t n_now;
+};
+
+static void on_device(void *data, const char *id, bool healthy, const char *why)
+{
+	struct unhealthy_report *u = data;
+	char key[512];
+
+	if (healthy)
+		return;
+	snprintf(key, sizeof(key), "%s\t%s", u->resource, id);
+	strv_add(&u->now, &u->n_now, key);
+	if (!strv_has(u->d->unhealthy, u->d->n_unhealthy, key))
+		kube_recorder_event(u->d->recorder, KUBE_EVENTS_WARNING,
+				    KUBE_REASON_DEVICE_UNHEALTHY,
+				    "device %s of resource %s is Unhealthy: %s", id, u->resource,
+				    why ? why : "it has no IOMMU group");
+}
+
+/* After the plugins were updated: an Event for each device that turned Unhealthy. */
+static void report_unhealthy(struct daemon *d)
+{
+	struct unhealthy_report u = {.d = d};
+	struct dp_plugin_info info;
+
+	if (!d->recorder || !d->dp)
+		return;
+	for (size_t i = 0; dp_manager_plugin(d->dp, i, &info, NULL, NULL) == 0; i++) {
+		u.resource = info.name;
+		(void)dp_manager_plugin(d->dp, i, &info, on_device, &u);
+	}
+	strv_free(d->unhealthy, d->n_unhealthy);
+	d->unhealthy = u.now;
+	d->n_unhealthy = u.n_now;
 }
 
 static void config_free(const struct daemon_config *cfg)
@@ -380,6 +487,7 @@ static bool run_apply(struct daemon *d)
 		.machine_id = d->opt->machine_id,
 	};
 	struct apply_result res = {};
+	struct kept_report kept = {.d = d};
 	struct virt *virt = NULL;
 	char **allocated = NULL;
 	size_t n_allocated = 0;
@@ -405,7 +513,18 @@ static bool run_apply(struct daemon *d)
 		o.allocated_ids = (const char *const *)allocated;
 		o.n_allocated_ids = n_allocated;
 	}
+	if (d->recorder) {
+		o.on_kept = on_kept;
+		o.on_kept_data = &kept;
+	}
 	r = apply_policy(&o, d->cfg->policy, &res);
+	if (d->recorder && r >= 0) {
+		strv_free(d->kept, d->n_kept);
+		d->kept = kept.now;
+		d->n_kept = kept.n_now;
+	} else {
+		strv_free(kept.now, kept.n_now);
+	}
 	for (size_t i = 0; i < n_allocated; i++)
 		free(allocated[i]);
 	free(allocated);
@@ -581,6 +700,8 @@ static int refresh(struct daemon *d, enum uevent_scope scope)
 		r = dp_manager_update(d->dp, set);
 		if (r < 0)
 			log_warn(r, "device plugins: cannot update the served devices");
+		else
+			report_unhealthy(d);
 	}
 	log_changes(d, inv, set);
 	/* The pools borrow from their inventory: free them first. */
@@ -854,6 +975,10 @@ static void reload(struct daemon *d, const char *why)
 				 "%s does not parse or cannot be read (see the log)", d->src_name);
 		if (counters(d))
 			metrics_add(&counters(d)->reloads_rejected, 1);
+		kube_recorder_event(d->recorder, KUBE_EVENTS_WARNING, KUBE_REASON_POLICY_REJECTED,
+				    "%s: new policy rejected: %s; still running policy generation "
+				    "%u",
+				    d->src_name, d->last_reload_error, d->cfg->generation);
 		sdnotify_send("READY=1");
 		notify_status(d, "New policy rejected, running the last good one");
 		d->last_end = now_usec();
@@ -973,6 +1098,12 @@ static void handle_kube(struct daemon *d, bool node)
 	*st = s;
 	if (!st->synced)
 		return; /* only its state changed (the thread logged it) */
+	if (node && d->recorder && st->n_objects) {
+		_cleanup_free_ char *uid = NULL;
+
+		if (kube_object_uid(st->objects[0].json, &uid) == 0 && uid)
+			kube_recorder_set_uid(d->recorder, uid);
+	}
 	r = node ? node_labels_take(d, &digest) : cr_digest(d, &digest);
 	if (r < 0) {
 		log_warn(r, "cannot read the watched %s", node ? "Node" : cr_kind(d));
@@ -1365,6 +1496,17 @@ static int start_watches(struct daemon *d)
 
 	if (!d->kcfg)
 		return 0;
+	if (d->opt->node_name) {
+		r = kube_recorder_start(d->kcfg, d->opt->node_name,
+					counters(d) ? counters(d)->node_events : NULL,
+					&d->recorder);
+		if (r < 0)
+			return r;
+		log_info("node %s: reporting Events on the Node (rate limited: a burst of %u, then "
+			 "one per %u s; repeats within %u s are counted into one)",
+			 d->opt->node_name, KUBE_EVENTS_BURST, KUBE_EVENTS_REFILL_SEC,
+			 KUBE_EVENTS_AGGREGATE_SEC);
+	}
 	if (d->opt->policy_source != DAEMON_POLICY_FILE) {
 		struct kube_watch_spec cr = {
 			.what = hco ? "hyperconvergeds.hco.kubevirt.io" : "kubevirts.kubevirt.io",
@@ -1509,7 +1651,6 @@ static void daemon_release(struct daemon *d)
 	kube_watch_free(d->node_watch);
 	kube_watch_state_clear(&d->cr);
 	kube_watch_state_clear(&d->node);
-	kube_config_free(d->kcfg);
 	free(d->cr_digest);
 	free(d->node_digest);
 	pol_labels_free(d->labels, d->n_labels);
@@ -1519,6 +1660,11 @@ static void daemon_release(struct daemon *d)
 	closep(&d->dev_fd);
 	if (d->dp)
 		dp_manager_free(d->dp);
+	/* After the vfio worker, which reports refusals to it; before the metrics it counts in. */
+	kube_recorder_free(d->recorder);
+	kube_config_free(d->kcfg);
+	strv_free(d->unhealthy, d->n_unhealthy);
+	strv_free(d->kept, d->n_kept);
 	metrics_free(d->metrics);
 	if (d->status_fd >= 0) {
 		close(d->status_fd);
@@ -1562,6 +1708,8 @@ static void vfio_startup(struct daemon *d)
 		.udev_path = d->opt->udev_rules_path,
 		.timeout_ms = d->opt->bind_timeout_ms,
 		.ipv4_getifaddrs = streq(d->opt->proc_root, "/proc"),
+		.on_refusal = d->recorder ? on_refusal : NULL,
+		.on_refusal_data = d->recorder,
 	};
 	d->vfio_lv = (struct vfio_worker_libvirt){
 		.uri = d->opt->libvirt_uri,

@@ -409,6 +409,22 @@ static void render_counters(struct metrics *m, struct text *t)
 	       "Times kubelet.sock appeared while mdevd ran (kubelet "
 	       "started or restarted; the plugins registered again).",
 	       load(&c->kubelet_restarts));
+	family(t, "mdevd_node_events_total", "counter",
+	       "Occurrences reported as Kubernetes Events on the Node, by result: posted (a new "
+	       "Event), aggregated (an Event's count raised), rate_limited, dropped (queue "
+	       "full), failed (the API server refused it or could not be reached).");
+	for (size_t i = 0; i < METRICS_NODE_EVENT_RESULTS; i++) {
+		static const char *const names[METRICS_NODE_EVENT_RESULTS] = {
+			[METRICS_NODE_EVENT_POSTED] = "posted",
+			[METRICS_NODE_EVENT_AGGREGATED] = "aggregated",
+			[METRICS_NODE_EVENT_RATE_LIMITED] = "rate_limited",
+			[METRICS_NODE_EVENT_DROPPED] = "dropped",
+			[METRICS_NODE_EVENT_FAILED] = "failed",
+		};
+
+		text_printf(t, "mdevd_node_events_total{result=\"%s\"} %llu\n", names[i],
+			    (unsigned long long)load(&c->node_events[i]));
+	}
 }
 
 int metrics_render(struct metrics *m, char **out, size_t *len)

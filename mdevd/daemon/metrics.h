@@ -81,6 +81,16 @@ enum metrics_apply {
 	METRICS_APPLY_KINDS,
 };
 
+/* The Node's Events (kubernetes/kube_recorder.h), by what became of each occurrence. */
+enum metrics_node_event {
+	METRICS_NODE_EVENT_POSTED,	 /* a new Event was created */
+	METRICS_NODE_EVENT_AGGREGATED,	 /* an Event's count was raised (PATCH) */
+	METRICS_NODE_EVENT_RATE_LIMITED, /* no token in the node's bucket: not sent */
+	METRICS_NODE_EVENT_DROPPED,	 /* the queue to the recorder's thread was full */
+	METRICS_NODE_EVENT_FAILED,	 /* the API server refused it or could not be reached */
+	METRICS_NODE_EVENT_RESULTS,
+};
+
 struct metrics;
 struct metrics_snapshot;
 
@@ -125,6 +135,8 @@ struct metrics_counters {
 	uint64_t uevents;	   /* uevents read and handled */
 	uint64_t kubelet_restarts; /* kubelet.sock appeared while running */
 	uint64_t policy_applied;   /* gauge: 1 once the policy in force was applied */
+	/* The recorder's thread and the loop count these (any thread). */
+	uint64_t node_events[METRICS_NODE_EVENT_RESULTS];
 };
 
 /* metrics_counters - the main thread's counters in @m, to update with metrics_add(). */

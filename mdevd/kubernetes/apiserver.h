@@ -2,7 +2,8 @@
 /*
  * apiserver: HTTP to the Kubernetes API server, the one adapter of libcurl
  * (apiserver_libcurl.c; loaded on first use, util/dlopen.h). Blocking calls, made from the
- * watch thread (kube_watch.h), never from the daemon's event loop.
+ * watch threads (kube_watch.h) and the Event recorder's thread (kube_recorder.h), never
+ * from the daemon's event loop. One client per thread: a client is not shared.
  *
  * Every request authenticates afresh from the kube_config: a token file (the service
  * account's, which the kubelet rotates) is read again for each request, client
@@ -37,6 +38,14 @@ void kube_http_free(struct kube_http *h);
  */
 int kube_http_get(struct kube_http *h, const char *path, unsigned int timeout_ms, char **body,
 		  size_t *len, long *status, char *why, size_t size);
+
+/*
+ * kube_http_send - @method ("POST", "PATCH") @data (a NUL-terminated document of
+ * @content_type) to @path; the reply as kube_http_get() gives it. Returns as kube_http_get().
+ */
+int kube_http_send(struct kube_http *h, const char *method, const char *path,
+		   const char *content_type, const char *data, unsigned int timeout_ms, char **body,
+		   size_t *len, long *status, char *why, size_t size);
 
 /* Called with each line of a 200 reply's body (without the newline); non-zero ends it. */
 typedef int (*kube_line_fn)(void *userdata, const char *line, size_t len);

@@ -313,14 +313,32 @@ static int perform(struct kube_http *h, struct transfer *t, long *status, char *
 	return 0;
 }
 
-int kube_http_get(struct kube_http *h, const char *path, unsigned int timeout_ms, char **body,
-		  size_t *len, long *status, char *why, size_t size)
+/* One request with the whole reply into @body: a GET (@data NULL) or @method with @data. */
+static int request(struct kube_http *h, const char *method, const char *path,
+		   const char *content_type, const char *data, unsigned int timeout_ms, char **body,
+		   size_t *len, long *status, char *why, size_t size)
 {
 	struct transfer t = {.h = h, .limit = REPLY_MAX};
 	struct curl_slist *headers = NULL;
+	char ct[128];
 	int r;
 
 	r = setup(h, path, &headers, &t, why, size);
+	if (r == 0 && data) {
+		struct curl_slist *n;
+
+		snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
+		n = sym.curl_slist_append(headers, ct);
+		if (n) {
+			headers = n;
+			sym.curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, headers);
+			sym.curl_easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, method);
+			sym.curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, data);
+			sym.curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(data));
+		} else {
+			r = -ENOMEM;
+		}
+	}
 	if (r == 0) {
 		sym.curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 		r = perform(h, &t, status, why, size);
@@ -336,6 +354,20 @@ int kube_http_get(struct kube_http *h, const char *path, unsigned int timeout_ms
 	*body = t.buf;
 	*len = t.len;
 	return 0;
+}
+
+int kube_http_get(struct kube_http *h, const char *path, unsigned int timeout_ms, char **body,
+		  size_t *len, long *status, char *why, size_t size)
+{
+	return request(h, NULL, path, NULL, NULL, timeout_ms, body, len, status, why, size);
+}
+
+int kube_http_send(struct kube_http *h, const char *method, const char *path,
+		   const char *content_type, const char *data, unsigned int timeout_ms, char **body,
+		   size_t *len, long *status, char *why, size_t size)
+{
+	return request(h, method, path, content_type, data, timeout_ms, body, len, status, why,
+		       size);
 }
 
 int kube_http_stream(struct kube_http *h, const char *path, unsigned int idle_sec, kube_line_fn fn,

@@ -563,6 +563,16 @@ int kube_object_annotation(const char *json, const char *key, char **out)
 	return dup_or_null(v, out);
 }
 
+int kube_object_uid(const char *json, char **out)
+{
+	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_Parse(json);
+
+	if (!cJSON_IsObject(root))
+		return -EINVAL;
+	*out = NULL;
+	return dup_or_null(get_str(cJSON_GetObjectItemCaseSensitive(root, "metadata"), "uid"), out);
+}
+
 int kube_object_spec(const char *json, char **out)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = cJSON_Parse(json);

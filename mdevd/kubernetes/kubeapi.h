@@ -143,6 +143,12 @@ int kube_object_labels(const char *json, char ***keys, char ***values, size_t *n
 int kube_object_annotation(const char *json, const char *key, char **out);
 
 /*
+ * kube_object_uid - metadata.uid of the object @json, as a new string into @out, or NULL
+ * when absent. Returns 0, -EINVAL (not an object) or -ENOMEM.
+ */
+int kube_object_uid(const char *json, char **out);
+
+/*
  * kube_object_spec - the object's "spec", printed (NULL: "null"), into @out (new): what a
  * CR's edit changes, and its status updates do not. Returns 0, -EINVAL or -ENOMEM.
  */

@@ -457,6 +457,48 @@ def check_vm(deploy):
                         f"{g['name']} asks for {g['deviceName']}, not one of {sorted(allowed)}")
 
 
+# What mdevd asks of the API server (mdevd/kubernetes/): exactly these verbs per resource.
+RBAC_WANTED = {
+    ("kubevirt.io", "kubevirts"): {"get", "list", "watch"},
+    ("hco.kubevirt.io", "hyperconvergeds"): {"get", "list", "watch"},
+    ("", "nodes"): {"get", "list", "watch"},
+    # The Node's Events (kube_recorder.c): POST a new one, PATCH its count.
+    ("", "events"): {"create", "patch"},
+}
+
+
+def check_rbac(deploy):
+    """rbac.yaml grants what mdevd asks, nothing more, and binds it to the DaemonSet's account."""
+    path, docs = load(deploy, "rbac.yaml")
+    role = find(docs, "ClusterRole", "mdevd")
+    if role is None:
+        err(f"{path}: no ClusterRole mdevd")
+        return
+    granted = {}
+    for rule in role.get("rules", []):
+        for g in rule.get("apiGroups", []):
+            for r in rule.get("resources", []):
+                granted.setdefault((g, r), set()).update(rule.get("verbs", []))
+    for key, verbs in RBAC_WANTED.items():
+        have = granted.get(key, set())
+        if not verbs <= have:
+            err(f"{path}: ClusterRole mdevd: {key[1]} ({key[0] or 'core'}) lacks "
+                f"{sorted(verbs - have)}")
+    for key, have in granted.items():
+        extra = have - RBAC_WANTED.get(key, set())
+        if extra:
+            err(f"{path}: ClusterRole mdevd: {key[1]} ({key[0] or 'core'}) grants "
+                f"{sorted(extra)}, which mdevd never asks")
+    binding = find(docs, "ClusterRoleBinding", "mdevd")
+    _, _, ds, pod, _ = daemonset(deploy)
+    account = (pod.get("serviceAccountName"), ds["metadata"].get("namespace"))
+    if binding is None or binding["roleRef"]["name"] != "mdevd" or not any(
+            (s.get("kind"), s.get("name"), s.get("namespace")) == ("ServiceAccount", *account)
+            for s in binding.get("subjects", [])):
+        err(f"{path}: no ClusterRoleBinding mdevd of ClusterRole mdevd to the DaemonSet's "
+            f"ServiceAccount {account[1]}/{account[0]}")
+
+
 def main():
     deploy, what, *args = sys.argv[1:]
     printers = {
@@ -468,7 +510,8 @@ def main():
     }
     checks = {"parse": check_parse, "volumes": check_volumes, "security": check_security,
               "argv-check": check_argv, "wiring": check_wiring, "external": check_external,
-              "agree": check_agree, "vm": check_vm, "fleet": check_fleet}
+              "agree": check_agree, "vm": check_vm, "fleet": check_fleet,
+              "rbac": check_rbac}
     try:
         if what in printers:
             printers[what](*args)

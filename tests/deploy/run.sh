@@ -115,6 +115,7 @@ manifest yaml-parses parse
 manifest daemonset-volumes volumes
 manifest daemonset-not-privileged security
 manifest daemonset-wiring wiring
+manifest rbac-grants-what-mdevd-asks rbac
 argv_accepted daemonset-args-accepted daemonset
 argv_accepted containerfile-cmd-accepted containerfile
 

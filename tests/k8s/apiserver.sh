@@ -13,8 +13,13 @@
 #   - kube-apiserver restarted (the watch resumes or re-lists after 410 Gone), and a revoked
 #     service-account token (401, logged once; a new token in the file is picked up) are
 #     survived;
+#   - Events on the Node (kube_recorder.h): a garbage edit posts PolicyRejected, which
+#     `kubectl get events` and `kubectl describe node` show; a repeat of it raises the count
+#     of the same Event; a device kubelet is listed Unhealthy (the edu function unbound from
+#     vfio-pci in a copy of the fixture tree, then SIGHUP) posts DeviceUnhealthy, counted in
+#     mdevd_node_events_total;
 #   - the client certificate of mdevd's group needs nothing beyond
-#     deploy/kubernetes/rbac.yaml's ClusterRole.
+#     deploy/kubernetes/rbac.yaml's ClusterRole (the Events included).
 # The CRDs are minimal: kubevirt.io/v1 KubeVirt and hco.kubevirt.io/v1beta1 HyperConverged
 # with an open schema (x-kubernetes-preserve-unknown-fields: true), not the published
 # schemas (those come with the operators' Go modules, not fetched here): the server keeps
@@ -256,6 +261,12 @@ status() {
 }
 wait_status() { wait_for status "$1" || { status "d.get('$2')" 2>/dev/null; fail "status never had: $1"; }; }
 generation() { status "d['generation']"; }
+# events REASON EXPR: the Node's Events of REASON as the list e, EXPR evaluated on it (Python)
+events() {
+	kc get events -n default --field-selector "involvedObject.name=test-node,reason=$1" -o json |
+		python3 -c "import json,sys; e=json.load(sys.stdin)['items']; r=($2); print(r); sys.exit(0 if r else 1)"
+}
+wait_events() { wait_for events "$1" "$2" || { events "$1" "e"; fail "no $1 Event with: $2"; }; }
 
 tree=$work/tree
 mkdir -p "$tree/proc"
@@ -338,6 +349,38 @@ t_garbage() {
 	[ "$(count 'new policy rejected')" = 1 ] || fail "the rejection was logged $(count 'new policy rejected') times"
 }
 check "a garbage CR edit is rejected once, reported, and the last good policy serves" t_garbage
+
+t_event_rejected() {
+	local g uid mine
+	g=$(generation) || return 1
+	uid=$(kc get node test-node -o jsonpath='{.metadata.uid}') || return 1
+	kc patch kubevirt kubevirt -n kubevirt --type merge -p \
+		'{"spec": {"configuration": {"mediatedDevicesConfiguration": {"mediatedDeviceTypes": "mtty-2"}}}}' >/dev/null || return 1
+	mine="[x for x in e if x['message'].endswith('still running policy generation $g')]"
+	wait_events PolicyRejected "len($mine) == 1 and $mine[0]['count'] == 1" || return 1
+	events PolicyRejected "[(x['type'], x['source'], x['involvedObject']['kind'], x['involvedObject']['uid'])
+		for x in $mine] == [('Warning', {'component': 'mdevd', 'host': 'test-node'}, 'Node', '$uid')]" ||
+		fail "the Event's type, source or involvedObject" || return 1
+	events PolicyRejected "'mediatedDeviceTypes' in $mine[0]['message'] and
+		$mine[0]['message'].startswith('KubeVirt kubevirt/kubevirt: new policy rejected: ')" ||
+		fail "the message does not say what was rejected and why" || return 1
+	# The same garbage again (another field edited): the count of the same Event, not a new one.
+	kc patch kubevirt kubevirt -n kubevirt --type merge -p \
+		'{"spec": {"configuration": {"developerConfiguration": {"featureGates": ["HostDevices", "Other"]}}}}' >/dev/null || return 1
+	wait_log "KubeVirt kubevirt/kubevirt: new policy rejected; still running policy generation $g" || return 1
+	wait_events PolicyRejected "len($mine) == 1 and $mine[0]['count'] == 2" || return 1
+	events PolicyRejected "$mine[0]['lastTimestamp'] >= $mine[0]['firstTimestamp']" || return 1
+	# kubectl describe node: the Event beside the capacity, with its count.
+	kc describe node test-node >"$work/describe" || return 1
+	sed -n '/^Events:/,$p' "$work/describe" | grep -E 'Warning +PolicyRejected +.*\(x2 over .*mdevd' ||
+		{ cat "$work/describe"; fail "kubectl describe node does not show the Event"; } || return 1
+	kc patch kubevirt kubevirt -n kubevirt --type merge -p \
+		'{"spec": {"configuration": {"mediatedDevicesConfiguration": {"mediatedDeviceTypes": ["mtty-2"]}}}}' >/dev/null || return 1
+	wait_status "d['generation'] == $((g + 1)) and d['last_reload']['result'] == 'ok'" generation || return 1
+	logged 'node test-node: Events: ' && fail "a post failed: $(grep 'Events: ' "$log")"
+	return 0
+}
+check "a garbage edit posts a PolicyRejected Event on the Node; a repeat raises its count" t_event_rejected
 
 t_labels() {
 	local g
@@ -449,6 +492,46 @@ t_token() {
 	wait "$mdevd_pid"
 }
 check "a revoked token: 401 logged once, a new token in the file is picked up" t_token
+
+t_event_unhealthy() {
+	local t2=$work/tree2 port dev=bus/pci/devices/0000:00:03.0
+	mkdir -p "$t2/proc" "$work/dp"
+	cp -a tests/fixtures/samples "$t2/sys"
+	# Device plugins on (no kubelet: they serve unregistered), metrics on a free port.
+	"$MDEVD" --sysfs-root "$t2/sys" --proc-root "$t2/proc" --machine-id $MID run \
+		--no-apply --no-libvirt --resync 0 --device-plugin-dir "$work/dp" \
+		--metrics-address 127.0.0.1:0 --status-socket "$work/dp.sock" \
+		--policy-source kubevirt --kubeconfig "$work/mdevd.kubeconfig" --node-name test-node \
+		2>"$work/dp.log" &
+	pids+=($!)
+	mdevd_pid=$!
+	log=$work/dp.log sock=$work/dp.sock
+	wait_log 'policy reloaded: generation 2' || return 1
+	wait_status "'example.com/EDU' in [r['name'] for r in d['resources']]" resources || return 1
+	port=$(sed -n 's/.*metrics: serving .* (port \([0-9]*\)).*/\1/p' "$log" | head -1)
+	[ -n "$port" ] || fail "no metrics port in the log" || return 1
+	events DeviceUnhealthy "not [x for x in e if '0000:00:03.0' in x['message']]" ||
+		fail "an Unhealthy Event before the device was" || return 1
+	# Out of band: the edu function leaves vfio-pci; kubelet is told it is Unhealthy.
+	rm "$t2/sys/$dev/driver" "$t2/sys/bus/pci/drivers/vfio-pci/0000:00:03.0" 2>/dev/null
+	[ ! -e "$t2/sys/$dev/driver" ] || fail "the fixture's driver link is still there" || return 1
+	kill -HUP "$mdevd_pid"
+	wait_events DeviceUnhealthy "[x for x in e if x['message'] == 'device 0000:00:03.0 of resource example.com/EDU is Unhealthy: bound to no driver, not vfio-pci' and x['type'] == 'Warning']" || return 1
+	curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics" || fail "no /metrics" || return 1
+	grep -E '^mdevd_node_events_total\{result="posted"\} [1-9]' "$work/metrics" ||
+		fail "posted Events not counted: $(grep node_events "$work/metrics")" || return 1
+	grep -E '^mdevd_node_events_total\{result="(failed|dropped)"\} 0$' "$work/metrics" | wc -l | grep -qx 2 ||
+		fail "failed or dropped Events: $(grep node_events "$work/metrics")" || return 1
+	# Another reconcile: still Unhealthy, not reported again.
+	kill -HUP "$mdevd_pid"
+	wait_log 'reloading the policy from the KubeVirt CR \(SIGHUP\)' || return 1
+	wait_status "d['generation'] == 4" generation || return 1
+	events DeviceUnhealthy "[x['count'] for x in e if '0000:00:03.0' in x['message']] == [1]" ||
+		fail "the Unhealthy device was reported again" || return 1
+	kill -TERM "$mdevd_pid"
+	wait "$mdevd_pid"
+}
+check "a device turned Unhealthy posts DeviceUnhealthy on the Node, once" t_event_unhealthy
 
 t_stop() {
 	log=$work/kv.log sock=$work/kv.sock

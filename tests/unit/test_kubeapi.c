@@ -291,6 +291,12 @@ static void test_object_fields(void **state)
 	assert_int_equal(kube_object_spec(node, &s), 0);
 	assert_string_equal(s, "{\"x\":1}");
 	free(s);
+	assert_int_equal(kube_object_uid("{\"metadata\":{\"uid\":\"1f2e\"}}", &s), 0);
+	assert_string_equal(s, "1f2e");
+	free(s);
+	assert_int_equal(kube_object_uid("{\"metadata\":{}}", &s), 0);
+	assert_null(s);
+	assert_int_equal(kube_object_uid("[", &s), -EINVAL);
 	assert_int_equal(kube_object_spec("{}", &s), 0);
 	assert_string_equal(s, "null");
 	free(s);
