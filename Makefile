@@ -200,15 +200,10 @@ check-vm-vfio: mdevd/mdevd
 	@MDEVD_VM_VFIO_IDS= MDEVD_VM_NO_IOMMU=1 tests/vm/run.sh tests/vm/guest-vfio.sh noiommu
 
 # The real kubelet (standalone, static pods), containerd v2 and runc in the real-kernel guest
-# with mdevd serving mtty mdevs and the edu function; the binaries come from tests/k8s/build.sh
-# (cached), the pause and busybox images from tests/k8s/images/build.sh.
+# with mdevd serving mtty mdevs and the edu function (tests/k8s/guest.sh: the binaries from
+# tests/k8s/build.sh, cached; the pause and busybox images from tests/k8s/images/build.sh).
 check-vm-kubelet: mdevd/mdevd
-	@set -e; eval "$$(tests/k8s/build.sh kubelet containerd ctr containerd-shim-runc-v2 podresources)"; \
-	sandbox=$$($$CONTAINERD_BIN/containerd config default | sed -n "s/^ *sandbox = '\(.*\)'$$/\1/p; s/^ *sandbox = \"\(.*\)\"$$/\1/p" | head -n 1); \
-	[ -n "$$sandbox" ] || { echo "check-vm-kubelet: no sandbox image in containerd's default config"; exit 1; }; \
-	images=$$(tests/k8s/images/build.sh "$$sandbox"); \
-	MDEVD_VM_MEM=2048 MDEVD_VM_TIMEOUT=$${MDEVD_VM_TIMEOUT:-1500} tests/vm/run.sh tests/vm/guest-kubelet.sh \
-		"$$K8S_BIN" "$$CONTAINERD_BIN" "$$HARNESS_BIN" "$$images"
+	@tests/k8s/guest.sh
 
 # A real libvirtd in the real-kernel guest: reservations, the libvirt backend, mdevctl.
 check-vm-libvirt: mdevd/mdevd
@@ -255,6 +250,7 @@ bench: deps
 	@tests/bench/guest.sh
 	@tests/bench/dp-bench.sh --doc
 	@tests/bench/metrics-bench.sh --doc
+	@tests/bench/kubelet-bench.sh --doc
 
 # Coverage-guided fuzzing of every parser (libFuzzer + ASan + UBSan; clang and
 # libclang-rt-14-dev): the policy, kernel uevents, sysfs attributes, NVIDIA's

@@ -280,8 +280,65 @@ t_unhealthy() { # an allocated mdev removed out of band: Unhealthy, out of alloc
 	grep "$uuid" "$work/status.out" | grep -qi unhealthy || fail "status does not show $uuid unhealthy: $(cat "$work/status.out")"
 }
 
+# ------------------------------------------------------------------------ bench
+# kubelet's view, for make bench (FILTER "bench"): from mdevd's start to its resource being
+# allocatable in kubelet, and from an mdev created (removed) in sysfs to kubelet's
+# allocatable count changing, over $BENCH_CHANGES of each. kubelet is watched through its
+# pod-resources API (podresources watch: one poll per millisecond on one connection).
+# Figures as "# bench ..." lines and $RESULTS/kubelet-bench.json; nothing asserted on time.
+count_seen() { # count_seen NS COUNT: the first watch line at or after NS with COUNT
+	awk -v t="$1" -v c="$2" '$1 >= t && $2 == c {print $1; exit}' "$work/watch"
+}
+wait_count() { # wait_count NS COUNT -> that line's time in $seen
+	seen=
+	local end=$((SECONDS + W))
+	while [ $SECONDS -lt $end ]; do
+		seen=$(count_seen "$1" "$2")
+		[ -n "$seen" ] && return 0
+		sleep 0.005
+	done
+	return 1
+}
+b_kubelet_view() {
+	local types=/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-2 t0 u k
+	printf '{"permittedHostDevices": {"mediatedDevices": [{"mdevNameSelector": "Dual port serial", "resourceName": "%s"}]}}\n' \
+		"$MTTY_RES" >"$work/policy.json"
+	u=$(cat /proc/sys/kernel/random/uuid)
+	echo "$u" >"$types/create" || fail "cannot create an mtty-2 mdev"
+	start_kubelet
+	"$HARNESS_BIN/podresources" watch "$MTTY_RES" >"$work/watch" 2>"$logs/watch.log" &
+	echo $! >"$work/watch.pid"
+	wait_for $W test -s "$work/watch" || fail "the pod-resources watch gave nothing"
+	t0=$(date +%s%N)
+	start_mdevd
+	wait_count "$t0" 1 || fail "$MTTY_RES never allocatable"
+	echo "start $(((seen - t0) / 1000))" >"$work/bench"
+	for ((k = 0; k < ${BENCH_CHANGES:-50}; k++)); do
+		u=$(cat /proc/sys/kernel/random/uuid)
+		t0=$(date +%s%N)
+		echo "$u" >"$types/create" || fail "create $k"
+		wait_count "$t0" 2 || fail "create $k not seen by kubelet"
+		echo "create $(((seen - t0) / 1000))" >>"$work/bench"
+		t0=$(date +%s%N)
+		echo 1 >"/sys/bus/mdev/devices/$u/remove" || fail "remove $k"
+		wait_count "$t0" 1 || fail "remove $k not seen by kubelet"
+		echo "remove $(((seen - t0) / 1000))" >>"$work/bench"
+	done
+	kill "$(cat "$work/watch.pid")" 2>/dev/null
+	/usr/bin/python3 "$REPO/tests/bench/kubelet-report.py" summary "$work/bench" \
+		"$RESULTS/kubelet-bench.json"
+}
+
 # ------------------------------------------------------------------------- main
 say "# mdevd with the real kubelet: kernel $(uname -r), $MDEVD"
+if [ "$filter" = bench ]; then
+	filter=.
+	run_test t_cluster "containerd v2 + runc answer; the local pause and busybox images are imported"
+	run_test b_kubelet_view "bench: kubelet's view of mdevd (start, mdev create and remove)"
+	say "$passed passed, $failed failed"
+	[ $failed = 0 ]
+	exit
+fi
 run_test t_cluster "containerd v2 + runc answer; the local pause and busybox images are imported"
 run_test t_mdevd_waits "mdevd before kubelet says it waits for kubelet, then registers both pools"
 run_test t_allocatable "kubelet's pod-resources GetAllocatableResources lists exactly mdevd's devices"

@@ -6,6 +6,10 @@
 //	podresources allocatable [SOCKET]   GetAllocatableResources: {"RESOURCE": ["ID", ...]}
 //	podresources list [SOCKET]          List: [{"pod", "namespace", "container",
 //	                                    "resource", "ids"}], sorted
+//	podresources watch RESOURCE [SOCKET]  polls GetAllocatableResources on one connection
+//	                                    every millisecond and prints "UNIX_NS COUNT" each time
+//	                                    RESOURCE's count changes (first line: the count at
+//	                                    start), until killed: the bench's view of kubelet
 //
 // SOCKET defaults to /var/lib/kubelet/pod-resources/kubelet.sock. Exits 1 with the error on
 // stderr when kubelet does not answer within 30 s.
@@ -33,22 +37,30 @@ type entry struct {
 }
 
 func main() {
-	if len(os.Args) < 2 || len(os.Args) > 3 {
-		fmt.Fprintln(os.Stderr, "usage: podresources allocatable|list [SOCKET]")
+	if len(os.Args) < 2 || len(os.Args) > 4 {
+		fmt.Fprintln(os.Stderr, "usage: podresources allocatable|list [SOCKET] | watch RESOURCE [SOCKET]")
 		os.Exit(2)
 	}
+	args := os.Args[2:]
+	watchRes := ""
+	if os.Args[1] == "watch" && len(args) > 0 {
+		watchRes, args = args[0], args[1:]
+	}
 	sock := "/var/lib/kubelet/pod-resources/kubelet.sock"
-	if len(os.Args) == 3 {
-		sock = os.Args[2]
+	if len(args) == 1 {
+		sock = args[0]
 	}
 	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		fail(err)
 	}
 	defer conn.Close()
+	c := podresourcesapi.NewPodResourcesListerClient(conn)
+	if os.Args[1] == "watch" && watchRes != "" {
+		watch(c, watchRes)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c := podresourcesapi.NewPodResourcesListerClient(conn)
 	var out any
 	switch os.Args[1] {
 	case "allocatable":
@@ -94,6 +106,30 @@ func main() {
 	}
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))
+}
+
+// watch prints "UNIX_NS COUNT" whenever res's allocatable count changes; never returns.
+func watch(c podresourcesapi.PodResourcesListerClient, res string) {
+	last := -1
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		r, err := c.GetAllocatableResources(ctx, &podresourcesapi.AllocatableResourcesRequest{})
+		cancel()
+		now := time.Now().UnixNano()
+		n := 0
+		if err == nil {
+			for _, d := range r.GetDevices() {
+				if d.GetResourceName() == res {
+					n += len(d.GetDeviceIds())
+				}
+			}
+		}
+		if err == nil && n != last {
+			fmt.Printf("%d %d\n", now, n)
+			last = n
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func fail(err error) {
