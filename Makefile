@@ -254,14 +254,15 @@ bench: deps
 
 # Coverage-guided fuzzing of every parser (libFuzzer + ASan + UBSan; clang and
 # libclang-rt-14-dev): the policy, kernel uevents, sysfs attributes, NVIDIA's
-# creatable_vgpu_types tables, libvirt's domain and node-device XML, device-plugin requests (tests/fuzz/fuzz_*.c, docs/fuzzing.md). The
-# library is rebuilt with clang under $(FUZZ_DIR)/obj; the harnesses stay in tests/fuzz and
-# out of the product build. tests/fuzz/run.sh runs each target in turn for FUZZ_SECONDS
+# creatable_vgpu_types tables, libvirt's domain and node-device XML, device-plugin requests,
+# the Kubernetes API client's kubeconfig, list and watch JSON (tests/fuzz/fuzz_*.c,
+# docs/fuzzing.md). The library is rebuilt with clang under $(FUZZ_DIR)/obj; the harnesses
+# stay in tests/fuzz and out of the product build. tests/fuzz/run.sh runs each target in turn for FUZZ_SECONDS
 # (or FUZZ_RUNS executions when set), corpora in build/fuzz/<target>/corpus, seeded by
 # tests/fuzz/make-seeds.py. Not part of `check`.
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?=
-FUZZ_TARGETS := policy uevent sysfs nvidia_vgpu libvirt_xml deviceplugin
+FUZZ_TARGETS := policy uevent sysfs nvidia_vgpu libvirt_xml deviceplugin kubeapi
 FUZZ_DIR     := build/fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer

@@ -173,7 +173,7 @@ int kube_config_parse(const char *text, size_t len, const char *dir, const char 
 	_cleanup_(kube_config_freep) struct kube_config *c = calloc(1, sizeof(*c));
 	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
 	const cJSON *cluster, *user, *ctx;
-	const char *cur, *cname, *uname, *server;
+	const char *cur, *cname, *uname, *server, *host;
 	size_t i = 0;
 	int r;
 
@@ -216,6 +216,11 @@ int kube_config_parse(const char *text, size_t len, const char *dir, const char 
 	if (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0)
 		return fmt_why(why, size, "cluster \"%s\": server \"%s\" is not an http(s) URL",
 			       cname, server);
+	/* "https://" or "https:///x" would leave no host (and "https:" once the slashes go). */
+	host = server + (server[4] == 's' ? 8 : 7);
+	if (*host == '\0' || *host == '/')
+		return fmt_why(why, size, "cluster \"%s\": server \"%s\" names no host", cname,
+			       server);
 	c->server = strdup(server);
 	if (!c->server)
 		return -ENOMEM;

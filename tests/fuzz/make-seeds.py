@@ -27,6 +27,13 @@ deviceplugin  records [op][len lo][len hi][message] (fuzz_deviceplugin.c) holdin
               AllocateRequest / PreferredAllocationRequest / PreStartContainerRequest /
               Empty messages encoded as kubelet sends them (protobuf wire format of
               mdevd/kubernetes/deviceplugin.proto), alone and in sequences with pool changes
+kubeapi       [op byte][text] (fuzz_kubeapi.c): kubeconfigs as tests/k8s/apiserver.sh and
+              tests/unit/test_kubeapi.c write them (client certificates as files and as
+              data, token and tokenFile, JSON, kind's admin style, in-cluster style with the
+              service account's files, exec and broken ones), base64, watch event lines
+              (ADDED / MODIFIED / DELETED / BOOKMARK / ERROR 410 Status), list replies of
+              KubeVirt and HyperConverged CRs and of Nodes, a Node with labels and
+              annotations, a Status error reply
 policy        not written here: `make fuzz` reads tests/fixtures/policies/ directly
 """
 import hashlib
@@ -425,6 +432,159 @@ def deviceplugin_seeds(outdir):
             write(outdir, "deviceplugin", s)
 
 
+# --- kubeapi --------------------------------------------------------------------------
+
+KUBE_CONFIG, KUBE_BASE64, KUBE_EVENT, KUBE_LIST, KUBE_OBJECT = range(5)
+KUBE_KIND = 8  # kind and apiVersion given (a kubeconfig: its directory)
+PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2xpZW50\n-----END CERTIFICATE-----\n"
+
+
+def b64(text):
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
+
+
+def kubeconfig(user_lines, cluster="{server: \"https://127.0.0.1:6443\", "
+               "certificate-authority: /tmp/pki/ca.crt}"):
+    """A kubeconfig as tests/k8s/apiserver.sh writes it."""
+    return ("apiVersion: v1\nkind: Config\nclusters:\n- name: test\n"
+            f"  cluster: {cluster}\ncontexts:\n- name: test\n"
+            "  context: {cluster: test, user: u}\ncurrent-context: test\nusers:\n"
+            "- name: u\n  user:\n" + "".join(f"    {line}\n" for line in user_lines))
+
+
+KUBEVIRT = {
+    "apiVersion": "kubevirt.io/v1", "kind": "KubeVirt",
+    "metadata": {"name": "kubevirt", "namespace": "kubevirt", "resourceVersion": "4242",
+                 "generation": 3, "uid": "6a1c3a4e-2f7d-4a59-9a51-0c1f0f4f7b11",
+                 "annotations": {"mdevd/policy": "{\"removeUnowned\": false}"}},
+    "spec": {"configuration": {
+        "developerConfiguration": {"featureGates": ["HostDevices"]},
+        "permittedHostDevices": {"mediatedDevices": [
+            {"mdevNameSelector": "Dual port serial", "resourceName": "example.com/MTTY_DUAL",
+             "externalResourceProvider": True},
+            {"mdevNameSelector": "Single port serial",
+             "resourceName": "example.com/MTTY_SINGLE"}]},
+        "mediatedDevicesConfiguration": {
+            "mediatedDeviceTypes": ["mtty-2"],
+            "nodeMediatedDeviceTypes": [{"nodeSelector": {"mdevd-test/pool": "single"},
+                                         "mediatedDeviceTypes": ["mtty-1"]}]}}},
+    "status": {"phase": "Deployed"},
+}
+HYPERCONVERGED = {
+    "apiVersion": "hco.kubevirt.io/v1beta1", "kind": "HyperConverged",
+    "metadata": {"name": "kubevirt-hyperconverged", "namespace": "openshift-cnv",
+                 "resourceVersion": "777", "uid": "0b5e7c2a-9d1e-4c3b-8f6a-2e4d5c6b7a80"},
+    "spec": {"permittedHostDevices": {
+        "mediatedDevices": [{"mdevNameSelector": "Dual port serial",
+                             "resourceName": "example.com/MTTY_DUAL",
+                             "externalResourceProvider": True}],
+        "pciDeviceSelector": [{"pciVendorSelector": "10DE:2236",
+                               "resourceName": "nvidia.com/GA102GL_A10"}]},
+        "mediatedDevicesConfiguration": {"mediatedDeviceTypes": ["nvidia-222"]}},
+}
+NODE = {
+    "apiVersion": "v1", "kind": "Node",
+    "metadata": {"name": "test-node", "resourceVersion": "31", "uid": "e3b0c442-98fc-1c14",
+                 "labels": {"kubernetes.io/hostname": "test-node", "mdevd-test/pool": "dual",
+                            "kubernetes.io/arch": "amd64", "empty": ""},
+                 "annotations": {"mdevd/policy": "mediatedDevicesConfiguration: {}",
+                                 "node.alpha.kubernetes.io/ttl": "0"}},
+    "spec": {"podCIDR": "10.244.0.0/24"},
+    "status": {"allocatable": {"example.com/MTTY_DUAL": "12"}},
+}
+
+
+def kubeapi_seeds(outdir):
+    import json
+
+    def put(op, text):
+        write(outdir, "kubeapi", bytes([op]) + (text.encode() if isinstance(text, str) else text))
+
+    configs = [
+        kubeconfig(["client-certificate: /tmp/pki/admin.crt", "client-key: /tmp/pki/admin.key"]),
+        kubeconfig(["client-certificate: mdevd.crt", "client-key: mdevd.key"]),
+        kubeconfig(["tokenFile: /tmp/work/token"]),
+        kubeconfig(["token: eyJhbGciOiJSUzI1NiIsImtpZCI6IiJ9.e30.c2ln"]),
+        kubeconfig([f"client-certificate-data: {b64(PEM)}",
+                    f"client-key-data: {b64('-----BEGIN EC PRIVATE KEY-----')}"],
+                   "\n    server: https://127.0.0.1:40043/\n"
+                   f"    certificate-authority-data: {b64(PEM)}"),
+        # In-cluster style: the service account's files, named in a kubeconfig.
+        kubeconfig(["tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token"],
+                   "{server: \"https://[fd00::1]:443\", certificate-authority: "
+                   "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt}"),
+        kubeconfig(["exec: {command: aws, args: [eks, get-token]}"]),
+        kubeconfig(["client-certificate: a.crt"]),
+        kubeconfig(["token: x"], "{server: 127.0.0.1, insecure-skip-tls-verify: true}"),
+        kubeconfig(["token: x"], "{server: 'https://h', certificate-authority-data: '!!'}"),
+        kubeconfig(["token: x"], "{server: 'https:///'}"),  # no host (the target found it)
+        "clusters: []\n",
+        "current-context: x\n",
+        "a: [\n",
+        "current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
+        "clusters: [{name: c, cluster: {server: &s 'http://h:8080', x: *s}}]\n",
+        json.dumps({"current-context": "a",
+                    "contexts": [{"name": "a", "context": {"cluster": "c", "user": "u"}}],
+                    "clusters": [{"name": "c", "cluster": {"server": "https://h:1",
+                                                           "insecure-skip-tls-verify": True}}],
+                    "users": [{"name": "u", "user": {"token": "abc"}}]}),
+    ]
+    for c in configs:
+        put(KUBE_CONFIG, c)
+        put(KUBE_CONFIG | KUBE_KIND, c)
+    for t in ["aGVs\nbG8=", "", "ab=c", "a*b", b64(PEM), b64(PEM)[:-2], "YQ", "YQ==\n", " Y Q = = "]:
+        put(KUBE_BASE64, t)
+
+    def ev(type_, obj):
+        return json.dumps({"type": type_, "object": obj}, separators=(",", ":"))
+
+    kv_bare = dict(KUBEVIRT)
+    del kv_bare["kind"], kv_bare["apiVersion"]
+    events = [
+        ev("ADDED", KUBEVIRT), ev("ADDED", kv_bare), ev("MODIFIED", HYPERCONVERGED),
+        ev("DELETED", {"metadata": {"name": "x", "resourceVersion": "7"}}),
+        ev("MODIFIED", NODE),
+        ev("BOOKMARK", {"kind": "KubeVirt", "apiVersion": "kubevirt.io/v1", "metadata": {
+            "resourceVersion": "1234", "annotations": {"k8s.io/initial-events-end": "true"}}}),
+        ev("ERROR", {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                     "message": "too old resource version: 5 (9)", "reason": "Expired",
+                     "code": 410}),
+        ev("ERROR", {"kind": "Status", "code": 500, "message": "etcdserver: request timed out"}),
+        ev("RENAMED", {}), ev("ADDED", {"metadata": {}}), "{\"type\":\"ADDED\"}", "{",
+    ]
+    for e in events:
+        put(KUBE_EVENT, e)
+        put(KUBE_EVENT | KUBE_KIND, e)
+
+    def lst(kind, items, rv):
+        return json.dumps({"kind": kind, "apiVersion": "v1", "metadata": {"resourceVersion": rv},
+                           "items": items})
+
+    lists = [
+        lst("KubeVirtList", [kv_bare, {"metadata": {"name": "other", "namespace": "mdevd"},
+                                       "spec": {}}], "4300"),
+        lst("HyperConvergedList", [{k: v for k, v in HYPERCONVERGED.items()
+                                    if k not in ("kind", "apiVersion")}], "778"),
+        lst("NodeList", [NODE], "32"),
+        lst("KubeVirtList", [], "1"),
+        json.dumps({"metadata": {"resourceVersion": "1"}, "items": None}),
+        json.dumps({"items": []}),
+        json.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": "kubevirts.kubevirt.io is forbidden: User \"mdevd\" cannot list",
+                    "reason": "Forbidden", "code": 403}),
+        "404 page not found",
+    ]
+    for item in lists:
+        put(KUBE_LIST, item)
+        put(KUBE_LIST | KUBE_KIND | 0xe0, item)
+    for o in [NODE, KUBEVIRT, HYPERCONVERGED, {"metadata": {}}, {}]:
+        put(KUBE_OBJECT, json.dumps(o))
+        put(KUBE_OBJECT, json.dumps(o).encode() + b"\0node.alpha.kubernetes.io/ttl")
+    put(KUBE_OBJECT, "[")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: make-seeds.py OUTDIR")
@@ -434,6 +594,7 @@ def main():
     nvidia_vgpu_seeds(outdir)
     libvirt_seeds(outdir)
     deviceplugin_seeds(outdir)
+    kubeapi_seeds(outdir)
 
 
 if __name__ == "__main__":

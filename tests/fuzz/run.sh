@@ -12,7 +12,7 @@ set -u
 dir=build/fuzz
 seconds=${FUZZ_SECONDS:-60}
 runs=${FUZZ_RUNS:-}
-[ $# -gt 0 ] || set -- policy uevent sysfs nvidia_vgpu libvirt_xml deviceplugin
+[ $# -gt 0 ] || set -- policy uevent sysfs nvidia_vgpu libvirt_xml deviceplugin kubeapi
 
 python3 tests/fuzz/make-seeds.py "$dir/seeds" || exit 1
 status=0
@@ -32,6 +32,7 @@ for t in "$@"; do
 	nvidia_vgpu) seeds=$dir/seeds/nvidia_vgpu extra="-max_len=4096" ;;
 	libvirt_xml) seeds=$dir/seeds/libvirt_xml extra="-dict=tests/fuzz/xml.dict -max_len=8192" ;;
 	deviceplugin) seeds=$dir/seeds/deviceplugin extra="-max_len=16384" ;;
+	kubeapi) seeds=$dir/seeds/kubeapi extra="-dict=tests/fuzz/json.dict -max_len=16384" ;;
 	*) seeds=$dir/seeds/$t extra= ;;
 	esac
 	if [ -n "$runs" ]; then limit="-runs=$runs"; else limit="-max_total_time=$seconds"; fi

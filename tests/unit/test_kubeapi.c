@@ -96,6 +96,16 @@ static void test_kubeconfig_errors(void **state)
 	kubeconfig_fails("current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
 			 "clusters: [{name: c, cluster: {server: 127.0.0.1}}]\n",
 			 "not an http(s) URL");
+	/* A URL without a host was taken, and "https:///" became the server "https:". */
+	kubeconfig_fails("current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
+			 "clusters: [{name: c, cluster: {server: 'https:///'}}]\n",
+			 "server \"https:///\" names no host");
+	kubeconfig_fails("current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
+			 "clusters: [{name: c, cluster: {server: 'http:///pki80'}}]\n",
+			 "names no host");
+	kubeconfig_fails("current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
+			 "clusters: [{name: c, cluster: {server: 'https://'}}]\n",
+			 "names no host");
 	kubeconfig_fails(
 		"current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
 		"clusters: [{name: c, cluster: {server: 'https://h'}}]\n"
