@@ -64,7 +64,7 @@ BIN      := $(BUILD)/mdevd/mdevd
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all deps check check-apiserver check-kubelet check-leaks check-unit check-asan check-cli check-daemon \
-        check-deploy check-image check-hostdev check-libvirt check-vm check-vm-libvirt check-vm-vfio demo bench format \
+        check-deploy check-image check-hostdev check-libvirt check-vm check-vm-libvirt check-vm-vfio check-vm-cluster demo bench format \
         format-check install clean fuzz fuzz-build vm-prepare bench-vm clean-vm
 
 all: mdevd/mdevd
@@ -199,16 +199,30 @@ check-vm-vfio: mdevd/mdevd
 		tests/vm/run.sh tests/vm/guest-vfio.sh second-boot
 	@MDEVD_VM_VFIO_IDS= MDEVD_VM_NO_IOMMU=1 tests/vm/run.sh tests/vm/guest-vfio.sh noiommu
 
+# Shell for the guest suites with kubelet: images= the local pause and busybox images
+# (tests/k8s/images/build.sh) under the sandbox name containerd pins; needs CONTAINERD_BIN.
+K8S_IMAGES = sandbox=$$($$CONTAINERD_BIN/containerd config default | sed -n "s/^ *sandbox = '\(.*\)'$$/\1/p; s/^ *sandbox = \"\(.*\)\"$$/\1/p" | head -n 1); \
+	[ -n "$$sandbox" ] || { echo "$@: no sandbox image in containerd's default config"; exit 1; }; \
+	images=$$(tests/k8s/images/build.sh "$$sandbox")
+
 # The real kubelet (standalone, static pods), containerd v2 and runc in the real-kernel guest
 # with mdevd serving mtty mdevs and the edu function; the binaries come from tests/k8s/build.sh
 # (cached), the pause and busybox images from tests/k8s/images/build.sh.
 check-vm-kubelet: mdevd/mdevd
 	@set -e; eval "$$(tests/k8s/build.sh kubelet containerd ctr containerd-shim-runc-v2 podresources)"; \
-	sandbox=$$($$CONTAINERD_BIN/containerd config default | sed -n "s/^ *sandbox = '\(.*\)'$$/\1/p; s/^ *sandbox = \"\(.*\)\"$$/\1/p" | head -n 1); \
-	[ -n "$$sandbox" ] || { echo "check-vm-kubelet: no sandbox image in containerd's default config"; exit 1; }; \
-	images=$$(tests/k8s/images/build.sh "$$sandbox"); \
+	$(K8S_IMAGES); \
 	MDEVD_VM_MEM=2048 MDEVD_VM_TIMEOUT=$${MDEVD_VM_TIMEOUT:-1500} tests/vm/run.sh tests/vm/guest-kubelet.sh \
 		"$$K8S_BIN" "$$CONTAINERD_BIN" "$$HARNESS_BIN" "$$images"
+
+# The OpenShift guide's check end to end in the guest, all on its loopback: etcd and
+# kube-apiserver (tests/k8s/cluster-lib.sh, as check-apiserver), the real kubelet registered
+# with them, containerd, and mdevd following the HyperConverged CR and the Node's labels;
+# `kubectl describe node` is the proof (tests/vm/guest-cluster.sh).
+check-vm-cluster: mdevd/mdevd
+	@set -e; eval "$$(tests/k8s/build.sh kubelet kube-apiserver kubectl etcd containerd ctr containerd-shim-runc-v2)"; \
+	$(K8S_IMAGES); \
+	MDEVD_VM_MEM=3072 MDEVD_VM_TIMEOUT=$${MDEVD_VM_TIMEOUT:-1800} tests/vm/run.sh tests/vm/guest-cluster.sh \
+		"$$K8S_BIN" "$$CONTAINERD_BIN" "$$images"
 
 # A real libvirtd in the real-kernel guest: reservations, the libvirt backend, mdevctl.
 check-vm-libvirt: mdevd/mdevd
@@ -232,6 +246,7 @@ check: deps
 	$(MAKE) check-vm
 	$(MAKE) check-vm-libvirt
 	$(MAKE) check-vm-kubelet
+	$(MAKE) check-vm-cluster
 	$(MAKE) check-vm-vfio
 
 demo: deps
