@@ -64,7 +64,7 @@ BIN      := $(BUILD)/mdevd/mdevd
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all deps check check-apiserver check-kubelet check-leaks check-unit check-asan check-cli check-daemon \
-        check-deploy check-image check-hostdev check-libvirt check-vm check-vm-libvirt check-vm-vfio demo bench format \
+        check-deploy check-image check-hostdev check-libvirt check-vm check-vm-libvirt check-vm-vfio check-vm-cluster demo bench format \
         format-check install clean fuzz fuzz-build vm-prepare bench-vm clean-vm
 
 all: mdevd/mdevd
@@ -203,7 +203,14 @@ check-vm-vfio: mdevd/mdevd
 # with mdevd serving mtty mdevs and the edu function (tests/k8s/guest.sh: the binaries from
 # tests/k8s/build.sh, cached; the pause and busybox images from tests/k8s/images/build.sh).
 check-vm-kubelet: mdevd/mdevd
-	@tests/k8s/guest.sh
+	@tests/k8s/guest.sh kubelet
+
+# The OpenShift guide's check end to end in the guest, all on its loopback: etcd and
+# kube-apiserver (tests/k8s/cluster-lib.sh, as check-apiserver), the real kubelet registered
+# with them, containerd, and mdevd following the HyperConverged CR and the Node's labels;
+# `kubectl describe node` is the proof (tests/vm/guest-cluster.sh).
+check-vm-cluster: mdevd/mdevd
+	@tests/k8s/guest.sh cluster
 
 # A real libvirtd in the real-kernel guest: reservations, the libvirt backend, mdevctl.
 check-vm-libvirt: mdevd/mdevd
@@ -227,6 +234,7 @@ check: deps
 	$(MAKE) check-vm
 	$(MAKE) check-vm-libvirt
 	$(MAKE) check-vm-kubelet
+	$(MAKE) check-vm-cluster
 	$(MAKE) check-vm-vfio
 
 demo: deps

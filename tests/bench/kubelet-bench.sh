@@ -9,7 +9,7 @@
 # (tests/bench/kubelet-report.py). Numbers, no asserts. Needs root, like the VM harness.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-MDEVD_VM_KEEP=1 tests/k8s/guest.sh bench | tee /dev/stderr | grep -q '^2 passed, 0 failed$' || exit 1
+MDEVD_VM_KEEP=1 tests/k8s/guest.sh kubelet bench | tee /dev/stderr | grep -q '^2 passed, 0 failed$' || exit 1
 res=$(ls -td build/vm/results/run.* | head -n 1)/kubelet-bench.json
 [ -s "$res" ] || { echo "kubelet-bench: no $res" >&2; exit 1; }
 if [ "${1:-}" = --doc ]; then

@@ -26,6 +26,9 @@
 # whatever the CR says, so a garbage edit reaches mdevd as it would reach virt-handler
 # without a validating webhook.
 #
+# The control plane's setup (certificates, kubeconfigs, etcd, kube-apiserver, the CRDs and
+# RBAC) is tests/k8s/cluster-lib.sh, which tests/vm/guest-cluster.sh runs in the guest too.
+#
 # Waits are for a log line or a status field, with a deadline (WAIT, default 60 s) that only
 # a hang reaches; nothing asserts on time. Needs root (CI is root) and the built binaries.
 # Prints "ok N - desc" / "not ok N - desc" and ends with "N passed, N failed".
@@ -66,138 +69,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Free loopback ports (bound, read, closed: the servers take them right after).
-read -r P_ETCD P_PEER P_API < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(3)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])')
-
-# ------------------------------------------------------------ certificates (openssl)
-pki=$work/pki
-mkdir -p "$pki"
-(
-	cd "$pki" || exit 1
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
-		-subj "/CN=mdevd-test-ca" 2>/dev/null
-	cert() { # cert NAME SUBJECT [EXT]
-		openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
-		openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
-			-out "$1.crt" ${3:+-extfile "$3"} 2>/dev/null
-	}
-	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
-	printf 'extendedKeyUsage=clientAuth\n' >client.ext
-	cert apiserver "/CN=kube-apiserver" server.ext
-	cert admin "/O=system:masters/CN=mdevd-test-admin" client.ext
-	# mdevd's own identity: a group bound to rbac.yaml's ClusterRole, nothing more.
-	cert mdevd "/O=mdevd:nodes/CN=mdevd-test" client.ext
-	openssl genrsa -out sa.key 2048 2>/dev/null
-	openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
-) || die "openssl could not make the certificates"
-[ -s "$pki/mdevd.crt" ] || die "openssl could not make the certificates"
-
-server=https://127.0.0.1:$P_API
-kubeconfig() { # kubeconfig FILE USER-LINES...
-	local f=$1
-	shift
-	{
-		echo "apiVersion: v1"
-		echo "kind: Config"
-		echo "clusters:"
-		echo "- name: test"
-		echo "  cluster: {server: \"$server\", certificate-authority: $pki/ca.crt}"
-		echo "contexts:"
-		echo "- name: test"
-		echo "  context: {cluster: test, user: u}"
-		echo "current-context: test"
-		echo "users:"
-		echo "- name: u"
-		echo "  user:"
-		printf '    %s\n' "$@"
-	} >"$f"
-}
-kubeconfig "$work/admin.kubeconfig" "client-certificate: $pki/admin.crt" "client-key: $pki/admin.key"
-kubeconfig "$work/mdevd.kubeconfig" "client-certificate: mdevd.crt" "client-key: mdevd.key"
+# The control plane: tests/k8s/cluster-lib.sh, shared with the guest's cluster
+# (tests/vm/guest-cluster.sh).
+. tests/k8s/cluster-lib.sh
+cluster_init || die "no free loopback ports"
+out=$(cluster_pki) || die "$out"
+cluster_kubeconfig "$work/mdevd.kubeconfig" "client-certificate: mdevd.crt" "client-key: mdevd.key"
 cp "$pki/mdevd.crt" "$pki/mdevd.key" "$work/" # relative names: next to the kubeconfig
-kubeconfig "$work/token.kubeconfig" "tokenFile: $work/token"
-kc() { "$kbin/kubectl" --kubeconfig "$work/admin.kubeconfig" --request-timeout=20s "$@"; }
+cluster_kubeconfig "$work/token.kubeconfig" "tokenFile: $work/token"
 
-# ------------------------------------------------------------ etcd and kube-apiserver
-start_etcd() {
-	"$kbin/etcd" --name default --data-dir "$work/etcd" \
-		--listen-client-urls "http://127.0.0.1:$P_ETCD" \
-		--advertise-client-urls "http://127.0.0.1:$P_ETCD" \
-		--listen-peer-urls "http://127.0.0.1:$P_PEER" \
-		--initial-advertise-peer-urls "http://127.0.0.1:$P_PEER" \
-		--initial-cluster "default=http://127.0.0.1:$P_PEER" \
-		--unsafe-no-fsync >"$work/etcd.log" 2>&1 &
-	etcd_pid=$!
-	pids+=($etcd_pid)
-}
-# envtest's flags, on loopback: TLS with our CA, RBAC, service-account tokens signed by our key.
-start_apiserver() {
-	"$kbin/kube-apiserver" --etcd-servers "http://127.0.0.1:$P_ETCD" \
-		--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$P_API" \
-		--cert-dir "$work/apiserver-certs" \
-		--tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
-		--client-ca-file "$pki/ca.crt" --authorization-mode RBAC \
-		--service-account-issuer "$server" --service-account-key-file "$pki/sa.pub" \
-		--service-account-signing-key-file "$pki/sa.key" \
-		--service-cluster-ip-range 10.0.0.0/24 --allow-privileged=true \
-		--enable-priority-and-fairness=false --disable-admission-plugins ServiceAccount \
-		>>"$work/apiserver.log" 2>&1 &
-	api_pid=$!
-	pids+=($api_pid)
-}
-api_ready() {
-	local i
-	for ((i = 0; i < WAIT * 4; i++)); do
-		curl -fsS --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
-			"$server/readyz" >/dev/null 2>&1 && return 0
-		kill -0 "$api_pid" 2>/dev/null || return 1
-		sleep 0.25
-	done
-	return 1
-}
-start_etcd
-start_apiserver
+cluster_start_etcd
+cluster_start_apiserver
 t0=$SECONDS
-api_ready || { tail -20 "$work/apiserver.log"; die "kube-apiserver did not become ready on $server"; }
+cluster_api_ready "$WAIT" || { tail -20 "$work/apiserver.log"; die "kube-apiserver did not become ready on $server"; }
 echo "# kube-apiserver and etcd ready on 127.0.0.1 in $((SECONDS - t0)) s"
 
 # ------------------------------------------------------------ the cluster's objects
-crd() { # crd GROUP VERSION KIND PLURAL
-	cat <<EOF
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: $4.$1}
-spec:
-  group: $1
-  names: {kind: $3, plural: $4, singular: ${4%s}, listKind: ${3}List}
-  scope: Namespaced
-  versions:
-  - name: $2
-    served: true
-    storage: true
-    # Minimal, not the published schema: every field is kept as written.
-    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
-EOF
-}
-{
-	crd kubevirt.io v1 KubeVirt kubevirts
-	echo ---
-	crd hco.kubevirt.io v1beta1 HyperConverged hyperconvergeds
-} >"$work/crds.yaml"
-kc apply -f "$work/crds.yaml" >/dev/null || die "the CRDs cannot be created"
-kc wait --for condition=established --timeout=${WAIT}s crd/kubevirts.kubevirt.io \
-	crd/hyperconvergeds.hco.kubevirt.io >/dev/null || die "the CRDs are not established"
-kc create namespace mdevd >/dev/null
-kc create namespace kubevirt >/dev/null
-kc create namespace openshift-cnv >/dev/null
-kc apply -f deploy/kubernetes/rbac.yaml >/dev/null || die "deploy/kubernetes/rbac.yaml does not apply"
-kc create serviceaccount mdevd -n mdevd >/dev/null
-# The test's client certificate group gets exactly the deployment's ClusterRole.
-kc create clusterrolebinding mdevd-test-group --clusterrole mdevd --group mdevd:nodes >/dev/null
+out=$(cluster_objects "$WAIT") || die "$out"
 kc apply -f - >/dev/null <<EOF || die "the Node cannot be created"
 apiVersion: v1
 kind: Node
@@ -406,8 +294,8 @@ t_restart() {
 	sleep 3
 	[ "$(count "kubevirts.kubevirt.io: .*Couldn't connect")" = 1 ] ||
 		fail "the failure was logged $(count "kubevirts.kubevirt.io: .*Couldn't connect") times" || return 1
-	start_apiserver
-	api_ready || fail "kube-apiserver did not come back" || return 1
+	cluster_start_apiserver
+	cluster_api_ready "$WAIT" || fail "kube-apiserver did not come back" || return 1
 	wait_log 'kubevirts.kubevirt.io: the API server answers again' || return 1
 	wait_status "d['cluster']['cr_watch'] == 'ok' and d['cluster']['node_watch'] == 'ok'" cluster || return 1
 	# The restarted server's watch cache starts at etcd's newest revision: resuming from an
@@ -444,11 +332,7 @@ check "two KubeVirt CRs: the first is followed, and that is said" t_two_crs
 
 t_hco() {
 	local hlog
-	kc apply -f - >/dev/null <<EOF || return 1
-apiVersion: hco.kubevirt.io/v1beta1
-kind: HyperConverged
-metadata: {name: kubevirt-hyperconverged, namespace: openshift-cnv}
-spec:
+	cluster_hco <<EOF || return 1
   permittedHostDevices:
     mediatedDevices:
     - {mdevNameSelector: Dual port serial, resourceName: example.com/MTTY_DUAL, externalResourceProvider: true}

@@ -553,9 +553,4 @@ run_test t_dp_policy_edit "device plugins: a pool added registers; a pool droppe
 run_test t_dp_stop "device plugins: SIGTERM sends empty lists, ends the streams, removes the sockets"
 vm_mdev_remove_all
 
-if [ $failed -gt 0 ]; then
-	say "# failed:"
-	for f in "${failures[@]}"; do say "#   $f"; done
-fi
-say "$passed passed, $failed failed"
-[ $failed = 0 ]
+run_summary

@@ -22,26 +22,13 @@ set -eu
 : "${MDEVD:?run me through tests/vm/run.sh}" "${REPO:?}" "${RESULTS:=/tmp}"
 K8S_BIN=${1:?} CONTAINERD_BIN=${2:?} HARNESS_BIN=${3:?} IMAGES=${4:?}
 filter=${5:-.}
-. "$REPO/tests/vm/lib.sh"
-. "$REPO/tests/vm/testlib.sh"
-work=$(mktemp -d)
-# The daemons' logs go straight to the results share, readable from the host while the
-# guest runs (build/vm/results/run.*/); sockets stay in $work (9p has none).
-logs=$RESULTS
-W=${MDEVD_WAIT:-240}
-export PATH=$CONTAINERD_BIN:$K8S_BIN:$PATH
-CTR=(ctr --address /run/containerd/containerd.sock -n k8s.io)
-MANIFESTS=/etc/kubernetes/manifests
-DP=/var/lib/kubelet/device-plugins
+. "$REPO/tests/vm/k8s-lib.sh"
 MTTY_RES=example.com/mtty-dual EDU_RES=example.com/edu
 MTTY_ENV=MDEV_PCI_RESOURCE_EXAMPLE_COM_MTTY-DUAL EDU_ENV=PCI_RESOURCE_EXAMPLE_COM_EDU
 n=0 passed=0 failed=0
 failures=()
 cleanup() {
-	local f
-	for f in mdevd kubelet containerd; do
-		[ -s "$work/$f.pid" ] && kill -9 "$(cat "$work/$f.pid")" 2>/dev/null
-	done
+	k8s_signal KILL mdevd kubelet containerd
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -75,93 +62,15 @@ allocatable_is() { [ "$(allocatable 2>/dev/null | norm 2>/dev/null)" = "$1" ]; }
 in_log() { grep -Eq -- "$2" "$logs/$1.log"; }
 registered_since() { [ "$(grep -c "registered $1 with kubelet" "$logs/mdevd.log")" -ge "$2" ]; }
 
-start_containerd() {
-	mkdir -p /etc/containerd /var/lib/containerd /run/containerd
-	# Version 3 config: native snapshotter (the guest's root is already an overlay), runc
-	# from Debian with cgroupfs, and no CNI: every pod here is hostNetwork.
-	cat >/etc/containerd/config.toml <<'EOF'
-version = 3
-root = "/var/lib/containerd"
-state = "/run/containerd"
-[grpc]
-  address = "/run/containerd/containerd.sock"
-[plugins.'io.containerd.cri.v1.images']
-  snapshotter = "native"
-[plugins.'io.containerd.cri.v1.runtime']
-  enable_selinux = false
-[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
-[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
-  BinaryName = "/usr/sbin/runc"
-  SystemdCgroup = false
-EOF
-	containerd --config /etc/containerd/config.toml >"$logs/containerd.log" 2>&1 &
-	echo $! >"$work/containerd.pid"
-	wait_for $W "${CTR[@]}" version >/dev/null || fail "containerd did not answer"
-}
-
-start_kubelet() {
-	mkdir -p "$MANIFESTS" /var/lib/kubelet
-	cat >"$work/kubelet.yaml" <<EOF
-apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
-staticPodPath: $MANIFESTS
-containerRuntimeEndpoint: unix:///run/containerd/containerd.sock
-authentication: {anonymous: {enabled: true}, webhook: {enabled: false}}
-authorization: {mode: AlwaysAllow}
-address: 127.0.0.1
-healthzBindAddress: 127.0.0.1
-readOnlyPort: 10255
-cgroupDriver: cgroupfs
-failSwapOn: false
-makeIPTablesUtilChains: false
-localStorageCapacityIsolation: false
-imageGCHighThresholdPercent: 100
-evictionHard: {memory.available: "0%", nodefs.available: "0%", imagefs.available: "0%"}
-syncFrequency: 5s
-fileCheckFrequency: 2s
-resolvConf: ""
-EOF
-	kubelet --config "$work/kubelet.yaml" --hostname-override mdevd-vm --node-ip 127.0.0.1 \
-		--v 2 >>"$logs/kubelet.log" 2>&1 &
-	echo $! >"$work/kubelet.pid"
-	wait_for $W test -S "$DP/kubelet.sock" || fail "kubelet did not create $DP/kubelet.sock"
-	wait_for $W curl -sf -o /dev/null http://127.0.0.1:10255/healthz ||
-		fail "kubelet's read-only port does not answer"
-}
-
 start_mdevd() { # the node service, not applying: an mdev removed out of band stays removed
 	"$MDEVD" run --policy "$work/policy.json" --no-apply --no-libvirt --device-plugin-dir "$DP" \
 		--status-socket "$work/status.sock" >"$logs/mdevd.log" 2>&1 &
 	echo $! >"$work/mdevd.pid"
 }
 
-pod_manifest() { # pod_manifest NAME RESOURCE: a hostNetwork busybox pod holding one RESOURCE
-	mkdir -p "$MANIFESTS"
-	# kubelet's file source skips dot files: the manifest appears whole, by rename.
-	cat >"$MANIFESTS/.$1.yaml.tmp" <<EOF
-apiVersion: v1
-kind: Pod
-metadata: {name: $1, namespace: default}
-spec:
-  hostNetwork: true
-  containers:
-  - name: c
-    image: docker.io/library/busybox:mdevd
-    imagePullPolicy: Never
-    # The environment as runc handed it to PID 1: a shell drops names that are no shell
-    # identifiers, and KubeVirt's MDEV_PCI_RESOURCE_EXAMPLE_COM_MTTY-DUAL has a dash.
-    command: ["/bin/sh", "-c", "tr '\\\\0' '\\\\n' </proc/1/environ | grep RESOURCE_; ls /dev/vfio; echo started; exec sleep 100000"]
-    resources: {limits: {$2: 1}}
-EOF
-	mv "$MANIFESTS/.$1.yaml.tmp" "$MANIFESTS/$1.yaml"
-}
-
 # ------------------------------------------------------------------------ tests
 t_cluster() { # containerd, the local images, cgroup v2
-	mountpoint -q /sys/fs/cgroup || mount -t cgroup2 none /sys/fs/cgroup || fail "no cgroup v2"
-	local c
-	for c in cpuset cpu io memory pids; do echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true; done
+	k8s_cgroups
 	start_containerd
 	"${CTR[@]}" images import --all-platforms "$IMAGES/pause.tar" >/dev/null || fail "cannot import pause"
 	"${CTR[@]}" images import --all-platforms "$IMAGES/busybox.tar" >/dev/null || fail "cannot import busybox"
@@ -347,14 +256,7 @@ run_test t_kubelet_restart "kubelet kill -9 and restart: mdevd registers again, 
 run_test t_unhealthy "an allocated mdev removed out of band is Unhealthy and leaves kubelet's allocatable"
 run_test t_admission "kubelet back before mdevd (a reboot): a pod asking for $MTTY_RES fails admission (UnexpectedAdmissionError)"
 rm -f "$MANIFESTS"/*.yaml
-for f in mdevd kubelet containerd; do
-	[ -s "$work/$f.pid" ] && kill -TERM "$(cat "$work/$f.pid")" 2>/dev/null
-done
+k8s_signal TERM mdevd kubelet containerd
 vm_mdev_remove_all
 
-if [ $failed -gt 0 ]; then
-	say "# failed:"
-	for f in "${failures[@]}"; do say "#   $f"; done
-fi
-say "$passed passed, $failed failed"
-[ $failed = 0 ]
+run_summary

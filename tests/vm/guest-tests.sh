@@ -579,9 +579,4 @@ run_test t_retype "KubeVirt re-typing: mtty-2 + mbochs-medium, then mbochs-mediu
 run_test t_kill9 "kill -9 at random moments (apply, apply --persist, run) and at unlink/rename: re-runs converge, definitions = live set"
 vm_mdev_remove_all
 
-if [ $failed -gt 0 ]; then
-	say "# failed:"
-	for f in "${failures[@]}"; do say "#   $f"; done
-fi
-say "$passed passed, $failed failed"
-[ $failed = 0 ]
+run_summary

@@ -35,6 +35,16 @@ run_one() {
 	fi
 	cp "$work/log" "$RESULTS/$prefix-$n-$1.log" 2>/dev/null || true
 }
+# run_summary: the failed tests again, then "N passed, N failed"; returns 1 on a failure.
+run_summary() {
+	local f
+	if [ "$failed" -gt 0 ]; then
+		say "# failed:"
+		for f in "${failures[@]}"; do say "#   $f"; done
+	fi
+	say "$passed passed, $failed failed"
+	[ "$failed" = 0 ]
+}
 # wait_for SECONDS COMMAND... -> 0 as soon as COMMAND succeeds (polled every 0.1 s), 1 when
 # SECONDS pass first. Every wait in the guest suites is for an event; SECONDS is for hangs.
 # The deadline is wall-clock time ($SECONDS), not a count of polls: under TCG one poll (a
