@@ -47,7 +47,11 @@ int kube_http_send(struct kube_http *h, const char *method, const char *path,
 		   const char *content_type, const char *data, unsigned int timeout_ms, char **body,
 		   size_t *len, long *status, char *why, size_t size);
 
-/* Called with each line of a 200 reply's body (without the newline); non-zero ends it. */
+/*
+ * Called once with @line NULL (@len 0) when a 200 reply's headers have arrived (the stream is
+ * open, even if no event follows for minutes), then with each line of its body (without the
+ * newline). Non-zero ends it.
+ */
 typedef int (*kube_line_fn)(void *userdata, const char *line, size_t len);
 
 /*

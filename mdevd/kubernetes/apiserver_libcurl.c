@@ -186,6 +186,32 @@ static size_t on_data(char *data, size_t one, size_t n, void *userdata)
 	return len;
 }
 
+/*
+ * Each header line of the reply. At the blank line that ends a final reply's headers the
+ * status is known: a 200 stream is open, and its caller hears so at once (a NULL line),
+ * before any event: a quiet watch is a working one.
+ */
+static size_t on_header(char *data, size_t one, size_t n, void *userdata)
+{
+	struct transfer *t = userdata;
+	size_t len = one * n;
+	long status = 0;
+
+	if (!t->fn || t->status_known || !(len == 2 && data[0] == '\r' && data[1] == '\n'))
+		return len;
+	sym.curl_easy_getinfo(t->h->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200)
+		return len; /* an interim reply (100 Continue): the final one follows */
+	t->streaming = status == 200;
+	t->status_known = true;
+	if (t->streaming) {
+		t->fn_result = t->fn(t->userdata, NULL, 0);
+		if (t->fn_result)
+			return 0; /* ends the transfer (CURLE_WRITE_ERROR) */
+	}
+	return len;
+}
+
 static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 		       curl_off_t ulnow)
 {
@@ -239,6 +265,8 @@ static int setup(struct kube_http *h, const char *path, struct curl_slist **head
 	sym.curl_easy_setopt(curl, CURLOPT_TCP_KEEPINTVL, 15L);
 	sym.curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
 	sym.curl_easy_setopt(curl, CURLOPT_WRITEDATA, t);
+	sym.curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+	sym.curl_easy_setopt(curl, CURLOPT_HEADERDATA, t);
 	sym.curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	sym.curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
 	sym.curl_easy_setopt(curl, CURLOPT_XFERINFODATA, h);

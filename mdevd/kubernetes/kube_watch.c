@@ -250,6 +250,10 @@ static int on_line(void *userdata, const char *line, size_t len)
 	struct kube_event e = {};
 	int r;
 
+	if (!line) { /* the watch is open: the server answers, whether or not events come */
+		clear_error(w);
+		return 0;
+	}
 	r = kube_event_parse(line, len, w->kind, w->api_version, &e);
 	if (r < 0) {
 		log_warnx("%s: a watch event that does not parse: dropping the watch", w->what);

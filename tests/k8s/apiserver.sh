@@ -297,7 +297,10 @@ t_restart() {
 	cluster_start_apiserver
 	cluster_api_ready "$WAIT" || fail "kube-apiserver did not come back" || return 1
 	wait_log 'kubevirts.kubevirt.io: the API server answers again' || return 1
-	wait_status "d['cluster']['cr_watch'] == 'ok' and d['cluster']['node_watch'] == 'ok'" cluster || return 1
+	# Each watch retries on its own backoff (doubling to 30 s), and a server just back may
+	# still refuse with 403 until its RBAC caches have synced (seen under load): the
+	# deadline covers two full backoff steps past that, for hangs only.
+	WAIT=$((WAIT * 3)) wait_status "d['cluster']['cr_watch'] == 'ok' and d['cluster']['node_watch'] == 'ok'" cluster || return 1
 	# The restarted server's watch cache starts at etcd's newest revision: resuming from an
 	# older one is 410 Gone, and the watch lists again.
 	logged 'kubevirts.kubevirt.io: (the watch expired \(410 Gone|resourceVersion .* is gone \(410\))' ||
@@ -381,6 +384,11 @@ t_event_unhealthy() {
 	local t2=$work/tree2 port dev=bus/pci/devices/0000:00:03.0
 	mkdir -p "$t2/proc" "$work/dp"
 	cp -a tests/fixtures/samples "$t2/sys"
+	# The CR serves example.com/EDU whatever the tests before left in it.
+	kc patch kubevirt kubevirt -n kubevirt --type json -p '[{"op": "add",
+		"path": "/spec/configuration/permittedHostDevices/pciHostDevices",
+		"value": [{"pciVendorSelector": "1234:11e8", "resourceName": "example.com/EDU",
+		           "externalResourceProvider": true}]}]' >/dev/null || return 1
 	# Device plugins on (no kubelet: they serve unregistered), metrics on a free port.
 	"$MDEVD" --sysfs-root "$t2/sys" --proc-root "$t2/proc" --machine-id $MID run \
 		--no-apply --no-libvirt --resync 0 --device-plugin-dir "$work/dp" \
