@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli_common.h"
+#include "util/fileio.h"
 #include "util/log.h"
 #include "mdevd/macro.h"
 #include "node/sysfs.h"
@@ -78,9 +79,8 @@ int cli_machine_id(const struct cli_globals *g, char buf[MACHINE_ID_LEN])
 int cli_read_policy_file(const char *path, char **data, size_t *len)
 {
 	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *buf = NULL;
-	size_t got = 0, cap = 0;
 	struct stat st;
+	ssize_t n;
 
 	if (streq(path, "-")) {
 		fd = dup(STDIN_FILENO);
@@ -97,38 +97,10 @@ int cli_read_policy_file(const char *path, char **data, size_t *len)
 		return -EISDIR;
 	if (S_ISREG(st.st_mode) && st.st_size > (off_t)POL_MAX_SIZE)
 		return -EFBIG;
-	for (;;) {
-		ssize_t n;
-
-		if (got == cap) {
-			size_t ncap = cap ? cap * 2 : 64 * 1024;
-			char *nbuf;
-
-			if (cap > POL_MAX_SIZE)
-				return -EFBIG;
-			if (ncap > POL_MAX_SIZE + 1)
-				ncap = POL_MAX_SIZE + 1;
-			nbuf = realloc(buf, ncap + 1);
-			if (!nbuf)
-				return -ENOMEM;
-			buf = nbuf;
-			cap = ncap;
-		}
-		n = read(fd, buf + got, cap - got);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got > POL_MAX_SIZE)
-		return -EFBIG;
-	buf[got] = '\0';
-	*data = steal_ptr(buf);
-	*len = got;
+	n = read_all(fd, POL_MAX_SIZE, 0, data);
+	if (n < 0)
+		return (int)n;
+	*len = (size_t)n;
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "mdevd/macro.h"
 #include "mdevd/policy.h"
 #include "pol_private.h" /* pol_yaml_parse(): the one YAML reader */
+#include "util/fileio.h"
 
 DEFINE_CLEANUP(cJSON, cJSON_Delete)
 
@@ -270,56 +271,25 @@ int kube_config_parse(const char *text, size_t len, const char *dir, const char 
 	return 0;
 }
 
-/* The whole of a small file, NUL-terminated. */
-static int read_small(const char *path, char **out, size_t *out_len)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	_cleanup_free_ char *buf = NULL;
-	size_t got = 0;
-	struct stat st;
-
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return -errno;
-	if (st.st_size > (off_t)KUBECONFIG_MAX)
-		return -EFBIG;
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return -ENOMEM;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	*out = steal_ptr(buf);
-	*out_len = got;
-	return 0;
-}
-
 int kube_config_load(const char *path, struct kube_config **out, char *why, size_t size)
 {
 	_cleanup_free_ char *text = NULL, *dir = strdup(path);
 	char *slash;
-	size_t len = 0;
+	ssize_t n;
 	int r;
 
 	if (!dir)
 		return -ENOMEM;
-	r = read_small(path, &text, &len);
-	if (r < 0) {
+	n = read_file_at(AT_FDCWD, path, KUBECONFIG_MAX, 0, &text);
+	if (n < 0) {
+		r = (int)n;
 		snprintf(why, size, "cannot read it: %s", strerror(-r));
 		return r;
 	}
 	slash = strrchr(dir, '/');
 	if (slash)
 		*slash = '\0';
-	return kube_config_parse(text, len, slash ? dir : ".", path, out, why, size);
+	return kube_config_parse(text, (size_t)n, slash ? dir : ".", path, out, why, size);
 }
 
 int kube_config_in_cluster(const char *sa_dir, struct kube_config **out, char *why, size_t size)

@@ -11,6 +11,7 @@
 
 #include "mdevd/macro.h"
 #include "node/sysfs.h"
+#include "util/fileio.h"
 
 int sysfs_open_root(const char *path, int *out_fd)
 {
@@ -270,44 +271,5 @@ oom:
 
 ssize_t sysfs_read_file(int dirfd, const char *path, size_t max, char **out)
 {
-	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-	size_t len = 0, cap = 4096;
-	char *buf;
-
-	if (fd < 0)
-		return -errno;
-	buf = malloc(cap);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t k;
-
-		if (cap - len < 2) {
-			char *nb;
-
-			if (cap >= max)
-				break;
-			nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		k = read(fd, buf + len, cap - len - 1);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			k = -errno;
-			free(buf);
-			return k;
-		}
-		if (k == 0)
-			break;
-		len += (size_t)k;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	return (ssize_t)len;
+	return read_file_at(dirfd, path, max, READ_ALL_CUT, out);
 }
