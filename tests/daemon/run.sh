@@ -72,36 +72,25 @@ start_daemon() {
 	pids+=($dpid)
 }
 
+. "$repo/tests/wait.sh" # wait_for SECONDS COMMAND..., wait_exit SECONDS PID
+
 # wait_file FILE REGEX SECONDS -> 0 when a line matches in time (the test polls; the
 # daemon does not).
-wait_file() {
-	local i max=$(($3 * 20))
-	for ((i = 0; i < max; i++)); do
-		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
+wait_file() { wait_for "$3" grep -Eq -- "$2" "$1" 2>/dev/null; }
 WAIT=${WAIT:-30}
 wait_log() { wait_file "$t/log" "$1" "${2:-$WAIT}" || fail "no log line /$1/ within ${2:-$WAIT} s"; }
 count_log() { grep -Ec -- "$1" "$t/log" || true; }
 # wait_count REGEX N: until at least N log lines match (within $WAIT s)
+log_has() { [ "$(count_log "$1")" -ge "$2" ]; }
 wait_count() {
-	local i
-	for ((i = 0; i < WAIT * 20; i++)); do
-		[ "$(count_log "$1")" -ge "$2" ] && return 0
-		sleep 0.05
-	done
-	fail "only $(count_log "$1") log lines /$1/ within $WAIT s, expected $2"
+	wait_for "$WAIT" log_has "$1" "$2" ||
+		fail "only $(count_log "$1") log lines /$1/ within $WAIT s, expected $2"
 }
 # wait_notify_count REGEX N: until at least N datagrams on NOTIFY_SOCKET match
+notify_has() { [ "$(grep -Ec -- "$1" "$t/notify")" -ge "$2" ]; }
 wait_notify_count() {
-	local i
-	for ((i = 0; i < WAIT * 20; i++)); do
-		[ "$(grep -Ec -- "$1" "$t/notify")" -ge "$2" ] && return 0
-		sleep 0.05
-	done
-	fail "only $(grep -Ec -- "$1" "$t/notify") notifications /$1/ within $WAIT s, expected $2"
+	wait_for "$WAIT" notify_has "$1" "$2" ||
+		fail "only $(grep -Ec -- "$1" "$t/notify") notifications /$1/ within $WAIT s, expected $2"
 }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 alive() { kill -0 "$dpid" 2>/dev/null || fail "the daemon died"; }
@@ -109,14 +98,10 @@ alive() { kill -0 "$dpid" 2>/dev/null || fail "the daemon died"; }
 # Ends the daemon with SIGTERM; sets $rc and $stop_ms. A daemon still there after $WAIT s
 # hangs: that fails the test.
 stop_daemon() {
-	local t0 t1 i
+	local t0 t1
 	t0=$(date +%s%N)
 	kill -TERM "$dpid"
-	for ((i = 0; i < WAIT * 20; i++)); do
-		kill -0 "$dpid" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -0 "$dpid" 2>/dev/null && fail "the daemon did not exit within $WAIT s of SIGTERM"
+	wait_exit "$WAIT" "$dpid" || fail "the daemon did not exit within $WAIT s of SIGTERM"
 	rc=0
 	wait "$dpid" || rc=$?
 	t1=$(date +%s%N)

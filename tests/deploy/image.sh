@@ -19,6 +19,8 @@
 # packages of tests/kubelet and tests/deploy when missing.
 set -eu
 cd "$(dirname "$0")/../.." || exit 1
+. tests/wait.sh # wait_for SECONDS COMMAND...
+container_ready() { podman logs "$1" 2>&1 | grep -q 'ready: serving'; }
 IMAGE=${IMAGE:-localhost/mdevd:test}
 # The mirrors this host's apt uses (deps.sh reached them), unless MIRROR is given.
 host_uri() { # host_uri PATTERN -> the first apt source URI matching PATTERN, or nothing
@@ -241,12 +243,8 @@ elif ! podman run -d --name "mdevd-image-test-$$" --label "$label" --network=non
 	fail image-default-command "podman run $IMAGE (its CMD) did not start" "$tmp/out"
 else
 	c=mdevd-image-test-$$
-	i=0
 	# Up to 60 s: a container start on a loaded machine is slow; ready ends the wait.
-	while [ $i -lt 300 ] && ! podman logs "$c" 2>&1 | grep -q 'ready: serving'; do
-		sleep 0.2
-		i=$((i + 1))
-	done
+	wait_for 60 container_ready "$c" || true
 	podman logs "$c" >"$tmp/log" 2>&1 || true
 	# shellcheck disable=SC2012 # our own socket names, no odd characters
 	socks=$(ls "$tmp/node/dp" | tr '\n' ' ')

@@ -131,30 +131,25 @@ check() { # check DESCRIPTION FUNCTION
 	fi
 }
 fail() { echo "FAIL: $*"; return 1; }
-wait_for() { # wait_for COMMAND...: until it succeeds, within WAIT
-	local i
-	for ((i = 0; i < WAIT * 10; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
+. "$repo/tests/wait.sh" # wait_for SECONDS COMMAND..., wait_exit SECONDS PID
+quiet() { "$@" >/dev/null 2>&1; }
+wait_ok() { wait_for "$WAIT" quiet "$@"; } # wait_ok COMMAND...: until it succeeds, within WAIT
 logged() { grep -Eq -- "$1" "$log"; }
 count() { grep -Ec -- "$1" "$log" || true; }
-wait_log() { wait_for logged "$1" || fail "no log line /$1/ within $WAIT s"; }
+wait_log() { wait_ok logged "$1" || fail "no log line /$1/ within $WAIT s"; }
 # status EXPR: the daemon's status document, EXPR evaluated on it as d (Python)
 status() {
 	"$MDEVD" status --socket "$sock" -o json 2>/dev/null |
 		python3 -c "import json,sys; d=json.load(sys.stdin); r=$1; print(r); sys.exit(0 if r else 1)"
 }
-wait_status() { wait_for status "$1" || { status "d.get('$2')" 2>/dev/null; fail "status never had: $1"; }; }
+wait_status() { wait_ok status "$1" || { status "d.get('$2')" 2>/dev/null; fail "status never had: $1"; }; }
 generation() { status "d['generation']"; }
 # events REASON EXPR: the Node's Events of REASON as the list e, EXPR evaluated on it (Python)
 events() {
 	kc get events -n default --field-selector "involvedObject.name=test-node,reason=$1" -o json |
 		python3 -c "import json,sys; e=json.load(sys.stdin)['items']; r=($2); print(r); sys.exit(0 if r else 1)"
 }
-wait_events() { wait_for events "$1" "$2" || { events "$1" "e"; fail "no $1 Event with: $2"; }; }
+wait_events() { wait_ok events "$1" "$2" || { events "$1" "e"; fail "no $1 Event with: $2"; }; }
 
 tree=$work/tree
 mkdir -p "$tree/proc"
@@ -428,12 +423,7 @@ check "a device turned Unhealthy posts DeviceUnhealthy on the Node, once" t_even
 t_stop() {
 	log=$work/kv.log sock=$work/kv.sock
 	kill -TERM "$kv_pid"
-	local i
-	for ((i = 0; i < WAIT * 10; i++)); do
-		kill -0 "$kv_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$kv_pid" 2>/dev/null && fail "mdevd did not stop within $WAIT s" && return 1
+	wait_exit "$WAIT" "$kv_pid" || { fail "mdevd did not stop within $WAIT s"; return 1; }
 	wait "$kv_pid" || fail "mdevd exited $?"
 }
 check "SIGTERM stops mdevd with its watches open" t_stop

@@ -189,7 +189,7 @@ t_removed() { # an mdev removed out of band, mdevd only observing: Allocatable d
 	dual=$(cat "$work/dual.count")
 	regs=$(grep -c "registered $DUAL with kubelet" "$logs/mdevd.log")
 	kill -TERM "$(mdevd_pid)"
-	wait_for $W sh -c "! kill -0 $(mdevd_pid) 2>/dev/null" || fail "mdevd did not stop"
+	wait_exit $W "$(mdevd_pid)" || fail "mdevd did not stop"
 	start_mdevd --no-apply
 	wait_for $W registered_since $DUAL $((regs + 1)) || fail "$DUAL not registered again"
 	wait_node $DUAL "$dual $dual"

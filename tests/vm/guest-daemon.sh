@@ -205,7 +205,7 @@ t_stop() { # SIGTERM: exit 0 quickly; the mdevs stay
 	before=$(count)
 	t0=$(date +%s%N)
 	kill -TERM "$p"
-	wait_for $W sh -c "! kill -0 $p 2>/dev/null" || fail "still running $W s after SIGTERM"
+	wait_exit $W "$p" || fail "still running $W s after SIGTERM"
 	say "# SIGTERM to exit: $(since_ms "$t0") ms"
 	: >"$work/daemon.pid"
 	wait "$p" 2>/dev/null || rc=$?
@@ -235,7 +235,7 @@ t_private_network() {
 	wait_log "uevent: mdev add $u"
 	echo 1 >"/sys/bus/mdev/devices/$u/remove"
 	kill -TERM "$(dpid)"
-	wait_for $W sh -c "! kill -0 $(dpid) 2>/dev/null" || fail "did not stop"
+	wait_exit $W "$(dpid)" || fail "did not stop"
 	: >"$work/daemon.pid"
 }
 
@@ -516,7 +516,7 @@ t_dp_stop() { # SIGTERM: every stream gets an empty list and ends; sockets remov
 	p=$(dpid)
 	t0=$(now_us)
 	kill -TERM "$p"
-	wait_for $W sh -c "! kill -0 $p 2>/dev/null" || fail "still running $W s after SIGTERM"
+	wait_exit $W "$p" || fail "still running $W s after SIGTERM"
 	: >"$work/daemon.pid"
 	for r in "$MTTY_RES" "$SINGLE_RES"; do
 		t=$(dp_wait $W "$t0" "$r") || fail "$r: no list at shutdown"
@@ -530,7 +530,7 @@ t_dp_stop() { # SIGTERM: every stream gets an empty list and ends; sockets remov
 	[ -z "$left" ] || fail "sockets left behind:$left"
 	p=$(kpid)
 	kill -TERM "$p" 2>/dev/null
-	wait_for $W sh -c "! kill -0 $p 2>/dev/null" || fail "the kubelet stand-in did not stop"
+	wait_exit $W "$p" || fail "the kubelet stand-in did not stop"
 	: >"$work/kubelet.pid"
 }
 

@@ -50,14 +50,9 @@ new_uuid() { cat /proc/sys/kernel/random/uuid; }
 # hold_wait PID: until PID (started as `sleep N 9<>/dev/vfio/G &`) holds the group on fd 9;
 # fails when it exits first (the open failed) or after 30 s.
 hold_wait() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		[ -e "/proc/$1/fd/9" ] && return 0
-		kill -0 "$1" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
+	wait_for 30 held_or_gone "$1" && [ -e "/proc/$1/fd/9" ]
 }
+held_or_gone() { [ -e "/proc/$1/fd/9" ] || ! kill -0 "$1" 2>/dev/null; }
 
 run_test() { # run_test FUNCTION DESCRIPTION
 	run_one test "$@" || return 0
@@ -65,12 +60,9 @@ run_test() { # run_test FUNCTION DESCRIPTION
 	# holders are gone (their groups closed), however long that takes.
 	if [ -s "$work/pids" ]; then
 		xargs -r kill <"$work/pids" 2>/dev/null || true
-		local p i
+		local p
 		for p in $(cat "$work/pids"); do
-			for ((i = 0; i < 300; i++)); do
-				kill -0 "$p" 2>/dev/null || break
-				sleep 0.1
-			done
+			wait_exit 30 "$p" || true
 		done
 		: >"$work/pids"
 	fi
@@ -469,8 +461,7 @@ rerun() { # rerun MODE POLICY: to the end (run: until ready, then SIGTERM)
 		rc=0
 		"$MDEVD" run --no-device-plugins --no-libvirt --policy "$2" 2>"$work/run.log" &
 		local pid=$!
-		for _ in $(seq 1200); do grep -q 'mdevd: ready' "$work/run.log" && break; sleep 0.1; done
-		grep -q 'mdevd: ready' "$work/run.log" || rc=1
+		wait_for 120 grep -q 'mdevd: ready' "$work/run.log" || rc=1
 		kill -TERM $pid 2>/dev/null
 		wait $pid || rc=$?
 		;;

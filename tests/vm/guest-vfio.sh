@@ -87,7 +87,7 @@ t_setup() {
 	# A file system on the virtio disk, mounted.
 	vm_modprobe virtio_blk || true
 	vm_modprobe ext4 || true
-	for _ in $(seq 50); do [ -e "/sys/bus/pci/devices/$DISK/virtio"*/block ] && break; sleep 0.1; done
+	wait_for 30 sh -c "test -e /sys/bus/pci/devices/$DISK/virtio*/block" || fail "no block device on $DISK"
 	disk=$(ls /sys/bus/pci/devices/$DISK/virtio*/block)
 	mkfs.ext4 -q -F "/dev/$disk" || fail "mkfs.ext4 /dev/$disk"
 	mkdir -p /run/mdevd-vfio-mnt

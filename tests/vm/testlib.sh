@@ -45,20 +45,8 @@ run_summary() {
 	say "$passed passed, $failed failed"
 	[ "$failed" = 0 ]
 }
-# wait_for SECONDS COMMAND... -> 0 as soon as COMMAND succeeds (polled every 0.1 s), 1 when
-# SECONDS pass first. Every wait in the guest suites is for an event; SECONDS is for hangs.
-# The deadline is wall-clock time ($SECONDS), not a count of polls: under TCG one poll (a
-# fork and exec of sleep over 9p) takes several times its 0.1 s, and a counted deadline of
-# 120 s lasted over six minutes.
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while :; do
-		"$@" && return 0
-		[ "$SECONDS" -lt "$end" ] || return 1
-		sleep 0.1
-	done
-}
+# wait_for SECONDS COMMAND..., wait_exit SECONDS PID: tests/wait.sh.
+. "$REPO/tests/wait.sh"
 # Each test runs in a subshell: fail ends the test.
 fail() { say "FAIL: $*"; exit 1; }
 expect_rc() { # expect_rc WANT [WANT...]
