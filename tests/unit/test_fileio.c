@@ -63,7 +63,7 @@ static void make_file(struct dir *d, const char *name, size_t n, char *path, siz
 static void test_sizes_around_the_bound(void **state)
 {
 	static const size_t max = 10000; /* past the first 4 KiB buffer, not a power of 2 */
-	static const size_t sizes[] = { 0, 1, 4095, 4096, 4097, 9999, 10000 };
+	static const size_t sizes[] = {0, 1, 4095, 4096, 4097, 9999, 10000};
 	char path[128];
 
 	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
