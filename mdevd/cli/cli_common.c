@@ -158,6 +158,67 @@ int cli_load_policy(const char *path, struct policy **out)
 	return cli_parse_policy(path, data, len, out, NULL);
 }
 
+int cli_select_node_types(const char *name, struct policy *pol, const struct pol_label *labels,
+			  size_t n_labels, bool labels_known, bool *warned)
+{
+	char list[256] = "";
+	size_t k = 0;
+	int r;
+
+	if (pol->n_node_types && !labels_known && !*warned) {
+		log_warnx("%s: nodeMediatedDeviceTypes: this node's labels are unknown (give "
+			  "--node-labels, or --node-name with the API server): only entries with "
+			  "an empty nodeSelector select it",
+			  name);
+		*warned = true;
+	}
+	r = pol_select_node_types(pol, labels, n_labels);
+	if (r < 0) {
+		log_warn(r, "%s: nodeMediatedDeviceTypes", name);
+		return r;
+	}
+	if (!pol->n_node_types)
+		return 0;
+	for (size_t i = 0; i < pol->n_node_types_selected && k < sizeof(list); i++)
+		k += (size_t)snprintf(list + k, sizeof(list) - k, "%s[%zu]", i ? ", " : "",
+				      pol->node_types_selected[i]);
+	log_info("%s: nodeMediatedDeviceTypes: %zu of %zu entries select this node%s%s; %zu "
+		 "mediated device types",
+		 name, pol->n_node_types_selected, pol->n_node_types,
+		 pol->n_node_types_selected ? ": " : "", list, pol->n_mediated_device_types);
+	return 0;
+}
+
+int cli_load_node_policy(const char *cmd, const char *path, const char *node_labels,
+			 struct policy **out)
+{
+	_cleanup_(policy_freep) struct policy *pol = NULL;
+	struct pol_label *labels = NULL;
+	size_t n_labels = 0;
+	bool warned = false;
+	char why[256] = "";
+	int r;
+
+	if (node_labels) {
+		r = pol_parse_labels(node_labels, &labels, &n_labels, why, sizeof(why));
+		if (r == -EINVAL)
+			log_warnx("%s: --node-labels %s: %s", cmd, node_labels, why);
+		else if (r < 0)
+			log_warn(r, "%s: --node-labels", cmd);
+		if (r < 0)
+			return r;
+	}
+	r = cli_load_policy(path, &pol);
+	if (r == 0)
+		r = cli_select_node_types(path, pol, labels, n_labels, node_labels != NULL,
+					  &warned);
+	pol_labels_free(labels, n_labels);
+	if (r < 0)
+		return r;
+	*out = steal_ptr(pol);
+	return 0;
+}
+
 int cli_connect_libvirt(const struct cli_globals *g, const char *uri, bool disabled, bool required,
 			bool read_only, struct virt **out)
 {

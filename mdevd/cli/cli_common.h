@@ -40,6 +40,27 @@ int cli_read_policy_file(const char *path, char **data, size_t *len);
 int cli_load_policy(const char *path, struct policy **out);
 
 /*
+ * cli_select_node_types - pick @pol's mediatedDevicesConfiguration.nodeMediatedDeviceTypes
+ * entries for this node, as KubeVirt does (pol_select_node_types() with @labels, @n_labels;
+ * borrowed, NULL and 0 for none), and say so: which entries select the node and how many
+ * mediated device types result (info, only when the policy has entries). When it has entries
+ * and the labels are not known (!@labels_known), warns that only entries with an empty
+ * nodeSelector select the node, once: when *@warned is false, then sets it. @name names the
+ * policy in messages. Returns 0 or -ENOMEM (logged).
+ */
+int cli_select_node_types(const char *name, struct policy *pol, const struct pol_label *labels,
+			  size_t n_labels, bool labels_known, bool *warned);
+
+/*
+ * cli_load_node_policy - cli_load_policy() of @path, then cli_select_node_types() with the
+ * labels @node_labels gives ("k=v,k2=v2", the --node-labels form; NULL: not known). The
+ * policy plan and apply act on. Returns 0, -EINVAL (a rejected policy or bad @node_labels,
+ * logged as "@cmd: --node-labels ...: why"), or another -errno (logged).
+ */
+int cli_load_node_policy(const char *cmd, const char *path, const char *node_labels,
+			 struct policy **out);
+
+/*
  * cli_parse_policy - cli_load_policy() of a document in memory (@data, @len; borrowed), named
  * @name in the messages ("KubeVirt kubevirt/kubevirt"). On -EINVAL @first (may be NULL)
  * holds the first error. Returns 0, -EINVAL or -ENOMEM.

@@ -37,6 +37,7 @@ static void plan_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: mdevd plan [--policy FILE] [-o json] [--connect URI | --no-libvirt]\n"
+		"                  [--node-labels K=V,...]\n"
 		"\n"
 		"Show what 'mdevd apply' would do to make this node match the policy: which\n"
 		"mdevs it would create (with their deterministic UUIDs), which it would remove\n"
@@ -51,19 +52,27 @@ static void plan_usage(FILE *f)
 		"  -c, --connect URI   ask libvirt at URI what its domains use (default:\n"
 		"                      qemu:///system when its socket exists, with /sys)\n"
 		"      --no-libvirt    do not ask libvirt; only open VFIO groups count as in use\n"
+		"      --node-labels K=V,...  this node's labels: they pick the policy's\n"
+		"                      nodeMediatedDeviceTypes entries, as KubeVirt does (without\n"
+		"                      them only entries with an empty nodeSelector apply)\n"
 		"\n"
 		"Exit status: 0 nothing to do, 2 changes pending, 1 error.\n"
 		"\n"
-		"Example:\n"
-		"  mdevd plan --policy /etc/mdevd/policy.json -o json\n");
+		"Examples:\n"
+		"  mdevd plan --policy /etc/mdevd/policy.json -o json\n"
+		"  mdevd plan --policy fleet.yaml --node-labels nvidia.com/gpu.product=L40S\n");
 }
 
 int cmd_plan(const struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"policy", required_argument, NULL, 'p'},  {"output", required_argument, NULL, 'o'},
-		{"connect", required_argument, NULL, 'c'}, {"no-libvirt", no_argument, NULL, 'N'},
-		{"help", no_argument, NULL, 'h'},	   {},
+		{"policy", required_argument, NULL, 'p'},
+		{"output", required_argument, NULL, 'o'},
+		{"connect", required_argument, NULL, 'c'},
+		{"no-libvirt", no_argument, NULL, 'N'},
+		{"node-labels", required_argument, NULL, 'L'},
+		{"help", no_argument, NULL, 'h'},
+		{},
 	};
 	_cleanup_(virt_closep) struct virt *virt = NULL;
 	struct virt_refs refs = {};
@@ -74,7 +83,7 @@ int cmd_plan(const struct cli_globals *g, int argc, char **argv)
 	_cleanup_(plan_freep) struct plan *plan = NULL;
 	_cleanup_close_ int sysfs_fd = -1, proc_fd = -1;
 	enum cli_output output = OUTPUT_HUMAN;
-	const char *policy_path = NULL;
+	const char *policy_path = NULL, *node_labels = NULL;
 	char machine_id[MACHINE_ID_LEN];
 	struct plan_context ctx;
 	struct inuse in = {};
@@ -87,6 +96,9 @@ int cmd_plan(const struct cli_globals *g, int argc, char **argv)
 			break;
 		case 'c':
 			uri = optarg;
+			break;
+		case 'L':
+			node_labels = optarg;
 			break;
 		case 'N':
 			no_libvirt = true;
@@ -106,7 +118,8 @@ int cmd_plan(const struct cli_globals *g, int argc, char **argv)
 	if (cli_check_policy_args("plan", &policy_path, optind, argc, plan_usage) != EXIT_OK)
 		return EXIT_USAGE;
 	if (cli_open_sysfs(g, &sysfs_fd) < 0 || cli_open_proc(g, &proc_fd) < 0 ||
-	    cli_machine_id(g, machine_id) < 0 || cli_load_policy(policy_path, &pol) < 0)
+	    cli_machine_id(g, machine_id) < 0 ||
+	    cli_load_node_policy("plan", policy_path, node_labels, &pol) < 0)
 		return EXIT_ERROR;
 	r = inventory_load(sysfs_fd, g->sysfs_root, INVENTORY_TYPES | INVENTORY_MDEVS,
 			   report_skipped, NULL, &inv);
@@ -162,6 +175,7 @@ static void apply_usage(FILE *f)
 		"Usage: mdevd apply [--policy FILE] [--dry-run] [--backend sysfs|libvirt]\n"
 		"                   [--persist [--mdevctl-dir DIR]] [--connect URI | "
 		"--no-libvirt]\n"
+		"                   [--node-labels K=V,...]\n"
 		"\n"
 		"Create and remove mdevs until this node matches the policy. Removals come\n"
 		"first (they free capacity), then creates, each followed by a fresh read of the\n"
@@ -190,6 +204,8 @@ static void apply_usage(FILE *f)
 		"                      libvirt, to act through (default: qemu:///system; asked\n"
 		"                      for in-use only when its socket exists, with /sys)\n"
 		"      --no-libvirt    do not ask libvirt (not with --backend libvirt)\n"
+		"      --node-labels K=V,...  this node's labels: they pick the policy's\n"
+		"                      nodeMediatedDeviceTypes entries (see 'mdevd plan --help')\n"
 		"\n"
 		"PCI functions the policy's mdevd.vfioPci names are bound to vfio-pci first\n"
 		"(driver_override, unbind, drivers_probe, verified), except host-owned ones\n"
@@ -233,6 +249,7 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 		{"mdevctl-dir", required_argument, NULL, 'M'},
 		{"connect", required_argument, NULL, 'c'},
 		{"no-libvirt", no_argument, NULL, 'N'},
+		{"node-labels", required_argument, NULL, 'L'},
 		{"vfio-state", required_argument, NULL, 'S'},
 		{"udev-rules", required_argument, NULL, 'U'},
 		{"bind-timeout", required_argument, NULL, 'T'},
@@ -249,7 +266,7 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 	enum cli_output output = OUTPUT_HUMAN;
 	struct apply_options o = {};
 	struct apply_result res;
-	const char *policy_path = NULL;
+	const char *policy_path = NULL, *node_labels = NULL;
 	char machine_id[MACHINE_ID_LEN];
 	int c, r;
 
@@ -281,6 +298,9 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 			break;
 		case 'c':
 			uri = optarg;
+			break;
+		case 'L':
+			node_labels = optarg;
 			break;
 		case 'N':
 			no_libvirt = true;
@@ -326,7 +346,8 @@ int cmd_apply(const struct cli_globals *g, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (cli_open_sysfs(g, &sysfs_fd) < 0 || cli_open_proc(g, &proc_fd) < 0 ||
-	    cli_machine_id(g, machine_id) < 0 || cli_load_policy(policy_path, &pol) < 0)
+	    cli_machine_id(g, machine_id) < 0 ||
+	    cli_load_node_policy("apply", policy_path, node_labels, &pol) < 0)
 		return EXIT_ERROR;
 	/* The libvirt backend needs libvirt; otherwise libvirt only says what is in use. */
 	if (cli_connect_libvirt(g, libvirt_backend && !uri ? VIRT_DEFAULT_URI : uri, no_libvirt,

@@ -906,30 +906,10 @@ static int build_policy(struct daemon *d, struct policy **out, struct pol_error 
 	}
 	if (r < 0)
 		return r;
-	if (pol->n_node_types && !d->labels_known && !d->said_no_labels) {
-		log_warnx(
-			"%s: nodeMediatedDeviceTypes: this node's labels are unknown (give "
-			"--node-name with the API server, or --node-labels): only entries with an "
-			"empty nodeSelector select it",
-			d->src_name);
-		d->said_no_labels = true;
-	}
-	r = pol_select_node_types(pol, d->labels, d->n_labels);
+	r = cli_select_node_types(d->src_name, pol, d->labels, d->n_labels, d->labels_known,
+				  &d->said_no_labels);
 	if (r < 0)
 		return r;
-	if (pol->n_node_types) {
-		char list[256] = "";
-		size_t k = 0;
-
-		for (size_t i = 0; i < pol->n_node_types_selected && k < sizeof(list); i++)
-			k += (size_t)snprintf(list + k, sizeof(list) - k, "%s[%zu]", i ? ", " : "",
-					      pol->node_types_selected[i]);
-		log_info("%s: nodeMediatedDeviceTypes: %zu of %zu entries select this node%s%s; "
-			 "%zu mediated device types",
-			 d->src_name, pol->n_node_types_selected, pol->n_node_types,
-			 pol->n_node_types_selected ? ": " : "", list,
-			 pol->n_mediated_device_types);
-	}
 	*out = steal_ptr(pol);
 	return 0;
 }

@@ -153,6 +153,16 @@ case_ samples-plan-fleet 2 --sysfs-root $F/samples $ST plan --no-libvirt \
 	--policy tests/cli/policies/fleet.json
 case_ nvidia-plan-fleet 2 --sysfs-root $F/nvidia $ST plan --no-libvirt \
 	--policy tests/cli/policies/fleet.json
+# nodeMediatedDeviceTypes outside Kubernetes: --node-labels picks the entries, as KubeVirt
+# does; without labels only the cluster-wide list applies, and that is said
+NT=tests/cli/policies/node-types.yaml
+case_ samples-plan-node-types-unlabelled 2 --sysfs-root $F/samples $ST plan --no-libvirt --policy $NT
+case_ samples-plan-node-types-labelled 2 --sysfs-root $F/samples $ST plan --no-libvirt --policy $NT \
+	--node-labels zone=a,mdevd.example.com/tty=dual
+case_ samples-apply-dry-run-node-types 2 --sysfs-root $F/samples $ST apply --dry-run --no-libvirt \
+	-o json --policy $NT --node-labels mdevd.example.com/tty=dual
+case_ plan-bad-node-labels 1 --sysfs-root $F/samples $ST plan --no-libvirt --policy $NT \
+	--node-labels =dual
 case_ samples-policy-check-fleet 2 --sysfs-root $F/samples policy check tests/cli/policies/fleet.json
 case_ nvidia-policy-check-fleet 2 --sysfs-root $F/nvidia policy check tests/cli/policies/fleet.json
 case_ samples-policy-check-fleet-json 2 --sysfs-root $F/samples policy check -o json \
