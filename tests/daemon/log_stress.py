@@ -19,56 +19,17 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
-from concurrent import futures
 
-sys.path.insert(0, sys.argv[1])
-import grpc  # noqa: E402
-import deviceplugin_pb2 as pb  # noqa: E402
-import deviceplugin_pb2_grpc as pbg  # noqa: E402
+from standin import MTTY, MTTY_SOCK, MTTY_UUID, ROOT, WORK, Case, check, grpc, pb, pbg
 
-MDEVD, WORK = sys.argv[2], sys.argv[3]
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MTTY, EDU = "example.com/MTTY_DUAL", "example.com/EDU"
-MTTY_SOCK = "mdevd-example.com_MTTY_DUAL.sock"
-MTTY_UUID = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1002"
 ALLOCATES, CLIENTS, RELOADS, RESTARTS = 1000, 8, 30, 10
-# One record: the priority, the program's prefix, then text with no second record in it.
 KUBELET_RESTARTED = re.compile(r"kubelet (\(re\))?restarted")
+# One record: the priority, the program's prefix, then text with no second record in it.
 RECORD = re.compile(r"^<([3-7])>mdevd: (?!.*<[0-7]>mdevd: )(?!mdevd: ).*[^\s]$")
-
-
-class Kubelet(pbg.RegistrationServicer):
-    """Registration: refuses every third Register (mdevd retries and logs), accepts the rest."""
-
-    def __init__(self, plugin_dir):
-        self.dir, self.n, self.ok = plugin_dir, 0, 0
-        self.cv = threading.Condition()
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-        pbg.add_RegistrationServicer_to_server(self, self.server)
-        self.server.add_insecure_port("unix:" + os.path.join(plugin_dir, "kubelet.sock"))
-        self.server.start()
-
-    def Register(self, req, ctx):
-        with self.cv:
-            self.n += 1
-            refuse = self.n % 3 == 0
-        if refuse:
-            ctx.abort(grpc.StatusCode.UNAVAILABLE, "kubelet stand-in: try again")
-        with self.cv:
-            self.ok += 1
-            self.cv.notify_all()
-        return pb.Empty()
-
-    def wait_ok(self, n, timeout=60):
-        with self.cv:
-            return self.cv.wait_for(lambda: self.ok >= n, timeout)
-
-    def stop(self):
-        self.server.stop(None).wait()
+REFUSE_EVERY = 3  # the kubelet stand-in refuses every third Register: mdevd retries, logs
 
 
 class Reader(threading.Thread):
@@ -105,11 +66,6 @@ class Reader(threading.Thread):
             return sum(1 for x in self.lines if pred(x))
 
 
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
 def allocates(plugins, n, errors, side_done, counts):
     ch = grpc.insecure_channel("unix:" + os.path.join(plugins, MTTY_SOCK))
     stub = pbg.DevicePluginStub(ch)
@@ -144,21 +100,22 @@ def main():
     shutil.copytree(os.path.join(ROOT, "tests/fixtures/samples"), tree, symlinks=True)
     shutil.copy(os.path.join(ROOT, "tests/vm/policies/kubevirt.json"), policy)
     full = open(policy).read()
-    os.makedirs(plugins)
     os.makedirs(os.path.join(WORK, "proc"))
-    kubelet = Kubelet(plugins)
+    case = Case(plugins)
+    case.start_kubelet(refuse_every=REFUSE_EVERY)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     st = os.fstat(theirs.fileno())
     env = dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
-    proc = subprocess.Popen([MDEVD, "-v", "--sysfs-root", tree, "--proc-root",
-                             os.path.join(WORK, "proc"), "run", "--policy", policy,
-                             "--no-apply", "--no-libvirt", "--device-plugin-dir", plugins],
-                            stderr=theirs.fileno(), env=env)
+    proc = case.mdevd(["-v", "--sysfs-root", tree, "--proc-root", os.path.join(WORK, "proc"),
+                       "run", "--policy", policy, "--no-apply", "--no-libvirt",
+                       "--device-plugin-dir", plugins], stderr=theirs.fileno(), env=env)
     theirs.close()
     log = Reader(ours)
-    try:
+    case.tail(lambda: "\n".join(log.lines[-30:]))
+
+    def body():
         check(log.wait(lambda x: "mdevd: ready" in x), "not ready within 60 s")
-        check(kubelet.wait_ok(1), "no plugin registered within 60 s")
+        check(case.kubelet.wait(1, 60), "no plugin registered within 60 s")
         errors, counts, side_done = [], [], threading.Event()
         t0 = time.monotonic()
         clients = [threading.Thread(target=allocates,
@@ -183,17 +140,11 @@ def main():
                 log.wait_more(lambda x: "policy reloaded" in x, before, 30)
 
         def restarts():
-            nonlocal kubelet
             for _ in range(RESTARTS):
                 before = log.count(lambda x: KUBELET_RESTARTED.search(x))
-                kubelet.stop()
-                try:
-                    os.remove(os.path.join(plugins, "kubelet.sock"))
-                except FileNotFoundError:
-                    pass
-                kubelet = Kubelet(plugins)
+                case.restart_kubelet(refuse_every=REFUSE_EVERY)
                 log.wait_more(lambda x: KUBELET_RESTARTED.search(x), before, 30)
-                kubelet.wait_ok(1, 30)
+                case.kubelet.wait(1, 30)
 
         side = [threading.Thread(target=reloads), threading.Thread(target=restarts)]
         for t in side:
@@ -234,15 +185,8 @@ def main():
         check(refused >= 1, "no refused registration was logged")
         check(prio.get("4", 0) >= 1 and prio.get("6", 0) >= 1 and prio.get("7", 0) >= 1,
               "not every priority seen: %s" % prio)
-    except AssertionError as err:
-        print("FAIL: %s" % err)
-        print("---- mdevd log (tail)\n" + "\n".join(log.lines[-30:]))
-        return 1
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        kubelet.stop()
-    return 0
+
+    return case.run(body)
 
 
 if __name__ == "__main__":

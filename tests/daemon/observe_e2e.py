@@ -30,14 +30,9 @@ import time
 import urllib.error
 import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kubelet_e2e import EDU, EDU_SOCK, MTTY, MTTY_SOCK, MTTY_UUID, Kubelet, Watch, check, wait_log, pb, pbg  # noqa: E402,E501
-import grpc  # noqa: E402
-from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
-
-MDEVD, WORK = sys.argv[2], sys.argv[3]
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MID = "0123456789abcdef0123456789abcdef"
+from prometheus_client.parser import text_string_to_metric_families
+from standin import (EDU, EDU_SOCK, MDEVD, MID, MTTY, MTTY_SOCK, MTTY_UUID, ROOT, WORK, Case,
+                     Watch, allocate, check, grpc, pb, pbg, wait_log, wait_until)
 STALL = 6
 
 
@@ -72,15 +67,6 @@ def status(sock, *args):
     return p.returncode, p.stdout, p.stderr
 
 
-def wait_for(what, fn, timeout=20):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if fn():
-            return
-        time.sleep(0.05)
-    raise AssertionError("%s: not within %d s" % (what, timeout))
-
-
 def sysfs_truth(tree):
     """mdevs per (parent, type) and available_instances per (parent, type), from the tree."""
     mdevs = {}
@@ -98,18 +84,13 @@ def sysfs_truth(tree):
     return mdevs, avail
 
 
-def allocate(plugins, sock, ids):
-    ch = grpc.insecure_channel("unix:" + os.path.join(plugins, sock))
+def allocate_result(plugins, sock, ids):
+    """"ok", or the gRPC status of the refusal in lower case ("invalid_argument")."""
     try:
-        stub = pbg.DevicePluginStub(ch)
-        req = pb.AllocateRequest(container_requests=[pb.ContainerAllocateRequest(devices_ids=ids)])
-        try:
-            stub.Allocate(req, timeout=10)
-            return "ok"
-        except grpc.RpcError as e:
-            return e.code().name.lower()
-    finally:
-        ch.close()
+        allocate(plugins, sock, ids)
+        return "ok"
+    except grpc.RpcError as e:
+        return e.code().name.lower()
 
 
 def preferred(plugins, sock, available, size):
@@ -129,16 +110,15 @@ def main():
     sock = os.path.join(WORK, "status.sock")
     shutil.copytree(os.path.join(ROOT, "tests/fixtures/samples"), tree, symlinks=True)
     shutil.copy(os.path.join(ROOT, "tests/vm/policies/kubevirt.json"), policy)
-    os.makedirs(plugins)
     os.makedirs(os.path.join(WORK, "proc"))
-    proc = subprocess.Popen([MDEVD, "--sysfs-root", tree, "--proc-root",
-                             os.path.join(WORK, "proc"), "--machine-id", MID, "run", "--policy",
-                             policy, "--no-apply", "--device-plugin-dir", plugins,
-                             "--metrics-address", "127.0.0.1:0", "--status-socket", sock,
-                             "--live-timeout", "1", "--debug-stall", str(STALL)],
-                            stderr=open(log, "w"))
-    kubelet = None
-    try:
+    case = Case(plugins)
+    proc = case.mdevd(["--sysfs-root", tree, "--proc-root", os.path.join(WORK, "proc"),
+                       "--machine-id", MID, "run", "--policy", policy, "--no-apply",
+                       "--device-plugin-dir", plugins, "--metrics-address", "127.0.0.1:0",
+                       "--status-socket", sock, "--live-timeout", "1", "--debug-stall",
+                       str(STALL)], log)
+
+    def scenario():
         wait_log(log, "ready: serving 2 resources")
         with open(log) as f:
             port = int(re.search(r"metrics: serving .* \(port (\d+)\)", f.read()).group(1))
@@ -158,10 +138,9 @@ def main():
         print("# kubelet absent: /readyz 503, status --check 2, mdevd_ready 0")
 
         # kubelet comes: kubelet.sock appears, both plugins register, ready.
-        kubelet = Kubelet(plugins)
-        regs = kubelet.wait(2, 20)
+        regs = case.start_kubelet().wait(2, 20)
         check(sorted(r[1] for r in regs) == [EDU, MTTY], "registered: %s" % regs)
-        wait_for("/readyz 200", lambda: http(port, "/readyz")[0] == 200)
+        wait_until(lambda: http(port, "/readyz")[0] == 200, "/readyz 200", 20)
         rc, out, _ = status(sock, "--check")
         check(rc == 0 and out.startswith("ready"), "--check with kubelet: %d %s" % (rc, out))
         m = scrape(port)
@@ -211,9 +190,9 @@ def main():
         # Allocate and GetPreferredAllocation: counters == the calls made.
         calls = {"ok": 0, "invalid_argument": 0}
         for _ in range(7):
-            calls[allocate(plugins, MTTY_SOCK, [MTTY_UUID])] += 1
+            calls[allocate_result(plugins, MTTY_SOCK, [MTTY_UUID])] += 1
         for _ in range(3):
-            calls[allocate(plugins, MTTY_SOCK, ["no-such-device"])] += 1
+            calls[allocate_result(plugins, MTTY_SOCK, ["no-such-device"])] += 1
         check(calls == {"ok": 7, "invalid_argument": 3}, "Allocate results: %s" % calls)
         for _ in range(4):
             preferred(plugins, EDU_SOCK, ["0000:00:03.0"], 1)
@@ -247,8 +226,8 @@ def main():
         shutil.copy(os.path.join(ROOT, "tests/vm/policies/kubevirt.json"), policy + ".new")
         os.rename(policy + ".new", policy)
         wait_log(log, "policy reloaded: generation 2")
-        wait_for("generation 2 scraped", lambda: scrape(port).get(
-            ("mdevd_policy_generation", frozenset())) == 2)
+        wait_until(lambda: scrape(port).get(
+            ("mdevd_policy_generation", frozenset())) == 2, "generation 2 scraped", 20)
         m = scrape(port)
         check(val(m, "mdevd_policy_reloads_total", result="ok") == 1, "ok 1")
         check(val(m, "mdevd_policy_reloads_total", result="rejected") == 1, "rejected stays 1")
@@ -256,17 +235,14 @@ def main():
         print("# reloads: rejected 1, ok 1, generation 2")
 
         # kubelet restarts: sockets deleted, kubelet.sock re-created, registered again.
-        kubelet.stop()
-        for name in os.listdir(plugins):
-            os.remove(os.path.join(plugins, name))
-        kubelet = Kubelet(plugins)
-        kubelet.wait(2, 20)
-        wait_for("re-registered", lambda: all(
+        case.restart_kubelet().wait(2, 20)
+        wait_until(lambda: all(
             scrape(port).get(("mdevd_device_plugin_reregistrations_total",
-                              frozenset({("resource", r)}))) == 1 for r in (EDU, MTTY)))
+                              frozenset({("resource", r)}))) == 1 for r in (EDU, MTTY)),
+            "re-registered", 20)
         m = scrape(port)
         check(val(m, "mdevd_kubelet_restarts_total") == 2, "kubelet restarts")
-        wait_for("ready again", lambda: http(port, "/readyz")[0] == 200)
+        wait_until(lambda: http(port, "/readyz")[0] == 200, "ready again", 20)
         print("# kubelet restart: kubelet_restarts_total 2, reregistrations 1 each, ready")
 
         # A stuck loop: /livez and status --check fail while it lasts.
@@ -281,7 +257,7 @@ def main():
         # Metrics keep being served from their own thread.
         check(val(scrape(port), "mdevd_ready") == 1, "scrape during the stall")
         wait_log(log, "runs again after the stall", STALL + 10)
-        wait_for("/livez again", lambda: http(port, "/livez")[0] == 200)
+        wait_until(lambda: http(port, "/livez")[0] == 200, "/livez again", 20)
         print("# stalled loop: /livez 503, status --check 1, scrape still served; live after")
 
         proc.send_signal(signal.SIGTERM)
@@ -291,17 +267,8 @@ def main():
         rc, _, err = status(sock, "--check", "--timeout", "1")
         check(rc == 1, "--check with no daemon: %d" % rc)
         print("# SIGTERM: exit 0, socket removed; --check then exits 1")
-    except AssertionError as err:
-        print("FAIL: %s" % err)
-        with open(log) as f:
-            print("---- mdevd log (tail)\n" + f.read()[-3000:])
-        return 1
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        if kubelet:
-            kubelet.stop()
-    return 0
+
+    return case.run(scenario)
 
 
 if __name__ == "__main__":

@@ -590,35 +590,29 @@ EOF
 	[ "$rc" = 0 ] || fail "exit status $rc"
 }
 
-# py_grpc_test NAME SCRIPT WHAT: a Python grpcio test script (GEN_DIR MDEVD WORK_DIR) in $work/NAME.$n.
-py_grpc_test() {
+# py_test SCRIPT WHAT: tests/daemon/SCRIPT.py (GEN_DIR MDEVD WORK_DIR; standin.py is what
+# they share) with the device-plugin stubs generated for it, in $work/SCRIPT.$n.
+py_test() {
 	/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null ||
 		fail "python3-grpcio / python3-grpc-tools missing (scripts/deps.sh installs them)"
 	t=$work/$1.$n
 	mkdir -p "$t/gen"
 	/usr/bin/python3 -m grpc_tools.protoc -I"$repo/mdevd/kubernetes" --python_out="$t/gen" \
 		--grpc_python_out="$t/gen" "$repo/mdevd/kubernetes/deviceplugin.proto" || fail "protoc"
-	/usr/bin/python3 "$repo/tests/daemon/$2" "$t/gen" "$MDEVD" "$t" || fail "$3"
+	/usr/bin/python3 "$repo/tests/daemon/$1.py" "$t/gen" "$MDEVD" "$t" || fail "$2"
 }
 
 # The device plugins end to end: a kubelet stand-in (Python grpcio) on kubelet.sock.
-t_kubelet_e2e() { py_grpc_test e2e kubelet_e2e.py "kubelet end-to-end"; }
+t_kubelet_e2e() { py_test kubelet_e2e "kubelet end-to-end"; }
 
 # Whole records under load: 1 000 Allocates, reloads and kubelet restarts at once, stderr a
 # journal-style stream socket ($JOURNAL_STREAM): every line must be one "<N>mdevd: " record.
-t_log_stress() { py_grpc_test logs log_stress.py "log records under load"; }
+t_log_stress() { py_test log_stress "log records under load"; }
 
 t_observe_e2e() {
-	/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null ||
-		fail "python3-grpcio / python3-grpc-tools missing (scripts/deps.sh installs them)"
 	/usr/bin/python3 -c 'import prometheus_client.parser' 2>/dev/null ||
 		fail "python3-prometheus-client missing (scripts/deps.sh installs it)"
-	t=$work/observe.$n
-	mkdir -p "$t/gen"
-	/usr/bin/python3 -m grpc_tools.protoc -I"$repo/mdevd/kubernetes" --python_out="$t/gen" \
-		--grpc_python_out="$t/gen" "$repo/mdevd/kubernetes/deviceplugin.proto" || fail "protoc"
-	/usr/bin/python3 "$repo/tests/daemon/observe_e2e.py" "$t/gen" "$MDEVD" "$t" ||
-		fail "metrics, probes and status socket end-to-end"
+	py_test observe_e2e "metrics, probes and status socket end-to-end"
 }
 
 # The inodes of $1's listening sockets: "tcp" ones (IPv4/6) and unix ones with a path.
@@ -725,24 +719,13 @@ EOF2
 		fail "--log-level loud: want usage error 64"
 }
 
-# vfio_py SCRIPT WHAT: a tests/daemon/SCRIPT.py with the device-plugin stubs generated for it.
-vfio_py() {
-	/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null ||
-		fail "python3-grpcio / python3-grpc-tools missing (scripts/deps.sh installs them)"
-	t=$work/$1.$n
-	mkdir -p "$t/gen"
-	/usr/bin/python3 -m grpc_tools.protoc -I"$repo/mdevd/kubernetes" --python_out="$t/gen" \
-		--grpc_python_out="$t/gen" "$repo/mdevd/kubernetes/deviceplugin.proto" || fail "protoc"
-	PYTHONPATH="$repo/tests/daemon" /usr/bin/python3 "$repo/tests/daemon/$1.py" \
-		"$t/gen" "$MDEVD" "$t" || fail "$2"
-}
 
 # A host driver whose unbind blocks (a FIFO) while the device plugins keep answering.
-t_vfio_busy_unbind() { vfio_py vfio_busy "busy unbind"; }
+t_vfio_busy_unbind() { py_test vfio_busy "busy unbind"; }
 
 # A function mdevd bound that kubelet was handed (Allocate) stays on vfio-pci when the policy
 # drops it; a daemon that handed out nothing gives it back.
-t_vfio_allocated_kept() { vfio_py vfio_allocated "allocated function given back"; }
+t_vfio_allocated_kept() { py_test vfio_allocated "allocated function given back"; }
 
 # NVIDIA vendor VFIO: the driver forgets every VF's type at reboot; `mdevd run` applies at start
 # and picks the same VFs each time (the lowest free ones that list the type).
@@ -771,16 +754,7 @@ t_vgpu_applied_at_start() {
 	say "# the same 4 VFs configured on both starts"
 }
 
-t_vgpu_kubelet() {
-	/usr/bin/python3 -c 'import grpc, grpc_tools' 2>/dev/null ||
-		fail "python3-grpcio / python3-grpc-tools missing (scripts/deps.sh installs them)"
-	t=$work/vgpu-e2e.$n
-	mkdir -p "$t/gen"
-	/usr/bin/python3 -m grpc_tools.protoc -I"$repo/mdevd/kubernetes" --python_out="$t/gen" \
-		--grpc_python_out="$t/gen" "$repo/mdevd/kubernetes/deviceplugin.proto" || fail "protoc"
-	/usr/bin/python3 "$repo/tests/daemon/vgpu_e2e.py" "$t/gen" "$MDEVD" "$t" ||
-		fail "NVIDIA vGPU end-to-end"
-}
+t_vgpu_kubelet() { py_test vgpu_e2e "NVIDIA vGPU end-to-end"; }
 
 run_test t_start_ready_stop "starts, logs readiness, READY=1 + STATUS=, SIGTERM exits 0 quickly"
 run_test t_sigint "SIGINT is a clean shutdown too"

@@ -13,13 +13,11 @@ started again with the same policy has allocated nothing, and gives it back: the
 import os
 import shutil
 import signal
-import subprocess
 import sys
 
-from kubelet_e2e import EDU, EDU_SOCK, ROOT, Kubelet, check, wait_log, pb, pbg, grpc
+from standin import EDU, EDU_BDF, EDU_SOCK, ROOT, WORK, Case, allocate, check, log_has, wait_log
 
-MDEVD, WORK = sys.argv[2], sys.argv[3]
-BDF = "0000:00:03.0"
+BDF = EDU_BDF
 
 
 def read(path):
@@ -42,30 +40,27 @@ def main():
              '"1234:11e8", "resourceName": "%s"}]}' % EDU
     with open(policy, "w") as f:
         f.write('{%s, "mdevd": {"vfioPci": {"devices": ["%s"]}}}' % (served, BDF))
-    os.makedirs(plugins)
     os.makedirs(os.path.join(WORK, "proc"))
-    kubelet = Kubelet(plugins)
-    argv = [MDEVD, "--sysfs-root", tree, "--proc-root", os.path.join(WORK, "proc"),
-            "--dev-root", WORK, "run", "--policy", policy, "--device-plugin-dir", plugins,
-            "--vfio-state", state, "--no-libvirt"]
-    log = os.path.join(WORK, "mdevd.log")
-    proc = subprocess.Popen(argv, stderr=open(log, "w"))
-    try:
-        kubelet.wait(1, 10)
+    case = Case(plugins)
+    case.start_kubelet()
+    args = ["--sysfs-root", tree, "--proc-root", os.path.join(WORK, "proc"), "--dev-root", WORK,
+            "run", "--policy", policy, "--device-plugin-dir", plugins, "--vfio-state", state,
+            "--no-libvirt"]
+    log, log2 = os.path.join(WORK, "mdevd.log"), os.path.join(WORK, "mdevd2.log")
+
+    def body():
+        proc = case.mdevd(args, log)
+        case.kubelet.wait(1, 10)
         wait_log(log, "ready: serving 1 resources")
-        ch = grpc.insecure_channel("unix:" + os.path.join(plugins, EDU_SOCK))
-        resp = pbg.DevicePluginStub(ch).Allocate(pb.AllocateRequest(container_requests=[
-            pb.ContainerAllocateRequest(devices_ids=[BDF])]), timeout=10)
-        ch.close()
-        check(dict(resp.container_responses[0].envs).get("PCI_RESOURCE_EXAMPLE_COM_EDU") == BDF,
-              "Allocate: %s" % resp)
+        envs = allocate(plugins, EDU_SOCK, [BDF])
+        check(envs.get("PCI_RESOURCE_EXAMPLE_COM_EDU") == BDF, "Allocate: %s" % envs)
         with open(policy + ".new", "w") as f:
             f.write("{%s}" % served)
         os.rename(policy + ".new", policy)
         wait_log(log, "policy reloaded: generation 2")
         wait_log(log, "%s: kept on vfio-pci: no longer in the policy but in use (handed to "
                  "kubelet by Allocate, not released)" % BDF)
-        check("given back to the host" not in read(log), "given back while allocated")
+        check(not log_has(log, "given back to the host"), "given back while allocated")
         check(read(override) == "vfio-pci\n", "driver_override: %r" % read(override))
         check(BDF in read(state), "the ownership file lost %s" % BDF)
         print("# %s stays on vfio-pci while allocated" % BDF)
@@ -73,25 +68,15 @@ def main():
         check(proc.wait(timeout=30) == 0, "exit status")
 
         # The control: a new daemon has allocated nothing, so it gives the function back.
-        log2 = os.path.join(WORK, "mdevd2.log")
-        proc = subprocess.Popen(argv, stderr=open(log2, "w"))
+        proc = case.mdevd(args, log2)
         wait_log(log2, "%s: given back to the host" % BDF)
         proc.send_signal(signal.SIGTERM)
         check(proc.wait(timeout=30) == 0, "exit status")
         # Read after the exit: the file is rewritten just after that log line.
         check(BDF not in read(state), "the ownership file still names %s" % BDF)
         print("# without the Allocate, %s is given back" % BDF)
-    except AssertionError as err:
-        print("FAIL: %s" % err)
-        for path in (log, os.path.join(WORK, "mdevd2.log")):
-            if os.path.exists(path):
-                print("---- %s (tail)\n%s" % (path, read(path)[-2500:]))
-        return 1
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        kubelet.stop()
-    return 0
+
+    return case.run(body)
 
 
 if __name__ == "__main__":

@@ -12,14 +12,13 @@ in the background; and meanwhile and afterwards Allocate and a new ListAndWatch 
 reload is still served, and SIGTERM still exits 0. Nothing here asserts a duration.
 """
 import os
-import shutil
 import signal
-import subprocess
+import shutil
 import sys
 
-from kubelet_e2e import EDU, EDU_SOCK, ROOT, Kubelet, Watch, check, wait_log, pb, pbg, grpc
+from standin import (EDU, EDU_BDF, EDU_SOCK, ROOT, WORK, Case, Watch, allocate, check,
+                     wait_log)
 
-MDEVD, WORK = sys.argv[2], sys.argv[3]
 BDF = "0000:00:02.0"
 
 
@@ -35,22 +34,30 @@ def main():
     if os.path.exists(fifo):
         os.remove(fifo)
     os.mkfifo(fifo)
-    os.makedirs(plugins)
     os.makedirs(os.path.join(WORK, "proc"))
-    kubelet = Kubelet(plugins)
-    proc = subprocess.Popen([MDEVD, "--sysfs-root", tree, "--proc-root",
-                             os.path.join(WORK, "proc"), "--dev-root", WORK, "run",
-                             "--policy", policy, "--device-plugin-dir", plugins,
-                             "--vfio-state", os.path.join(WORK, "vfio-bound"),
-                             "--bind-timeout", "1"],
-                            stderr=open(log, "w"))
-    try:
-        regs = kubelet.wait(1, 10)
+    case = Case(plugins)
+    case.start_kubelet()
+    proc = case.mdevd(["--sysfs-root", tree, "--proc-root", os.path.join(WORK, "proc"),
+                       "--dev-root", WORK, "run", "--policy", policy, "--device-plugin-dir",
+                       plugins, "--vfio-state", os.path.join(WORK, "vfio-bound"),
+                       "--bind-timeout", "1"], log)
+
+    def unblock():
+        # Let the write that is still blocked (if the process lives on) go.
+        try:
+            os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+
+    case.cleanups.append(unblock)
+
+    def body():
+        regs = case.kubelet.wait(1, 10)
         check([r[1] for r in regs] == [EDU], "registered: %s" % regs)
         wait_log(log, "ready: serving 1 resources")
         wait_log(log, "doctor: ")
         w = Watch(plugins, EDU_SOCK)
-        check(w.get() == ("list", ["0000:00:03.0"]), "first EDU list")
+        check(w.get() == ("list", [EDU_BDF]), "first EDU list")
 
         with open(policy + ".new", "w") as f:
             f.write('{%s, "mdevd": {"vfioPci": {"devices": ["%s"]}}}' % (served, BDF))
@@ -60,16 +67,11 @@ def main():
                  "driver is busy" % BDF, timeout=60)
         print("# the blocked unbind was reported, naming %s" % BDF)
         # The abandoned write is still blocked on the FIFO; the plugins answer regardless.
-        ch = grpc.insecure_channel("unix:" + os.path.join(plugins, EDU_SOCK))
-        stub = pbg.DevicePluginStub(ch)
-        resp = stub.Allocate(pb.AllocateRequest(container_requests=[
-            pb.ContainerAllocateRequest(devices_ids=["0000:00:03.0"])]), timeout=10)
-        envs = dict(resp.container_responses[0].envs)
-        check(envs.get("PCI_RESOURCE_EXAMPLE_COM_EDU") == "0000:00:03.0",
+        envs = allocate(plugins, EDU_SOCK, [EDU_BDF])
+        check(envs.get("PCI_RESOURCE_EXAMPLE_COM_EDU") == EDU_BDF,
               "Allocate while the unbind blocks: %s" % envs)
         w2 = Watch(plugins, EDU_SOCK)
-        check(w2.get() == ("list", ["0000:00:03.0"]), "ListAndWatch while the unbind blocks")
-        ch.close()
+        check(w2.get() == ("list", [EDU_BDF]), "ListAndWatch while the unbind blocks")
         print("# Allocate and ListAndWatch answered while the unbind was blocked")
         # The loop still reconciles: SIGHUP reloads and the stream stays up.
         proc.send_signal(signal.SIGHUP)
@@ -78,22 +80,8 @@ def main():
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=30)
         check(rc == 0, "exit status %d" % rc)
-    except AssertionError as err:
-        print("FAIL: %s" % err)
-        with open(log) as f:
-            print("---- mdevd log (tail)\n" + f.read()[-2500:])
-        return 1
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        kubelet.stop()
-        # Let the write that is still blocked (if the process lives on) go.
-        try:
-            fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-            os.close(fd)
-        except OSError:
-            pass
-    return 0
+
+    return case.run(body)
 
 
 if __name__ == "__main__":

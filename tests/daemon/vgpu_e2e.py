@@ -14,13 +14,10 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
-import time
 
-import kubelet_e2e as k  # noqa: E402  (the same argv: GEN_DIR MDEVD WORK_DIR)
+from standin import MID, ROOT, WORK, Case, Watch, allocate, check, wait_log, wait_until
 
-pb, pbg, grpc = k.pb, k.pbg, k.grpc
 RES = "nvidia.com/L40S-12Q"
 SOCK = "mdevd-nvidia.com_L40S-12Q.sock"
 VFS = ["0000:41:00.4", "0000:41:00.5", "0000:41:00.6", "0000:41:00.7"]
@@ -45,73 +42,48 @@ def current(tree, vf):
         return int(f.read().strip() or 0)
 
 
-def wait_for(cond, what, timeout=20):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError("not within %d s: %s" % (timeout, what))
-
-
 def main():
-    work = k.WORK
-    tree, plugins = os.path.join(work, "sys"), os.path.join(work, "plugins")
-    pol, log = os.path.join(work, "policy.json"), os.path.join(work, "mdevd.log")
-    shutil.copytree(os.path.join(k.ROOT, "tests/fixtures/l40s"), tree, symlinks=True)
+    tree, plugins = os.path.join(WORK, "sys"), os.path.join(WORK, "plugins")
+    pol, log = os.path.join(WORK, "policy.json"), os.path.join(WORK, "mdevd.log")
+    shutil.copytree(os.path.join(ROOT, "tests/fixtures/l40s"), tree, symlinks=True)
     write_policy(pol, 4)
-    os.makedirs(plugins)
-    os.makedirs(os.path.join(work, "proc"))
-    env = dict(os.environ, MDEVD_RUN_DIR=os.path.join(work, "run"))
-    kubelet = k.Kubelet(plugins)
-    proc = subprocess.Popen([k.MDEVD, "--sysfs-root", tree, "--proc-root",
-                             os.path.join(work, "proc"), "--machine-id",
-                             "0123456789abcdef0123456789abcdef", "run", "--policy", pol,
-                             "--device-plugin-dir", plugins],
-                            stderr=open(log, "w"), env=env)
-    try:
-        wait_for(lambda: all(current(tree, vf) == 1153 for vf in VFS), "4 VFs become 12Q")
-        k.check(current(tree, "0000:41:01.0") == 0, "a fifth VF was configured")
-        regs = kubelet.wait(1, 20)
-        k.check([r[1] for r in regs] == [RES], "registered: %s" % regs)
+    os.makedirs(os.path.join(WORK, "proc"))
+    env = dict(os.environ, MDEVD_RUN_DIR=os.path.join(WORK, "run"))
+    case = Case(plugins)
+    case.start_kubelet()
+    proc = case.mdevd(["--sysfs-root", tree, "--proc-root", os.path.join(WORK, "proc"),
+                       "--machine-id", MID, "run", "--policy", pol, "--device-plugin-dir",
+                       plugins], log, env=env)
+
+    def body():
+        wait_until(lambda: all(current(tree, vf) == 1153 for vf in VFS), "4 VFs become 12Q")
+        check(current(tree, "0000:41:01.0") == 0, "a fifth VF was configured")
+        regs = case.kubelet.wait(1, 20)
+        check([r[1] for r in regs] == [RES], "registered: %s" % regs)
         # Fixture trees send no uevents: SIGHUP re-reads the node the apply changed.
         proc.send_signal(signal.SIGHUP)
-        w = k.Watch(plugins, SOCK)
-        wait_for(lambda: w.get(timeout=1) == ("list", VFS), "the pool lists the 4 VFs")
+        w = Watch(plugins, SOCK)
+        wait_until(lambda: w.get(timeout=1) == ("list", VFS), "the pool lists the 4 VFs")
         print("# 4 x L40S-12Q on %s..%s, served as %s" % (VFS[0], VFS[-1], RES))
 
-        ch = grpc.insecure_channel("unix:" + os.path.join(plugins, SOCK))
-        r = pbg.DevicePluginStub(ch).Allocate(pb.AllocateRequest(container_requests=[
-            pb.ContainerAllocateRequest(devices_ids=[VFS[3]])]), timeout=5)
-        envs = dict(r.container_responses[0].envs)
-        k.check(envs == {"PCI_RESOURCE_NVIDIA_COM_L40S-12Q": VFS[3]}, "Allocate envs %s" % envs)
-        ch.close()
+        envs = allocate(plugins, SOCK, [VFS[3]], timeout=5)
+        check(envs == {"PCI_RESOURCE_NVIDIA_COM_L40S-12Q": VFS[3]}, "Allocate envs %s" % envs)
 
         # Shrink to 2: slots 3 and 2 (.7, .6) go, but kubelet holds .7.
         write_policy(pol, 2)
-        wait_for(lambda: current(tree, VFS[2]) == 0, "0000:41:00.6 freed")
-        k.wait_log(log, "kept %s (1153 on 0000:41:00.0): in use: kubelet allocated it to a pod"
-                   % VFS[3], 20)
-        k.check(current(tree, VFS[3]) == 1153, "the allocated VF was freed")
-        k.check(current(tree, VFS[0]) == 1153 and current(tree, VFS[1]) == 1153,
-                "the kept slots changed")
+        wait_until(lambda: current(tree, VFS[2]) == 0, "0000:41:00.6 freed")
+        wait_log(log, "kept %s (1153 on 0000:41:00.0): in use: kubelet allocated it to a pod"
+                 % VFS[3], 20)
+        check(current(tree, VFS[3]) == 1153, "the allocated VF was freed")
+        check(current(tree, VFS[0]) == 1153 and current(tree, VFS[1]) == 1153,
+              "the kept slots changed")
         print("# shrink to 2: %s freed, %s kept (allocated to a pod)" % (VFS[2], VFS[3]))
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=30)
-        k.check(rc == 0, "exit status %d" % rc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        kubelet.stop()
-    return 0
+        check(rc == 0, "exit status %d" % rc)
+
+    return case.run(body)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except AssertionError as e:
-        print("FAIL: %s" % e)
-        with open(os.path.join(k.WORK, "mdevd.log")) as f:
-            print(f.read()[-3000:])
-        sys.exit(1)
+    sys.exit(main())

@@ -7,7 +7,7 @@
 GEN_DIR holds deviceplugin_pb2*.py generated from mdevd/kubernetes/deviceplugin.proto.
 
 serve: kubelet's Registration service on PLUGIN_DIR/kubelet.sock, as in
-tests/daemon/kubelet_e2e.py: a Register dials the plugin back (GetDevicePluginOptions)
+tests/daemon/standin.py: a Register dials the plugin back (GetDevicePluginOptions)
 before it answers, then a ListAndWatch stream is opened on the plugin, as kubelet does.
 Every event is appended to EVENTS, one line each, flushed at once, stamped with the
 wall clock in microseconds (CLOCK_REALTIME, the clock of bash's $EPOCHREALTIME, so the
