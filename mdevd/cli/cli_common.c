@@ -97,7 +97,7 @@ int cli_read_policy_file(const char *path, char **data, size_t *len)
 		return -EISDIR;
 	if (S_ISREG(st.st_mode) && st.st_size > (off_t)POL_MAX_SIZE)
 		return -EFBIG;
-	n = read_all(fd, POL_MAX_SIZE, 0, data);
+	n = fileio_read_fd(fd, POL_MAX_SIZE, 0, data);
 	if (n < 0)
 		return (int)n;
 	*len = (size_t)n;

@@ -280,7 +280,7 @@ int kube_config_load(const char *path, struct kube_config **out, char *why, size
 
 	if (!dir)
 		return -ENOMEM;
-	n = read_file_at(AT_FDCWD, path, KUBECONFIG_MAX, 0, &text);
+	n = fileio_read_at(AT_FDCWD, path, KUBECONFIG_MAX, 0, &text);
 	if (n < 0) {
 		r = (int)n;
 		snprintf(why, size, "cannot read it: %s", strerror(-r));

@@ -271,5 +271,5 @@ oom:
 
 ssize_t sysfs_read_file(int dirfd, const char *path, size_t max, char **out)
 {
-	return read_file_at(dirfd, path, max, READ_ALL_CUT, out);
+	return fileio_read_at(dirfd, path, max, FILEIO_CUT, out);
 }

@@ -104,7 +104,7 @@ void sysfs_names_free(char **names, size_t n);
 /*
  * sysfs_read_file - a whole file @path under @dirfd (sysfs or proc: files whose size
  * stat(2) does not tell) into a new NUL-terminated buffer *@out (free()), its first @max
- * bytes when longer (read_file_at() with READ_ALL_CUT). Returns its length, -ENOENT when
+ * bytes when longer (fileio_read_at() with FILEIO_CUT). Returns its length, -ENOENT when
  * absent, -ENOMEM, or another -errno.
  */
 ssize_t sysfs_read_file(int dirfd, const char *path, size_t max, char **out);

@@ -8,7 +8,7 @@
 #include "mdevd/macro.h"
 #include "util/fileio.h"
 
-ssize_t read_all(int fd, size_t max, unsigned flags, char **out)
+ssize_t fileio_read_fd(int fd, size_t max, unsigned flags, char **out)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0, cap = 0;
@@ -41,7 +41,7 @@ ssize_t read_all(int fd, size_t max, unsigned flags, char **out)
 		len += (size_t)n;
 	}
 	if (len > max) {
-		if (!(flags & READ_ALL_CUT))
+		if (!(flags & FILEIO_CUT))
 			return -EFBIG;
 		len = max;
 	}
@@ -50,11 +50,11 @@ ssize_t read_all(int fd, size_t max, unsigned flags, char **out)
 	return (ssize_t)len;
 }
 
-ssize_t read_file_at(int dirfd, const char *path, size_t max, unsigned flags, char **out)
+ssize_t fileio_read_at(int dirfd, const char *path, size_t max, unsigned flags, char **out)
 {
 	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
-	return read_all(fd, max, flags, out);
+	return fileio_read_fd(fd, max, flags, out);
 }

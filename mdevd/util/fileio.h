@@ -9,24 +9,24 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-enum read_all_flags {
-	READ_ALL_CUT = 1 << 0, /* keep the first @max bytes of a longer file (else -EFBIG) */
+enum fileio_flags {
+	FILEIO_CUT = 1 << 0, /* keep the first @max bytes of a longer file (else -EFBIG) */
 };
 
 /*
- * read_all - everything @fd has until end of file (regular file, proc or sysfs
+ * fileio_read_fd - everything @fd has until end of file (regular file, proc or sysfs
  * attribute, pipe) into a new NUL-terminated buffer *@out (free()), at most @max bytes
  * of it. @fd stays open and the caller's. A file longer than @max bytes is -EFBIG, or
- * its first @max bytes with READ_ALL_CUT. Retries EINTR. Returns the length read (the
+ * its first @max bytes with FILEIO_CUT. Retries EINTR. Returns the length read (the
  * buffer may hold NULs: use the length, not strlen(), when that matters), -EFBIG,
  * -ENOMEM, or the -errno of read(2) (e.g. -EISDIR for a directory); *@out is untouched
  * on error.
  */
-ssize_t read_all(int fd, size_t max, unsigned flags, char **out);
+ssize_t fileio_read_fd(int fd, size_t max, unsigned flags, char **out);
 
 /*
- * read_file_at - read_all() of @path opened (O_RDONLY | O_CLOEXEC) relative to @dirfd
+ * fileio_read_at - fileio_read_fd() of @path opened (O_RDONLY | O_CLOEXEC) relative to @dirfd
  * (AT_FDCWD for the working directory; an absolute @path ignores it). Returns what
- * read_all() returns, or the -errno of openat(2) (-ENOENT when absent).
+ * fileio_read_fd() returns, or the -errno of openat(2) (-ENOENT when absent).
  */
-ssize_t read_file_at(int dirfd, const char *path, size_t max, unsigned flags, char **out);
+ssize_t fileio_read_at(int dirfd, const char *path, size_t max, unsigned flags, char **out);

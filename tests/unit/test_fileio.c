@@ -71,7 +71,7 @@ static void test_sizes_around_the_bound(void **state)
 		ssize_t n;
 
 		make_file(*state, "f", sizes[i], path, sizeof(path));
-		n = read_file_at(AT_FDCWD, path, max, 0, &buf);
+		n = fileio_read_at(AT_FDCWD, path, max, 0, &buf);
 		assert_int_equal(n, (ssize_t)sizes[i]);
 		assert_non_null(buf);
 		assert_int_equal(strlen(buf), sizes[i]); /* NUL-terminated right after */
@@ -86,14 +86,14 @@ static void test_longer_is_efbig_or_cut(void **state)
 	char path[128], *buf = NULL;
 
 	make_file(*state, "big", 10001, path, sizeof(path));
-	assert_int_equal(read_file_at(AT_FDCWD, path, 10000, 0, &buf), -EFBIG);
+	assert_int_equal(fileio_read_at(AT_FDCWD, path, 10000, 0, &buf), -EFBIG);
 	assert_null(buf); /* untouched on error */
-	assert_int_equal(read_file_at(AT_FDCWD, path, 10000, READ_ALL_CUT, &buf), 10000);
+	assert_int_equal(fileio_read_at(AT_FDCWD, path, 10000, FILEIO_CUT, &buf), 10000);
 	assert_int_equal(strlen(buf), 10000);
 	free(buf);
 	buf = NULL;
-	assert_int_equal(read_file_at(AT_FDCWD, path, 0, 0, &buf), -EFBIG);
-	assert_int_equal(read_file_at(AT_FDCWD, path, 0, READ_ALL_CUT, &buf), 0);
+	assert_int_equal(fileio_read_at(AT_FDCWD, path, 0, 0, &buf), -EFBIG);
+	assert_int_equal(fileio_read_at(AT_FDCWD, path, 0, FILEIO_CUT, &buf), 0);
 	assert_string_equal(buf, "");
 	free(buf);
 }
@@ -109,7 +109,7 @@ static void test_pipe_and_relative_path(void **state)
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
 	assert_int_equal(write(p[1], "policy: 1\n", 10), 10);
 	close(p[1]);
-	assert_int_equal(read_all(p[0], 100, 0, &buf), 10);
+	assert_int_equal(fileio_read_fd(p[0], 100, 0, &buf), 10);
 	assert_string_equal(buf, "policy: 1\n");
 	free(buf);
 	buf = NULL;
@@ -117,18 +117,18 @@ static void test_pipe_and_relative_path(void **state)
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
 	assert_int_equal(write(p[1], "0123456789", 10), 10);
 	close(p[1]);
-	assert_int_equal(read_all(p[0], 9, 0, &buf), -EFBIG);
+	assert_int_equal(fileio_read_fd(p[0], 9, 0, &buf), -EFBIG);
 	close(p[0]);
 
 	/* Relative to a directory fd, as sysfs_read_file() reads sysfs. */
 	make_file(d, "rel", 3, path, sizeof(path));
 	assert_true(dirfd >= 0);
-	assert_int_equal(read_file_at(dirfd, "rel", 100, 0, &buf), 3);
+	assert_int_equal(fileio_read_at(dirfd, "rel", 100, 0, &buf), 3);
 	assert_string_equal(buf, "abc");
 	free(buf);
 	buf = NULL;
-	assert_int_equal(read_file_at(dirfd, "absent", 100, 0, &buf), -ENOENT);
-	assert_int_equal(read_file_at(dirfd, ".", 100, 0, &buf), -EISDIR);
+	assert_int_equal(fileio_read_at(dirfd, "absent", 100, 0, &buf), -ENOENT);
+	assert_int_equal(fileio_read_at(dirfd, ".", 100, 0, &buf), -EISDIR);
 	assert_null(buf);
 }
 
@@ -138,7 +138,7 @@ static void test_proc_file_stat_calls_empty(void **state)
 	ssize_t n;
 
 	/* /proc/self/status is 0 bytes to stat(2) and over 1 KiB to read(2). */
-	n = read_file_at(AT_FDCWD, "/proc/self/status", 1u << 20, 0, &buf);
+	n = fileio_read_at(AT_FDCWD, "/proc/self/status", 1u << 20, 0, &buf);
 	assert_true(n > 512);
 	assert_non_null(strstr(buf, "\nPid:"));
 	free(buf);

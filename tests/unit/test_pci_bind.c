@@ -9,6 +9,7 @@
  * when opened during the pass), or the daemon's device plugins having handed it to kubelet.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,6 +21,7 @@
 #include "daemon/vfio_worker.h"
 #include "mdevd/policy.h"
 #include "node/pci_bind.h"
+#include "util/fileio.h"
 #include "util/log.h"
 
 struct env {
@@ -269,44 +271,68 @@ static void put_state(struct env *e, const char *addr, uint16_t v, uint16_t d)
 	vfio_state_release(&s);
 }
 
+#define EDU_OVERRIDE "bus/pci/devices/0000:00:03.0/driver_override"
+
+enum give_back_outcome {
+	LEFT_ALONE, /* not mdevd's: neither kept nor given back */
+	KEPT,	    /* mdevd's and in use: stays on vfio-pci */
+	GIVEN_BACK, /* mdevd's and free: driver_override cleared */
+};
+
+/*
+ * One pass with a policy that names no function, so 0000:00:03.0 (the edu, on vfio-pci) is
+ * a candidate for give-back: vfio_apply(), or the daemon's vfio_worker_pass() when
+ * @allocated is given (what its device plugins handed to kubelet). Asserts @want.
+ */
+static void give_back_pass(struct env *e, const struct vfio_apply_opts *o,
+			   const struct vfio_worker_allocated *allocated,
+			   enum give_back_outcome want)
+{
+	struct vfio_worker_libvirt lv = {.disabled = true};
+	struct policy *pol = parse("{}");
+	struct vfio_apply_result res;
+
+	if (allocated)
+		assert_int_equal(vfio_worker_pass(o, &lv, allocated, pol, &res), 0);
+	else
+		assert_int_equal(vfio_apply(o, pol, &res), 0);
+	assert_int_equal(res.kept, want == KEPT);
+	assert_int_equal(res.given_back, want == GIVEN_BACK);
+	expect_file(e, EDU_OVERRIDE, want == GIVEN_BACK ? "\n" : "vfio-pci\n");
+	policy_free(pol);
+}
+
+static void expect_state_empty(struct env *e)
+{
+	struct vfio_state s;
+
+	assert_int_equal(vfio_state_load(e->state, &s, NULL), 0);
+	assert_int_equal(s.n, 0);
+	vfio_state_release(&s);
+}
+
 static void test_apply_gives_back_only_its_own(void **state)
 {
 	struct env *e = *state;
 	struct vfio_apply_opts o = apply_opts(e);
-	struct policy *pol = parse("{}");
-	struct vfio_apply_result res;
-	struct vfio_state s;
 
 	/* 03.0 is on vfio-pci, but mdevd did not bind it: left alone. */
-	assert_int_equal(vfio_apply(&o, pol, &res), 0);
-	assert_int_equal(res.given_back, 0);
-	expect_file(e, "bus/pci/devices/0000:00:03.0/driver_override", "vfio-pci\n");
+	give_back_pass(e, &o, NULL, LEFT_ALONE);
 	/* The ownership file says mdevd bound it: given back, and forgotten. */
 	put_state(e, "0000:00:03.0", 0x1234, 0x11e8);
-	assert_int_equal(vfio_apply(&o, pol, &res), 0);
-	assert_int_equal(res.given_back, 1);
-	expect_file(e, "bus/pci/devices/0000:00:03.0/driver_override", "\n");
-	assert_int_equal(vfio_state_load(e->state, &s, NULL), 0);
-	assert_int_equal(s.n, 0);
-	vfio_state_release(&s);
-	policy_free(pol);
+	give_back_pass(e, &o, NULL, GIVEN_BACK);
+	expect_state_empty(e);
 }
 
 static void test_apply_in_use_kept(void **state)
 {
 	struct env *e = *state;
 	struct vfio_apply_opts o = apply_opts(e);
-	struct policy *pol = parse("{}");
-	struct vfio_apply_result res;
 
 	/* A process holds /dev/vfio/2 open: the function is kept on vfio-pci. */
 	fstree_link(&e->proc, "4242/fd/7", "/dev/vfio/2");
 	put_state(e, "0000:00:03.0", 0x1234, 0x11e8);
-	assert_int_equal(vfio_apply(&o, pol, &res), 0);
-	assert_int_equal(res.given_back, 0);
-	assert_int_equal(res.kept, 1);
-	expect_file(e, "bus/pci/devices/0000:00:03.0/driver_override", "vfio-pci\n");
-	policy_free(pol);
+	give_back_pass(e, &o, NULL, KEPT);
 }
 
 /* QEMU with iommufd opens only /dev/vfio/devices/vfioN: that keeps the function too. */
@@ -314,25 +340,16 @@ static void test_apply_cdev_in_use_kept(void **state)
 {
 	struct env *e = *state;
 	struct vfio_apply_opts o = apply_opts(e);
-	struct policy *pol = parse("{}");
-	struct vfio_apply_result res;
 
 	fstree_dir(&e->sys, "bus/pci/devices/0000:00:03.0/vfio-dev/vfio5");
 	fstree_link(&e->proc, "4242/fd/7", "/dev/vfio/devices/vfio5");
 	fstree_link(&e->proc, "4242/fd/8", "/dev/iommu");
 	put_state(e, "0000:00:03.0", 0x1234, 0x11e8);
-	assert_int_equal(vfio_apply(&o, pol, &res), 0);
-	assert_int_equal(res.given_back, 0);
-	assert_int_equal(res.kept, 1);
-	expect_file(e, "bus/pci/devices/0000:00:03.0/driver_override", "vfio-pci\n");
+	give_back_pass(e, &o, NULL, KEPT);
 	/* Another device's cdev is open, not this one's: given back. */
 	assert_int_equal(unlink(fstree_path(&e->proc, "4242/fd/7")), 0);
 	fstree_link(&e->proc, "4242/fd/7", "/dev/vfio/devices/vfio6");
-	assert_int_equal(vfio_apply(&o, pol, &res), 0);
-	assert_int_equal(res.kept, 0);
-	assert_int_equal(res.given_back, 1);
-	expect_file(e, "bus/pci/devices/0000:00:03.0/driver_override", "\n");
-	policy_free(pol);
+	give_back_pass(e, &o, NULL, GIVEN_BACK);
 }
 
 /* Opens the function's group while the pass runs, after the view read /proc. */
@@ -349,17 +366,11 @@ static void test_apply_opened_during_pass_kept(void **state)
 {
 	struct env *e = *state;
 	struct vfio_apply_opts o = apply_opts(e);
-	struct policy *pol = parse("{}");
-	struct vfio_apply_result res;
 
 	o.in_use = open_group_now;
 	o.in_use_data = e;
 	put_state(e, "0000:00:03.0", 0x1234, 0x11e8);
-	assert_int_equal(vfio_apply(&o, pol, &res), 0);
-	assert_int_equal(res.given_back, 0);
-	assert_int_equal(res.kept, 1);
-	expect_file(e, "bus/pci/devices/0000:00:03.0/driver_override", "vfio-pci\n");
-	policy_free(pol);
+	give_back_pass(e, &o, NULL, KEPT);
 }
 
 /* The daemon's pass: what its device plugins handed to kubelet is never given back. */
@@ -367,43 +378,23 @@ static void test_worker_allocated_kept(void **state)
 {
 	struct env *e = *state;
 	struct vfio_apply_opts o = apply_opts(e);
-	struct vfio_worker_libvirt lv = {.disabled = true};
-	struct policy *pol = parse("{}");
-	struct vfio_apply_result res;
 	char *mine[] = {(char *)"0000:00:03.0"}, *other[] = {(char *)"0000:00:02.0"};
-	struct vfio_worker_allocated allocated = {.ids = mine, .n = 1};
 
 	put_state(e, "0000:00:03.0", 0x1234, 0x11e8);
-	assert_int_equal(vfio_worker_pass(&o, &lv, &allocated, pol, &res), 0);
-	assert_int_equal(res.given_back, 0);
-	assert_int_equal(res.kept, 1);
-	expect_file(e, "bus/pci/devices/0000:00:03.0/driver_override", "vfio-pci\n");
+	give_back_pass(e, &o, &(struct vfio_worker_allocated){.ids = mine, .n = 1}, KEPT);
 	/* Allocated: another function only. */
-	allocated = (struct vfio_worker_allocated){.ids = other, .n = 1};
-	assert_int_equal(vfio_worker_pass(&o, &lv, &allocated, pol, &res), 0);
-	assert_int_equal(res.kept, 0);
-	assert_int_equal(res.given_back, 1);
-	expect_file(e, "bus/pci/devices/0000:00:03.0/driver_override", "\n");
-	policy_free(pol);
+	give_back_pass(e, &o, &(struct vfio_worker_allocated){.ids = other, .n = 1}, GIVEN_BACK);
 }
 
 static void test_apply_ids_changed(void **state)
 {
 	struct env *e = *state;
 	struct vfio_apply_opts o = apply_opts(e);
-	struct policy *pol = parse("{}");
-	struct vfio_apply_result res;
-	struct vfio_state s;
 
 	/* mdevd bound an e1000e at 03.0; an edu sits there now: not mdevd's, left alone. */
 	put_state(e, "0000:00:03.0", 0x8086, 0x10d3);
-	assert_int_equal(vfio_apply(&o, pol, &res), 0);
-	assert_int_equal(res.given_back, 0);
-	expect_file(e, "bus/pci/devices/0000:00:03.0/driver_override", "vfio-pci\n");
-	assert_int_equal(vfio_state_load(e->state, &s, NULL), 0);
-	assert_int_equal(s.n, 0);
-	vfio_state_release(&s);
-	policy_free(pol);
+	give_back_pass(e, &o, NULL, LEFT_ALONE);
+	expect_state_empty(e);
 }
 
 static void test_apply_records_before_binding(void **state)
@@ -427,15 +418,12 @@ static void test_apply_records_before_binding(void **state)
 	policy_free(pol);
 }
 
-static void read_all(const char *path, char *buf, size_t size)
+static void read_text(const char *path, char *buf, size_t size)
 {
-	FILE *f = fopen(path, "r");
-	size_t n;
+	_cleanup_free_ char *text = NULL;
 
-	assert_non_null(f);
-	n = fread(buf, 1, size - 1, f);
-	buf[n] = '\0';
-	fclose(f);
+	assert_true(fileio_read_at(AT_FDCWD, path, size - 1, 0, &text) >= 0);
+	snprintf(buf, size, "%s", text);
 }
 
 static void test_udev_rule(void **state)
@@ -449,7 +437,7 @@ static void test_udev_rule(void **state)
 	snprintf(rules, sizeof(rules), "%s/70-mdevd-vfio-pci.rules", e->proc.dir);
 	assert_int_equal(inventory_load(e->sys.fd, e->sys.dir, INVENTORY_PCI, NULL, NULL, &inv), 0);
 	assert_int_equal(vfio_udev_write(rules, inv, keep, 1, why, sizeof(why)), 0);
-	read_all(rules, buf, sizeof(buf));
+	read_text(rules, buf, sizeof(buf));
 	/*
 	 * On add: the override, and a host driver that won the race unbound again. On bind by
 	 * another driver: the same, only while the override names vfio-pci (not given back).
@@ -476,7 +464,7 @@ static void test_udev_rule(void **state)
 	}
 	/* Written again: the same file, not appended. */
 	assert_int_equal(vfio_udev_write(rules, inv, keep, 1, why, sizeof(why)), 0);
-	read_all(rules, edited, sizeof(edited));
+	read_text(rules, edited, sizeof(edited));
 	assert_string_equal(buf, edited);
 	/* The rule was written for an e1000e at 03.0; an edu sits there now: refused. */
 	{
@@ -493,13 +481,13 @@ static void test_udev_rule(void **state)
 	assert_int_equal(vfio_udev_write(rules, inv, keep, 1, why, sizeof(why)), -EEXIST);
 	assert_non_null(strstr(why, "0000:00:03.0: "));
 	assert_non_null(strstr(why, "binds 8086:10d3 at this address, but 1234:11e8 is there now"));
-	read_all(rules, edited, sizeof(edited));
+	read_text(rules, edited, sizeof(edited));
 	assert_string_equal(buf, edited); /* nothing written */
 	assert_int_equal(vfio_udev_write(rules, inv, missing, 1, why, sizeof(why)), -ENOENT);
 	/* An empty list leaves a file with no rules (functions given back leave it). */
 	unlink(rules);
 	assert_int_equal(vfio_udev_write(rules, inv, keep, 0, why, sizeof(why)), 0);
-	read_all(rules, buf, sizeof(buf));
+	read_text(rules, buf, sizeof(buf));
 	assert_null(strstr(buf, "ACTION"));
 	inventory_free(inv);
 }
