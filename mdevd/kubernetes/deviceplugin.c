@@ -9,6 +9,8 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,28 +21,33 @@
 
 #include "daemon/metrics.h"
 #include "kubernetes/deviceplugin.h"
+#include "util/arena.h"
 #include "util/log.h"
 #include "mdevd/macro.h"
 
-#define ENV_NAME_MAX  320
-#define VFIO_DEV_MAX  24
-#define HEALTHY	      "Healthy"
-#define UNHEALTHY     "Unhealthy"
-#define PERMISSIONS   "mrw"
-#define DEV_VFIO_VFIO "/dev/vfio/vfio"
-#define DEV_IOMMU     "/dev/iommu"
+#define ENV_NAME_MAX	 320
+#define VFIO_DEV_MAX	 24
+#define HEALTHY		 "Healthy"
+#define UNHEALTHY	 "Unhealthy"
+#define PERMISSIONS	 "mrw"
+#define DEV_VFIO_VFIO	 "/dev/vfio/vfio"
+#define DEV_IOMMU	 "/dev/iommu"
+#define DEV_VFIO_DEVICES "/dev/vfio/devices/"
 /* More IDs than any pool holds; bounds the quadratic checks a request can cause. */
 #define DP_MAX_IDS 4096
+/* The stack an Allocate call's arena starts with (util/arena.h). */
+#define ARENA_STACK 4096
 
 /* A device as the plugin lists it. */
 struct dp_device {
 	char id[MDEVD_UUID_STR_LEN];
-	int iommu_group;
+	char group_path[sizeof("/dev/vfio/-2147483648")]; /* the IOMMU group's VFIO node */
 	int numa_node;
 	char *card; /* resource_device.card: what GetPreferredAllocation groups by (owned) */
 	bool healthy;
 	char *why; /* why an unhealthy device is kept listed (owned; NULL: not kept, see below) */
-	char vfio_dev[VFIO_DEV_MAX]; /* "vfio3" when the device has an iommufd cdev, else "" */
+	/* "/dev/vfio/devices/vfio3" when the device has an iommufd cdev, else "" */
+	char cdev_path[sizeof(DEV_VFIO_DEVICES) + VFIO_DEV_MAX];
 };
 
 struct dp_plugin {
@@ -78,14 +85,14 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int cmp_id_device(const void *id, const void *d)
+{
+	return strcmp(id, ((const struct dp_device *)d)->id);
+}
+
 static const struct dp_device *find_device(const struct dp_device *devs, size_t n, const char *id)
 {
-	struct dp_device key;
-
-	if (strlen(id) >= sizeof(key.id))
-		return NULL;
-	snprintf(key.id, sizeof(key.id), "%s", id);
-	return bsearch(&key, devs, n, sizeof(*devs), cmp_device);
+	return n ? bsearch(id, devs, n, sizeof(*devs), cmp_id_device) : NULL;
 }
 
 static bool is_allocated(const struct dp_plugin *p, const char *id)
@@ -148,8 +155,8 @@ static void read_vfio_dev(int sysfs_fd, enum resource_kind kind, const char *id,
 		size_t len = strlen(de->d_name);
 
 		if (strncmp(de->d_name, "vfio", 4) == 0 && de->d_name[4] >= '0' &&
-		    de->d_name[4] <= '9' && len < size) {
-			memcpy(buf, de->d_name, len + 1);
+		    de->d_name[4] <= '9' && len < VFIO_DEV_MAX) {
+			snprintf(buf, size, DEV_VFIO_DEVICES "%s", de->d_name);
 			break;
 		}
 	}
@@ -256,7 +263,7 @@ int dp_plugin_set_pool(struct dp_plugin *p, const struct resource_pool *pool, in
 		struct dp_device *d = &devs[n];
 
 		snprintf(d->id, sizeof(d->id), "%s", rd->id);
-		d->iommu_group = rd->iommu_group;
+		snprintf(d->group_path, sizeof(d->group_path), "/dev/vfio/%d", rd->iommu_group);
 		d->numa_node = rd->numa_node;
 		d->healthy = rd->healthy;
 		d->card = strdup(rd->card ? rd->card : "");
@@ -264,7 +271,7 @@ int dp_plugin_set_pool(struct dp_plugin *p, const struct resource_pool *pool, in
 			devices_free(devs, n);
 			return -ENOMEM;
 		}
-		read_vfio_dev(sysfs_fd, p->kind, d->id, d->vfio_dev, sizeof(d->vfio_dev));
+		read_vfio_dev(sysfs_fd, p->kind, d->id, d->cdev_path, sizeof(d->cdev_path));
 		n++;
 	}
 	qsort(devs, n, sizeof(*devs), cmp_device);
@@ -335,6 +342,23 @@ int dp_plugin_list(struct dp_plugin *p, struct dp_bytes *out)
 
 /* ---- unary calls --------------------------------------------------------------------- */
 
+static void *protobuf_arena_alloc(void *a, size_t size)
+{
+	return arena_alloc(a, size);
+}
+
+static void protobuf_arena_free(void *a, void *p)
+{
+	/* freed with the arena */
+}
+
+/* A protobuf-c allocator taking from @a: what it unpacks needs no free_unpacked(). */
+static ProtobufCAllocator protobuf_arena(struct arena *a)
+{
+	return (ProtobufCAllocator){
+		.alloc = protobuf_arena_alloc, .free = protobuf_arena_free, .allocator_data = a};
+}
+
 static void fail(struct dp_reply *reply, enum dp_status status, const char *fmt, ...)
 	_printf_(3, 4);
 
@@ -395,35 +419,6 @@ static void pre_start(struct dp_reply *reply, const uint8_t *req, size_t len)
 	PACK_REPLY(reply, v1beta1__pre_start_container_response, &resp);
 }
 
-/* Owned strings of one container's Allocate response, freed together. */
-struct strs {
-	char **v;
-	size_t n;
-};
-
-static void strs_clear(struct strs *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
-}
-
-static char *strs_add(struct strs *s, char *str)
-{
-	char **v;
-
-	if (!str)
-		return NULL;
-	v = reallocarray(s->v, s->n + 1, sizeof(*v));
-	if (!v) {
-		free(str);
-		return NULL;
-	}
-	s->v = v;
-	v[s->n++] = str;
-	return str;
-}
-
 static int record_allocated(struct dp_plugin *p, const char *id)
 {
 	char **v, *copy;
@@ -455,60 +450,61 @@ static int record_allocated(struct dp_plugin *p, const char *id)
 	return 0;
 }
 
-/* One container's response: the per-container arrays live in @c, strings in @s. */
+/* One container's response; every piece of it lives in the call's arena. */
 struct container {
 	V1beta1__ContainerAllocateResponse resp;
 	V1beta1__ContainerAllocateResponse__EnvsEntry env;
 	V1beta1__ContainerAllocateResponse__EnvsEntry *envp;
 	V1beta1__DeviceSpec *specs;
-	V1beta1__DeviceSpec **specp;
-	struct strs s;
 };
 
-static V1beta1__DeviceSpec *add_spec(struct container *c, const char *path)
+/* Add @path (the plugin's or a constant: it outlives the packing) to @c unless it is there. */
+static void add_spec(struct container *c, const char *path)
 {
-	char *dup;
+	V1beta1__DeviceSpec *d;
 
 	for (size_t i = 0; i < c->resp.n_devices; i++)
 		if (streq(c->resp.devices[i]->host_path, path))
-			return c->resp.devices[i];
-	dup = strs_add(&c->s, strdup(path));
-	if (!dup)
-		return NULL;
-	V1beta1__DeviceSpec *d = &c->specs[c->resp.n_devices];
-
+			return;
+	d = &c->specs[c->resp.n_devices];
 	v1beta1__device_spec__init(d);
-	d->container_path = dup;
-	d->host_path = dup;
+	d->container_path = (char *)path;
+	d->host_path = (char *)path;
 	d->permissions = PERMISSIONS;
-	c->specp[c->resp.n_devices++] = d;
-	return d;
+	c->resp.devices[c->resp.n_devices++] = d;
 }
 
 /* Fill @c for @ids; the caller checked them. Returns 0 or -ENOMEM. */
-static int build_container(struct dp_plugin *p, char **ids, size_t n, struct container *c)
+static int build_container(struct dp_plugin *p, struct arena *a, char **ids, size_t n,
+			   struct container *c)
 {
 	size_t total = 0, max_specs = 2 * n + 2;
 	bool any_cdev = false;
 	char *joined, *q;
 
 	v1beta1__container_allocate_response__init(&c->resp);
-	c->specs = calloc(max_specs, sizeof(*c->specs));
-	c->specp = calloc(max_specs, sizeof(*c->specp));
-	if (!c->specs || !c->specp)
+	c->specs = arena_calloc(a, max_specs, sizeof(*c->specs));
+	c->resp.devices = arena_calloc(a, max_specs, sizeof(*c->resp.devices));
+	if (!c->specs || !c->resp.devices)
 		return -ENOMEM;
-	c->resp.devices = c->specp;
 	if (n == 0)
 		return 0;
 
 	for (size_t i = 0; i < n; i++)
 		total += strlen(ids[i]) + 1;
-	joined = strs_add(&c->s, malloc(total));
+	joined = arena_alloc(a, total);
 	if (!joined)
 		return -ENOMEM;
 	q = joined;
-	for (size_t i = 0; i < n; i++)
-		q += sprintf(q, "%s%s", i ? "," : "", ids[i]);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(ids[i]);
+
+		if (i)
+			*q++ = ',';
+		memcpy(q, ids[i], len);
+		q += len;
+	}
+	*q = '\0';
 	v1beta1__container_allocate_response__envs_entry__init(&c->env);
 	c->env.key = p->env;
 	c->env.value = joined;
@@ -516,34 +512,28 @@ static int build_container(struct dp_plugin *p, char **ids, size_t n, struct con
 	c->resp.n_envs = 1;
 	c->resp.envs = &c->envp;
 
-	if (!add_spec(c, DEV_VFIO_VFIO))
-		return -ENOMEM;
+	add_spec(c, DEV_VFIO_VFIO);
 	for (size_t i = 0; i < n; i++) {
 		const struct dp_device *d = find_device(p->devices, p->n_devices, ids[i]);
-		char path[64];
 
-		snprintf(path, sizeof(path), "/dev/vfio/%d", d->iommu_group);
-		if (!add_spec(c, path))
-			return -ENOMEM;
-		if (p->iommufd && d->vfio_dev[0]) {
-			snprintf(path, sizeof(path), "/dev/vfio/devices/%s", d->vfio_dev);
-			if (!add_spec(c, path))
-				return -ENOMEM;
+		add_spec(c, d->group_path);
+		if (p->iommufd && d->cdev_path[0]) {
+			add_spec(c, d->cdev_path);
 			any_cdev = true;
 		}
 	}
-	if (any_cdev && !add_spec(c, DEV_IOMMU))
-		return -ENOMEM;
+	if (any_cdev)
+		add_spec(c, DEV_IOMMU);
 	return 0;
 }
 
-static void allocate_locked(struct dp_plugin *p, struct dp_reply *reply,
+static void allocate_locked(struct dp_plugin *p, struct dp_reply *reply, struct arena *a,
 			    const V1beta1__AllocateRequest *req)
 {
 	V1beta1__AllocateResponse resp = V1BETA1__ALLOCATE_RESPONSE__INIT;
 	size_t n = req->n_container_requests;
-	_cleanup_free_ struct container *cs = calloc(n ? n : 1, sizeof(*cs));
-	_cleanup_free_ V1beta1__ContainerAllocateResponse **cp = calloc(n ? n : 1, sizeof(*cp));
+	struct container *cs = arena_calloc(a, n, sizeof(*cs));
+	V1beta1__ContainerAllocateResponse **cp = arena_calloc(a, n, sizeof(*cp));
 
 	if (!cs || !cp) {
 		fail(reply, DP_STATUS_INTERNAL, "out of memory");
@@ -587,9 +577,9 @@ static void allocate_locked(struct dp_plugin *p, struct dp_reply *reply,
 	for (size_t i = 0; i < n; i++) {
 		const V1beta1__ContainerAllocateRequest *cr = req->container_requests[i];
 
-		if (build_container(p, cr->devices_ids, cr->n_devices_ids, &cs[i]) < 0) {
+		if (build_container(p, a, cr->devices_ids, cr->n_devices_ids, &cs[i]) < 0) {
 			fail(reply, DP_STATUS_INTERNAL, "out of memory");
-			goto out;
+			return;
 		}
 		cp[i] = &cs[i].resp;
 	}
@@ -599,33 +589,32 @@ static void allocate_locked(struct dp_plugin *p, struct dp_reply *reply,
 		for (size_t j = 0; j < cr->n_devices_ids; j++) {
 			if (record_allocated(p, cr->devices_ids[j]) < 0) {
 				fail(reply, DP_STATUS_INTERNAL, "out of memory");
-				goto out;
+				return;
 			}
 		}
 	}
 	resp.n_container_responses = n;
 	resp.container_responses = cp;
 	PACK_REPLY(reply, v1beta1__allocate_response, &resp);
-out:
-	for (size_t i = 0; i < n; i++) {
-		free(cs[i].specs);
-		free(cs[i].specp);
-		strs_clear(&cs[i].s);
-	}
 }
 
 static void allocate(struct dp_plugin *p, struct dp_reply *reply, const uint8_t *data, size_t len)
 {
-	V1beta1__AllocateRequest *req = v1beta1__allocate_request__unpack(NULL, len, data);
+	/* A request for a few devices and its response fit in this; more spills to the heap. */
+	alignas(max_align_t) unsigned char buf[ARENA_STACK];
+	_cleanup_(arena_release) struct arena a;
+	ProtobufCAllocator pa = protobuf_arena(&a);
+	V1beta1__AllocateRequest *req;
 
+	arena_init(&a, buf, sizeof(buf));
+	req = v1beta1__allocate_request__unpack(&pa, len, data);
 	if (!req) {
 		malformed(reply, "AllocateRequest");
 		return;
 	}
 	pthread_mutex_lock(&p->lock);
-	allocate_locked(p, reply, req);
+	allocate_locked(p, reply, &a, req);
 	pthread_mutex_unlock(&p->lock);
-	v1beta1__allocate_request__free_unpacked(req, NULL);
 }
 
 /* ---- GetPreferredAllocation ---------------------------------------------------------- */

@@ -160,6 +160,10 @@ struct dp_grpc {
 	pthread_t thread;
 	pthread_mutex_t lock; /* guards the endpoint list */
 	struct dp_grpc_endpoint *endpoints;
+	/* An endpoint's retry_at was set since the completion-queue thread last looked: it
+	 * scans the endpoints only then and when the earliest retry it knows of is due, not
+	 * on every completion (three per unary call). */
+	atomic_bool timers_changed;
 };
 
 struct reg;
@@ -261,6 +265,13 @@ static gpr_timespec deadline_in_ms(int64_t ms)
 				sym.gpr_time_from_millis(ms < 0 ? 0 : ms, GPR_TIMESPAN));
 }
 
+/* Retry Register on @ep after the current backoff (ep->lock held). */
+static void retry_later_locked(struct dp_grpc_endpoint *ep)
+{
+	ep->retry_at = now_ms() + ep->backoff_ms;
+	atomic_store(&ep->g->timers_changed, true);
+}
+
 static void ep_ref(struct dp_grpc_endpoint *ep)
 {
 	atomic_fetch_add(&ep->refs, 1);
@@ -287,26 +298,30 @@ static grpc_byte_buffer *bytes_to_buffer(const uint8_t *data, size_t len)
 	return bb;
 }
 
-/* Copy a received message out of gRPC's buffer. Returns 0 or -ENOMEM/-EIO. */
-static int buffer_to_bytes(grpc_byte_buffer *bb, struct dp_bytes *out)
+/*
+ * The bytes of a received message: @bb's own when gRPC holds them in one uncompressed slice
+ * (as it does a small message read whole), else a copy of them all (readall), which
+ * *@owned then holds: grpc_slice_unref() it when done with the bytes (an empty slice when
+ * nothing was copied). Returns 0 or -EIO (a buffer gRPC cannot read).
+ */
+static int message_bytes(grpc_byte_buffer *bb, grpc_slice *owned, const uint8_t **data, size_t *len)
 {
 	grpc_byte_buffer_reader reader;
-	grpc_slice s;
-	size_t len;
+	const grpc_slice *one = &bb->data.raw.slice_buffer.slices[0];
 
+	*owned = sym.grpc_empty_slice();
+	if (bb->type == GRPC_BB_RAW && bb->data.raw.compression == GRPC_COMPRESS_NONE &&
+	    bb->data.raw.slice_buffer.count == 1) {
+		*data = GRPC_SLICE_START_PTR(*one);
+		*len = GRPC_SLICE_LENGTH(*one);
+		return 0;
+	}
 	if (!sym.grpc_byte_buffer_reader_init(&reader, bb))
 		return -EIO;
-	s = sym.grpc_byte_buffer_reader_readall(&reader);
+	*owned = sym.grpc_byte_buffer_reader_readall(&reader);
 	sym.grpc_byte_buffer_reader_destroy(&reader);
-	len = GRPC_SLICE_LENGTH(s);
-	out->data = malloc(len ? len : 1);
-	if (!out->data) {
-		sym.grpc_slice_unref(s);
-		return -ENOMEM;
-	}
-	memcpy(out->data, GRPC_SLICE_START_PTR(s), len);
-	out->len = len;
-	sym.grpc_slice_unref(s);
+	*data = GRPC_SLICE_START_PTR(*owned);
+	*len = GRPC_SLICE_LENGTH(*owned);
 	return 0;
 }
 
@@ -371,8 +386,9 @@ static void ucall_received(struct tag *t, bool ok)
 	struct ucall *u = (struct ucall *)t;
 	struct dp_grpc_endpoint *ep = u->ep;
 	struct dp_reply reply = {};
-	struct dp_bytes req = {};
-	int r;
+	const uint8_t *req;
+	grpc_slice owned;
+	size_t len;
 
 	if (!ok) {
 		ucall_free(u);
@@ -388,22 +404,21 @@ static void ucall_received(struct tag *t, bool ok)
 		ucall_reply(u, &reply);
 		return;
 	}
-	r = buffer_to_bytes(u->in, &req);
-	if (r < 0) {
-		reply.status = r == -ENOMEM ? DP_STATUS_INTERNAL : DP_STATUS_INVALID_ARGUMENT;
+	if (message_bytes(u->in, &owned, &req, &len) < 0) {
+		reply.status = DP_STATUS_INVALID_ARGUMENT;
 		reply.details = strdup("cannot read the request message");
 		ucall_reply(u, &reply);
 		return;
 	}
 	pthread_mutex_lock(&ep->lock);
 	if (ep->h) {
-		ep->h->call(ep->userdata, (enum dp_rpc)u->rpc, req.data, req.len, &reply);
+		ep->h->call(ep->userdata, (enum dp_rpc)u->rpc, req, len, &reply);
 	} else {
 		reply.status = DP_STATUS_UNAVAILABLE;
 		reply.details = strdup("the device plugin is stopping");
 	}
 	pthread_mutex_unlock(&ep->lock);
-	free(req.data);
+	sym.grpc_slice_unref(owned);
 	ucall_reply(u, &reply);
 }
 
@@ -651,7 +666,7 @@ static void reg_done(struct tag *t, bool ok)
 		else
 			log_debug("registering %s: attempt %u failed (status %d: %s)", ep->name,
 				  ep->failures, (int)status, details ? details : "");
-		ep->retry_at = now_ms() + ep->backoff_ms;
+		retry_later_locked(ep);
 		ep->backoff_ms =
 			ep->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ep->backoff_ms * 2;
 	}
@@ -677,7 +692,7 @@ static void reg_start_locked(struct dp_grpc_endpoint *ep)
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r) {
-		ep->retry_at = now_ms() + ep->backoff_ms;
+		retry_later_locked(ep);
 		return;
 	}
 	r->tag.done = reg_done;
@@ -708,7 +723,7 @@ static void reg_start_locked(struct dp_grpc_endpoint *ep)
 	if (!r->call || sym.grpc_call_start_batch(r->call, ops, ARRAY_SIZE(ops), &r->tag, NULL) !=
 				GRPC_CALL_OK) {
 		reg_free(r);
-		ep->retry_at = now_ms() + ep->backoff_ms;
+		retry_later_locked(ep);
 		return;
 	}
 	ep_ref(ep);
@@ -751,19 +766,21 @@ bool dp_grpc_endpoint_registered(struct dp_grpc_endpoint *ep)
 
 /* ---- the completion-queue thread ----------------------------------------------------- */
 
-/* Start the Register attempts that are due; return the ms until the next one (-1: none). */
+/* Start the Register attempts that are due; return the monotonic ms of the next one (-1:
+ * none). */
 static int64_t run_timers(struct dp_grpc *g)
 {
 	int64_t now = now_ms(), next = -1;
 
+	atomic_store(&g->timers_changed, false);
 	pthread_mutex_lock(&g->lock);
 	for (struct dp_grpc_endpoint *ep = g->endpoints; ep; ep = ep->next) {
 		pthread_mutex_lock(&ep->lock);
 		if (ep->retry_at && !ep->stopping) {
 			if (ep->retry_at <= now)
 				reg_start_locked(ep);
-			if (ep->retry_at && (next < 0 || ep->retry_at - now < next))
-				next = ep->retry_at - now;
+			if (ep->retry_at && (next < 0 || ep->retry_at < next))
+				next = ep->retry_at;
 		}
 		pthread_mutex_unlock(&ep->lock);
 	}
@@ -774,13 +791,17 @@ static int64_t run_timers(struct dp_grpc *g)
 static void *cq_thread(void *arg)
 {
 	struct dp_grpc *g = arg;
+	int64_t next = -1; /* the earliest Register retry, monotonic ms; -1: none */
 
 	for (;;) {
-		int64_t next = run_timers(g);
-		gpr_timespec deadline =
-			next < 0 ? sym.gpr_inf_future(GPR_CLOCK_MONOTONIC) : deadline_in_ms(next);
-		grpc_event ev = sym.grpc_completion_queue_next(g->cq, deadline, NULL);
+		gpr_timespec deadline;
+		grpc_event ev;
 
+		if (atomic_load(&g->timers_changed) || (next >= 0 && now_ms() >= next))
+			next = run_timers(g);
+		deadline = next < 0 ? sym.gpr_inf_future(GPR_CLOCK_MONOTONIC)
+				    : deadline_in_ms(next - now_ms());
+		ev = sym.grpc_completion_queue_next(g->cq, deadline, NULL);
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
 			break;
 		if (ev.type == GRPC_OP_COMPLETE)

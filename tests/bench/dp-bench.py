@@ -17,6 +17,11 @@
 
     dp-bench.py MDEVD BINDIR [--idle SECONDS] [--changes N] [--calls N] [--env VAR=VALUE]...
                 [--json FILE]
+    dp-bench.py MDEVD BINDIR --closed ROUNDS [--calls N]
+
+--closed runs only the closed-loop Allocate comparison of 1., ROUNDS runs of each server
+interleaved, and prints each server's median p99 and server CPU per call and the ratio of
+the p99 medians: the quick way to compare two builds of mdevd (MDEVD=...) on one machine.
 
 --env sets a variable for mdevd only (e.g. MALLOC_ARENA_MAX=1). --json also writes every
 figure to FILE, for tests/bench/dp-report.py (which `make bench` uses to write
@@ -34,6 +39,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -275,13 +281,37 @@ def allocate(alloc, args, server, pid, path, fg):
     return res
 
 
+def closed_only(bindir, tmp, d, md, procs, fg, calls, rounds):
+    """--closed: @rounds closed-loop runs of mdevd and the floor, interleaved; the medians."""
+    fl = subprocess.Popen([os.path.join(bindir, "dp-watch"), "-f", os.path.join(tmp, "floor")],
+                          stdout=subprocess.PIPE, text=True)
+    procs.append(fl)
+    Lines(fl).wait(lambda l: l[0] == "floor")
+    alloc = os.path.join(bindir, "dp-alloc")
+    runs = {"mdevd": [], "floor": []}
+    for _ in range(rounds):
+        for name, pid, path in (("mdevd", md.pid, sock(d, 0)),
+                                ("floor", fl.pid, os.path.join(tmp, "floor"))):
+            runs[name].append(allocate(alloc, ["-c", "32", "-n", str(calls)], name, pid, path,
+                                       fg))
+    med = {name: (statistics.median(r["p99"] for r in runs[name]),
+                  statistics.median(r["server_cpu_us"] for r in runs[name])) for name in runs}
+    for name in runs:
+        print("%s: median of %d closed-loop runs: p99 %.3f ms, server CPU %.2f us/call" %
+              ((name, rounds) + med[name]))
+    print("p99 mdevd / floor: %.3f (per run %s)" % (
+        med["mdevd"][0] / med["floor"][0],
+        ", ".join("%.2f" % (m["p99"] / f["p99"]) for m, f in zip(runs["mdevd"], runs["floor"]))))
+
+
 def main():
     args = sys.argv[1:]
     if len(args) < 2:
         sys.exit("usage: dp-bench.py MDEVD BINDIR [--idle S] [--changes N] [--calls N] "
-                 "[--env VAR=VALUE]... [--json FILE]")
+                 "[--env VAR=VALUE]... [--json FILE] | --closed ROUNDS [--calls N]")
     mdevd, bindir = args[0], args[1]
     seconds, changes, calls, env = 60, 50, 2000, dict(os.environ)
+    closed = 0
     extra_env = []
     json_out = None
     i = 2
@@ -298,12 +328,14 @@ def main():
             extra_env.append(args[i + 1])
         elif args[i] == "--json":
             json_out = args[i + 1]
+        elif args[i] == "--closed":
+            closed = int(args[i + 1])
         else:
             break
         i += 2
     if i != len(args):
         sys.exit("usage: dp-bench.py MDEVD BINDIR [--idle S] [--changes N] [--calls N] "
-                 "[--env VAR=VALUE]... [--json FILE]")
+                 "[--env VAR=VALUE]... [--json FILE] | --closed ROUNDS [--calls N]")
 
     res = {"idle_seconds": seconds, "changes": changes, "calls": calls, "env": extra_env,
            "pools": POOLS, "per_pool": PER_POOL, "warmup": WARMUP, "idle": [], "allocate": [],
@@ -328,6 +360,9 @@ def main():
         kll.wait(lambda l: l[0] == "registered" and int(l[1]) == POOLS)
         print("mdevd dp-serve: %d plugins registered%s" %
               (POOLS, (" (env " + " ".join(extra_env) + ")") if extra_env else ""))
+        if closed:
+            closed_only(bindir, tmp, d, md, procs, fg, calls, closed)
+            return
 
         # 3. idle, no ListAndWatch client.
         res["idle"].append(idle(md.pid, seconds, "8 plugins, no client", "mdevd", fg))

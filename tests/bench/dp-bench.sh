@@ -3,6 +3,7 @@
 # RSS and wakeups): builds the C clients (tests/bench/dp-alloc.c, dp-watch.c: gRPC core C
 # API, not Python, not mdevd's code) and runs tests/bench/dp-bench.py. Numbers, no asserts.
 #   tests/bench/dp-bench.sh [--doc] [--idle SECONDS] [--changes N] [--calls N] [--env VAR=VALUE]...
+#   tests/bench/dp-bench.sh --closed ROUNDS [--calls N]
 # --doc is what `make bench` runs: it waits for a quiet machine (below), runs the bench on the
 # fixture tree, then the device-plugin tests of tests/vm/guest-daemon.sh in the real-kernel
 # guest (uevent -> ListAndWatch; needs root, like the VM harness), and writes both into the
@@ -46,6 +47,10 @@ machine() {
 	echo "dp-bench: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(nproc) CPUs," \
 		"kernel $(uname -r), load $(load)"
 }
+if [ "${1:-}" = --closed ]; then # the closed-loop Allocate comparison alone (dp-bench.py)
+	machine
+	exec /usr/bin/python3 tests/bench/dp-bench.py "$MDEVD" "$OUT" "$@"
+fi
 if [ -z "$doc" ]; then
 	machine
 	/usr/bin/python3 tests/bench/dp-bench.py "$MDEVD" "$OUT" "$@" --json "$OUT/dp-bench.json"
