@@ -155,8 +155,10 @@ static void read_vfio_dev(int sysfs_fd, enum resource_kind kind, const char *id,
 		size_t len = strlen(de->d_name);
 
 		if (strncmp(de->d_name, "vfio", 4) == 0 && de->d_name[4] >= '0' &&
-		    de->d_name[4] <= '9' && len < VFIO_DEV_MAX) {
-			snprintf(buf, size, DEV_VFIO_DEVICES "%s", de->d_name);
+		    de->d_name[4] <= '9' && len < VFIO_DEV_MAX &&
+		    sizeof(DEV_VFIO_DEVICES) + len <= size) {
+			memcpy(buf, DEV_VFIO_DEVICES, sizeof(DEV_VFIO_DEVICES) - 1);
+			memcpy(buf + sizeof(DEV_VFIO_DEVICES) - 1, de->d_name, len + 1);
 			break;
 		}
 	}
