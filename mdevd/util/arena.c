@@ -69,16 +69,6 @@ void *arena_calloc(struct arena *a, size_t n, size_t size)
 	return p;
 }
 
-char *arena_strdup(struct arena *a, const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p = arena_alloc(a, n);
-
-	if (p)
-		memcpy(p, s, n);
-	return p;
-}
-
 void arena_release(struct arena *a)
 {
 	while (a->chunks) {

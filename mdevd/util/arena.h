@@ -2,7 +2,7 @@
 /*
  * arena: the memory of one request, taken in order and given back at once. An Allocate
  * call unpacks its request and builds its response from a few dozen small pieces (the
- * protobuf-c message, each ID, each device path) that all die with the call; taking them
+ * protobuf-c message, each ID, the response's arrays) that all die with the call; taking them
  * from a buffer on the caller's stack instead of one malloc(3) and free(3) each is most of
  * what the call costs beyond gRPC (docs/benchmarks.md, "Allocate, closed loop").
  *
@@ -36,9 +36,6 @@ void *arena_alloc(struct arena *a, size_t size);
 
 /* arena_calloc - @n x @size zeroed bytes; NULL as arena_alloc() or when @n x @size overflows. */
 void *arena_calloc(struct arena *a, size_t n, size_t size);
-
-/* arena_strdup - a copy of the NUL-terminated @s; NULL as arena_alloc(). */
-char *arena_strdup(struct arena *a, const char *s);
 
 /* arena_release - free every heap block of @a; every piece it gave is invalid after it. */
 void arena_release(struct arena *a);

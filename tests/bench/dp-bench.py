@@ -281,19 +281,31 @@ def allocate(alloc, args, server, pid, path, fg):
     return res
 
 
-def closed_only(bindir, tmp, d, md, procs, fg, calls, rounds):
-    """--closed: @rounds closed-loop runs of mdevd and the floor, interleaved; the medians."""
-    fl = subprocess.Popen([os.path.join(bindir, "dp-watch"), "-f", os.path.join(tmp, "floor")],
+def closed_loop(calls):
+    """dp-alloc's arguments for the closed-loop run: 32 clients, @calls timed calls each."""
+    return ["-c", "32", "-n", str(calls)]
+
+
+def with_floor(bindir, tmp, d, md, procs):
+    """Start the floor plugin (dp-watch -f: gRPC core answering a fixed message, no plugin
+    work); [(name, pid, socket)] of mdevd's first plugin and the floor, in the order runs
+    alternate."""
+    path = os.path.join(tmp, "floor")
+    fl = subprocess.Popen([os.path.join(bindir, "dp-watch"), "-f", path],
                           stdout=subprocess.PIPE, text=True)
     procs.append(fl)
     Lines(fl).wait(lambda l: l[0] == "floor")
+    return [("mdevd", md.pid, sock(d, 0)), ("floor", fl.pid, path)]
+
+
+def closed_only(bindir, tmp, d, md, procs, fg, calls, rounds):
+    """--closed: @rounds closed-loop runs of mdevd and the floor, interleaved; the medians."""
+    servers = with_floor(bindir, tmp, d, md, procs)
     alloc = os.path.join(bindir, "dp-alloc")
     runs = {"mdevd": [], "floor": []}
     for _ in range(rounds):
-        for name, pid, path in (("mdevd", md.pid, sock(d, 0)),
-                                ("floor", fl.pid, os.path.join(tmp, "floor"))):
-            runs[name].append(allocate(alloc, ["-c", "32", "-n", str(calls)], name, pid, path,
-                                       fg))
+        for name, pid, path in servers:
+            runs[name].append(allocate(alloc, closed_loop(calls), name, pid, path, fg))
     med = {name: (statistics.median(r["p99"] for r in runs[name]),
                   statistics.median(r["server_cpu_us"] for r in runs[name])) for name in runs}
     for name in runs:
@@ -410,27 +422,23 @@ def main():
         # (dp-watch -f: gRPC core answering a fixed message, no plugin work), to tell mdevd's
         # share from gRPC's.
         alloc = os.path.join(bindir, "dp-alloc")
-        fl = subprocess.Popen([os.path.join(bindir, "dp-watch"), "-f", os.path.join(tmp, "floor")],
-                              stdout=subprocess.PIPE, text=True)
-        procs.append(fl)
-        Lines(fl).wait(lambda l: l[0] == "floor")
+        servers = with_floor(bindir, tmp, d, md, procs)
+        floor_pid = servers[1][1]
         # The paced sweep finds the load up to which 32 clients see p99 < 1 ms (a closed
         # loop has no such point: its latency is 32 / throughput by construction).
         paced = max(calls // 8, 100)
-        runs = [["-c", "32", "-n", str(calls)], ["-c", "1", "-n", str(calls * 8)]]
+        runs = [closed_loop(calls), ["-c", "1", "-n", str(calls * 8)]]
         runs += [["-c", "32", "-n", str(paced * r // 2000), "-r", str(r)]
                  for r in (2000, 5000, 10000, 15000, 20000)]
-        for name, pid, path in (("mdevd", md.pid, sock(d, 0)),
-                                ("floor", fl.pid, os.path.join(tmp, "floor"))):
+        for name, pid, path in servers:
             for a in runs:
                 res["allocate"].append(allocate(alloc, a, name, pid, path, fg))
         for _ in range(CLOSED_ROUNDS - 1):
-            for name, pid, path in (("mdevd", md.pid, sock(d, 0)),
-                                    ("floor", fl.pid, os.path.join(tmp, "floor"))):
+            for name, pid, path in servers:
                 res["closed_rounds"].append(allocate(alloc, runs[0], name, pid, path, fg))
         res["after_allocate"] = memory(md.pid)
         print("mdevd after the Allocate runs: %s" % memory_str(res["after_allocate"]))
-        res["idle"].append(idle(fl.pid, seconds,
+        res["idle"].append(idle(floor_pid, seconds,
                                 "floor plugin (dp-watch -f, gRPC core C server), no client",
                                 "floor", fg))
 

@@ -108,14 +108,14 @@ static void test_impossible_sizes(void **state)
 	char *s;
 
 	arena_init(&a, buf, sizeof(buf));
-	s = arena_strdup(&a, "/dev/vfio/12");
-	assert_string_equal(s, "/dev/vfio/12");
+	s = arena_alloc(&a, sizeof("/dev/vfio/12"));
+	memcpy(s, "/dev/vfio/12", sizeof("/dev/vfio/12"));
 	assert_null(arena_alloc(&a, SIZE_MAX));
 	assert_null(arena_alloc(&a, SIZE_MAX - 8));
 	assert_null(arena_calloc(&a, SIZE_MAX / 2, 3));
 	/* What was given before is untouched, and the arena still gives. */
 	assert_string_equal(s, "/dev/vfio/12");
-	assert_string_equal(arena_strdup(&a, "x"), "x");
+	assert_non_null(arena_alloc(&a, 1));
 	arena_release(&a);
 }
 
